@@ -1,0 +1,41 @@
+import { createHash } from 'node:crypto';
+import type { Tick } from './tick.ts';
+
+/**
+ * The deterministic identity of one exchange event. The same event gets the same id whether it arrives
+ * live from the relay or later from Tardis history, so BigQuery's insertId and the dedup views collapse
+ * overlaps. Trades with an exchange trade id use it directly; everything else hashes the normalized
+ * event without its local receive time (which differs between the live and the historical recorder).
+ */
+export function rowId(tick: Tick): string {
+  if (tick.type === 'trade' && tick.id !== undefined && tick.id !== '') {
+    return `${tick.exchange}:${tick.symbol}:t:${tick.id}`;
+  }
+  return `${tick.exchange}:${tick.symbol}:${typeCode(tick.type)}:${contentHash(tick)}`;
+}
+
+function typeCode(type: Tick['type']): string {
+  return type === 'trade' ? 'th' : type === 'book_ticker' ? 'q' : 'b';
+}
+
+function contentHash(tick: Tick): string {
+  let canonical: string;
+  switch (tick.type) {
+    case 'trade':
+      canonical = `${tick.ts}|${tick.price}|${tick.amount}|${tick.side}`;
+      break;
+    case 'book_ticker':
+      canonical = `${tick.ts}|${tick.bidPrice}|${tick.bidAmount}|${tick.askPrice}|${tick.askAmount}`;
+      break;
+    case 'book_change':
+      canonical = `${tick.ts}|${tick.isSnapshot ? 1 : 0}|${levels(tick.bids)}|${levels(tick.asks)}`;
+      break;
+  }
+  return createHash('sha256').update(canonical).digest('base64url').slice(0, 22);
+}
+
+function levels(list: readonly { price: number; amount: number }[]): string {
+  let out = '';
+  for (const level of list) out += `${level.price}@${level.amount},`;
+  return out;
+}

@@ -1,0 +1,70 @@
+import { microsToIso, type Tick } from './tick.ts';
+import type { Batch } from './message.ts';
+
+export interface IngestionMeta {
+  readonly ingestedAt: number;
+  readonly source: 'live' | 'backfill';
+  readonly relayId: string | null;
+  readonly batchId: string;
+}
+
+/** The warehouse row of a tick, shaped by the schema in schema.ts. */
+export function tickToRow(tick: Tick, rowId: string, meta: IngestionMeta): Record<string, unknown> {
+  const common = {
+    row_id: rowId,
+    exchange: tick.exchange,
+    symbol: tick.symbol,
+    exchange_ts: microsToIso(tick.ts),
+    local_ts: microsToIso(tick.localTs),
+    ingested_at: new Date(meta.ingestedAt).toISOString(),
+    source: meta.source,
+    relay_id: meta.relayId,
+    batch_id: meta.batchId,
+  };
+  switch (tick.type) {
+    case 'trade':
+      return {
+        ...common,
+        trade_id: tick.id ?? null,
+        price: tick.price,
+        amount: tick.amount,
+        side: tick.side,
+      };
+    case 'book_ticker':
+      return {
+        ...common,
+        bid_price: tick.bidPrice ?? null,
+        bid_amount: tick.bidAmount ?? null,
+        ask_price: tick.askPrice ?? null,
+        ask_amount: tick.askAmount ?? null,
+      };
+    case 'book_change':
+      return {
+        ...common,
+        is_snapshot: tick.isSnapshot,
+        bids: tick.bids.map((l) => ({ price: l.price, amount: l.amount })),
+        asks: tick.asks.map((l) => ({ price: l.price, amount: l.amount })),
+      };
+  }
+}
+
+/** The coverage row of a batch: proof that its stream was listened to during the window. */
+export function coverageRow(
+  batch: Batch,
+  batchId: string,
+  source: 'live' | 'backfill',
+  committedAt: number,
+): Record<string, unknown> {
+  return {
+    batch_id: batchId,
+    exchange: batch.stream.exchange,
+    symbol: batch.stream.symbol,
+    data_type: batch.stream.type,
+    window_from: new Date(batch.window.from).toISOString(),
+    window_to: new Date(batch.window.to).toISOString(),
+    rows: batch.ticks.length,
+    source,
+    relay_id: batch.relayId,
+    committed_at: new Date(committedAt).toISOString(),
+  };
+}

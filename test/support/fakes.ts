@@ -1,0 +1,94 @@
+import { mergeCheckpoint } from '../../functions/core/checkpoint.ts';
+import type {
+  Checkpoint,
+  CheckpointAdvance,
+  CheckpointStore,
+  Clock,
+  RowFailure,
+  Warehouse,
+  WarehouseRow,
+} from '../../functions/core/ports.ts';
+import type { TableName } from '../../functions/core/schema.ts';
+import { streamId, type StreamKey } from '../../functions/core/streams.ts';
+
+/** A Warehouse port fake for core unit tests: rows kept per table, failures scripted per call. */
+export class MemoryWarehouse implements Warehouse {
+  readonly tables = new Map<TableName, WarehouseRow[]>();
+  readonly calls: { table: TableName; rows: number }[] = [];
+  /** Each scripted entry answers one insert call: throw, or fail the rows the predicate picks. */
+  readonly script: (
+    | { kind: 'throw'; error: Error }
+    | { kind: 'fail'; pick: (row: WarehouseRow) => { reason: string; retryable: boolean } | undefined }
+  )[] = [];
+
+  async insert(table: TableName, rows: readonly WarehouseRow[]): Promise<RowFailure[]> {
+    this.calls.push({ table, rows: rows.length });
+    const step = this.script.shift();
+    if (step?.kind === 'throw') throw step.error;
+    const failures: RowFailure[] = [];
+    const stored = this.tables.get(table) ?? [];
+    rows.forEach((row, index) => {
+      const failure = step?.kind === 'fail' ? step.pick(row) : undefined;
+      if (failure) failures.push({ index, reason: failure.reason, message: 'scripted', retryable: failure.retryable });
+      else stored.push(row);
+    });
+    this.tables.set(table, stored);
+    return failures;
+  }
+
+  async query<T>(): Promise<T[]> {
+    throw new Error('MemoryWarehouse does not run SQL');
+  }
+
+  rows(table: TableName): WarehouseRow[] {
+    return this.tables.get(table) ?? [];
+  }
+
+  uniqueIds(table: TableName): Set<string> {
+    return new Set(this.rows(table).map((r) => r.insertId));
+  }
+}
+
+export class MemoryCheckpointStore implements CheckpointStore {
+  readonly docs = new Map<string, Checkpoint>();
+  writes = 0;
+  constructor(private readonly clock: Clock = { now: () => Date.now() }) {}
+
+  async advance(advance: CheckpointAdvance): Promise<Checkpoint> {
+    this.writes++;
+    const key = streamId(advance.stream);
+    const merged = mergeCheckpoint(this.docs.get(key), advance, this.clock.now());
+    this.docs.set(key, merged);
+    return merged;
+  }
+
+  async get(stream: StreamKey): Promise<Checkpoint | undefined> {
+    return this.docs.get(streamId(stream));
+  }
+
+  async list(): Promise<Checkpoint[]> {
+    return [...this.docs.values()];
+  }
+}
+
+export class ManualClock implements Clock {
+  constructor(public time = Date.UTC(2026, 0, 1)) {}
+  now(): number {
+    return this.time;
+  }
+  advance(ms: number): void {
+    this.time += ms;
+  }
+}
+
+/** A seeded PRNG (mulberry32) for deterministic property tests. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
