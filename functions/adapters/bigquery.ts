@@ -1,7 +1,14 @@
-import { BigQuery as BigQueryClient, type BigQuery } from '@google-cloud/bigquery';
+import { BigQuery as BigQueryClient, type BigQuery, type BigQueryOptions } from '@google-cloud/bigquery';
 import type { RowFailure, Warehouse, WarehouseRow } from '../core/ports.ts';
 import { isRetryableInsertReason } from '../core/retry.ts';
-import { dedupViewName, dedupViewSql, TABLES, type FieldSchema, type TableName, type TableSchema } from '../core/schema.ts';
+import {
+  dedupViewName,
+  dedupViewSql,
+  TABLES,
+  type FieldSchema,
+  type TableName,
+  type TableSchema,
+} from '../core/schema.ts';
 
 interface PartialFailure {
   row: unknown;
@@ -34,7 +41,12 @@ export class BigQueryWarehouse implements Warehouse {
         if (i === undefined) continue;
         const first = failure.errors?.find((e) => e.reason !== 'stopped') ?? failure.errors?.[0];
         const reason = first?.reason ?? 'unknown';
-        failures.push({ index: i, reason, message: first?.message ?? '', retryable: isRetryableInsertReason(reason) });
+        failures.push({
+          index: i,
+          reason,
+          message: first?.message ?? '',
+          retryable: isRetryableInsertReason(reason),
+        });
       }
       return failures;
     }
@@ -101,10 +113,20 @@ async function ignoreExists(work: Promise<unknown>): Promise<void> {
 }
 
 /**
- * A BigQuery client; with `endpoint` it talks to a local stand-in without Google credentials
- * (the REST layer skips auth for custom endpoints), otherwise to BigQuery with application credentials.
+ * An auth client that adds no credentials: a local BigQuery stand-in needs none, and with it the client
+ * never looks for Application Default Credentials or a token server, so it works offline.
+ */
+const noCredentials = { getRequestHeaders: async (): Promise<Headers> => new Headers() };
+
+/**
+ * A BigQuery client: with `endpoint` it talks to a local stand-in without credentials, otherwise to
+ * BigQuery with Application Default Credentials.
  */
 export function createBigQueryClient(projectId: string, endpoint?: string): BigQuery {
   if (!endpoint) return new BigQueryClient({ projectId });
-  return new BigQueryClient({ projectId, apiEndpoint: endpoint });
+  return new BigQueryClient({
+    projectId,
+    apiEndpoint: endpoint,
+    authClient: noCredentials as unknown as BigQueryOptions['authClient'],
+  });
 }

@@ -13,7 +13,11 @@ export class PubSubTickPublisher implements TickPublisher {
   private readonly topic: Topic;
   private closing: Promise<void> | undefined;
 
-  constructor(pubsub: PubSub, topicName: string, options: PublisherOptions = { maxMessages: 100, maxMilliseconds: 5 }) {
+  constructor(
+    pubsub: PubSub,
+    topicName: string,
+    options: PublisherOptions = { maxMessages: 100, maxMilliseconds: 5 },
+  ) {
     this.topic = pubsub.topic(topicName, {
       batching: { maxMessages: options.maxMessages, maxMilliseconds: options.maxMilliseconds },
     });

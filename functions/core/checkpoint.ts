@@ -21,8 +21,13 @@ export function comparePosition(
  * Merges an advance into the stored checkpoint. Monotonic: the position (last tick) and coverage end
  * only ever move forward, whatever order deliveries arrive in; the row count accumulates.
  */
-export function mergeCheckpoint(existing: Checkpoint | undefined, advance: CheckpointAdvance, now: number): Checkpoint {
-  const incoming = advance.lastTickTs === null ? null : { ts: advance.lastTickTs, tradeId: advance.lastTradeId };
+export function mergeCheckpoint(
+  existing: Checkpoint | undefined,
+  advance: CheckpointAdvance,
+  now: number,
+): Checkpoint {
+  const incoming =
+    advance.lastTickTs === null ? null : { ts: advance.lastTickTs, tradeId: advance.lastTradeId };
   const current = existing ? { ts: existing.lastTickTs, tradeId: existing.lastTradeId } : null;
   const moves = incoming !== null && (current === null || comparePosition(incoming, current) > 0);
   const position = moves ? incoming : current;

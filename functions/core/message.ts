@@ -74,7 +74,15 @@ export function encodeBatch(batch: Batch): EncodedMessage {
 function encodeTick(tick: Tick, id: string): unknown {
   switch (tick.type) {
     case 'trade':
-      return [id, tick.id ?? null, tick.price, tick.amount, tick.side, tick.ts, tick.localTs] satisfies TradeRow;
+      return [
+        id,
+        tick.id ?? null,
+        tick.price,
+        tick.amount,
+        tick.side,
+        tick.ts,
+        tick.localTs,
+      ] satisfies TradeRow;
     case 'book_ticker':
       return [
         id,
@@ -130,7 +138,10 @@ export function decodeBatch(data: Buffer): DecodedBatch {
   }
   if (!isRecord(body)) throw new MessageDecodeError('message data is not a JSON object', 'not_object');
   if (body.v !== SCHEMA_VERSION) {
-    throw new MessageDecodeError(`unknown schema version ${JSON.stringify(body.v)}`, 'unknown_schema_version');
+    throw new MessageDecodeError(
+      `unknown schema version ${JSON.stringify(body.v)}`,
+      'unknown_schema_version',
+    );
   }
   const { e: exchange, s: symbol, k: type, r: relayId, q: seq, w, t } = body;
   if (typeof exchange !== 'string' || exchange === '') throw bad('e (exchange)');
@@ -178,7 +189,17 @@ function decodeTick(stream: StreamKey, type: DataType, raw: unknown): { tick: Ti
       if (typeof price !== 'number' || typeof amount !== 'number') return 'price or amount is not a number';
       if (side !== 'buy' && side !== 'sell' && side !== 'unknown') return 'side is not buy, sell or unknown';
       if (!Number.isSafeInteger(ts) || !Number.isSafeInteger(localTs)) return 'timestamp is not an integer';
-      const tick: TradeTick = { type, exchange, symbol, id: tradeId ?? undefined, price, amount, side, ts, localTs };
+      const tick: TradeTick = {
+        type,
+        exchange,
+        symbol,
+        id: tradeId ?? undefined,
+        price,
+        amount,
+        side,
+        ts,
+        localTs,
+      };
       return { tick, id };
     }
     case 'book_ticker': {

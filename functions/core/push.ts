@@ -22,9 +22,11 @@ export function parsePushEnvelope(body: unknown): PushEnvelope {
   if (typeof body !== 'object' || body === null) throw new EnvelopeError('body is not a JSON object');
   const { message, subscription, deliveryAttempt } = body as Record<string, unknown>;
   if (typeof message !== 'object' || message === null) throw new EnvelopeError('body has no message object');
-  if (typeof subscription !== 'string' || subscription === '') throw new EnvelopeError('body has no subscription');
+  if (typeof subscription !== 'string' || subscription === '')
+    throw new EnvelopeError('body has no subscription');
   const { data, attributes, messageId, message_id, publishTime } = message as Record<string, unknown>;
-  const id = typeof messageId === 'string' ? messageId : typeof message_id === 'string' ? message_id : undefined;
+  const id =
+    typeof messageId === 'string' ? messageId : typeof message_id === 'string' ? message_id : undefined;
   if (!id) throw new EnvelopeError('message has no messageId');
   const rawData = data === undefined ? '' : data;
   if (typeof rawData !== 'string') throw new EnvelopeError('message data is not a string');

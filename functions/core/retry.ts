@@ -1,5 +1,10 @@
 /** Exponential backoff with full jitter; `random` is injected for deterministic tests. */
-export function backoffMs(attempt: number, baseMs: number, maxMs: number, random: () => number = Math.random): number {
+export function backoffMs(
+  attempt: number,
+  baseMs: number,
+  maxMs: number,
+  random: () => number = Math.random,
+): number {
   const cap = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt));
   return Math.floor(cap / 2 + (random() * cap) / 2);
 }

@@ -9,19 +9,26 @@ import { DATA_TYPES, isDataType, type StreamKey } from './streams.ts';
 export function parseStreamsConfig(raw: string): StreamKey[] {
   const out: StreamKey[] = [];
   const seen = new Set<string>();
-  for (const entry of raw.split(';').map((e) => e.trim()).filter(Boolean)) {
+  for (const entry of raw
+    .split(';')
+    .map((e) => e.trim())
+    .filter(Boolean)) {
     const parts = entry.split(':');
     if (parts.length !== 3) throw new Error(`stream entry "${entry}" must be exchange:symbols:types`);
     const [exchange, symbolList, typeList] = parts as [string, string, string];
-    if (!isSupportedExchange(exchange)) throw new Error(`stream entry "${entry}": unknown exchange "${exchange}"`);
+    if (!isSupportedExchange(exchange))
+      throw new Error(`stream entry "${entry}": unknown exchange "${exchange}"`);
     const symbols = symbolList.split(',').map((s) => s.trim().toLowerCase());
     const types = typeList.split(',').map((t) => t.trim());
     for (const symbol of symbols) {
-      if (!/^[a-z0-9._\-/]{1,64}$/.test(symbol)) throw new Error(`stream entry "${entry}": invalid symbol "${symbol}"`);
+      if (!/^[a-z0-9._\-/]{1,64}$/.test(symbol))
+        throw new Error(`stream entry "${entry}": invalid symbol "${symbol}"`);
     }
     for (const type of types) {
       if (!isDataType(type)) {
-        throw new Error(`stream entry "${entry}": unknown data type "${type}" (one of ${DATA_TYPES.join(', ')})`);
+        throw new Error(
+          `stream entry "${entry}": unknown data type "${type}" (one of ${DATA_TYPES.join(', ')})`,
+        );
       }
       for (const symbol of symbols) {
         const key = `${exchange}:${symbol}:${type}`;

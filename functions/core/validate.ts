@@ -14,7 +14,11 @@ export const DEFAULT_VALIDATION: ValidationLimits = Object.freeze({
 });
 
 /** Returns why a tick can never be a valid row, or undefined when it is valid. */
-export function invalidReason(tick: Tick, now: number, limits: ValidationLimits = DEFAULT_VALIDATION): string | undefined {
+export function invalidReason(
+  tick: Tick,
+  now: number,
+  limits: ValidationLimits = DEFAULT_VALIDATION,
+): string | undefined {
   if (!isSupportedExchange(tick.exchange)) return `unknown exchange "${tick.exchange}"`;
   if (!/^[A-Za-z0-9._\-/]{1,64}$/.test(tick.symbol)) return `invalid symbol "${tick.symbol}"`;
   const tsMs = tick.ts / 1000;
@@ -26,8 +30,10 @@ export function invalidReason(tick: Tick, now: number, limits: ValidationLimits 
       if (!isPositive(tick.amount)) return 'amount is not a positive finite number';
       return undefined;
     case 'book_ticker':
-      for (const v of [tick.bidPrice, tick.askPrice]) if (v !== undefined && !isPositive(v)) return 'quote price is invalid';
-      for (const v of [tick.bidAmount, tick.askAmount]) if (v !== undefined && !isNonNegative(v)) return 'quote amount is invalid';
+      for (const v of [tick.bidPrice, tick.askPrice])
+        if (v !== undefined && !isPositive(v)) return 'quote price is invalid';
+      for (const v of [tick.bidAmount, tick.askAmount])
+        if (v !== undefined && !isNonNegative(v)) return 'quote amount is invalid';
       return undefined;
     case 'book_change':
       for (const level of [...tick.bids, ...tick.asks]) {

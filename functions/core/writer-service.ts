@@ -80,7 +80,10 @@ export function createWriter(deps: WriterDeps) {
     rejected: 0,
   };
 
-  async function insertDurably(table: TableName, rows: WarehouseRow[]): Promise<{ row: WarehouseRow; why: string }[]> {
+  async function insertDurably(
+    table: TableName,
+    rows: WarehouseRow[],
+  ): Promise<{ row: WarehouseRow; why: string }[]> {
     const permanent: { row: WarehouseRow; why: string }[] = [];
     let todo = rows;
     for (let attempt = 0; todo.length > 0; attempt++) {
@@ -93,7 +96,9 @@ export function createWriter(deps: WriterDeps) {
         failures = await warehouse.insert(table, todo);
       } catch (error) {
         if (attempt + 1 >= options.insertAttempts) {
-          throw new TransientInsertError(`insert into ${table} failed: ${errorMessage(error)}`, { cause: error });
+          throw new TransientInsertError(`insert into ${table} failed: ${errorMessage(error)}`, {
+            cause: error,
+          });
         }
         continue;
       }
@@ -105,14 +110,20 @@ export function createWriter(deps: WriterDeps) {
         else permanent.push({ row, why: `${failure.reason}: ${failure.message}` });
       }
       if (retry.length > 0 && attempt + 1 >= options.insertAttempts) {
-        throw new TransientInsertError(`${retry.length} rows into ${table} still failing after ${attempt + 1} attempts`);
+        throw new TransientInsertError(
+          `${retry.length} rows into ${table} still failing after ${attempt + 1} attempts`,
+        );
       }
       todo = retry;
     }
     return permanent;
   }
 
-  async function quarantine(envelope: PushEnvelope, batch: Batch | undefined, entries: QuarantineEntry[]): Promise<void> {
+  async function quarantine(
+    envelope: PushEnvelope,
+    batch: Batch | undefined,
+    entries: QuarantineEntry[],
+  ): Promise<void> {
     if (entries.length === 0) return;
     const now = clock.now();
     const rows: WarehouseRow[] = entries.map((entry) => ({
@@ -142,7 +153,12 @@ export function createWriter(deps: WriterDeps) {
     const { message } = envelope;
     if (!isValidBase64(message.rawData)) {
       await quarantine(envelope, undefined, [
-        { id: `msg:${message.messageId}`, reason: 'bad_base64', detail: 'message data is not base64', payload: message.rawData },
+        {
+          id: `msg:${message.messageId}`,
+          reason: 'bad_base64',
+          detail: 'message data is not base64',
+          payload: message.rawData,
+        },
       ]);
       return { status: 204, outcome: 'quarantined', rows: 0, quarantined: 1, detail: 'bad_base64' };
     }
@@ -152,7 +168,12 @@ export function createWriter(deps: WriterDeps) {
     } catch (error) {
       if (!(error instanceof MessageDecodeError)) throw error;
       await quarantine(envelope, undefined, [
-        { id: `msg:${message.messageId}`, reason: error.reason, detail: error.message, payload: payloadText(message.data) },
+        {
+          id: `msg:${message.messageId}`,
+          reason: error.reason,
+          detail: error.message,
+          payload: payloadText(message.data),
+        },
       ]);
       return { status: 204, outcome: 'quarantined', rows: 0, quarantined: 1, detail: error.reason };
     }
@@ -172,7 +193,9 @@ export function createWriter(deps: WriterDeps) {
       const rowId = batch.rowIds[i]!;
       // The id drives dedup everywhere downstream, so a sender's id must be the one the tick implies.
       const why =
-        rowId !== computeRowId(tick) ? 'row id does not match the tick' : invalidReason(tick, now, options.validation);
+        rowId !== computeRowId(tick)
+          ? 'row id does not match the tick'
+          : invalidReason(tick, now, options.validation);
       if (why) {
         bad.push({ id: `${id}#${rowId}`, reason: 'invalid_tick', detail: why, payload: safeJson(tick) });
         return;
@@ -185,7 +208,12 @@ export function createWriter(deps: WriterDeps) {
     const table = TABLE_FOR_TYPE[batch.stream.type];
     const refused = await insertDurably(table, rows);
     for (const { row, why } of refused) {
-      bad.push({ id: `${id}#${row.insertId}`, reason: 'rejected_by_warehouse', detail: why, payload: safeJson(row.json) });
+      bad.push({
+        id: `${id}#${row.insertId}`,
+        reason: 'rejected_by_warehouse',
+        detail: why,
+        payload: safeJson(row.json),
+      });
     }
     await quarantine(envelope, batch, bad);
 

@@ -11,7 +11,12 @@ export const RELAY_OPTIONS = {
     description: 'streams to record, e.g. binance:btcusdt,ethusdt:trade,book_ticker',
     parse: parseStreamsConfig,
   },
-  topic: { env: 'TICKS_TOPIC', description: 'Pub/Sub topic for tick batches', default: DEFAULT_TOPOLOGY.topic, parse: parse.string },
+  topic: {
+    env: 'TICKS_TOPIC',
+    description: 'Pub/Sub topic for tick batches',
+    default: DEFAULT_TOPOLOGY.topic,
+    parse: parse.string,
+  },
   relayId: {
     env: 'RELAY_ID',
     description: 'this instance id (default: random per process start)',
@@ -55,7 +60,12 @@ export const RELAY_OPTIONS = {
     default: 8_000,
     parse: parse.int(100, 60_000),
   },
-  logLevel: { env: 'LOG_LEVEL', description: 'least severity logged', default: 'INFO' as const, parse: parseSeverity },
+  logLevel: {
+    env: 'LOG_LEVEL',
+    description: 'least severity logged',
+    default: 'INFO' as const,
+    parse: parseSeverity,
+  },
 } as const;
 
 export type RelayConfig = ConfigOf<typeof RELAY_OPTIONS>;

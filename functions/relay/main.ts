@@ -20,7 +20,9 @@ function loadConfig(): RelayConfig {
     return readRelayConfig(process.env);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    jsonLogger(write).log('CRITICAL', `invalid configuration: ${error.message}`, { variable: error.variable });
+    jsonLogger(write).log('CRITICAL', `invalid configuration: ${error.message}`, {
+      variable: error.variable,
+    });
     process.exit(78); // EX_CONFIG: nothing has started yet
   }
 }
@@ -39,7 +41,12 @@ const relay = new RelayService(
   {
     relayId,
     streams: config.streams,
-    limits: { maxTicks: config.maxTicks, maxBytes: 512 * 1024, maxWaitMs: config.maxWaitMs, heartbeatMs: config.heartbeatMs },
+    limits: {
+      maxTicks: config.maxTicks,
+      maxBytes: 512 * 1024,
+      maxWaitMs: config.maxWaitMs,
+      heartbeatMs: config.heartbeatMs,
+    },
     maxInFlightBytes: config.maxInFlightBytes,
     tickIntervalMs: Math.max(5, Math.min(25, Math.floor(config.maxWaitMs / 4))),
   },
@@ -76,12 +83,14 @@ async function shutdown(signal: string): Promise<void> {
   health.close();
   clearTimeout(deadline);
   logger.log('NOTICE', 'relay stopped', { counters: relay.counters });
-  process.exitCode = 0;
+  // Everything is flushed; tardis-dev may still hold reconnect timers, so don't wait for the loop to empty.
+  process.exit(process.exitCode ?? 0);
 }
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 process.on('SIGINT', () => void shutdown('SIGINT'));
 
 relay.start().catch((error: unknown) => {
   logger.log('CRITICAL', 'relay feed stopped unexpectedly', { error });
-  void shutdown('feed-failure').finally(() => (process.exitCode = 1));
+  process.exitCode = 1;
+  void shutdown('feed-failure');
 });

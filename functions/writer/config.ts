@@ -40,7 +40,12 @@ export const WRITER_OPTIONS = {
     default: 1000,
     parse: parse.int(0, 60_000),
   },
-  logLevel: { env: 'LOG_LEVEL', description: 'Least severity logged', default: 'INFO' as const, parse: parseSeverity },
+  logLevel: {
+    env: 'LOG_LEVEL',
+    description: 'Least severity logged',
+    default: 'INFO' as const,
+    parse: parseSeverity,
+  },
 } as const;
 
 export type WriterConfig = ConfigOf<typeof WRITER_OPTIONS>;

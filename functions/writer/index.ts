@@ -11,38 +11,52 @@ import { ConfigError } from '../core/config.ts';
 import { jsonLogger } from '../core/logger.ts';
 import { systemClock } from '../core/ports.ts';
 import { createWriter } from '../core/writer-service.ts';
-import { readWriterConfig } from './config.ts';
+import { readWriterConfig, type WriterConfig } from './config.ts';
 
-const logger = jsonLogger((line) => process.stdout.write(line + '\n'));
-let config;
-try {
-  config = readWriterConfig(process.env);
-} catch (error) {
-  if (error instanceof ConfigError) {
-    logger.log('CRITICAL', `invalid configuration: ${error.message}`, { variable: error.variable });
-    process.exit(78);
+const write = (line: string) => process.stdout.write(line + '\n');
+
+function loadConfig(): WriterConfig {
+  try {
+    return readWriterConfig(process.env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    jsonLogger(write).log('CRITICAL', `invalid configuration: ${error.message}`, {
+      variable: error.variable,
+    });
+    process.exit(78); // EX_CONFIG: nothing has started yet
   }
-  throw error;
 }
-const log = jsonLogger((line) => process.stdout.write(line + '\n'), {
-  level: config.logLevel,
-  fields: { component: 'writer' },
-});
 
+const config = loadConfig();
+const logger = jsonLogger(write, { level: config.logLevel, fields: { component: 'writer' } });
 const bigquery = createBigQueryClient(config.projectId, config.bigqueryEndpoint || undefined);
-const ready = config.ensureTables ? ensureWarehouse(bigquery, config.projectId, config.dataset) : Promise.resolve();
-const firestore = new Firestore({ projectId: config.projectId });
+let ready: Promise<void> | undefined;
+/** Creates the warehouse once when configured to; a failed attempt is retried by the next request. */
+function warehouseReady(): Promise<void> {
+  if (!config.ensureTables) return Promise.resolve();
+  ready ??= ensureWarehouse(bigquery, config.projectId, config.dataset).catch((error: unknown) => {
+    ready = undefined;
+    throw error;
+  });
+  return ready;
+}
+// Checkpoints are advisory progress markers: one still pending when an instance is stopped is written
+// by the next delivery of that stream (relays send a heartbeat batch at least every second).
 const checkpoints = new CheckpointCoalescer(
-  new FirestoreCheckpointStore(firestore, config.checkpoints, systemClock),
+  new FirestoreCheckpointStore(
+    new Firestore({ projectId: config.projectId }),
+    config.checkpoints,
+    systemClock,
+  ),
   systemClock,
-  log,
+  logger,
   config.checkpointIntervalMs,
 );
 const writer = createWriter({
   warehouse: new BigQueryWarehouse(bigquery, config.dataset),
   checkpoints,
   clock: systemClock,
-  logger: log,
+  logger,
   options: { insertAttempts: config.insertAttempts },
 });
 
@@ -51,12 +65,13 @@ functions.http('writer', async (req, res) => {
     res.status(405).send('POST a Pub/Sub push envelope');
     return;
   }
-  await ready;
+  try {
+    await warehouseReady();
+  } catch (error) {
+    logger.log('ERROR', 'warehouse setup failed', { error });
+    res.status(503).json({ status: 503, outcome: 'retry', detail: 'warehouse setup failed' });
+    return;
+  }
   const result = await writer.handle(req.body);
   res.status(result.status).json(result);
-});
-
-// Cloud Run sends SIGTERM before stopping an instance: write pending checkpoints first.
-process.once('SIGTERM', () => {
-  void checkpoints.close().finally(() => process.exit(0));
 });

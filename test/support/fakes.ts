@@ -29,7 +29,8 @@ export class MemoryWarehouse implements Warehouse {
     const stored = this.tables.get(table) ?? [];
     rows.forEach((row, index) => {
       const failure = step?.kind === 'fail' ? step.pick(row) : undefined;
-      if (failure) failures.push({ index, reason: failure.reason, message: 'scripted', retryable: failure.retryable });
+      if (failure)
+        failures.push({ index, reason: failure.reason, message: 'scripted', retryable: failure.retryable });
       else stored.push(row);
     });
     this.tables.set(table, stored);

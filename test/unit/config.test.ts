@@ -4,15 +4,22 @@ import { parseStreamsConfig } from '../../functions/core/streams-config.ts';
 import { readRelayConfig } from '../../functions/relay/config.ts';
 
 test('a missing required variable is named in the error', (t) => {
-  const error = t.throws(() => readConfig({ p: { env: 'MY_VAR', description: 'x', parse: parse.string } }, {}), {
-    instanceOf: ConfigError,
-  });
+  const error = t.throws(
+    () => readConfig({ p: { env: 'MY_VAR', description: 'x', parse: parse.string } }, {}),
+    {
+      instanceOf: ConfigError,
+    },
+  );
   t.is(error?.variable, 'MY_VAR');
 });
 
 test('an out-of-range integer names the variable and the value', (t) => {
   const error = t.throws(() =>
-    readRelayConfig({ GOOGLE_CLOUD_PROJECT: 'p', RELAY_STREAMS: 'binance:btcusdt:trade', BATCH_MAX_TICKS: '0' }),
+    readRelayConfig({
+      GOOGLE_CLOUD_PROJECT: 'p',
+      RELAY_STREAMS: 'binance:btcusdt:trade',
+      BATCH_MAX_TICKS: '0',
+    }),
   );
   t.regex(error!.message, /BATCH_MAX_TICKS: invalid value "0"/);
 });
@@ -27,9 +34,13 @@ test('the stream list expands symbols and types and lower-cases symbols', (t) =>
 });
 
 test('an unknown exchange, type or duplicate stream is refused with the entry named', (t) => {
-  t.throws(() => parseStreamsConfig('krakenx:btcusd:trade'), { message: /krakenx:btcusd:trade.*unknown exchange/ });
+  t.throws(() => parseStreamsConfig('krakenx:btcusd:trade'), {
+    message: /krakenx:btcusd:trade.*unknown exchange/,
+  });
   t.throws(() => parseStreamsConfig('binance:btcusdt:candles'), { message: /unknown data type "candles"/ });
-  t.throws(() => parseStreamsConfig('binance:btcusdt:trade;binance:btcusdt:trade'), { message: /listed twice/ });
+  t.throws(() => parseStreamsConfig('binance:btcusdt:trade;binance:btcusdt:trade'), {
+    message: /listed twice/,
+  });
   t.throws(() => parseStreamsConfig(' ; '), { message: /no streams/ });
 });
 

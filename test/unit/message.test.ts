@@ -8,7 +8,14 @@ const stream = { exchange: 'binance', symbol: 'btcusdt', type: 'trade' } as cons
 
 test('a trade batch survives encode and decode unchanged', (t) => {
   const ticks = [trade(1), trade(2), trade(3, { id: undefined })];
-  const batch: Batch = { stream, relayId: 'r1', seq: 7, window: { from: 10, to: 20 }, ticks, rowIds: ticks.map(rowId) };
+  const batch: Batch = {
+    stream,
+    relayId: 'r1',
+    seq: 7,
+    window: { from: 10, to: 20 },
+    ticks,
+    rowIds: ticks.map(rowId),
+  };
   const message = encodeBatch(batch);
   t.is(message.attributes.schema, '1');
   t.is(message.attributes.batch, 'r1/binance:btcusdt:trade/7');

@@ -15,12 +15,25 @@ function setup() {
   const warehouse = new MemoryWarehouse();
   const store = new MemoryCheckpointStore(clock);
   const checkpoints = new CheckpointCoalescer(store, clock, silentLogger, 0);
-  const writer = createWriter({ warehouse, checkpoints, clock, logger: silentLogger, options: { retryBaseMs: 1 } });
+  const writer = createWriter({
+    warehouse,
+    checkpoints,
+    clock,
+    logger: silentLogger,
+    options: { retryBaseMs: 1 },
+  });
   return { clock, warehouse, store, checkpoints, writer };
 }
 
 function push(ticks: TradeTick[], seq = 0, id = 'm1') {
-  const batch: Batch = { stream, relayId: 'r1', seq, window: { from: 0, to: 10 }, ticks, rowIds: ticks.map(rowId) };
+  const batch: Batch = {
+    stream,
+    relayId: 'r1',
+    seq,
+    window: { from: 0, to: 10 },
+    ticks,
+    rowIds: ticks.map(rowId),
+  };
   const message = encodeBatch(batch);
   return {
     message: { data: message.data.toString('base64'), attributes: message.attributes, messageId: id },
@@ -48,7 +61,10 @@ test('a body that is not a Pub/Sub push is answered 400 and stores nothing', asy
 
 test('undecodable data is quarantined verbatim and acknowledged', async (t) => {
   const { writer, warehouse } = setup();
-  const body = { message: { data: Buffer.from('{"v":2}').toString('base64'), messageId: 'm9' }, subscription: 's' };
+  const body = {
+    message: { data: Buffer.from('{"v":2}').toString('base64'), messageId: 'm9' },
+    subscription: 's',
+  };
   const result = await writer.handle(body);
   t.is(result.status, 204);
   t.is(result.outcome, 'quarantined');
@@ -59,7 +75,10 @@ test('undecodable data is quarantined verbatim and acknowledged', async (t) => {
 
 test('bad base64 is quarantined, not looped', async (t) => {
   const { writer, warehouse } = setup();
-  const result = await writer.handle({ message: { data: '%%%not base64', messageId: 'm2' }, subscription: 's' });
+  const result = await writer.handle({
+    message: { data: '%%%not base64', messageId: 'm2' },
+    subscription: 's',
+  });
   t.is(result.status, 204);
   t.is(warehouse.rows('quarantine')[0]?.json.reason, 'bad_base64');
 });
@@ -135,7 +154,14 @@ test('a batch from an unknown exchange is quarantined row by row', async (t) => 
 test('a row id that does not match its tick is quarantined', async (t) => {
   const { writer, warehouse } = setup();
   const ticks = [trade(1)];
-  const batch: Batch = { stream, relayId: 'r1', seq: 0, window: { from: 0, to: 10 }, ticks, rowIds: ['forged'] };
+  const batch: Batch = {
+    stream,
+    relayId: 'r1',
+    seq: 0,
+    window: { from: 0, to: 10 },
+    ticks,
+    rowIds: ['forged'],
+  };
   const data = encodeBatch(batch).data.toString('base64');
   await writer.handle({ message: { data, messageId: 'x' }, subscription: 's' });
   t.is(warehouse.rows('trades').length, 0);

@@ -1,0 +1,164 @@
+data "google_project" "this" {
+  project_id = var.project_id
+}
+
+locals {
+  # DEFAULT_TOPOLOGY of functions/core/topology.ts, key for key (snake_case here);
+  # test/integration/infra.test.ts fails when the two disagree.
+  topology = {
+    topic                    = "ticks"
+    push_subscription        = "ticks-writer"
+    dead_letter_topic        = "ticks-dead-letter"
+    dead_letter_subscription = "ticks-dead-letter-hold"
+    dataset                  = "tickstream"
+    checkpoints              = "checkpoints"
+    heartbeats               = "relay_heartbeats"
+    gaps                     = "gaps"
+    leases                   = "leases"
+  }
+
+  # Cloud Run service names (a function's Cloud Run service takes the function's name).
+  services = {
+    relay   = "tickstream-relay"
+    writer  = "tickstream-writer"
+    gapfill = "tickstream-gapfill"
+  }
+
+  relay_image = "${var.region}-docker.pkg.dev/${var.project_id}/${var.artifact_repository}/relay:${var.image_tag}"
+}
+
+module "iam" {
+  source = "./modules/iam"
+
+  project_id        = var.project_id
+  project_number    = data.google_project.this.number
+  region            = var.region
+  ticks_topic       = module.pubsub.topic_name
+  dead_letter_topic = module.pubsub.dead_letter_topic_name
+  push_subscription = module.pubsub.push_subscription_name
+  dataset           = module.bigquery.dataset_id
+  writer_service    = module.writer.service_name
+  gapfill_service   = module.gapfill.service_name
+  tardis_secret     = module.secrets.tardis_api_key_secret_id
+  docker_repository = module.artifacts.repository_id
+  source_bucket     = module.artifacts.source_bucket
+}
+
+module "artifacts" {
+  source = "./modules/artifacts"
+
+  project_id = var.project_id
+  region     = var.region
+  repository = var.artifact_repository
+}
+
+module "pubsub" {
+  source = "./modules/pubsub"
+
+  project_id                 = var.project_id
+  topic                      = local.topology.topic
+  push_subscription          = local.topology.push_subscription
+  dead_letter_topic          = local.topology.dead_letter_topic
+  dead_letter_subscription   = local.topology.dead_letter_subscription
+  push_endpoint              = module.writer.uri
+  push_service_account_email = module.iam.push_invoker_email
+  max_delivery_attempts      = var.max_delivery_attempts
+}
+
+module "bigquery" {
+  source = "./modules/bigquery"
+
+  project_id = var.project_id
+  location   = coalesce(var.bigquery_location, var.region)
+  dataset    = local.topology.dataset
+}
+
+module "firestore" {
+  source = "./modules/firestore"
+
+  project_id = var.project_id
+  location   = coalesce(var.firestore_location, var.region)
+  heartbeats = local.topology.heartbeats
+  leases     = local.topology.leases
+  ttl_field  = "expireAt"
+}
+
+module "secrets" {
+  source = "./modules/secrets"
+
+  project_id = var.project_id
+}
+
+module "relay" {
+  source = "./modules/relay"
+
+  project_id            = var.project_id
+  region                = var.region
+  name                  = local.services.relay
+  image                 = local.relay_image
+  service_account_email = module.iam.relay_email
+  streams               = var.relay_streams
+  topic                 = module.pubsub.topic_name
+  log_level             = var.log_level
+}
+
+module "writer" {
+  source = "./modules/writer"
+
+  project_id            = var.project_id
+  region                = var.region
+  name                  = local.services.writer
+  source_zip            = var.writer_source_zip
+  source_bucket         = module.artifacts.source_bucket
+  docker_repository     = module.artifacts.repository_id
+  build_service_account = module.iam.function_builder_id
+  service_account_email = module.iam.writer_email
+  dataset               = module.bigquery.dataset_id
+  checkpoints           = local.topology.checkpoints
+  log_level             = var.log_level
+  min_instances         = var.writer_min_instances
+  max_instances         = var.writer_max_instances
+}
+
+module "gapfill" {
+  source = "./modules/gapfill"
+
+  project_id            = var.project_id
+  region                = var.region
+  name                  = local.services.gapfill
+  source_zip            = var.gapfill_source_zip
+  source_bucket         = module.artifacts.source_bucket
+  docker_repository     = module.artifacts.repository_id
+  build_service_account = module.iam.function_builder_id
+  service_account_email = module.iam.gapfill_email
+  dataset               = module.bigquery.dataset_id
+  checkpoints           = local.topology.checkpoints
+  gaps                  = local.topology.gaps
+  leases                = local.topology.leases
+  tardis_api_endpoint   = var.tardis_api_endpoint
+  tardis_api_key_secret = module.secrets.tardis_api_key_secret_id
+  log_level             = var.log_level
+}
+
+module "scheduler" {
+  source = "./modules/scheduler"
+
+  project_id                    = var.project_id
+  region                        = var.region
+  name                          = "tickstream-gapfill-every-minute"
+  target_uri                    = module.gapfill.uri
+  invoker_service_account_email = module.iam.scheduler_invoker_email
+}
+
+module "monitoring" {
+  source = "./modules/monitoring"
+
+  project_id               = var.project_id
+  notification_channels    = var.notification_channels
+  relay_service            = module.relay.service_name
+  writer_service           = module.writer.service_name
+  gapfill_service          = module.gapfill.service_name
+  topic                    = module.pubsub.topic_name
+  push_subscription        = module.pubsub.push_subscription_name
+  dead_letter_subscription = module.pubsub.dead_letter_subscription_name
+}

@@ -1,0 +1,13 @@
+output "dataset_id" {
+  description = "The dataset, once its tables and views exist: the functions depend on this, so a new column reaches BigQuery before code that writes it."
+  value       = google_bigquery_dataset.this.dataset_id
+  depends_on  = [google_bigquery_table.table, google_bigquery_table.dedup_view]
+}
+
+output "tables" {
+  value = sort(keys(google_bigquery_table.table))
+}
+
+output "views" {
+  value = sort(keys(google_bigquery_table.dedup_view))
+}

@@ -1,0 +1,165 @@
+# Every service account and every IAM grant of the pipeline, in one place. infra/iam-allowlist.json lists
+# the same grants as data, and test/integration/infra.test.ts fails when the two differ in either direction.
+# Grants are additive (*_iam_member): nothing here removes access someone else granted.
+
+locals {
+  pubsub_service_agent = "serviceAccount:service-${var.project_number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+}
+
+# ---------------------------------------------------------------------------------------------------------
+# Service accounts, one per component.
+
+resource "google_service_account" "relay" {
+  project      = var.project_id
+  account_id   = "tickstream-relay"
+  display_name = "tickstream relay (Cloud Run): publishes tick batches"
+}
+
+resource "google_service_account" "writer" {
+  project      = var.project_id
+  account_id   = "tickstream-writer"
+  display_name = "tickstream writer (function): inserts rows, advances checkpoints"
+}
+
+resource "google_service_account" "gapfill" {
+  project      = var.project_id
+  account_id   = "tickstream-gapfill"
+  display_name = "tickstream gap-filler (function): backfills holes from Tardis.dev"
+}
+
+resource "google_service_account" "scheduler_invoker" {
+  project      = var.project_id
+  account_id   = "tickstream-scheduler"
+  display_name = "tickstream Cloud Scheduler identity: invokes the gap-filler"
+}
+
+resource "google_service_account" "push_invoker" {
+  project      = var.project_id
+  account_id   = "tickstream-push"
+  display_name = "tickstream Pub/Sub push identity: invokes the writer"
+}
+
+# Cloud Run functions build with the default compute service account unless told otherwise, and new
+# projects give that account no roles (so builds fail) or old ones give it Editor (far too much).
+resource "google_service_account" "function_builder" {
+  project      = var.project_id
+  account_id   = "tickstream-fn-build"
+  display_name = "tickstream function builds (Cloud Build for the writer and gap-filler)"
+}
+
+# ---------------------------------------------------------------------------------------------------------
+# relay: publish to the ticks topic, nothing else (Cloud Run collects stdout logs without a role).
+
+resource "google_pubsub_topic_iam_member" "relay_publishes_ticks" {
+  project = var.project_id
+  topic   = var.ticks_topic
+  role    = "roles/pubsub.publisher"
+  member  = "serviceAccount:${google_service_account.relay.email}"
+}
+
+# ---------------------------------------------------------------------------------------------------------
+# writer: insertAll into the dataset's tables and read-modify-write checkpoint documents.
+
+resource "google_bigquery_dataset_iam_member" "writer_edits_dataset" {
+  project    = var.project_id
+  dataset_id = var.dataset
+  role       = "roles/bigquery.dataEditor"
+  member     = "serviceAccount:${google_service_account.writer.email}"
+}
+
+# Firestore has no per-collection IAM; datastore.user is the least role that reads and writes documents.
+resource "google_project_iam_member" "writer_uses_firestore" {
+  project = var.project_id
+  role    = "roles/datastore.user"
+  member  = "serviceAccount:${google_service_account.writer.email}"
+}
+
+# ---------------------------------------------------------------------------------------------------------
+# gap-filler: query coverage and gaps (jobs), insert backfilled rows, keep the lease and the gap ledger,
+# read the Tardis.dev API key.
+
+resource "google_bigquery_dataset_iam_member" "gapfill_edits_dataset" {
+  project    = var.project_id
+  dataset_id = var.dataset
+  role       = "roles/bigquery.dataEditor"
+  member     = "serviceAccount:${google_service_account.gapfill.email}"
+}
+
+resource "google_project_iam_member" "gapfill_runs_queries" {
+  project = var.project_id
+  role    = "roles/bigquery.jobUser"
+  member  = "serviceAccount:${google_service_account.gapfill.email}"
+}
+
+resource "google_project_iam_member" "gapfill_uses_firestore" {
+  project = var.project_id
+  role    = "roles/datastore.user"
+  member  = "serviceAccount:${google_service_account.gapfill.email}"
+}
+
+resource "google_secret_manager_secret_iam_member" "gapfill_reads_tardis_key" {
+  project   = var.project_id
+  secret_id = var.tardis_secret
+  role      = "roles/secretmanager.secretAccessor"
+  member    = "serviceAccount:${google_service_account.gapfill.email}"
+}
+
+# ---------------------------------------------------------------------------------------------------------
+# Invokers: each may call exactly one service.
+
+resource "google_cloud_run_v2_service_iam_member" "scheduler_invokes_gapfill" {
+  project  = var.project_id
+  location = var.region
+  name     = var.gapfill_service
+  role     = "roles/run.invoker"
+  member   = "serviceAccount:${google_service_account.scheduler_invoker.email}"
+}
+
+resource "google_cloud_run_v2_service_iam_member" "push_invokes_writer" {
+  project  = var.project_id
+  location = var.region
+  name     = var.writer_service
+  role     = "roles/run.invoker"
+  member   = "serviceAccount:${google_service_account.push_invoker.email}"
+}
+
+# ---------------------------------------------------------------------------------------------------------
+# Function builds: write build logs, read the source zips, push the built images to our repository.
+
+resource "google_project_iam_member" "builder_writes_logs" {
+  project = var.project_id
+  role    = "roles/logging.logWriter"
+  member  = "serviceAccount:${google_service_account.function_builder.email}"
+}
+
+resource "google_storage_bucket_iam_member" "builder_reads_sources" {
+  bucket = var.source_bucket
+  role   = "roles/storage.objectViewer"
+  member = "serviceAccount:${google_service_account.function_builder.email}"
+}
+
+resource "google_artifact_registry_repository_iam_member" "builder_pushes_images" {
+  project    = var.project_id
+  location   = var.region
+  repository = var.docker_repository
+  role       = "roles/artifactregistry.writer"
+  member     = "serviceAccount:${google_service_account.function_builder.email}"
+}
+
+# ---------------------------------------------------------------------------------------------------------
+# Pub/Sub service agent: dead-lettering needs publisher on the dead-letter topic and subscriber on the
+# source subscription (to ack what it forwarded). Without these, messages are never dead-lettered.
+
+resource "google_pubsub_topic_iam_member" "pubsub_agent_publishes_dead_letters" {
+  project = var.project_id
+  topic   = var.dead_letter_topic
+  role    = "roles/pubsub.publisher"
+  member  = local.pubsub_service_agent
+}
+
+resource "google_pubsub_subscription_iam_member" "pubsub_agent_acks_push_subscription" {
+  project      = var.project_id
+  subscription = var.push_subscription
+  role         = "roles/pubsub.subscriber"
+  member       = local.pubsub_service_agent
+}

@@ -1,0 +1,32 @@
+variable "project_id" {
+  type = string
+}
+
+variable "notification_channels" {
+  description = "Notification channel ids every alert notifies."
+  type        = list(string)
+}
+
+variable "relay_service" {
+  type = string
+}
+
+variable "writer_service" {
+  type = string
+}
+
+variable "gapfill_service" {
+  type = string
+}
+
+variable "topic" {
+  type = string
+}
+
+variable "push_subscription" {
+  type = string
+}
+
+variable "dead_letter_subscription" {
+  type = string
+}

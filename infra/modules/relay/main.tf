@@ -1,0 +1,96 @@
+# The relay holds outbound exchange websockets, so it must run all the time with CPU always allocated.
+#
+# Why a Cloud Run *service* (min = max = 1 instance, instance-based billing) rather than a worker pool:
+# - in the pinned provider (6.41.0) google_cloud_run_v2_worker_pool is still a BETA launch-stage
+#   resource, and worker pools take no HTTP probes, so a revision could not prove it is streaming;
+# - as a service, the startup probe on /readyz (200 once a stream is covering) gates every rollout: a new
+#   revision takes traffic, and the old one gets SIGTERM, only after the new one is receiving ticks. The
+#   two overlap for a moment (duplicate rows, removed by row_id in the *_dedup views), which is what a
+#   redeploy without a hole needs; a revision that cannot connect never replaces a working one;
+# - the liveness probe on /healthz restarts a wedged process.
+# Revisit when worker pools are GA in the provider and the rollout overlap can be had there too.
+
+resource "google_cloud_run_v2_service" "relay" {
+  project             = var.project_id
+  name                = var.name
+  location            = var.region
+  description         = "tickstream relay: exchange websockets (tardis-dev) to Pub/Sub"
+  deletion_protection = false
+
+  # Reachable only with run.invoker (nobody holds it but deployers): the endpoints are health checks,
+  # and Cloud Build's smoke check calls /readyz with an identity token.
+  ingress = "INGRESS_TRAFFIC_ALL"
+
+  template {
+    service_account       = var.service_account_email
+    execution_environment = "EXECUTION_ENVIRONMENT_GEN2"
+
+    # Pinned at one instance: every relay records every configured stream, so a second instance only
+    # doubles the traffic. Sharding streams across instances is a later step.
+    scaling {
+      min_instance_count = 1
+      max_instance_count = 1
+    }
+
+    containers {
+      image = var.image
+
+      ports {
+        container_port = 8080
+      }
+
+      resources {
+        limits = {
+          cpu    = "1"
+          memory = "512Mi"
+        }
+        cpu_idle          = false # instance-based billing: CPU between requests, for the websockets
+        startup_cpu_boost = true
+      }
+
+      env {
+        name  = "GOOGLE_CLOUD_PROJECT"
+        value = var.project_id
+      }
+      env {
+        name  = "RELAY_STREAMS"
+        value = var.streams
+      }
+      env {
+        name  = "TICKS_TOPIC"
+        value = var.topic
+      }
+      env {
+        name  = "LOG_LEVEL"
+        value = var.log_level
+      }
+
+      # Ready once at least one stream is covering; up to 2 minutes to connect to the exchanges.
+      startup_probe {
+        http_get {
+          path = "/readyz"
+          port = 8080
+        }
+        initial_delay_seconds = 2
+        period_seconds        = 5
+        timeout_seconds       = 3
+        failure_threshold     = 24
+      }
+
+      liveness_probe {
+        http_get {
+          path = "/healthz"
+          port = 8080
+        }
+        period_seconds    = 15
+        timeout_seconds   = 5
+        failure_threshold = 4
+      }
+    }
+  }
+
+  traffic {
+    type    = "TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST"
+    percent = 100
+  }
+}

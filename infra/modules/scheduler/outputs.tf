@@ -1,0 +1,3 @@
+output "job_name" {
+  value = google_cloud_scheduler_job.gapfill.name
+}

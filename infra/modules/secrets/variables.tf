@@ -1,0 +1,3 @@
+variable "project_id" {
+  type = string
+}

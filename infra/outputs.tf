@@ -1,0 +1,54 @@
+output "relay_url" {
+  description = "URL of the relay's health endpoints (/healthz, /readyz); IAM-protected."
+  value       = module.relay.uri
+}
+
+output "relay_image" {
+  description = "The relay image this apply deployed."
+  value       = local.relay_image
+}
+
+output "writer_url" {
+  description = "URL the push subscription delivers to."
+  value       = module.writer.uri
+}
+
+output "gapfill_url" {
+  description = "URL Cloud Scheduler calls every minute."
+  value       = module.gapfill.uri
+}
+
+output "topic" {
+  description = "Pub/Sub topic the relay publishes tick batches to."
+  value       = module.pubsub.topic_name
+}
+
+output "push_subscription" {
+  description = "Push subscription feeding the writer."
+  value       = module.pubsub.push_subscription_name
+}
+
+output "dead_letter_subscription" {
+  description = "Subscription that keeps dead-lettered messages for inspection and replay."
+  value       = module.pubsub.dead_letter_subscription_name
+}
+
+output "dataset" {
+  description = "BigQuery dataset holding the tick, coverage, quarantine and gaps tables."
+  value       = module.bigquery.dataset_id
+}
+
+output "scheduler_job" {
+  description = "Cloud Scheduler job that runs the gap-filler."
+  value       = module.scheduler.job_name
+}
+
+output "tardis_api_key_secret" {
+  description = "Secret Manager secret to add the Tardis.dev API key to (gcloud secrets versions add)."
+  value       = module.secrets.tardis_api_key_secret_id
+}
+
+output "service_accounts" {
+  description = "Email of each component's service account."
+  value       = module.iam.emails
+}

@@ -1,0 +1,103 @@
+variable "project_id" {
+  description = "Google Cloud project id."
+  type        = string
+}
+
+variable "region" {
+  description = "Region of Cloud Run, the functions, Pub/Sub push, Scheduler and Artifact Registry."
+  type        = string
+  default     = "europe-west1"
+}
+
+variable "bigquery_location" {
+  description = "BigQuery dataset location; empty means the region."
+  type        = string
+  default     = ""
+}
+
+variable "firestore_location" {
+  description = "Firestore database location (e.g. eur3, nam5 or a region); empty means the region."
+  type        = string
+  default     = ""
+}
+
+variable "relay_streams" {
+  description = "Streams the relay records, in the RELAY_STREAMS format: entries separated by ';', each exchange:symbol[,symbol...]:type[,type...], e.g. binance:btcusdt,ethusdt:trade,book_ticker."
+  type        = string
+
+  validation {
+    # A shape check only; the relay's parser (functions/core/streams-config.ts) is the authority and
+    # stops the relay at start with the offending entry named.
+    condition     = can(regex("^\\s*[a-z0-9-]+:[^:;]+:[a-z_,\\s]+(\\s*;\\s*[a-z0-9-]+:[^:;]+:[a-z_,\\s]+)*\\s*;?\\s*$", var.relay_streams))
+    error_message = "relay_streams must look like exchange:symbol[,symbol]:type[,type][;...], e.g. binance:btcusdt,ethusdt:trade,book_ticker."
+  }
+}
+
+variable "image_tag" {
+  description = "Tag of the relay image in Artifact Registry (Cloud Build pushes relay:<tag>)."
+  type        = string
+}
+
+variable "artifact_repository" {
+  description = "Artifact Registry Docker repository holding the relay image and the functions' build images."
+  type        = string
+  default     = "tickstream"
+}
+
+variable "writer_source_zip" {
+  description = "Path of the writer's source zip made by scripts/package-function.ts."
+  type        = string
+  default     = "../dist/packages/writer.zip"
+}
+
+variable "gapfill_source_zip" {
+  description = "Path of the gap-filler's source zip made by scripts/package-function.ts."
+  type        = string
+  default     = "../dist/packages/gapfill.zip"
+}
+
+variable "tardis_api_endpoint" {
+  description = "Base URL of the Tardis.dev HTTP API the gap-filler backfills from."
+  type        = string
+  default     = "https://api.tardis.dev/v1"
+}
+
+variable "log_level" {
+  description = "Least severity the deployables log (DEBUG, INFO, NOTICE, WARNING, ERROR, CRITICAL)."
+  type        = string
+  default     = "INFO"
+
+  validation {
+    condition     = contains(["DEBUG", "INFO", "NOTICE", "WARNING", "ERROR", "CRITICAL"], var.log_level)
+    error_message = "log_level must be one of DEBUG, INFO, NOTICE, WARNING, ERROR, CRITICAL."
+  }
+}
+
+variable "writer_min_instances" {
+  description = "Writer instances kept warm (a cold start delays the first pushes after a quiet period)."
+  type        = number
+  default     = 1
+}
+
+variable "writer_max_instances" {
+  description = "Upper bound on writer instances (each takes up to 16 concurrent pushes)."
+  type        = number
+  default     = 20
+}
+
+variable "max_delivery_attempts" {
+  description = "Push deliveries of one message before it moves to the dead-letter topic (5-100). With 10-600 s backoff, 30 attempts ride out about four hours of BigQuery or Firestore trouble."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.max_delivery_attempts >= 5 && var.max_delivery_attempts <= 100
+    error_message = "max_delivery_attempts must be between 5 and 100 (a Pub/Sub limit)."
+  }
+}
+
+variable "notification_channels" {
+  description = "Monitoring notification channel ids (projects/P/notificationChannels/N) every alert notifies."
+  type        = list(string)
+  default     = []
+}

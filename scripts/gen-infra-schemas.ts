@@ -1,0 +1,153 @@
+/**
+ * Writes the BigQuery schema files Terraform loads (infra/modules/bigquery/schemas/) from the code's single
+ * schema source, functions/core/schema.ts (TABLES), through the same tableResource() the adapter uses:
+ *
+ * - `<table>.json`: the table's fields in BigQuery's JSON schema format (also usable with `bq mk --schema`);
+ * - `tables.json`: per table its description, partitioning, clustering and dedup view (name and SQL with
+ *   `{project}` and `{dataset}` placeholders that Terraform fills in).
+ *
+ * Run `npx tsx scripts/gen-infra-schemas.ts` after changing TABLES; `--check` only reports drift.
+ * test/integration/infra.test.ts fails when the committed files differ from what this generates.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { format, resolveConfig } from 'prettier';
+import { tableResource } from '../functions/adapters/bigquery.ts';
+import {
+  dedupViewName,
+  dedupViewSql,
+  TABLES,
+  type TableName,
+  type TableSchema,
+} from '../functions/core/schema.ts';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+export const SCHEMA_DIR = join(ROOT, 'infra/modules/bigquery/schemas');
+export const CATALOGUE_FILE = 'tables.json';
+
+/** Placeholders of the dedup view SQL; infra/modules/bigquery replaces them. */
+export const PROJECT_PLACEHOLDER = '{project}';
+export const DATASET_PLACEHOLDER = '{dataset}';
+
+const req = (name: string, type: 'STRING' | 'INT64' | 'TIMESTAMP', description?: string) => ({
+  name,
+  type,
+  mode: 'REQUIRED' as const,
+  ...(description ? { description } : {}),
+});
+const opt = (name: string, type: 'STRING' | 'INT64' | 'TIMESTAMP', description?: string) => ({
+  name,
+  type,
+  mode: 'NULLABLE' as const,
+  ...(description ? { description } : {}),
+});
+
+/**
+ * Tables the infrastructure needs before the code declares them. The gap ledger's BigQuery mirror is
+ * agreed here until functions/core/schema.ts adds `gaps` to TABLES; from then on TABLES wins and this
+ * copy is ignored (the infra test logs a reminder to delete it).
+ */
+export const PENDING_TABLES: readonly TableSchema[] = [
+  {
+    name: 'gaps',
+    description:
+      'Mirror of the gap ledger: one row per gap state change; the latest updated_at per gap_id wins.',
+    fields: [
+      req('gap_id', 'STRING', 'Deterministic id of the hole (stream and interval)'),
+      req('exchange', 'STRING'),
+      req('symbol', 'STRING'),
+      req('data_type', 'STRING'),
+      req('gap_from', 'TIMESTAMP', 'Start of the uncovered interval (inclusive)'),
+      req('gap_to', 'TIMESTAMP', 'End of the uncovered interval (exclusive)'),
+      req('detected_by', 'STRING', 'What found the hole, e.g. relay, writer, gapfill'),
+      req('state', 'STRING', 'open | filling | filled | failed'),
+      req('attempts', 'INT64'),
+      opt('rows_backfilled', 'INT64'),
+      opt('reason', 'STRING'),
+      req('updated_at', 'TIMESTAMP'),
+    ],
+    partitionField: 'gap_from',
+    clustering: ['exchange', 'symbol', 'data_type'],
+  },
+];
+
+/** Every table Terraform creates: TABLES, then any pending table TABLES does not have yet. */
+export function infraTables(): TableSchema[] {
+  const declared = Object.values(TABLES) as TableSchema[];
+  const names = new Set(declared.map((t) => t.name));
+  return [...declared, ...PENDING_TABLES.filter((t) => !names.has(t.name))];
+}
+
+interface CatalogueEntry {
+  description: string;
+  timePartitioning?: unknown;
+  clustering?: unknown;
+  dedupView?: { name: string; query: string };
+}
+
+/** The files of infra/modules/bigquery/schemas, keyed by file name, formatted as prettier would. */
+export async function generateInfraSchemas(): Promise<Map<string, string>> {
+  const files = new Map<string, string>();
+  const catalogue: Record<string, CatalogueEntry> = {};
+  for (const table of infraTables()) {
+    const { schema, ...rest } = tableResource(table) as unknown as {
+      schema: { fields: unknown[] };
+    } & CatalogueEntry;
+    files.set(`${table.name}.json`, await pretty(`${table.name}.json`, schema.fields));
+    catalogue[table.name] = {
+      ...rest,
+      ...(table.dedupKey
+        ? {
+            dedupView: {
+              name: dedupViewName(table.name as TableName),
+              query: dedupViewSql(PROJECT_PLACEHOLDER, DATASET_PLACEHOLDER, table),
+            },
+          }
+        : {}),
+    };
+  }
+  files.set(CATALOGUE_FILE, await pretty(CATALOGUE_FILE, catalogue));
+  return files;
+}
+
+async function pretty(name: string, value: unknown): Promise<string> {
+  const path = join(SCHEMA_DIR, name);
+  const options = (await resolveConfig(path)) ?? {};
+  return format(JSON.stringify(value, null, 2), { ...options, filepath: path });
+}
+
+/** Names of files that differ from (or are missing in, or extra to) the generated set. */
+export async function schemaDrift(): Promise<string[]> {
+  const wanted = await generateInfraSchemas();
+  const present = existsSync(SCHEMA_DIR) ? readdirSync(SCHEMA_DIR).filter((f) => f.endsWith('.json')) : [];
+  const drift = present.filter((f) => !wanted.has(f));
+  for (const [name, content] of wanted) {
+    const path = join(SCHEMA_DIR, name);
+    if (!existsSync(path) || readFileSync(path, 'utf8') !== content) drift.push(name);
+  }
+  return drift.sort();
+}
+
+async function main(): Promise<void> {
+  const check = process.argv.includes('--check');
+  if (check) {
+    const drift = await schemaDrift();
+    if (drift.length > 0) {
+      console.error(
+        `schema files out of date: ${drift.join(', ')}; run npx tsx scripts/gen-infra-schemas.ts`,
+      );
+      process.exitCode = 1;
+    }
+    return;
+  }
+  mkdirSync(SCHEMA_DIR, { recursive: true });
+  for (const [name, content] of await generateInfraSchemas()) {
+    writeFileSync(join(SCHEMA_DIR, name), content);
+    console.log(`wrote ${relative(ROOT, join(SCHEMA_DIR, name))}`);
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  await main();
+}

@@ -1,0 +1,129 @@
+/**
+ * Binance spot wire format of ground-truth ticks, as the combined-stream websocket sends them and as
+ * Tardis.dev stores them. Pure. A second exchange gets its own `<exchange>-wire.ts` with the same shape.
+ */
+import type { BookTicker, Tick, TickKind, Trade } from './ground-truth.ts';
+
+export const BINANCE_EXCHANGE = 'binance';
+
+/** Binance `timeUnit` query parameter: tardis-dev connects with `?timeUnit=microsecond`. */
+export type TimeUnit = 'millisecond' | 'microsecond';
+
+/** Binance channel name -> ground-truth kind. Channels not listed here are accepted but carry no data. */
+export const BINANCE_CHANNEL_KINDS: Readonly<Record<string, TickKind>> = {
+  trade: 'trade',
+  bookTicker: 'bookTicker',
+};
+
+export interface BinanceWireOptions {
+  readonly timeUnit: TimeUnit;
+  /**
+   * Real spot bookTicker frames carry no event time (tardis-dev then uses the local receive time);
+   * true adds the futures-style `e`, `E` and `T` so normalized book tickers get the exchange time.
+   */
+  readonly bookTickerEventTime?: boolean;
+}
+
+export interface BinanceTradeData {
+  e: 'trade';
+  E: number;
+  s: string;
+  t: number;
+  p: string;
+  q: string;
+  T: number;
+  m: boolean;
+  M: boolean;
+}
+
+export interface BinanceBookTickerData {
+  e?: 'bookTicker';
+  u: number;
+  s: string;
+  b: string;
+  B: string;
+  a: string;
+  A: string;
+  T?: number;
+  E?: number;
+}
+
+/** A combined-stream frame: `{"stream":"btcusdt@trade","data":{...}}`. */
+export interface BinanceCombinedFrame {
+  stream: string;
+  data: BinanceTradeData | BinanceBookTickerData;
+}
+
+/** `btcusdt@trade` for ('trade', 'BTCUSDT'). */
+export function binanceStreamName(kind: TickKind, symbol: string): string {
+  return `${symbol.toLowerCase()}@${kind}`;
+}
+
+/** Splits `btcusdt@trade` (or `btcusdt@depth@100ms`) into lower-case symbol and channel. */
+export function parseBinanceStreamName(stream: string): { symbol: string; channel: string } | undefined {
+  const [symbol, channel] = stream.split('@');
+  if (symbol === undefined || symbol.length === 0 || channel === undefined || channel.length === 0)
+    return undefined;
+  return { symbol: symbol.toLowerCase(), channel };
+}
+
+/** Reads Binance's `timeUnit` query value (case-insensitive); anything else means milliseconds. */
+export function parseTimeUnit(value: string | null | undefined): TimeUnit {
+  return value?.toLowerCase() === 'microsecond' ? 'microsecond' : 'millisecond';
+}
+
+const scale = (unit: TimeUnit): number => (unit === 'microsecond' ? 1000 : 1);
+
+function tradeData(trade: Trade, options: BinanceWireOptions): BinanceTradeData {
+  const t = trade.timestamp * scale(options.timeUnit);
+  return {
+    e: 'trade',
+    E: t,
+    s: trade.symbol.toUpperCase(),
+    t: trade.id,
+    p: trade.price,
+    q: trade.qty,
+    T: t,
+    m: trade.isBuyerMaker,
+    M: true,
+  };
+}
+
+function bookTickerData(quote: BookTicker, options: BinanceWireOptions): BinanceBookTickerData {
+  const base = {
+    u: quote.updateId,
+    s: quote.symbol.toUpperCase(),
+    b: quote.bidPrice,
+    B: quote.bidQty,
+    a: quote.askPrice,
+    A: quote.askQty,
+  };
+  if (options.bookTickerEventTime !== true) return base;
+  const t = quote.timestamp * scale(options.timeUnit);
+  return { e: 'bookTicker', ...base, T: t, E: t };
+}
+
+/** The frame the simulator sends and the history server stores for a tick. */
+export function binanceFrame(tick: Tick, options: BinanceWireOptions): BinanceCombinedFrame {
+  const stream = binanceStreamName(tick.kind, tick.symbol);
+  return {
+    stream,
+    data: tick.kind === 'trade' ? tradeData(tick, options) : bookTickerData(tick, options),
+  };
+}
+
+/**
+ * Tardis local timestamp of a tick in epoch microseconds: exchange time + a fixed latency + a seeded
+ * sub-millisecond jitter. With latencyMs = 0 the local millisecond equals the exchange millisecond, so
+ * Tardis's minute slices (cut by local time) hold exactly the ticks of that exchange-time minute.
+ */
+export function localTimestampMicros(tick: Tick, latencyMs: number): number {
+  return (tick.timestamp + latencyMs) * 1000 + (tick.nonce % 1000);
+}
+
+/** Formats epoch microseconds as Tardis does: 28 chars, 7 fractional digits, e.g. 2023-11-14T22:13:20.0001230Z. */
+export function formatTardisTimestamp(micros: number): string {
+  const ms = Math.floor(micros / 1000);
+  const iso = new Date(ms).toISOString();
+  return `${iso.slice(0, 23)}${String(micros - ms * 1000).padStart(3, '0')}0Z`;
+}

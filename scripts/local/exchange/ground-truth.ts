@@ -1,0 +1,394 @@
+/**
+ * Deterministic market ground truth shared by the exchange simulator and the history server.
+ *
+ * Pure: no I/O, no clock. Every tick is a function of (seed, exchange, symbol, rate, kind, index), so
+ * any window can be recomputed on its own at O(ticks in window) cost, and "what happened on the
+ * exchange in [from, to)" exists whether or not anyone was connected.
+ *
+ * Time model: from GROUND_TRUTH_EPOCH_MS, time is cut into slots of 1000/rate ms (slot k spans
+ * [floor(k*1000/rate), floor((k+1)*1000/rate)) ms after the epoch) and tick k of a stream falls at a
+ * seeded offset inside slot k. Each slot is at least 1 ms long (rate <= 1000), so timestamps (whole ms)
+ * strictly increase with k. Trade id = k + 1 and book ticker update id = k + 1: ids are sequential per
+ * symbol and kind, and a gap in ids is a gap in data. The rate is part of the identity: the same seed
+ * with another rate is another market.
+ *
+ * Only integer arithmetic, multiplication and addition feed prices and sizes (no Math.exp/log), so the
+ * numbers are identical on every JavaScript engine.
+ */
+
+/** Ticks exist from this instant on (2020-01-01T00:00:00Z); windows before it are empty. */
+export const GROUND_TRUTH_EPOCH_MS = Date.UTC(2020, 0, 1);
+
+/** Highest supported ticks per second per symbol per kind (keeps ms timestamps strictly increasing). */
+export const MAX_RATE_PER_SYMBOL = 1000;
+
+/** The stream kinds the ground truth can generate. A new kind (e.g. 'depth') adds an entry to GENERATORS. */
+export type TickKind = 'trade' | 'bookTicker';
+
+export const TICK_KINDS: readonly TickKind[] = ['trade', 'bookTicker'];
+
+/** Identifies one market: ticks of every kind for one symbol on one (simulated) exchange. */
+export interface GroundTruthStream {
+  readonly seed: number;
+  /** Exchange id as tardis-dev spells it, e.g. 'binance'. Part of the hash key only. */
+  readonly exchange: string;
+  /** Case-insensitive; ticks carry it lower-cased. */
+  readonly symbol: string;
+  /** Ticks per second per symbol per kind, 0 < rate <= 1000. */
+  readonly rate: number;
+}
+
+/** A half-open time window [from, to) of one stream; numbers are epoch milliseconds. */
+export interface GroundTruthWindow extends GroundTruthStream {
+  readonly from: number | Date;
+  readonly to: number | Date;
+}
+
+interface TickBase {
+  readonly exchange: string;
+  /** Lower case, e.g. 'btcusdt'. */
+  readonly symbol: string;
+  /** Position k of the tick in its stream, counted from the epoch. */
+  readonly index: number;
+  /** Exchange timestamp, epoch ms. */
+  readonly timestamp: number;
+  /** Seeded 32-bit value for wire-level extras (local receive jitter etc.) that must also be deterministic. */
+  readonly nonce: number;
+}
+
+export interface Trade extends TickBase {
+  readonly kind: 'trade';
+  /** Sequential per symbol: index + 1. */
+  readonly id: number;
+  /** Decimal string as Binance sends it, e.g. "37000.10". */
+  readonly price: string;
+  readonly qty: string;
+  /** true: the buyer was the maker, i.e. a sell aggressor (tardis side 'sell'). */
+  readonly isBuyerMaker: boolean;
+}
+
+export interface BookTicker extends TickBase {
+  readonly kind: 'bookTicker';
+  /** Sequential per symbol: index + 1 (Binance `u`). */
+  readonly updateId: number;
+  readonly bidPrice: string;
+  readonly bidQty: string;
+  readonly askPrice: string;
+  readonly askQty: string;
+}
+
+export type Tick = Trade | BookTicker;
+export type TickOf<K extends TickKind> = Extract<Tick, { kind: K }>;
+
+/** Price and size grid of a symbol. */
+export interface SymbolSpec {
+  readonly basePrice: number;
+  readonly priceDecimals: number;
+  readonly qtyDecimals: number;
+  /** Mean trade size in base units. */
+  readonly meanQty: number;
+}
+
+/** Inclusive range of ids; empty when lastId < firstId. */
+export interface IdRange {
+  readonly firstId: number;
+  readonly lastId: number;
+}
+
+const KNOWN_SPECS: Readonly<Record<string, SymbolSpec>> = {
+  btcusdt: { basePrice: 37000, priceDecimals: 2, qtyDecimals: 5, meanQty: 0.02 },
+  ethusdt: { basePrice: 2000, priceDecimals: 2, qtyDecimals: 4, meanQty: 0.3 },
+};
+
+const DERIVED_BASE_PRICES = [10, 25, 50, 100, 250, 500, 1000, 2500, 5000] as const;
+
+/** The price grid of a symbol: fixed for well-known symbols, seeded otherwise. */
+export function symbolSpec(seed: number, exchange: string, symbol: string): SymbolSpec {
+  const lower = symbol.toLowerCase();
+  const known = KNOWN_SPECS[lower];
+  if (known !== undefined) return known;
+  const h = fnv1a32(`${seed}|${exchange}|${lower}|spec`);
+  const basePrice = DERIVED_BASE_PRICES[h % DERIVED_BASE_PRICES.length] ?? 100;
+  return {
+    basePrice,
+    priceDecimals: 2,
+    qtyDecimals: 3,
+    meanQty: Math.max(0.001, Math.round(2000 / basePrice)),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Hashing and seeded randomness (32-bit, integer only).
+
+const GOLDEN = 0x9e3779b9;
+const TWO_POW_32 = 0x1_0000_0000;
+
+function fmix32(value: number): number {
+  let h = value >>> 0;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+function fnv1a32(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/** A splitmix32-style stream of uint32 values, seeded by (key, index); index may exceed 2^32. */
+function indexRandom(key: number, index: number): () => number {
+  const lo = index >>> 0;
+  const hi = Math.floor(index / TWO_POW_32) >>> 0;
+  let state = fmix32(key ^ fmix32(lo ^ fmix32((hi + GOLDEN) >>> 0)));
+  return () => {
+    state = (state + GOLDEN) >>> 0;
+    return fmix32(state);
+  };
+}
+
+const unit = (u32: number): number => u32 / TWO_POW_32;
+
+// ---------------------------------------------------------------------------------------------------
+// Price: a sum of value-noise octaves of time, so the price at any instant costs O(octaves).
+
+const PRICE_OCTAVES = [
+  { periodMs: 6 * 3_600_000, amplitude: 0.04 },
+  { periodMs: 3_600_000, amplitude: 0.012 },
+  { periodMs: 600_000, amplitude: 0.004 },
+  { periodMs: 60_000, amplitude: 0.0012 },
+  { periodMs: 10_000, amplitude: 0.0004 },
+] as const;
+
+interface PriceModel {
+  readonly baseTicks: number;
+  readonly octaveKeys: readonly number[];
+}
+
+function priceModel(stream: GroundTruthStream, spec: SymbolSpec): PriceModel {
+  const symbol = stream.symbol.toLowerCase();
+  return {
+    baseTicks: Math.round(spec.basePrice * 10 ** spec.priceDecimals),
+    octaveKeys: PRICE_OCTAVES.map((_, i) =>
+      fnv1a32(`${stream.seed}|${stream.exchange}|${symbol}|price|${i}`),
+    ),
+  };
+}
+
+function lattice(key: number, i: number): number {
+  return unit(indexRandom(key, i)()) * 2 - 1;
+}
+
+/** Mid price in price ticks (integer) at an epoch-ms instant. */
+function midTicksAt(model: PriceModel, timestamp: number): number {
+  const t = timestamp - GROUND_TRUTH_EPOCH_MS;
+  let offset = 0;
+  for (let o = 0; o < PRICE_OCTAVES.length; o++) {
+    const { periodMs, amplitude } = PRICE_OCTAVES[o]!;
+    const x = t / periodMs;
+    const i = Math.floor(x);
+    const f = x - i;
+    const smooth = f * f * (3 - 2 * f);
+    const key = model.octaveKeys[o]!;
+    const a = lattice(key, i);
+    offset += amplitude * (a + (lattice(key, i + 1) - a) * smooth);
+  }
+  return Math.max(1, Math.round(model.baseTicks * (1 + offset)));
+}
+
+/** Formats an integer amount of 10^-decimals units as a decimal string: (3700010, 2) -> "37000.10". */
+export function formatUnits(units: number, decimals: number): string {
+  if (decimals === 0) return String(units);
+  const digits = String(units).padStart(decimals + 1, '0');
+  return `${digits.slice(0, -decimals)}.${digits.slice(-decimals)}`;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Tick sources.
+
+/** Generates the ticks of one (stream, kind); cheap to create, holds only precomputed keys. */
+export interface TickSource<K extends TickKind> {
+  readonly kind: K;
+  readonly stream: GroundTruthStream;
+  /** Index of the first tick whose timestamp is >= t (epoch ms). */
+  indexAtOrAfter(t: number | Date): number;
+  /** Timestamp (epoch ms) of tick `index`. */
+  timestampOf(index: number): number;
+  tick(index: number): TickOf<K>;
+  /** Ticks with index in [first, end). */
+  ticks(first: number, end: number): TickOf<K>[];
+}
+
+interface SourceContext {
+  readonly stream: GroundTruthStream;
+  readonly symbol: string;
+  readonly spec: SymbolSpec;
+  readonly price: PriceModel;
+  readonly scheduleKey: number;
+  readonly rate: number;
+}
+
+type Generator<K extends TickKind> = (
+  ctx: SourceContext,
+  index: number,
+  timestamp: number,
+  rnd: () => number,
+) => TickOf<K>;
+
+const GENERATORS: { readonly [K in TickKind]: Generator<K> } = {
+  trade(ctx, index, timestamp, rnd) {
+    const nonce = rnd();
+    const isBuyerMaker = (rnd() & 1) === 1;
+    const meanLots = Math.max(1, Math.round(ctx.spec.meanQty * 10 ** ctx.spec.qtyDecimals));
+    // Product of two uniforms: mean 1/4, skewed to small sizes like real trade sizes.
+    const lots = 1 + Math.floor(4 * meanLots * unit(rnd()) * unit(rnd()));
+    // A sell aggressor hits the bid (mid), a buy aggressor lifts the ask (mid + 1 tick).
+    const priceTicks = midTicksAt(ctx.price, timestamp) + (isBuyerMaker ? 0 : 1);
+    return {
+      kind: 'trade',
+      exchange: ctx.stream.exchange,
+      symbol: ctx.symbol,
+      index,
+      timestamp,
+      nonce,
+      id: index + 1,
+      price: formatUnits(priceTicks, ctx.spec.priceDecimals),
+      qty: formatUnits(lots, ctx.spec.qtyDecimals),
+      isBuyerMaker,
+    };
+  },
+  bookTicker(ctx, index, timestamp, rnd) {
+    const nonce = rnd();
+    const mid = midTicksAt(ctx.price, timestamp);
+    const shape = rnd();
+    const bidTicks = Math.max(1, mid - (shape & 1));
+    const askTicks = mid + 1 + ((shape >>> 1) % 3 === 0 ? 1 : 0);
+    const meanLots = Math.max(1, Math.round(ctx.spec.meanQty * 10 ** ctx.spec.qtyDecimals));
+    const bidLots = 1 + Math.floor(8 * meanLots * unit(rnd()));
+    const askLots = 1 + Math.floor(8 * meanLots * unit(rnd()));
+    return {
+      kind: 'bookTicker',
+      exchange: ctx.stream.exchange,
+      symbol: ctx.symbol,
+      index,
+      timestamp,
+      nonce,
+      updateId: index + 1,
+      bidPrice: formatUnits(bidTicks, ctx.spec.priceDecimals),
+      bidQty: formatUnits(bidLots, ctx.spec.qtyDecimals),
+      askPrice: formatUnits(askTicks, ctx.spec.priceDecimals),
+      askQty: formatUnits(askLots, ctx.spec.qtyDecimals),
+    };
+  },
+};
+
+function assertStream(stream: GroundTruthStream): void {
+  if (!Number.isFinite(stream.rate) || stream.rate <= 0 || stream.rate > MAX_RATE_PER_SYMBOL) {
+    throw new RangeError(`rate must be in (0, ${MAX_RATE_PER_SYMBOL}] ticks/s, got ${stream.rate}`);
+  }
+  if (!Number.isSafeInteger(stream.seed)) throw new RangeError(`seed must be an integer, got ${stream.seed}`);
+  if (stream.symbol.length === 0) throw new RangeError('symbol must not be empty');
+}
+
+const toMs = (t: number | Date): number => (typeof t === 'number' ? t : t.getTime());
+
+/** Creates the tick source of one stream and kind. */
+export function tickSource<K extends TickKind>(kind: K, stream: GroundTruthStream): TickSource<K> {
+  assertStream(stream);
+  const symbol = stream.symbol.toLowerCase();
+  const spec = symbolSpec(stream.seed, stream.exchange, symbol);
+  const ctx: SourceContext = {
+    stream,
+    symbol,
+    spec,
+    price: priceModel(stream, spec),
+    scheduleKey: fnv1a32(`${stream.seed}|${stream.exchange}|${symbol}|${kind}`),
+    rate: stream.rate,
+  };
+  const generate = GENERATORS[kind] as Generator<K>;
+  const slotStart = (k: number): number => Math.floor((k * 1000) / ctx.rate);
+  const place = (k: number, jitter: number): number => {
+    const start = slotStart(k);
+    return GROUND_TRUTH_EPOCH_MS + start + Math.floor(unit(jitter) * (slotStart(k + 1) - start));
+  };
+  const timestampOf = (k: number): number => place(k, indexRandom(ctx.scheduleKey, k)());
+  const tick = (k: number): TickOf<K> => {
+    const rnd = indexRandom(ctx.scheduleKey, k);
+    const timestamp = place(k, rnd());
+    return generate(ctx, k, timestamp, rnd);
+  };
+  return {
+    kind,
+    stream,
+    timestampOf,
+    tick,
+    indexAtOrAfter(t) {
+      const target = Math.ceil(toMs(t));
+      const offset = target - GROUND_TRUTH_EPOCH_MS;
+      if (offset <= 0) return 0;
+      let k = Math.floor((offset * ctx.rate) / 1000);
+      // Float rounding can put k one slot off; walk to the slot that contains `offset`.
+      while (k > 0 && slotStart(k) > offset) k--;
+      while (slotStart(k + 1) <= offset) k++;
+      return timestampOf(k) >= target ? k : k + 1;
+    },
+    ticks(first, end) {
+      const out: TickOf<K>[] = [];
+      for (let k = Math.max(0, first); k < end; k++) out.push(tick(k));
+      return out;
+    },
+  };
+}
+
+/** Index range [first, end) of the ticks of `kind` whose timestamp is in [from, to). */
+export function indexRange(kind: TickKind, window: GroundTruthWindow): { first: number; end: number } {
+  const source = tickSource(kind, window);
+  const first = source.indexAtOrAfter(window.from);
+  return { first, end: Math.max(first, source.indexAtOrAfter(window.to)) };
+}
+
+/** All ticks of `kind` with timestamp in [from, to), in order. */
+export function ticksBetween<K extends TickKind>(kind: K, window: GroundTruthWindow): TickOf<K>[] {
+  const source = tickSource(kind, window);
+  const first = source.indexAtOrAfter(window.from);
+  return source.ticks(first, source.indexAtOrAfter(window.to));
+}
+
+/** The exact trades of a symbol with exchange timestamp in [from, to). */
+export function tradesBetween(window: GroundTruthWindow): Trade[] {
+  return ticksBetween('trade', window);
+}
+
+/** The exact best bid/ask updates of a symbol with exchange timestamp in [from, to). */
+export function bookTickerBetween(window: GroundTruthWindow): BookTicker[] {
+  return ticksBetween('bookTicker', window);
+}
+
+/** Trade ids in [from, to) without generating the trades: O(1) for any window length. */
+export function tradeIdRange(window: GroundTruthWindow): IdRange & { count: number } {
+  const { first, end } = indexRange('trade', window);
+  return { firstId: first + 1, lastId: end, count: end - first };
+}
+
+/** The trades with ids in [firstId, lastId] (inclusive), e.g. to expand a simulator's sent ranges. */
+export function tradesByIdRange(stream: GroundTruthStream, range: IdRange): Trade[] {
+  return tickSource('trade', stream).ticks(range.firstId - 1, range.lastId);
+}
+
+/** Merges id ranges into sorted, disjoint, non-adjacent ranges. */
+export function mergeIdRanges(ranges: readonly IdRange[]): IdRange[] {
+  const sorted = ranges.filter((r) => r.lastId >= r.firstId).sort((a, b) => a.firstId - b.firstId);
+  const out: { firstId: number; lastId: number }[] = [];
+  for (const r of sorted) {
+    const last = out.at(-1);
+    if (last !== undefined && r.firstId <= last.lastId + 1) last.lastId = Math.max(last.lastId, r.lastId);
+    else out.push({ firstId: r.firstId, lastId: r.lastId });
+  }
+  return out;
+}

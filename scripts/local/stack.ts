@@ -1,0 +1,191 @@
+// The local cloud wired into the whole pipeline: emulators, BigQuery stand-in, exchange simulator,
+// writer (functions-framework) and relay as child processes, and the push subscription between them.
+// Used by the system tests, `npm start`, the chaos runner and the end-to-end benchmark.
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PubSub } from '@google-cloud/pubsub';
+import { Firestore } from '@google-cloud/firestore';
+import type { BigQuery } from '@google-cloud/bigquery';
+import {
+  BigQueryWarehouse,
+  createBigQueryClient,
+  ensureWarehouse,
+} from '../../functions/adapters/bigquery.ts';
+import { FirestoreCheckpointStore } from '../../functions/adapters/firestore.ts';
+import { systemClock } from '../../functions/core/ports.ts';
+import type { DataType } from '../../functions/core/streams.ts';
+import { isolatedTopology, type Topology } from '../../functions/core/topology.ts';
+import { startBigQueryStandin, type BigQueryStandin } from './bigquery/server.ts';
+import { startEmulators, type Emulators } from './emulators.ts';
+import { startSimulator, type Simulator } from './exchange/simulator.ts';
+import { freePort } from './free-port.ts';
+import { httpOk, logPath, ServiceProcess } from './service.ts';
+
+export interface StackOptions {
+  /** Makes every resource name unique ([a-z0-9_]). */
+  readonly suffix: string;
+  readonly seed: number;
+  /** Ticks per second per symbol per data type at the simulator. */
+  readonly ratePerSymbol: number;
+  readonly symbols: readonly string[];
+  readonly types?: readonly DataType[];
+  readonly projectId?: string;
+  /** Logs and DuckDB file go here (default: a new temp dir). */
+  readonly workDir?: string;
+  /** Persist the BigQuery stand-in to this DuckDB file (default: in memory). */
+  readonly bigqueryDbPath?: string;
+  /** Use running emulators (host:port) instead of starting a pair. */
+  readonly emulators?: { readonly pubsub: string; readonly firestore: string };
+  readonly relayEnv?: Readonly<Record<string, string>>;
+  readonly writerEnv?: Readonly<Record<string, string>>;
+  /** Start the relay right away (default true). */
+  readonly startRelay?: boolean;
+}
+
+export interface Stack {
+  readonly projectId: string;
+  readonly topology: Topology;
+  readonly workDir: string;
+  readonly hosts: { readonly pubsub: string; readonly firestore: string };
+  readonly bigquery: BigQueryStandin;
+  readonly bigqueryClient: BigQuery;
+  readonly warehouse: BigQueryWarehouse;
+  readonly checkpoints: FirestoreCheckpointStore;
+  readonly simulator: Simulator;
+  readonly writer: ServiceProcess;
+  readonly relay: ServiceProcess;
+  readonly pubsub: PubSub;
+  readonly firestore: Firestore;
+  readonly writerUrl: string;
+  readonly relayHealthUrl: string;
+  readonly streamsConfig: string;
+  stop(): Promise<void>;
+}
+
+const FUNCTIONS_FRAMEWORK = 'node_modules/@google-cloud/functions-framework/build/src/main.js';
+
+export async function startStack(options: StackOptions): Promise<Stack> {
+  // Local clients must never probe the GCE metadata server (it does not exist here and the probe is slow).
+  process.env.METADATA_SERVER_DETECTION ??= 'none';
+  const projectId = options.projectId ?? 'tickstream-local';
+  const topology = isolatedTopology(options.suffix);
+  const workDir = options.workDir ?? mkdtempSync(join(tmpdir(), `tickstream-${options.suffix}-`));
+  mkdirSync(workDir, { recursive: true });
+  const cleanup: (() => Promise<unknown>)[] = [];
+  const stopAll = async () => {
+    for (const step of cleanup.reverse()) await step().catch(() => undefined);
+    cleanup.length = 0;
+  };
+
+  try {
+    let emulators: Emulators | undefined;
+    let hosts = options.emulators;
+    if (!hosts) {
+      emulators = await startEmulators({ projectId });
+      cleanup.push(() => emulators!.stop());
+      hosts = { pubsub: emulators.pubsub.host, firestore: emulators.firestore.host };
+    }
+    const bigquery = await startBigQueryStandin({
+      projectId,
+      ...(options.bigqueryDbPath ? { dbPath: options.bigqueryDbPath } : {}),
+    });
+    cleanup.push(() => bigquery.stop());
+    const bigqueryClient = createBigQueryClient(projectId, bigquery.url);
+    await ensureWarehouse(bigqueryClient, projectId, topology.dataset);
+
+    const simulator = await startSimulator({
+      seed: options.seed,
+      ratePerSymbol: options.ratePerSymbol,
+      symbols: options.symbols,
+    });
+    cleanup.push(() => simulator.stop());
+
+    const pubsub = new PubSub({ projectId, apiEndpoint: hosts.pubsub, emulatorMode: true });
+    cleanup.push(() => pubsub.close());
+    const firestore = new Firestore({ projectId, host: hosts.firestore, ssl: false });
+    cleanup.push(() => firestore.terminate());
+
+    const common = {
+      GOOGLE_CLOUD_PROJECT: projectId,
+      GCLOUD_PROJECT: projectId,
+      PUBSUB_EMULATOR_HOST: hosts.pubsub,
+      FIRESTORE_EMULATOR_HOST: hosts.firestore,
+      METADATA_SERVER_DETECTION: 'none',
+      LOG_LEVEL: 'INFO',
+    };
+
+    const writerPort = await freePort();
+    const writerUrl = `http://127.0.0.1:${writerPort}/`;
+    const writer = new ServiceProcess({
+      name: 'writer',
+      args: [
+        FUNCTIONS_FRAMEWORK,
+        '--target=writer',
+        '--source=functions/writer/index.ts',
+        `--port=${writerPort}`,
+      ],
+      env: {
+        ...common,
+        BIGQUERY_API_ENDPOINT: bigquery.url,
+        BIGQUERY_DATASET: topology.dataset,
+        CHECKPOINTS_COLLECTION: topology.checkpoints,
+        ...options.writerEnv,
+      },
+      logPath: logPath(workDir, 'writer'),
+      ready: () => httpOk(writerUrl, (status) => status === 405),
+    });
+    await writer.start();
+    cleanup.push(() => writer.terminate());
+
+    const [topic] = await pubsub.createTopic(topology.topic);
+    await topic.createSubscription(topology.pushSubscription, {
+      pushConfig: { pushEndpoint: writerUrl },
+      ackDeadlineSeconds: 60,
+    });
+
+    const symbols = options.symbols.map((s) => s.toLowerCase()).join(',');
+    const streamsConfig = `binance:${symbols}:${(options.types ?? ['trade']).join(',')}`;
+    const relayPort = await freePort();
+    const relayHealthUrl = `http://127.0.0.1:${relayPort}`;
+    const relay = new ServiceProcess({
+      name: 'relay',
+      args: ['functions/relay/main.ts'],
+      env: {
+        ...common,
+        RELAY_STREAMS: streamsConfig,
+        TICKS_TOPIC: topology.topic,
+        WSS_URL_BINANCE: simulator.wsUrl,
+        PORT: String(relayPort),
+        ...options.relayEnv,
+      },
+      logPath: logPath(workDir, 'relay'),
+      ready: () => httpOk(`${relayHealthUrl}/readyz`, (status) => status === 200),
+    });
+    if (options.startRelay !== false) await relay.start();
+    cleanup.push(() => relay.terminate());
+
+    return {
+      projectId,
+      topology,
+      workDir,
+      hosts,
+      bigquery,
+      bigqueryClient,
+      warehouse: new BigQueryWarehouse(bigqueryClient, topology.dataset),
+      checkpoints: new FirestoreCheckpointStore(firestore, topology.checkpoints, systemClock),
+      simulator,
+      writer,
+      relay,
+      pubsub,
+      firestore,
+      writerUrl,
+      relayHealthUrl,
+      streamsConfig,
+      stop: stopAll,
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
