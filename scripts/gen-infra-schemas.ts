@@ -48,29 +48,7 @@ const opt = (name: string, type: 'STRING' | 'INT64' | 'TIMESTAMP', description?:
  * agreed here until functions/core/schema.ts adds `gaps` to TABLES; from then on TABLES wins and this
  * copy is ignored (the infra test logs a reminder to delete it).
  */
-export const PENDING_TABLES: readonly TableSchema[] = [
-  {
-    name: 'gaps',
-    description:
-      'Mirror of the gap ledger: one row per gap state change; the latest updated_at per gap_id wins.',
-    fields: [
-      req('gap_id', 'STRING', 'Deterministic id of the hole (stream and interval)'),
-      req('exchange', 'STRING'),
-      req('symbol', 'STRING'),
-      req('data_type', 'STRING'),
-      req('gap_from', 'TIMESTAMP', 'Start of the uncovered interval (inclusive)'),
-      req('gap_to', 'TIMESTAMP', 'End of the uncovered interval (exclusive)'),
-      req('detected_by', 'STRING', 'What found the hole, e.g. relay, writer, gapfill'),
-      req('state', 'STRING', 'open | filling | filled | failed'),
-      req('attempts', 'INT64'),
-      opt('rows_backfilled', 'INT64'),
-      opt('reason', 'STRING'),
-      req('updated_at', 'TIMESTAMP'),
-    ],
-    partitionField: 'gap_from',
-    clustering: ['exchange', 'symbol', 'data_type'],
-  },
-];
+export const PENDING_TABLES: readonly TableSchema[] = [];
 
 /** Every table Terraform creates: TABLES, then any pending table TABLES does not have yet. */
 export function infraTables(): TableSchema[] {

@@ -10,6 +10,7 @@ import {
 import type { FeedEvent, TickFeed } from '../core/feed.ts';
 import type { Logger } from '../core/ports.ts';
 import type { DataType, StreamKey } from '../core/streams.ts';
+import { abortable } from './abortable.ts';
 import { fromTardis } from './tardis-mapping.ts';
 
 // tardis-dev types each normalizer for the exchanges it supports; the stream config is validated
@@ -69,28 +70,5 @@ export class TardisLiveFeed implements TickFeed {
       const tick = fromTardis(message);
       return tick ? { kind: 'tick', tick } : undefined;
     });
-  }
-}
-
-/** Iterates until the signal aborts, even while the source is stalled, then closes the source. */
-async function* abortable<T, U>(
-  source: AsyncIterableIterator<T>,
-  signal: AbortSignal,
-  map: (value: T) => U | undefined,
-): AsyncIterable<U> {
-  const aborted = new Promise<'aborted'>((resolve) => {
-    if (signal.aborted) resolve('aborted');
-    signal.addEventListener('abort', () => resolve('aborted'), { once: true });
-  });
-  try {
-    while (!signal.aborted) {
-      const next = await Promise.race([source.next(), aborted]);
-      if (next === 'aborted' || next.done) return;
-      const mapped = map(next.value);
-      if (mapped !== undefined) yield mapped;
-    }
-  } finally {
-    // Closing tardis-dev's generator closes its websockets; don't wait on a stalled socket forever.
-    await Promise.race([source.return?.(undefined), new Promise((r) => setTimeout(r, 1000).unref())]);
   }
 }

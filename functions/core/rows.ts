@@ -1,5 +1,6 @@
 import { microsToIso, type Tick } from './tick.ts';
-import type { Batch } from './message.ts';
+import type { Batch, Window } from './message.ts';
+import type { StreamKey } from './streams.ts';
 
 export interface IngestionMeta {
   readonly ingestedAt: number;
@@ -16,7 +17,7 @@ export function tickToRow(tick: Tick, rowId: string, meta: IngestionMeta): Recor
     symbol: tick.symbol,
     exchange_ts: microsToIso(tick.ts),
     local_ts: microsToIso(tick.localTs),
-    ingested_at: new Date(meta.ingestedAt).toISOString(),
+    ingested_at: isoMillis(meta.ingestedAt),
     source: meta.source,
     relay_id: meta.relayId,
     batch_id: meta.batchId,
@@ -48,6 +49,17 @@ export function tickToRow(tick: Tick, rowId: string, meta: IngestionMeta): Recor
   }
 }
 
+let lastMillis = NaN;
+let lastIso = '';
+/** ISO text of a millisecond time; every row of a batch shares one, so the last is remembered. */
+function isoMillis(ms: number): string {
+  if (ms !== lastMillis) {
+    lastIso = new Date(ms).toISOString();
+    lastMillis = ms;
+  }
+  return lastIso;
+}
+
 /** The coverage row of a batch: proof that its stream was listened to during the window. */
 export function coverageRow(
   batch: Batch,
@@ -55,16 +67,37 @@ export function coverageRow(
   source: 'live' | 'backfill',
   committedAt: number,
 ): Record<string, unknown> {
+  return coverageRowFor(
+    batch.stream,
+    batch.window,
+    batchId,
+    batch.ticks.length,
+    source,
+    batch.relayId,
+    committedAt,
+  );
+}
+
+/** A coverage row from its parts (the gap-filler commits coverage without a relay batch). */
+export function coverageRowFor(
+  stream: StreamKey,
+  window: Window,
+  batchId: string,
+  rows: number,
+  source: 'live' | 'backfill',
+  relayId: string | null,
+  committedAt: number,
+): Record<string, unknown> {
   return {
     batch_id: batchId,
-    exchange: batch.stream.exchange,
-    symbol: batch.stream.symbol,
-    data_type: batch.stream.type,
-    window_from: new Date(batch.window.from).toISOString(),
-    window_to: new Date(batch.window.to).toISOString(),
-    rows: batch.ticks.length,
+    exchange: stream.exchange,
+    symbol: stream.symbol,
+    data_type: stream.type,
+    window_from: new Date(window.from).toISOString(),
+    window_to: new Date(window.to).toISOString(),
+    rows,
     source,
-    relay_id: batch.relayId,
+    relay_id: relayId,
     committed_at: new Date(committedAt).toISOString(),
   };
 }

@@ -21,6 +21,8 @@ export interface TableSchema {
   readonly clustering?: readonly string[];
   /** Column that identifies a logical row; a `<name>_dedup` view keeps one row per value. */
   readonly dedupKey?: string;
+  /** Which copy the dedup view keeps: the earliest ingested (default) or the latest state (ledgers). */
+  readonly dedupKeeps?: { readonly order: 'earliest' | 'latest'; readonly by: string };
 }
 
 const req = (name: string, type: FieldSchema['type'], description?: string): FieldSchema => ({
@@ -144,6 +146,28 @@ export const TABLES = {
     partitionField: 'received_at',
     dedupKey: 'quarantine_id',
   },
+  gaps: {
+    name: 'gaps',
+    description: 'Mirror of the gap ledger: one row per gap state change; gaps_dedup holds the latest state.',
+    fields: [
+      req('gap_id', 'STRING', 'Deterministic id of the hole (stream and interval)'),
+      req('exchange', 'STRING'),
+      req('symbol', 'STRING'),
+      req('data_type', 'STRING'),
+      req('gap_from', 'TIMESTAMP', 'Start of the uncovered interval (inclusive)'),
+      req('gap_to', 'TIMESTAMP', 'End of the uncovered interval (exclusive)'),
+      req('detected_by', 'STRING', 'coverage | trade_ids | stale_checkpoint | relay_startup | manual'),
+      req('state', 'STRING', 'open | filling | filled | failed | unfillable'),
+      req('attempts', 'INT64'),
+      opt('rows_backfilled', 'INT64'),
+      opt('reason', 'STRING'),
+      req('updated_at', 'TIMESTAMP'),
+    ],
+    partitionField: 'gap_from',
+    clustering: ['exchange', 'symbol', 'data_type'],
+    dedupKey: 'gap_id',
+    dedupKeeps: { order: 'latest', by: 'updated_at' },
+  },
 } as const satisfies Record<string, TableSchema>;
 
 export type TableName = keyof typeof TABLES;
@@ -159,10 +183,14 @@ export function dedupViewName(table: TableName): string {
   return `${table}_dedup`;
 }
 
-/** The dedup view's SQL: one row per logical id, the earliest ingested copy. */
+/** The dedup view's SQL: one row per logical id (the earliest ingested copy, or the latest state). */
 export function dedupViewSql(projectId: string, dataset: string, table: TableSchema): string {
   if (!table.dedupKey) throw new Error(`table ${table.name} has no dedup key`);
-  const order = table.fields.some((f) => f.name === 'ingested_at') ? 'ingested_at' : table.dedupKey;
+  const order = table.dedupKeeps
+    ? `${table.dedupKeeps.by}${table.dedupKeeps.order === 'latest' ? ' DESC' : ''}`
+    : table.fields.some((f) => f.name === 'ingested_at')
+      ? 'ingested_at'
+      : table.dedupKey;
   return (
     `SELECT * FROM \`${projectId}.${dataset}.${table.name}\` WHERE TRUE ` +
     `QUALIFY ROW_NUMBER() OVER (PARTITION BY ${table.dedupKey} ORDER BY ${order}) = 1`

@@ -19,6 +19,9 @@ import { isolatedTopology, type Topology } from '../../functions/core/topology.t
 import { startBigQueryStandin, type BigQueryStandin } from './bigquery/server.ts';
 import { startEmulators, type Emulators } from './emulators.ts';
 import { startSimulator, type Simulator } from './exchange/simulator.ts';
+import { startHistoryServer, type HistoryServer } from './exchange/history-server.ts';
+import { FirestoreGapLedger } from '../../functions/adapters/firestore-gaps.ts';
+import type { GapfillRun } from '../../functions/core/gapfill-service.ts';
 import { freePort } from './free-port.ts';
 import { httpOk, logPath, ServiceProcess } from './service.ts';
 
@@ -41,6 +44,14 @@ export interface StackOptions {
   readonly writerEnv?: Readonly<Record<string, string>>;
   /** Start the relay right away (default true). */
   readonly startRelay?: boolean;
+  /** Run the gap-filler (and the Tardis-compatible history server it backfills from). */
+  readonly gapfill?: {
+    readonly settleMs?: number;
+    readonly availabilityDelayMs?: number;
+    readonly attemptTimeoutMs?: number;
+    readonly retryBaseMs?: number;
+    readonly env?: Readonly<Record<string, string>>;
+  };
 }
 
 export interface Stack {
@@ -60,6 +71,12 @@ export interface Stack {
   readonly writerUrl: string;
   readonly relayHealthUrl: string;
   readonly streamsConfig: string;
+  /** Present when the stack runs the gap-filler. */
+  readonly history: HistoryServer | undefined;
+  readonly gapfill: ServiceProcess | undefined;
+  readonly ledger: FirestoreGapLedger;
+  /** Runs the gap-filler once (as Cloud Scheduler would) and returns its summary. */
+  runGapfill(): Promise<GapfillRun>;
   stop(): Promise<void>;
 }
 
@@ -165,6 +182,50 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     if (options.startRelay !== false) await relay.start();
     cleanup.push(() => relay.terminate());
 
+    let history: HistoryServer | undefined;
+    let gapfill: ServiceProcess | undefined;
+    let gapfillUrl = '';
+    if (options.gapfill) {
+      const apiKey = `local-${options.suffix}`;
+      history = await startHistoryServer({
+        seed: options.seed,
+        ratePerSymbol: options.ratePerSymbol,
+        symbols: options.symbols,
+        apiKey,
+        availabilityDelayMs: options.gapfill.availabilityDelayMs ?? 0,
+      });
+      const h = history;
+      cleanup.push(() => h.stop());
+      const gapfillPort = await freePort();
+      gapfillUrl = `http://127.0.0.1:${gapfillPort}/`;
+      gapfill = new ServiceProcess({
+        name: 'gapfill',
+        args: [FUNCTIONS_FRAMEWORK, '--target=gapfill', '--source=functions/gapfill/index.ts', `--port=${gapfillPort}`],
+        env: {
+          ...common,
+          NODE_EXTRA_CA_CERTS: history.certPath,
+          RELAY_STREAMS: streamsConfig,
+          BIGQUERY_API_ENDPOINT: bigquery.url,
+          BIGQUERY_DATASET: topology.dataset,
+          CHECKPOINTS_COLLECTION: topology.checkpoints,
+          GAPS_COLLECTION: topology.gaps,
+          LEASES_COLLECTION: topology.leases,
+          TARDIS_API_ENDPOINT: history.endpoint,
+          TARDIS_API_KEY: apiKey,
+          GAPFILL_SETTLE_MS: String(options.gapfill.settleMs ?? 3000),
+          GAPFILL_AVAILABILITY_DELAY_MS: String(options.gapfill.availabilityDelayMs ?? 0),
+          GAPFILL_ATTEMPT_TIMEOUT_MS: String(options.gapfill.attemptTimeoutMs ?? 20_000),
+          GAPFILL_RETRY_BASE_MS: String(options.gapfill.retryBaseMs ?? 1000),
+          ...options.gapfill.env,
+        },
+        logPath: logPath(workDir, 'gapfill'),
+        ready: () => httpOk(gapfillUrl, (status) => status === 405),
+      });
+      await gapfill.start();
+      const g = gapfill;
+      cleanup.push(() => g.terminate());
+    }
+
     return {
       projectId,
       topology,
@@ -182,6 +243,16 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       writerUrl,
       relayHealthUrl,
       streamsConfig,
+      history,
+      gapfill,
+      ledger: new FirestoreGapLedger(firestore, topology.gaps),
+      async runGapfill() {
+        if (!gapfillUrl) throw new Error('this stack runs no gap-filler (StackOptions.gapfill)');
+        const res = await fetch(gapfillUrl, { method: 'POST', signal: AbortSignal.timeout(300_000) });
+        const body = (await res.json()) as GapfillRun & { error?: string };
+        if (!res.ok) throw new Error(`gap-filler run failed (${res.status}): ${body.error ?? JSON.stringify(body)}`);
+        return body;
+      },
       stop: stopAll,
     };
   } catch (error) {

@@ -169,6 +169,8 @@ const PRICE_OCTAVES = [
 interface PriceModel {
   readonly baseTicks: number;
   readonly octaveKeys: readonly number[];
+  /** Memo of the lattice cell each octave last used: consecutive ticks almost always share it. */
+  readonly cell: { i: number; a: number; b: number }[];
 }
 
 function priceModel(stream: GroundTruthStream, spec: SymbolSpec): PriceModel {
@@ -178,9 +180,11 @@ function priceModel(stream: GroundTruthStream, spec: SymbolSpec): PriceModel {
     octaveKeys: PRICE_OCTAVES.map((_, i) =>
       fnv1a32(`${stream.seed}|${stream.exchange}|${symbol}|price|${i}`),
     ),
+    cell: PRICE_OCTAVES.map(() => ({ i: Number.NaN, a: 0, b: 0 })),
   };
 }
 
+/** Seeded value in [-1, 1) at integer lattice point i. */
 function lattice(key: number, i: number): number {
   return unit(indexRandom(key, i)()) * 2 - 1;
 }
@@ -195,9 +199,14 @@ function midTicksAt(model: PriceModel, timestamp: number): number {
     const i = Math.floor(x);
     const f = x - i;
     const smooth = f * f * (3 - 2 * f);
-    const key = model.octaveKeys[o]!;
-    const a = lattice(key, i);
-    offset += amplitude * (a + (lattice(key, i + 1) - a) * smooth);
+    const cell = model.cell[o]!;
+    if (cell.i !== i) {
+      const key = model.octaveKeys[o]!;
+      cell.i = i;
+      cell.a = lattice(key, i);
+      cell.b = lattice(key, i + 1);
+    }
+    offset += amplitude * (cell.a + (cell.b - cell.a) * smooth);
   }
   return Math.max(1, Math.round(model.baseTicks * (1 + offset)));
 }

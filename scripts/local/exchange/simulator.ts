@@ -117,6 +117,8 @@ interface MutableRecord {
   framesSent: number;
   framesByStream: Record<string, number>;
   trades: Record<string, { firstId: number; lastId: number }[]>;
+  /** Kept after close, so a record still tells what the connection had subscribed. */
+  readonly subscriptions: Map<string, Subscription>;
 }
 
 interface Connection {
@@ -279,9 +281,10 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
       framesSent: 0,
       framesByStream: {},
       trades: {},
+      subscriptions: new Map(),
     };
     records.push(record);
-    const conn: Connection = { ws, record, subscriptions: new Map(), ageTimer: undefined };
+    const conn: Connection = { ws, record, subscriptions: record.subscriptions, ageTimer: undefined };
     open.add(conn);
     // Binance also accepts streams in the URL: /stream?streams=btcusdt@trade/ethusdt@trade
     for (const stream of url.searchParams.get('streams')?.split('/') ?? []) subscribe(conn, stream);
@@ -341,7 +344,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
   const connections = (): ConnectionRecord[] =>
     records.map((r) => ({
       ...r,
-      subscriptions: [...([...open].find((c) => c.record === r)?.subscriptions.keys() ?? [])],
+      subscriptions: [...r.subscriptions.keys()],
       framesByStream: { ...r.framesByStream },
       trades: Object.fromEntries(
         Object.entries(r.trades).map(([s, runs]) => [s, runs.map((x) => ({ ...x }))]),

@@ -1,0 +1,112 @@
+import { parse, readConfig, type ConfigOf } from '../core/config.ts';
+import { DEFAULT_GAPFILL_OPTIONS } from '../core/gapfill-service.ts';
+import { parseSeverity } from '../core/logger.ts';
+import { parseStreamsConfig } from '../core/streams-config.ts';
+import { DEFAULT_TOPOLOGY } from '../core/topology.ts';
+
+const ms = (min: number, max: number) => parse.int(min, max);
+
+export const GAPFILL_OPTIONS = {
+  projectId: { env: 'GOOGLE_CLOUD_PROJECT', description: 'Google Cloud project id', parse: parse.string },
+  streams: {
+    env: 'RELAY_STREAMS',
+    description: 'the streams that should be recorded (same format as the relay)',
+    parse: parseStreamsConfig,
+  },
+  dataset: {
+    env: 'BIGQUERY_DATASET',
+    description: 'BigQuery dataset',
+    default: DEFAULT_TOPOLOGY.dataset,
+    parse: parse.string,
+  },
+  checkpoints: {
+    env: 'CHECKPOINTS_COLLECTION',
+    description: 'Firestore checkpoints collection',
+    default: DEFAULT_TOPOLOGY.checkpoints,
+    parse: parse.string,
+  },
+  gaps: {
+    env: 'GAPS_COLLECTION',
+    description: 'Firestore gap ledger collection',
+    default: DEFAULT_TOPOLOGY.gaps,
+    parse: parse.string,
+  },
+  leases: {
+    env: 'LEASES_COLLECTION',
+    description: 'Firestore leases collection',
+    default: DEFAULT_TOPOLOGY.leases,
+    parse: parse.string,
+  },
+  tardisEndpoint: {
+    env: 'TARDIS_API_ENDPOINT',
+    description: 'Tardis.dev API base URL',
+    default: 'https://api.tardis.dev/v1',
+    parse: parse.string,
+  },
+  tardisApiKey: {
+    env: 'TARDIS_API_KEY',
+    description: 'Tardis.dev API key (from Secret Manager in the cloud)',
+    default: '',
+    parse: parse.string,
+  },
+  bigqueryEndpoint: {
+    env: 'BIGQUERY_API_ENDPOINT',
+    description: 'BigQuery API base URL (local stand-in only)',
+    default: '',
+    parse: parse.string,
+  },
+  lookbackMs: {
+    env: 'GAPFILL_LOOKBACK_MS',
+    description: 'how far back holes are looked for',
+    default: DEFAULT_GAPFILL_OPTIONS.lookbackMs,
+    parse: ms(60_000, 30 * 86_400_000),
+  },
+  settleMs: {
+    env: 'GAPFILL_SETTLE_MS',
+    description: 'only time older than this is judged (batches in flight)',
+    default: DEFAULT_GAPFILL_OPTIONS.settleMs,
+    parse: ms(0, 3_600_000),
+  },
+  availabilityDelayMs: {
+    env: 'GAPFILL_AVAILABILITY_DELAY_MS',
+    description: 'wait this long after a gap ends before asking Tardis (its publication delay)',
+    default: DEFAULT_GAPFILL_OPTIONS.availabilityDelayMs,
+    parse: ms(0, 86_400_000),
+  },
+  attemptTimeoutMs: {
+    env: 'GAPFILL_ATTEMPT_TIMEOUT_MS',
+    description: 'give up one fill attempt after this long',
+    default: DEFAULT_GAPFILL_OPTIONS.attemptTimeoutMs,
+    parse: ms(1000, 3_600_000),
+  },
+  retryBaseMs: {
+    env: 'GAPFILL_RETRY_BASE_MS',
+    description: 'first backoff after a failed attempt (doubles per attempt)',
+    default: DEFAULT_GAPFILL_OPTIONS.retryBaseMs,
+    parse: ms(0, 3_600_000),
+  },
+  maxAttempts: {
+    env: 'GAPFILL_MAX_ATTEMPTS',
+    description: 'attempts before a gap is unfillable',
+    default: DEFAULT_GAPFILL_OPTIONS.maxAttempts,
+    parse: parse.int(1, 1000),
+  },
+  runBudgetMs: {
+    env: 'GAPFILL_RUN_BUDGET_MS',
+    description: 'stop starting fills after this long into a run',
+    default: DEFAULT_GAPFILL_OPTIONS.runBudgetMs,
+    parse: ms(1000, 3_600_000),
+  },
+  logLevel: {
+    env: 'LOG_LEVEL',
+    description: 'least severity logged',
+    default: 'INFO' as const,
+    parse: parseSeverity,
+  },
+} as const;
+
+export type GapfillConfig = ConfigOf<typeof GAPFILL_OPTIONS>;
+
+export function readGapfillConfig(env: Readonly<Record<string, string | undefined>>): GapfillConfig {
+  return readConfig(GAPFILL_OPTIONS, env);
+}
