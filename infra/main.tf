@@ -138,6 +138,7 @@ module "gapfill" {
   tardis_api_endpoint   = var.tardis_api_endpoint
   tardis_api_key_secret = module.secrets.tardis_api_key_secret_id
   log_level             = var.log_level
+  streams               = var.relay_streams
 }
 
 module "scheduler" {

@@ -357,6 +357,7 @@ test('the gap-filler gets the agreed env vars and the Tardis key from Secret Man
     'GOOGLE_CLOUD_PROJECT',
     'LEASES_COLLECTION',
     'LOG_LEVEL',
+    'RELAY_STREAMS',
     'TARDIS_API_ENDPOINT',
     'TARDIS_API_KEY',
   ]);

@@ -48,6 +48,7 @@ resource "google_cloudfunctions2_function" "gapfill" {
       LEASES_COLLECTION      = var.leases
       TARDIS_API_ENDPOINT    = var.tardis_api_endpoint
       LOG_LEVEL              = var.log_level
+      RELAY_STREAMS          = var.streams
     }
 
     # The deploy fails while the secret has no version: add the key first (docs/DEPLOY.md).

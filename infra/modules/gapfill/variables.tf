@@ -66,3 +66,8 @@ variable "tardis_api_key_secret" {
   description = "Secret Manager secret id holding the Tardis.dev API key."
   type        = string
 }
+
+variable "streams" {
+  description = "The streams that should be recorded, in the relay's RELAY_STREAMS format; holes are looked for in these."
+  type        = string
+}
