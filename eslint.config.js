@@ -16,9 +16,18 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['@google-cloud/*', 'ws', 'tardis-dev', '@duckdb/*'], message: 'functions/core is pure: use a port.' },
-            { group: ['**/adapters/**', '../adapters/*'], message: 'functions/core must not import adapters.' },
-            { group: ['node:http', 'node:https', 'node:net', 'node:child_process'], message: 'functions/core does no I/O.' },
+            {
+              group: ['@google-cloud/*', 'ws', 'tardis-dev', '@duckdb/*'],
+              message: 'functions/core is pure: use a port.',
+            },
+            {
+              group: ['**/adapters/**', '../adapters/*'],
+              message: 'functions/core must not import adapters.',
+            },
+            {
+              group: ['node:http', 'node:https', 'node:net', 'node:child_process'],
+              message: 'functions/core does no I/O.',
+            },
           ],
         },
       ],

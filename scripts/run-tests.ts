@@ -5,10 +5,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { EmulatorStartError, emulatorEnv, startEmulators, type Emulators } from './local/emulators.ts';
-import { signalGroup } from './local/process-group.ts';
+import { settleWithin, signalGroup, spawnWatchdog } from './local/process-group.ts';
 import { formatCounts, TapTally, type TestCounts } from './local/tap-summary.ts';
 
 /** Project id every test sees (PUBSUB_PROJECT_ID, GCLOUD_PROJECT). */
@@ -78,7 +77,9 @@ async function main(avaArgs: readonly string[]): Promise<number> {
     Object.assign(counts, tally.counts);
     if (exit !== 0 && (counts.failed === 0 || !tally.planSeen)) {
       // ava failed without a failing test line, or crashed before the end of its report (no `1..N`).
-      note(`ava exited with ${exit} ${tally.planSeen ? 'without a failed test' : 'before finishing its report'}: counted as 1 failure`);
+      note(
+        `ava exited with ${exit} ${tally.planSeen ? 'without a failed test' : 'before finishing its report'}: counted as 1 failure`,
+      );
       counts.failed++;
     }
   } else if (interrupted !== undefined && counts.failed === 0) {
@@ -87,7 +88,7 @@ async function main(avaArgs: readonly string[]): Promise<number> {
 
   if (emulators !== undefined) {
     const stopStart = performance.now();
-    const keepLogs = counts.failed > 0;
+    const keepLogs = counts.failed > 0 && interrupted === undefined;
     await emulators.stop({ keepLogs });
     note(
       `emulators: start ${seconds(emulatorStartMs)}, stop ${seconds(performance.now() - stopStart)}; ` +
@@ -96,6 +97,7 @@ async function main(avaArgs: readonly string[]): Promise<number> {
     if (keepLogs) note(`emulator logs kept: ${emulators.pubsub.logPath} ${emulators.firestore.logPath}`);
   }
 
+  if (counts.passed === 0 && counts.failed === 0) note('no test ran: that fails the run');
   process.stdout.write(`${formatCounts(counts)}\n`);
   if (interrupted !== undefined) return SIGNAL_EXIT[interrupted] ?? 1;
   return counts.failed > 0 || counts.passed === 0 ? 1 : 0;
@@ -117,6 +119,8 @@ async function runAva(
     detached: true,
   });
   onSpawn(child);
+  // If this runner is SIGKILLed, ava and its workers go too (as the emulators do).
+  const watchdog = child.pid === undefined ? undefined : spawnWatchdog(child.pid);
   let pending = '';
   child.stdout.setEncoding('utf8');
   child.stdout.on('data', (chunk: string) => {
@@ -137,7 +141,8 @@ async function runAva(
   // Kill workers ava left behind; wait briefly for the rest of its output (a process a test spawned with
   // inherited stdio may hold the pipe open forever).
   if (child.pid !== undefined) signalGroup(child.pid, 'SIGKILL');
-  await Promise.race([stdoutEnded, sleep(2_000)]);
+  (await watchdog)?.kill('SIGKILL');
+  await settleWithin(stdoutEnded, 2_000);
   if (pending !== '') {
     process.stdout.write('\n');
     tally.add(pending);
@@ -148,7 +153,9 @@ async function runAva(
 /** ava's own CLI entry (`bin.ava` of its package.json), run with this node rather than via .bin/ava. */
 function avaCli(): string {
   const dir = join(ROOT, 'node_modules', 'ava');
-  const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { bin?: string | { ava?: string } };
+  const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
+    bin?: string | { ava?: string };
+  };
   const bin = typeof manifest.bin === 'string' ? manifest.bin : (manifest.bin?.ava ?? 'entrypoints/cli.js');
   return join(dir, bin);
 }

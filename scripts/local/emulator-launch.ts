@@ -132,8 +132,11 @@ interface JavaBinary {
 /**
  * Flags for a fast, small emulator JVM. A dynamic AppCDS archive (classes pre-parsed at a previous exit)
  * roughly halves the time to ready; the JVM validates it against the jar and itself and ignores it with
- * a warning when stale. The first run without an archive writes one at exit.
- * `TICKSTREAM_JVM_CDS=0` turns the archive off; `TICKSTREAM_EMULATOR_JAVA_OPTS` adds flags.
+ * a warning when stale. Without an archive, the JVM writes one at exit, which makes that one stop take
+ * 3-7 s longer; CI (`CI=true`, usually a fresh home) only reads an archive and never pays for writing.
+ * `TICKSTREAM_JVM_CDS`: `0` off, `read` use only, `write` use or write (the default outside CI).
+ * `TICKSTREAM_JVM_CDS_DIR` moves the cache (default ~/.cache/tickstream/jvm-cds);
+ * `TICKSTREAM_EMULATOR_JAVA_OPTS` adds JVM flags.
  */
 function jvmOptions(
   kind: EmulatorKind,
@@ -152,13 +155,13 @@ function jvmOptions(
   if (cacheDir !== undefined) {
     const jar = statSync(jarPath);
     const key = createHash('sha256')
-      .update(JSON.stringify([java.identity, jarPath, jar.size, jar.mtimeMs, flags.slice(0, 2)]))
+      .update(JSON.stringify([java.identity, jarPath, jar.size, jar.mtimeMs]))
       .digest('hex')
       .slice(0, 16);
     const archive = join(cacheDir, `${kind}-${key}.jsa`);
     if (isFile(archive)) {
       flags.push(`-XX:SharedArchiveFile=${archive}`);
-    } else {
+    } else if (archiveMode() === 'write') {
       const from = join(workDir, `${kind}.jsa`);
       flags.push(`-XX:ArchiveClassesAtExit=${from}`);
       archiveDump = { from, to: archive };
@@ -169,8 +172,16 @@ function jvmOptions(
   return archiveDump === undefined ? { flags } : { flags, archiveDump };
 }
 
+function archiveMode(): 'off' | 'read' | 'write' {
+  const setting = process.env.TICKSTREAM_JVM_CDS;
+  if (setting === '0' || setting === 'off') return 'off';
+  if (setting === 'read' || setting === 'write') return setting;
+  const ci = process.env.CI;
+  return ci && ci !== 'false' && ci !== '0' ? 'read' : 'write';
+}
+
 function archiveCacheDir(): string | undefined {
-  if (process.env.TICKSTREAM_JVM_CDS === '0') return undefined;
+  if (archiveMode() === 'off') return undefined;
   if (process.env.TICKSTREAM_JVM_CDS_DIR) return process.env.TICKSTREAM_JVM_CDS_DIR;
   const cacheHome = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
   return join(cacheHome, 'tickstream', 'jvm-cds');

@@ -5,8 +5,18 @@
 // CLI: `npx tsx scripts/local/emulators.ts [--project=ID] [--pids]` prints one JSON line
 // {"pubsub":"127.0.0.1:P","firestore":"127.0.0.1:Q"} when both are ready and runs until SIGINT/SIGTERM.
 import type { ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import {
+  closeSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
+import { once } from 'node:events';
+import { rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -14,7 +24,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { emulatorLaunchers, saveArchive, type EmulatorKind, type LaunchSpec } from './emulator-launch.ts';
 import { freePort } from './free-port.ts';
-import { groupAlive, signalGroup, spawnGroup, spawnWatchdog, terminateGroup } from './process-group.ts';
+import {
+  groupAlive,
+  settleWithin,
+  signalGroup,
+  spawnGroup,
+  spawnWatchdog,
+  terminateGroup,
+} from './process-group.ts';
 
 export type { EmulatorKind } from './emulator-launch.ts';
 
@@ -136,8 +153,12 @@ interface LiveGroup {
 }
 
 const live = new Set<LiveGroup>();
+/** Temp dirs of emulators still starting (not yet a tracked group), removed if the process exits. */
+const startingDirs = new Set<string>();
 const SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 let handlersInstalled = false;
+/** Set by the first signal: emulators still starting give up, none start afterwards. */
+let interruptedBy: NodeJS.Signals | undefined;
 
 /** Stops every emulator this process started and has not stopped yet. */
 export async function stopAllEmulators(): Promise<void> {
@@ -146,6 +167,10 @@ export async function stopAllEmulators(): Promise<void> {
 
 function track(group: LiveGroup): void {
   live.add(group);
+  installHandlers();
+}
+
+function installHandlers(): void {
   if (handlersInstalled) return;
   handlersInstalled = true;
   for (const signal of SIGNALS) process.on(signal, onSignal);
@@ -154,7 +179,11 @@ function track(group: LiveGroup): void {
 
 function untrack(group: LiveGroup): void {
   live.delete(group);
-  if (live.size > 0 || !handlersInstalled) return;
+  uninstallHandlersWhenIdle();
+}
+
+function uninstallHandlersWhenIdle(): void {
+  if (live.size > 0 || startingDirs.size > 0 || !handlersInstalled) return;
   handlersInstalled = false;
   for (const signal of SIGNALS) process.off(signal, onSignal);
   process.off('exit', onExit);
@@ -163,6 +192,7 @@ function untrack(group: LiveGroup): void {
 // Stops the emulators; when nobody else listens for the signal, re-raises it so the process still dies
 // from it as it would have without us. A caller with its own handler (the test runner) decides itself.
 function onSignal(signal: NodeJS.Signals): void {
+  interruptedBy ??= signal;
   const othersListen = process.listenerCount(signal) > 1;
   void stopAllEmulators().finally(() => {
     if (othersListen) return;
@@ -174,13 +204,17 @@ function onSignal(signal: NodeJS.Signals): void {
 // Last chance on a synchronous exit (process.exit(), an uncaught exception): SIGTERM the groups; the
 // watchdogs see us gone and SIGKILL whatever is left.
 function onExit(): void {
-  for (const group of live) {
+  const bestEffort = (step: () => unknown): void => {
     try {
-      signalGroup(group.pgid, 'SIGTERM');
-      rmSync(group.dir, { recursive: true, force: true });
+      step();
     } catch {
-      // best effort while exiting
+      // nothing more to do while exiting
     }
+  };
+  for (const dir of startingDirs) bestEffort(() => rmSync(dir, { recursive: true, force: true }));
+  for (const group of live) {
+    bestEffort(() => signalGroup(group.pgid, 'SIGTERM'));
+    bestEffort(() => rmSync(group.dir, { recursive: true, force: true }));
   }
 }
 
@@ -193,7 +227,7 @@ const READY_MARKERS: Record<EmulatorKind, (port: number) => RegExp> = {
 const PORT_TAKEN = /BindException|Address already in use/;
 const MAX_ATTEMPTS = 5;
 
-type Outcome = 'ready' | 'port-taken' | 'exited' | 'timeout';
+type Outcome = 'ready' | 'port-taken' | 'exited' | 'timeout' | 'stopped';
 
 interface Started {
   readonly host: string;
@@ -207,11 +241,31 @@ interface Started {
 
 async function startEmulator(kind: EmulatorKind, projectId: string, timeoutMs: number): Promise<Started> {
   const startedAt = performance.now();
-  const dir = await mkdtemp(join(tmpdir(), `tickstream-${kind}-`));
-  await Promise.all([mkdir(join(dir, 'tmp')), mkdir(join(dir, 'data'))]);
+  // Synchronous, so no exit can come between creating the dir and recording it for removal.
+  const dir = mkdtempSync(join(tmpdir(), `tickstream-${kind}-`));
+  startingDirs.add(dir);
+  installHandlers();
+  try {
+    return await startEmulatorIn(dir, kind, projectId, timeoutMs, startedAt);
+  } finally {
+    startingDirs.delete(dir);
+    uninstallHandlersWhenIdle();
+  }
+}
+
+async function startEmulatorIn(
+  dir: string,
+  kind: EmulatorKind,
+  projectId: string,
+  timeoutMs: number,
+  startedAt: number,
+): Promise<Started> {
+  mkdirSync(join(dir, 'tmp'));
+  mkdirSync(join(dir, 'data'));
   const logPath = join(dir, `${kind}.log`);
   const launchers = await emulatorLaunchers(kind, projectId);
   if (launchers.length === 0) {
+    await rm(dir, { recursive: true, force: true });
     throw new EmulatorStartError(
       `no ${kind} emulator found: install the gcloud SDK with the ${kind} emulator component (and Java)`,
       undefined,
@@ -220,6 +274,13 @@ async function startEmulator(kind: EmulatorKind, projectId: string, timeoutMs: n
   let index = 0;
   let lastOutcome = '';
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+    if (interruptedBy !== undefined) {
+      await rm(dir, { recursive: true, force: true });
+      throw new EmulatorStartError(
+        `the ${kind} emulator was not started: ${interruptedBy} received`,
+        undefined,
+      );
+    }
     const launcher = launchers[index]!;
     const port = await freePort();
     const spec = launcher.build(port, dir);
@@ -237,7 +298,7 @@ async function startEmulator(kind: EmulatorKind, projectId: string, timeoutMs: n
       closeSync(fd);
     }
     const group = runningGroup(child, dir, spec);
-    const outcome = await waitUntilReady(kind, child, port, logPath, logStart, timeoutMs);
+    const outcome = await waitUntilReady(kind, child, port, logPath, logStart, timeoutMs, group.stopped);
     if (outcome === 'ready') {
       return {
         host: `127.0.0.1:${port}`,
@@ -248,6 +309,11 @@ async function startEmulator(kind: EmulatorKind, projectId: string, timeoutMs: n
         launcher: launcher.name,
         stop: group.stop,
       };
+    }
+    if (outcome === 'stopped') {
+      // A signal (or stopAllEmulators) came mid-start: make sure it is down and its dir removed.
+      await group.stop();
+      throw new EmulatorStartError(`the ${kind} emulator was stopped while starting`, undefined);
     }
     await group.stop({ keepLogs: true });
     lastOutcome = outcome;
@@ -266,8 +332,17 @@ function runningGroup(
   child: ChildProcess & { pid: number },
   dir: string,
   spec: LaunchSpec,
-): { stop(options?: StopOptions): Promise<void> } {
+): { stop(options?: StopOptions): Promise<void>; stopped(): boolean } {
   const pgid = child.pid;
+  // Node reaps its child only when it handles the 'exit'; until then the JVM is a zombie that
+  // `kill(-pgid, 0)` still finds. stop() awaits this so the group is truly gone when it resolves.
+  const reaped =
+    child.exitCode !== null || child.signalCode !== null
+      ? Promise.resolve()
+      : once(child, 'exit').then(
+          () => undefined,
+          () => undefined,
+        );
   let watchdog: ChildProcess | undefined;
   let stopping: Promise<void> | undefined;
   const stop = (options: StopOptions = {}): Promise<void> => {
@@ -275,6 +350,7 @@ function runningGroup(
       try {
         // Writing a class-data archive at exit takes a few seconds: allow for it before SIGKILL.
         await terminateGroup(pgid, spec.archiveDump ? 20_000 : 5_000);
+        await settleWithin(reaped, 5_000);
         if (spec.archiveDump) await saveArchive(spec.archiveDump);
       } finally {
         untrack(entry);
@@ -290,7 +366,7 @@ function runningGroup(
     watchdog = spawned;
     if (stopping !== undefined) spawned?.kill('SIGKILL');
   });
-  return { stop };
+  return { stop, stopped: () => stopping !== undefined || interruptedBy !== undefined };
 }
 
 /**
@@ -305,6 +381,7 @@ async function waitUntilReady(
   logPath: string,
   logStart: number,
   timeoutMs: number,
+  stopped: () => boolean,
 ): Promise<Outcome> {
   let exited = child.exitCode !== null || child.signalCode !== null;
   child.once('exit', () => (exited = true));
@@ -312,10 +389,12 @@ async function waitUntilReady(
   const deadline = Date.now() + timeoutMs;
   let okSince: number | undefined;
   while (Date.now() < deadline) {
+    if (stopped()) return 'stopped';
     const log = readLog(logPath, logStart);
     if (PORT_TAKEN.test(log)) return 'port-taken';
     if (exited || !groupAlive(child.pid!)) return 'exited';
     if (await answersOk(port)) {
+      if (stopped()) return 'stopped';
       okSince ??= Date.now();
       const ownsPort = marker.test(readLog(logPath, logStart));
       // Unknown emulator versions may print other text: accept a steady Ok without a bind error after 5 s.
@@ -380,7 +459,10 @@ async function main(argv: readonly string[]): Promise<void> {
     process.exitCode = 1;
     return;
   }
-  const line: Record<string, unknown> = { pubsub: emulators.pubsub.host, firestore: emulators.firestore.host };
+  const line: Record<string, unknown> = {
+    pubsub: emulators.pubsub.host,
+    firestore: emulators.firestore.host,
+  };
   if (withPids) line.pids = { pubsub: emulators.pubsub.pid, firestore: emulators.firestore.pid };
   process.stdout.write(`${JSON.stringify(line)}\n`);
 

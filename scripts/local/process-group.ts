@@ -147,3 +147,22 @@ export async function spawnWatchdog(pgid: number, removeDir = ''): Promise<Child
     return undefined;
   }
 }
+
+/**
+ * Waits for `promise`, at most `ms`. The timer is cleared as soon as the promise settles, so it neither
+ * delays the exit of the process nor, being ref'd, lets the process exit while the wait is pending.
+ */
+export async function settleWithin(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      promise.then(
+        () => undefined,
+        () => undefined,
+      ),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -39,7 +39,10 @@ test('the shared Pub/Sub emulator delivers a published message to a subscription
       subscription.once('message', resolve);
       subscription.once('error', reject);
     });
-    const messageId = await topic.publishMessage({ data: Buffer.from('tick'), attributes: { symbol: 'btcusdt' } });
+    const messageId = await topic.publishMessage({
+      data: Buffer.from('tick'),
+      attributes: { symbol: 'btcusdt' },
+    });
     const message = await received;
     message.ack();
     t.is(message.id, messageId);
@@ -100,7 +103,11 @@ test('emulators of a process that is SIGKILLed are killed by their watchdogs wit
     once(createInterface({ input: child.stdout }), 'line', { signal: AbortSignal.timeout(60_000) }),
     exited.then(() => Promise.reject(new Error(`emulators CLI exited before ready: ${stderr}`))),
   ])) as [string];
-  const ready = JSON.parse(line) as { pubsub: string; firestore: string; pids: { pubsub: number; firestore: number } };
+  const ready = JSON.parse(line) as {
+    pubsub: string;
+    firestore: string;
+    pids: { pubsub: number; firestore: number };
+  };
   const groups = [ready.pids.pubsub, ready.pids.firestore];
   try {
     t.true(groups.every((pgid) => groupAlive(pgid)));
@@ -110,7 +117,10 @@ test('emulators of a process that is SIGKILLed are killed by their watchdogs wit
     const killedAt = Date.now();
     // groupAlive ignores zombies: the orphaned JVMs are reparented to PID 1, which on some machines
     // (these CI micro-VMs) never reaps them; a zombie holds no memory or port.
-    t.true(await waitFor(() => groups.every((pgid) => !groupAlive(pgid)), 10_000), 'a JVM outlived its parent');
+    t.true(
+      await waitFor(() => groups.every((pgid) => !groupAlive(pgid)), 10_000),
+      'a JVM outlived its parent',
+    );
     t.log(`both JVMs gone ${Date.now() - killedAt} ms after their parent was SIGKILLed`);
     t.true(await portIsFree(portOf(ready.pubsub)));
     t.true(await portIsFree(portOf(ready.firestore)));

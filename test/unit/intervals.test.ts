@@ -1,5 +1,11 @@
 import test from 'ava';
-import { holes, mergeIntervals, splitAligned, subtract, totalLength } from '../../functions/core/intervals.ts';
+import {
+  holes,
+  mergeIntervals,
+  splitAligned,
+  subtract,
+  totalLength,
+} from '../../functions/core/intervals.ts';
 import { seededRandom } from '../support/fakes.ts';
 
 test('touching and overlapping intervals merge', (t) => {
