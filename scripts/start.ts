@@ -1,5 +1,6 @@
 // `npm start`: the whole pipeline on the local cloud (emulators, BigQuery stand-in on a DuckDB file,
-// exchange simulator, relay, writer), with a status line every few seconds. With --duration it stops by
+// exchange simulator, relay, writer, and the gap-filler called by a Cloud Scheduler stand-in job every
+// --gapfill-period seconds), with a status line every few seconds. With --duration it stops by
 // itself, compares the warehouse with the simulator's ground truth and prints a JSON summary last.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -8,13 +9,15 @@ import { startStack, type Stack } from './local/stack.ts';
 import { REPO_ROOT } from './local/service.ts';
 import { compareTrades, waitUntil } from './local/verify.ts';
 
-const HELP = `usage: npm start -- [--duration S] [--rate N] [--symbols a,b,c] [--seed N] [--json]
+const HELP = `usage: npm start -- [--duration S] [--rate N] [--symbols a,b,c] [--seed N] [--gapfill-period S] [--json]
 
   --duration S   run S seconds, then stop, verify against the ground truth and print a summary
                  (default: run until Ctrl-C)
   --rate N       trades per second per symbol at the simulated exchange (default 50, max 1000)
   --symbols L    comma-separated Binance symbols (default btcusdt,ethusdt,solusdt)
   --seed N       ground-truth seed (default 1)
+  --gapfill-period S
+                 the local Cloud Scheduler job runs the gap-filler every S seconds (default 60, its cron)
   --json         status lines and the summary as JSON
   --keep         keep the DuckDB warehouse file under .local/ (default: kept; this flag is a no-op)`;
 
@@ -24,6 +27,7 @@ const { values } = parseArgs({
     rate: { type: 'string', default: '50' },
     symbols: { type: 'string', default: 'btcusdt,ethusdt,solusdt' },
     seed: { type: 'string', default: '1' },
+    'gapfill-period': { type: 'string', default: '60' },
     json: { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
@@ -46,6 +50,7 @@ function positive(name: string, raw: string | undefined, max: number): number | 
 const duration = positive('duration', values.duration, 86_400);
 const rate = positive('rate', values.rate, 1000)!;
 const seed = positive('seed', values.seed, 2 ** 31)!;
+const gapfillPeriodS = positive('gapfill-period', values['gapfill-period'], 86_400)!;
 const symbols = values.symbols
   .split(',')
   .map((s) => s.trim().toLowerCase())
@@ -76,6 +81,9 @@ try {
     symbols,
     workDir,
     bigqueryDbPath: join(workDir, 'warehouse.duckdb'),
+    gapfill: {},
+    // 60 s is the job's own cron (`* * * * *`, as deployed); anything else overrides its period.
+    scheduler: gapfillPeriodS === 60 ? {} : { periodMs: gapfillPeriodS * 1000 },
   });
 } catch (error) {
   console.error(`the local cloud did not start: ${error instanceof Error ? error.message : error}`);
@@ -87,6 +95,8 @@ say('pipeline running', {
   writer: stack.writerUrl,
   bigquery: stack.bigquery.url,
   dataset: stack.topology.dataset,
+  gapfill: stack.schedulerJob,
+  gapfillPeriodS,
 });
 
 const view = `\`${stack.projectId}.${stack.topology.dataset}.trades_dedup\``;
@@ -100,6 +110,7 @@ async function status(): Promise<void> {
     `SELECT COUNT(*) AS n, TIMESTAMP_DIFF(CURRENT_TIMESTAMP(), MAX(exchange_ts), MILLISECOND) AS lag_ms FROM ${view}`,
   );
   const rows = Number(row?.n ?? 0);
+  const gaps = await stack.ledger.list();
   const now = Date.now();
   const rowsPerSecond = Math.round(((rows - lastRows) * 1000) / Math.max(1, now - lastAt));
   lastRows = rows;
@@ -112,6 +123,8 @@ async function status(): Promise<void> {
     rowsPerSecond,
     freshnessLagMs: row?.lag_ms === null || row?.lag_ms === undefined ? null : Number(row.lag_ms),
     disconnects: health.counters.disconnects,
+    openGaps: gaps.filter((g) => g.state !== 'filled').length,
+    rowsBackfilled: gaps.reduce((n, g) => n + g.rowsBackfilled, 0),
   });
 }
 
@@ -124,14 +137,27 @@ let stopping = false;
 async function finish(reason: string): Promise<number> {
   clearInterval(ticker);
   say('stopping', { reason });
+  // No gap-filler run from here on: the frozen exchange below would look like an outage to backfill.
+  await stack.scheduler?.stop();
   // Freeze the ground truth (sockets stay open, no new frames), let the pipeline settle, then drain the relay.
   stack.simulator.stall(3_600_000, 'drop');
-  const expected = Object.fromEntries(symbols.map((s) => [s, stack.simulator.sentTrades(s)]));
+  // With the gap-filler in the pipeline the truth is every trade the exchange published between the first
+  // and the last one sent: trades published while the relay was disconnected come back from history.
+  const expected = Object.fromEntries(
+    symbols.map((s) => {
+      const sent = stack.simulator.sentTrades(s);
+      return [
+        s,
+        sent.length === 0 ? [] : [{ firstId: sent[0]!.firstId, lastId: sent[sent.length - 1]!.lastId }],
+      ];
+    }),
+  );
   const compare = () =>
     compareTrades(stack.warehouse, stack.projectId, stack.topology.dataset, 'binance', expected);
   await waitUntil(async () => (await compare()).missing === 0, 30_000, 500);
   const relayExit = await stack.relay.terminate();
   const result = await compare();
+  const gaps = await stack.ledger.list();
   await stack.stop();
   const summary = {
     sent: result.sent,
@@ -140,6 +166,9 @@ async function finish(reason: string): Promise<number> {
     duplicates: result.duplicates,
     raw_duplicates: result.rawDuplicates,
     unexpected: result.unexpected,
+    gaps: gaps.length,
+    gaps_open: gaps.filter((g) => g.state !== 'filled').length,
+    rows_backfilled: gaps.reduce((n, g) => n + g.rowsBackfilled, 0),
     relay_exit: relayExit,
     duration_s: Math.round((Date.now() - startedAt) / 1000),
     warehouse: join(workDir, 'warehouse.duckdb'),

@@ -23,6 +23,8 @@ import { startHistoryServer, type HistoryServer } from './exchange/history-serve
 import { FirestoreGapLedger } from '../../functions/adapters/firestore-gaps.ts';
 import type { GapfillRun } from '../../functions/core/gapfill-service.ts';
 import { freePort } from './free-port.ts';
+import { startSchedulerStandin, type SchedulerStandin } from './scheduler/server.ts';
+import { signalGroup } from './process-group.ts';
 import { httpOk, logPath, ServiceProcess } from './service.ts';
 
 export interface StackOptions {
@@ -52,6 +54,12 @@ export interface StackOptions {
     readonly retryBaseMs?: number;
     readonly env?: Readonly<Record<string, string>>;
   };
+  /**
+   * Run a Cloud Scheduler stand-in with a job (created with the real client, mirroring
+   * infra/modules/scheduler) that POSTs to the gap-filler every `periodMs` (default: its cron, every
+   * minute). Needs `gapfill`.
+   */
+  readonly scheduler?: { readonly periodMs?: number };
 }
 
 export interface Stack {
@@ -77,6 +85,21 @@ export interface Stack {
   readonly ledger: FirestoreGapLedger;
   /** Runs the gap-filler once (as Cloud Scheduler would) and returns its summary. */
   runGapfill(): Promise<GapfillRun>;
+  /** Present when the stack runs the scheduler stand-in (StackOptions.scheduler). */
+  readonly scheduler: SchedulerStandin | undefined;
+  /** Full name of the scheduler job that calls the gap-filler. */
+  readonly schedulerJob: string | undefined;
+  /** The deployables' environment for this stack: what `npm run ops` reads (SCHEDULER_* included). */
+  readonly opsEnv: Readonly<Record<string, string>>;
+  /** The stack's own emulator pair; undefined when it uses running ones (StackOptions.emulators). */
+  readonly emulators: Emulators | undefined;
+  /**
+   * Suspends (SIGSTOP) one of the stack's own emulators: it stops answering, as an unreachable service
+   * would, but keeps its in-memory topics, subscriptions and documents (a restart would lose them).
+   */
+  freezeEmulator(kind: 'pubsub' | 'firestore'): void;
+  /** Resumes (SIGCONT) an emulator frozen by freezeEmulator; safe to call when it is not frozen. */
+  thawEmulator(kind: 'pubsub' | 'firestore'): void;
   stop(): Promise<void>;
 }
 
@@ -100,7 +123,11 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     let hosts = options.emulators;
     if (!hosts) {
       emulators = await startEmulators({ projectId });
-      cleanup.push(() => emulators!.stop());
+      // A frozen (SIGSTOPped) JVM would sit out SIGTERM until SIGKILL: resume it before stopping.
+      cleanup.push(() => {
+        for (const kind of ['pubsub', 'firestore'] as const) signalGroup(emulators![kind].pid, 'SIGCONT');
+        return emulators!.stop();
+      });
       hosts = { pubsub: emulators.pubsub.host, firestore: emulators.firestore.host };
     }
     const bigquery = await startBigQueryStandin({
@@ -163,6 +190,16 @@ export async function startStack(options: StackOptions): Promise<Stack> {
 
     const symbols = options.symbols.map((s) => s.toLowerCase()).join(',');
     const streamsConfig = `binance:${symbols}:${(options.types ?? ['trade']).join(',')}`;
+    // Completed with the gap-filler's and the scheduler's variables when they run.
+    const opsEnv: Record<string, string> = {
+      ...common,
+      RELAY_STREAMS: streamsConfig,
+      BIGQUERY_API_ENDPOINT: bigquery.url,
+      BIGQUERY_DATASET: topology.dataset,
+      CHECKPOINTS_COLLECTION: topology.checkpoints,
+      GAPS_COLLECTION: topology.gaps,
+      LEASES_COLLECTION: topology.leases,
+    };
     const relayPort = await freePort();
     const relayHealthUrl = `http://127.0.0.1:${relayPort}`;
     const relay = new ServiceProcess({
@@ -200,7 +237,12 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       gapfillUrl = `http://127.0.0.1:${gapfillPort}/`;
       gapfill = new ServiceProcess({
         name: 'gapfill',
-        args: [FUNCTIONS_FRAMEWORK, '--target=gapfill', '--source=functions/gapfill/index.ts', `--port=${gapfillPort}`],
+        args: [
+          FUNCTIONS_FRAMEWORK,
+          '--target=gapfill',
+          '--source=functions/gapfill/index.ts',
+          `--port=${gapfillPort}`,
+        ],
         env: {
           ...common,
           NODE_EXTRA_CA_CERTS: history.certPath,
@@ -224,6 +266,52 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       await gapfill.start();
       const g = gapfill;
       cleanup.push(() => g.terminate());
+      Object.assign(opsEnv, gapfill.spec.env);
+    }
+
+    let scheduler: SchedulerStandin | undefined;
+    let schedulerJob: string | undefined;
+    if (options.scheduler) {
+      if (!gapfillUrl) throw new Error('StackOptions.scheduler needs StackOptions.gapfill');
+      const parent = `projects/${projectId}/locations/local`;
+      const job = `${parent}/jobs/gapfill-${options.suffix}`.replace(/[^A-Za-z0-9_/-]/g, '_');
+      const periodMs = options.scheduler.periodMs;
+      const standin = await startSchedulerStandin(periodMs ? { periodMs: { [job]: periodMs } } : {});
+      scheduler = standin;
+      schedulerJob = job;
+      cleanup.push(() => standin.stop());
+      const client = standin.client();
+      try {
+        await client.createJob({
+          parent,
+          job: {
+            name: job,
+            description: 'tickstream: find and backfill coverage holes',
+            schedule: '* * * * *',
+            timeZone: 'Etc/UTC',
+            attemptDeadline: { seconds: 300 },
+            retryConfig: {
+              retryCount: 2,
+              minBackoffDuration: { seconds: 10 },
+              maxBackoffDuration: { seconds: 60 },
+              maxDoublings: 2,
+            },
+            httpTarget: {
+              uri: gapfillUrl,
+              httpMethod: 'POST',
+              headers: { 'Content-Type': 'application/json' },
+              body: Buffer.from(JSON.stringify({ trigger: 'scheduler' })),
+              oidcToken: { serviceAccountEmail: `scheduler-invoker@${projectId}.iam.gserviceaccount.com` },
+            },
+          },
+        });
+      } finally {
+        await client.close();
+      }
+      Object.assign(opsEnv, {
+        SCHEDULER_JOB: job,
+        SCHEDULER_API_ENDPOINT: `${standin.endpoint.host}:${standin.endpoint.port}`,
+      });
     }
 
     return {
@@ -250,10 +338,22 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         if (!gapfillUrl) throw new Error('this stack runs no gap-filler (StackOptions.gapfill)');
         const res = await fetch(gapfillUrl, { method: 'POST', signal: AbortSignal.timeout(300_000) });
         const body = (await res.json()) as GapfillRun & { error?: string };
-        if (!res.ok) throw new Error(`gap-filler run failed (${res.status}): ${body.error ?? JSON.stringify(body)}`);
+        if (!res.ok)
+          throw new Error(`gap-filler run failed (${res.status}): ${body.error ?? JSON.stringify(body)}`);
         return body;
       },
+      scheduler,
+      schedulerJob,
+      opsEnv,
       stop: stopAll,
+      emulators,
+      freezeEmulator(kind) {
+        if (!emulators) throw new Error('freezeEmulator needs the stack to start its own emulators');
+        signalGroup(emulators[kind].pid, 'SIGSTOP');
+      },
+      thawEmulator(kind) {
+        if (emulators) signalGroup(emulators[kind].pid, 'SIGCONT');
+      },
     };
   } catch (error) {
     await stopAll();

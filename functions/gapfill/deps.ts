@@ -1,0 +1,62 @@
+/**
+ * The gap-filler's adapters wired from its configuration, in one place: the function (index.ts) and the
+ * ops CLI (`npm run ops -- backfill`) both build their GapfillDeps here, so the wiring is written once.
+ */
+import { Firestore } from '@google-cloud/firestore';
+import { BigQueryWarehouse, createBigQueryClient } from '../adapters/bigquery.ts';
+import { FirestoreCheckpointStore } from '../adapters/firestore.ts';
+import { FirestoreGapLedger } from '../adapters/firestore-gaps.ts';
+import { FirestoreLeaseStore } from '../adapters/firestore-lease.ts';
+import { TardisHistorySource } from '../adapters/tardis-history.ts';
+import { DEFAULT_GAPFILL_OPTIONS, type GapfillDeps, type GapfillOptions } from '../core/gapfill-service.ts';
+import { systemClock, type Clock, type Logger } from '../core/ports.ts';
+import type { GapfillConfig } from './config.ts';
+
+/** Everything a run needs except its lease holder, which is unique per run. */
+export type GapfillWiring = Omit<GapfillDeps, 'holder'> & {
+  readonly firestore: Firestore;
+  /** Releases the clients' connections. Safe to call twice. */
+  close(): Promise<void>;
+};
+
+export function gapfillOptions(config: GapfillConfig): GapfillOptions {
+  return {
+    ...DEFAULT_GAPFILL_OPTIONS,
+    projectId: config.projectId,
+    dataset: config.dataset,
+    streams: config.streams,
+    lookbackMs: config.lookbackMs,
+    settleMs: config.settleMs,
+    availabilityDelayMs: config.availabilityDelayMs,
+    attemptTimeoutMs: config.attemptTimeoutMs,
+    retryBaseMs: config.retryBaseMs,
+    maxAttempts: config.maxAttempts,
+    runBudgetMs: config.runBudgetMs,
+  };
+}
+
+export function wireGapfill(
+  config: GapfillConfig,
+  logger: Logger,
+  clock: Clock = systemClock,
+): GapfillWiring {
+  // FIRESTORE_EMULATOR_HOST, when set, points this client at the emulator.
+  const firestore = new Firestore({ projectId: config.projectId });
+  const bigquery = createBigQueryClient(config.projectId, config.bigqueryEndpoint || undefined);
+  let closing: Promise<void> | undefined;
+  return {
+    firestore,
+    warehouse: new BigQueryWarehouse(bigquery, config.dataset),
+    ledger: new FirestoreGapLedger(firestore, config.gaps),
+    leases: new FirestoreLeaseStore(firestore, config.leases, clock),
+    checkpoints: new FirestoreCheckpointStore(firestore, config.checkpoints, clock),
+    history: new TardisHistorySource({ endpoint: config.tardisEndpoint, apiKey: config.tardisApiKey }),
+    clock,
+    logger,
+    options: gapfillOptions(config),
+    close() {
+      closing ??= firestore.terminate();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,83 @@
+// The ops CLI reads the deployables' environment variables, declared once in functions/gapfill/config.ts;
+// each command reads only what it needs, so `gaps` works without a Tardis key.
+import { parse, readConfig, type ConfigOf, type Option } from '../../functions/core/config.ts';
+import type { GapState } from '../../functions/core/gaps.ts';
+import { parseStreamsConfig } from '../../functions/core/streams-config.ts';
+import type { StreamKey } from '../../functions/core/streams.ts';
+import { GAPFILL_OPTIONS } from '../../functions/gapfill/config.ts';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+export const GAP_STATES: readonly GapState[] = ['open', 'filling', 'filled', 'failed', 'unfillable'];
+
+const JOB_NAME = /^projects\/[^/]+\/locations\/[^/]+\/jobs\/[A-Za-z0-9_-]+$/;
+
+const OPTIONAL_STREAMS: Option<StreamKey[] | null> = {
+  env: 'RELAY_STREAMS',
+  description: 'the recorded streams; when set, stream names are checked against it',
+  default: null,
+  parse: parseStreamsConfig,
+};
+
+export const LEDGER_OPTIONS = {
+  projectId: GAPFILL_OPTIONS.projectId,
+  gaps: GAPFILL_OPTIONS.gaps,
+  checkpoints: GAPFILL_OPTIONS.checkpoints,
+  streams: OPTIONAL_STREAMS,
+} as const;
+
+export const SCHEDULER_OPTIONS = {
+  job: {
+    env: 'SCHEDULER_JOB',
+    description: "the gap-filler's Cloud Scheduler job, projects/P/locations/L/jobs/J",
+    parse: (raw: string) => {
+      if (!JOB_NAME.test(raw)) throw new Error('expected projects/PROJECT/locations/LOCATION/jobs/JOB');
+      return raw;
+    },
+  },
+  endpoint: {
+    env: 'SCHEDULER_API_ENDPOINT',
+    description: 'host:port of the local Cloud Scheduler stand-in (unset: the real service)',
+    default: '',
+    parse: parse.string,
+  },
+} as const;
+
+export type LedgerEnv = ConfigOf<typeof LEDGER_OPTIONS>;
+export type SchedulerEnv = ConfigOf<typeof SCHEDULER_OPTIONS>;
+
+export function readLedgerEnv(env: Env): LedgerEnv {
+  return readConfig(LEDGER_OPTIONS, env);
+}
+
+export function readSchedulerEnv(env: Env): SchedulerEnv {
+  return readConfig(SCHEDULER_OPTIONS, env);
+}
+
+/** Which commands read a variable beyond the common GOOGLE_CLOUD_PROJECT. */
+const USED_BY: Readonly<Record<string, string>> = {
+  GOOGLE_CLOUD_PROJECT: 'required by gaps, checkpoints, backfill',
+  LOG_LEVEL: 'backfill progress on stderr',
+  RELAY_STREAMS: 'required by backfill; elsewhere checks stream names',
+  CHECKPOINTS_COLLECTION: 'checkpoints, backfill',
+  GAPS_COLLECTION: 'gaps, backfill',
+  SCHEDULER_JOB: 'required by scheduler',
+  SCHEDULER_API_ENDPOINT: 'scheduler',
+};
+
+/** Every variable the CLI reads, for --help. */
+export function describeEnv(): string {
+  const options: Option<unknown>[] = [...Object.values(GAPFILL_OPTIONS), ...Object.values(SCHEDULER_OPTIONS)];
+  const lines: string[] = [];
+  for (const option of options) {
+    const fallback =
+      'default' in option && option.default !== '' ? `; default ${JSON.stringify(option.default)}` : '';
+    lines.push(
+      `  ${option.env.padEnd(30)} ${option.description} [${USED_BY[option.env] ?? 'backfill'}${fallback}]`,
+    );
+  }
+  lines.push(
+    `  ${'FIRESTORE_EMULATOR_HOST'.padEnd(30)} host:port of the Firestore emulator (unset: real Firestore)`,
+  );
+  return lines.join('\n');
+}
