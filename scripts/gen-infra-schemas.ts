@@ -30,31 +30,9 @@ export const CATALOGUE_FILE = 'tables.json';
 export const PROJECT_PLACEHOLDER = '{project}';
 export const DATASET_PLACEHOLDER = '{dataset}';
 
-const req = (name: string, type: 'STRING' | 'INT64' | 'TIMESTAMP', description?: string) => ({
-  name,
-  type,
-  mode: 'REQUIRED' as const,
-  ...(description ? { description } : {}),
-});
-const opt = (name: string, type: 'STRING' | 'INT64' | 'TIMESTAMP', description?: string) => ({
-  name,
-  type,
-  mode: 'NULLABLE' as const,
-  ...(description ? { description } : {}),
-});
-
-/**
- * Tables the infrastructure needs before the code declares them. The gap ledger's BigQuery mirror is
- * agreed here until functions/core/schema.ts adds `gaps` to TABLES; from then on TABLES wins and this
- * copy is ignored (the infra test logs a reminder to delete it).
- */
-export const PENDING_TABLES: readonly TableSchema[] = [];
-
-/** Every table Terraform creates: TABLES, then any pending table TABLES does not have yet. */
+/** Every table Terraform creates: the code's single schema source. */
 export function infraTables(): TableSchema[] {
-  const declared = Object.values(TABLES) as TableSchema[];
-  const names = new Set(declared.map((t) => t.name));
-  return [...declared, ...PENDING_TABLES.filter((t) => !names.has(t.name))];
+  return Object.values(TABLES) as TableSchema[];
 }
 
 interface CatalogueEntry {
