@@ -100,6 +100,9 @@ module "relay" {
   streams               = var.relay_streams
   topic                 = module.pubsub.topic_name
   log_level             = var.log_level
+  checkpoints           = local.topology.checkpoints
+  gaps                  = local.topology.gaps
+  heartbeats            = local.topology.heartbeats
 }
 
 module "writer" {
@@ -113,6 +116,7 @@ module "writer" {
   docker_repository     = module.artifacts.repository_id
   build_service_account = module.iam.function_builder_id
   service_account_email = module.iam.writer_email
+  push_service_account  = module.iam.push_invoker_email
   dataset               = module.bigquery.dataset_id
   checkpoints           = local.topology.checkpoints
   log_level             = var.log_level

@@ -1,31 +1,20 @@
-import {
-  combine,
-  normalizeBookChanges,
-  normalizeBookTickers,
-  normalizeTrades,
-  streamNormalized,
-  type Disconnect,
-  type Exchange,
-} from 'tardis-dev';
-import type { FeedEvent, TickFeed } from '../core/feed.ts';
+import { streamNormalized, type Disconnect, type Exchange } from 'tardis-dev';
+import { FeedRejectedError, type FeedEvent, type TickFeed } from '../core/feed.ts';
 import type { Logger } from '../core/ports.ts';
 import type { DataType, StreamKey } from '../core/streams.ts';
-import { abortable } from './abortable.ts';
+import { drive } from './abortable.ts';
 import { fromTardis } from './tardis-mapping.ts';
-
-// tardis-dev types each normalizer for the exchanges it supports; the stream config is validated
-// against our own exchange list, so the factories are used under a common type here.
-type AnyMapperFactory = Parameters<typeof streamNormalized>[1];
-const NORMALIZERS: Record<DataType, AnyMapperFactory> = {
-  trade: normalizeTrades as unknown as AnyMapperFactory,
-  book_ticker: normalizeBookTickers as unknown as AnyMapperFactory,
-  book_change: normalizeBookChanges as unknown as AnyMapperFactory,
-};
+import { TICK_NORMALIZERS } from './tardis-normalizers.ts';
 
 /**
- * The TickFeed port on tardis-dev's real-time feeds: one streamNormalized per exchange, with disconnect
- * messages so coverage can be closed at the moment a socket is lost. `WSS_URL_<EXCHANGE>` in the
- * environment redirects a feed (the local exchange simulator uses it).
+ * The TickFeed port on tardis-dev's real-time feeds: one streamNormalized per exchange (one websocket
+ * each for Binance spot and Coinbase), with disconnect messages so coverage closes when a socket is
+ * lost. `WSS_URL_<EXCHANGE>` in the environment redirects a feed (the local exchange simulator uses it).
+ *
+ * Each exchange is consumed by its own loop that hands events to the sink synchronously. tardis-dev
+ * stamps `localTimestamp` when the message is pulled from its socket stream, so a message is stamped and
+ * delivered in one run of promise jobs: no timer can observe a stamped but undelivered message. (tardis'
+ * `combine` would buffer between the two and break that, which is why it is not used.)
  */
 export class TardisLiveFeed implements TickFeed {
   constructor(
@@ -34,7 +23,7 @@ export class TardisLiveFeed implements TickFeed {
     private readonly staleTimeoutMs = 10_000,
   ) {}
 
-  async *events(signal: AbortSignal): AsyncIterable<FeedEvent> {
+  async run(sink: (event: FeedEvent) => void, signal: AbortSignal): Promise<void> {
     const byExchange = new Map<string, { symbols: Set<string>; types: Set<DataType> }>();
     for (const s of this.streams) {
       const entry = byExchange.get(s.exchange) ?? { symbols: new Set(), types: new Set() };
@@ -42,33 +31,107 @@ export class TardisLiveFeed implements TickFeed {
       entry.types.add(s.type);
       byExchange.set(s.exchange, entry);
     }
-    const iterators = [...byExchange.entries()].map(([exchange, { symbols, types }]) =>
-      streamNormalized(
+    // A fatal error on one exchange stops them all: the relay exits and names the refused entry.
+    const stop = new AbortController();
+    const onAbort = () => stop.abort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    if (signal.aborted) stop.abort();
+    const failure = new AbortController();
+    const loops = [...byExchange.entries()].map(async ([exchange, { symbols, types }]) => {
+      const configured = [...symbols];
+      const source = streamNormalized(
         {
           exchange: exchange as Exchange,
-          symbols: [...symbols],
+          symbols: configured,
           withDisconnectMessages: true,
           timeoutIntervalMS: this.staleTimeoutMs,
-          onError: (error) => this.logger.log('WARNING', 'exchange feed error', { exchange, error }),
+          onError: (error) => {
+            const rejected = classifyFeedError(exchange, configured, error);
+            if (rejected) {
+              failure.abort(rejected);
+              return;
+            }
+            this.logger.log('WARNING', 'exchange feed error; tardis-dev reconnects', { exchange, error });
+          },
         },
-        ...[...types].map((t) => NORMALIZERS[t]),
-      ),
-    );
-    const merged = (iterators.length === 1 ? iterators[0]! : combine(...iterators)) as AsyncIterableIterator<
-      { type: string } | Disconnect
-    >;
-    yield* abortable(merged, signal, (message) => {
-      if (message.type === 'disconnect') {
-        const d = message as Disconnect;
-        return {
-          kind: 'disconnect',
-          exchange: d.exchange,
-          symbols: d.symbols?.map((s) => s.toLowerCase()),
-          at: d.localTimestamp.getTime(),
-        };
-      }
-      const tick = fromTardis(message);
-      return tick ? { kind: 'tick', tick } : undefined;
+        ...[...types].map((t) => TICK_NORMALIZERS[t]),
+      ) as AsyncIterableIterator<{ type: string }>;
+      await drive(
+        source,
+        (message) => {
+          const event = toFeedEvent(message);
+          if (event) sink(event);
+        },
+        stop.signal,
+        failure.signal,
+      );
     });
+    try {
+      await Promise.all(loops);
+    } catch (error) {
+      stop.abort();
+      await Promise.allSettled(loops);
+      throw error;
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
   }
+}
+
+/** A tardis-dev normalized message (or disconnect) as a feed event; undefined for types not recorded. */
+export function toFeedEvent(message: { type: string }): FeedEvent | undefined {
+  if (message.type === 'disconnect') {
+    const d = message as Disconnect;
+    return {
+      kind: 'disconnect',
+      exchange: d.exchange,
+      symbols: d.symbols?.map((s) => s.toLowerCase()),
+      at: d.localTimestamp.getTime(),
+    };
+  }
+  const tick = fromTardis(message);
+  return tick ? { kind: 'tick', tick } : undefined;
+}
+
+const ERROR_PREFIX = 'Received error message: ';
+
+/**
+ * Decides whether an error tardis-dev reports is an exchange refusing our subscription (permanent: the
+ * configuration names something the exchange does not list) rather than a connection problem (tardis-dev
+ * reconnects with backoff). Recognised refusals:
+ * - Coinbase: `{"type":"error","message":"Failed to subscribe","reason":"BTC-XYZ is not a valid product"}`;
+ * - Binance: `{"error":{"code":2,"msg":"Invalid request: ..."},"id":N}` (a malformed stream name).
+ */
+export function classifyFeedError(
+  exchange: string,
+  configured: readonly string[],
+  error: unknown,
+): FeedRejectedError | undefined {
+  const text = error instanceof Error ? error.message : String(error);
+  const at = text.indexOf(ERROR_PREFIX);
+  if (at < 0) return undefined;
+  let body: unknown;
+  try {
+    body = JSON.parse(text.slice(at + ERROR_PREFIX.length));
+  } catch {
+    return undefined;
+  }
+  if (typeof body !== 'object' || body === null) return undefined;
+  const message = body as Record<string, unknown>;
+  if (exchange === 'coinbase' && message.type === 'error') {
+    const reason = typeof message.reason === 'string' ? message.reason : String(message.message ?? '');
+    const product = /^(\S+) is not a valid product/i.exec(reason)?.[1]?.toLowerCase();
+    if (product === undefined) return undefined;
+    const named = configured.filter((s) => s === product);
+    return new FeedRejectedError(exchange, named.length > 0 ? named : [product], reason, { cause: error });
+  }
+  if (exchange === 'binance') {
+    const detail = message.error as { code?: unknown; msg?: unknown } | undefined;
+    if (detail?.code === 2) {
+      return new FeedRejectedError(exchange, configured, String(detail.msg ?? 'invalid request'), {
+        cause: error,
+      });
+    }
+  }
+  return undefined;
 }

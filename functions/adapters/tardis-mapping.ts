@@ -1,7 +1,21 @@
 import type { BookChange, BookTicker, Trade } from 'tardis-dev';
 import { dateToMicros, type Tick } from '../core/tick.ts';
 
-/** Maps a tardis-dev normalized message to a core tick (undefined for types tickstream does not record). */
+/** Lower-cased symbols by exchange spelling: one small map instead of a new string per tick. */
+const lowerCase = new Map<string, string>();
+function lower(symbol: string): string {
+  let out = lowerCase.get(symbol);
+  if (out === undefined) {
+    out = symbol.toLowerCase();
+    if (lowerCase.size < 100_000) lowerCase.set(symbol, out);
+  }
+  return out;
+}
+
+/**
+ * Maps a tardis-dev normalized message to a core tick (undefined for types tickstream does not record).
+ * Book tickers carry `updateId` only when produced by TICK_NORMALIZERS (tardis-normalizers.ts).
+ */
 export function fromTardis(message: { type: string }): Tick | undefined {
   switch (message.type) {
     case 'trade': {
@@ -9,7 +23,7 @@ export function fromTardis(message: { type: string }): Tick | undefined {
       return {
         type: 'trade',
         exchange: m.exchange,
-        symbol: m.symbol.toLowerCase(),
+        symbol: lower(m.symbol),
         id: m.id,
         price: m.price,
         amount: m.amount,
@@ -19,17 +33,31 @@ export function fromTardis(message: { type: string }): Tick | undefined {
       };
     }
     case 'book_ticker': {
-      const m = message as BookTicker;
+      const m = message as BookTicker & { updateId?: string };
+      if (m.updateId === undefined) {
+        return {
+          type: 'book_ticker',
+          exchange: m.exchange,
+          symbol: lower(m.symbol),
+          bidPrice: m.bidPrice,
+          bidAmount: m.bidAmount,
+          askPrice: m.askPrice,
+          askAmount: m.askAmount,
+          ts: dateToMicros(m.timestamp),
+          localTs: dateToMicros(m.localTimestamp),
+        };
+      }
       return {
         type: 'book_ticker',
         exchange: m.exchange,
-        symbol: m.symbol.toLowerCase(),
+        symbol: lower(m.symbol),
         bidPrice: m.bidPrice,
         bidAmount: m.bidAmount,
         askPrice: m.askPrice,
         askAmount: m.askAmount,
         ts: dateToMicros(m.timestamp),
         localTs: dateToMicros(m.localTimestamp),
+        updateId: m.updateId,
       };
     }
     case 'book_change': {
@@ -37,7 +65,7 @@ export function fromTardis(message: { type: string }): Tick | undefined {
       return {
         type: 'book_change',
         exchange: m.exchange,
-        symbol: m.symbol.toLowerCase(),
+        symbol: lower(m.symbol),
         isSnapshot: m.isSnapshot,
         bids: m.bids,
         asks: m.asks,

@@ -3,9 +3,9 @@ import type { StreamKey } from './streams.ts';
 import type { Tick } from './tick.ts';
 
 export interface BatchLimits {
-  /** Most ticks in one batch. */
+  /** Most ticks in one batch (soft: ticks received in one millisecond are never split, see cut()). */
   readonly maxTicks: number;
-  /** Approximate most bytes of encoded ticks in one batch. */
+  /** Approximate most bytes of encoded ticks in one batch (soft, like maxTicks). */
   readonly maxBytes: number;
   /** Longest a received tick waits before its batch is sent. */
   readonly maxWaitMs: number;
@@ -23,22 +23,30 @@ export const DEFAULT_BATCH_LIMITS: BatchLimits = Object.freeze({
 /** Rough encoded size of a tick in the v1 format, so batches can be bounded without encoding twice. */
 export function approxTickBytes(tick: Tick): number {
   if (tick.type === 'book_change') return 64 + 24 * (tick.bids.length + tick.asks.length);
-  return tick.type === 'trade' ? 96 : 110;
+  return tick.type === 'trade' ? 96 : 120;
 }
 
 /**
- * Batches one stream's ticks and tracks its coverage. A window opens when the relay starts listening
- * (first data after a connect) and is closed on a disconnect, a stale socket or shutdown; each batch
- * carries the part of the window it covers, so consecutive batches tile the listened time exactly.
+ * Batches one stream's ticks and tracks its coverage window.
+ *
+ * Time is the relay's receive time in whole milliseconds (`floor(tick.localTs / 1000)`). A window opens
+ * at the receive time of the first tick that proves the subscription, and each batch claims
+ * `[from, boundary)`: every tick of the stream received in that span is in the batch. The caller passes
+ * the boundary, the latest instant up to which it knows every received message has been handed over
+ * (and the connection was alive); ticks received at or after the boundary stay for the next batch. So
+ * consecutive batches tile the listened time exactly and a claim never runs ahead of the evidence.
  */
 export class StreamBatcher {
   private windowFrom: number | null = null;
   private ticks: Tick[] = [];
   private rowIds: string[] = [];
+  /** Receive millisecond of each buffered tick (clamped to be non-decreasing and >= the window start). */
+  private ms: number[] = [];
   private bytes = 0;
   private firstTickAt = 0;
-  private lastTickMs = 0;
   private seq = 0;
+  /** The last receive ms at which a size cut found nothing to cut (all ticks in that ms); avoids rescans. */
+  private blockedAtMs = Number.NaN;
 
   constructor(
     readonly stream: StreamKey,
@@ -50,6 +58,11 @@ export class StreamBatcher {
     return this.windowFrom !== null;
   }
 
+  /** Start of the open window, or null when not covering. */
+  get coveringSince(): number | null {
+    return this.windowFrom;
+  }
+
   get bufferedTicks(): number {
     return this.ticks.length;
   }
@@ -58,37 +71,54 @@ export class StreamBatcher {
     return this.bytes;
   }
 
-  /** Starts coverage at `now` if it is not already running. */
-  open(now: number): void {
-    if (this.windowFrom === null) this.windowFrom = now;
+  /** Starts coverage at `at` (ms) unless it is already running. */
+  open(at: number): void {
+    if (this.windowFrom === null) this.windowFrom = at;
   }
 
-  /** Adds a tick received at `now`; returns a batch when a count or size limit is reached. */
-  add(tick: Tick, rowId: string, now: number): Batch | undefined {
-    this.open(now);
+  /**
+   * Adds a tick (`now`: wall-clock ms). Returns a batch when the count or size limit is reached and
+   * something before `boundary` can be cut.
+   */
+  add(tick: Tick, rowId: string, now: number, boundary: number): Batch | undefined {
+    let at = Math.floor(tick.localTs / 1000);
+    if (this.windowFrom === null) this.windowFrom = at;
+    const last = this.ms.length > 0 ? this.ms[this.ms.length - 1]! : this.windowFrom;
+    if (at < last) at = last; // a clock step back must not put a tick before its window
     if (this.ticks.length === 0) this.firstTickAt = now;
     this.ticks.push(tick);
     this.rowIds.push(rowId);
+    this.ms.push(at);
     this.bytes += approxTickBytes(tick);
-    this.lastTickMs = Math.max(this.lastTickMs, Math.floor(tick.localTs / 1000));
-    if (this.ticks.length >= this.limits.maxTicks || this.bytes >= this.limits.maxBytes) return this.cut(now);
-    return undefined;
-  }
-
-  /** Returns a batch when the oldest tick has waited long enough or the heartbeat is due. */
-  poll(now: number): Batch | undefined {
-    if (this.windowFrom === null) return undefined;
-    if (this.ticks.length > 0 && now - this.firstTickAt >= this.limits.maxWaitMs) return this.cut(now);
-    if (this.ticks.length === 0 && now - this.windowFrom >= this.limits.heartbeatMs) return this.cut(now);
-    return undefined;
-  }
-
-  /** Ends coverage at `now` and returns what was buffered (possibly an empty batch closing the window). */
-  close(now: number): Batch | undefined {
-    if (this.windowFrom === null) return undefined;
-    const batch = this.cut(now);
-    this.windowFrom = null;
+    if (this.ticks.length < this.limits.maxTicks && this.bytes < this.limits.maxBytes) return undefined;
+    if (at === this.blockedAtMs && boundary <= at) return undefined;
+    const batch = this.cut(now, boundary, false);
+    if (batch === undefined) this.blockedAtMs = at;
     return batch;
+  }
+
+  /** Returns a batch when the oldest tick has waited long enough or a heartbeat is due. */
+  poll(now: number, boundary: number): Batch | undefined {
+    if (this.windowFrom === null) return undefined;
+    if (this.ticks.length > 0) {
+      return now - this.firstTickAt >= this.limits.maxWaitMs ? this.cut(now, boundary, false) : undefined;
+    }
+    if (boundary - this.windowFrom >= this.limits.heartbeatMs) return this.cut(now, boundary, true);
+    return undefined;
+  }
+
+  /**
+   * Ends coverage at `boundary` and returns everything buffered (possibly an empty batch closing the
+   * window; nothing when there is neither a tick nor time to claim). Ticks received at or after the boundary still travel in this batch, outside its window:
+   * they were received, so they are published, but the window claims nothing past the evidence.
+   */
+  close(boundary: number): Batch | undefined {
+    if (this.windowFrom === null) return undefined;
+    const from = this.windowFrom;
+    this.windowFrom = null;
+    // Nothing received and no time to claim: an empty zero-length batch would say nothing.
+    if (this.ticks.length === 0 && boundary <= from) return undefined;
+    return this.emit(from, Math.max(from, boundary), this.ticks.length);
   }
 
   /** Ends coverage without emitting: the buffered ticks were lost to the relay, leaving an explicit hole. */
@@ -99,27 +129,51 @@ export class StreamBatcher {
     return lost;
   }
 
-  private cut(now: number): Batch {
-    const from = this.windowFrom ?? now;
-    // The window is half-open and must contain every tick's receive time, also when clocks disagree by a ms.
-    const to = Math.max(now, from, this.ticks.length > 0 ? this.lastTickMs + 1 : 0);
-    const batch: Batch = {
+  /** Cuts `[from, boundary)`; undefined when that holds no tick and an empty batch was not asked for. */
+  private cut(now: number, boundary: number, allowEmpty: boolean): Batch | undefined {
+    const from = this.windowFrom!;
+    if (boundary <= from) return undefined;
+    let split = this.ms.length;
+    while (split > 0 && this.ms[split - 1]! >= boundary) split--;
+    if (split === 0 && !allowEmpty) return undefined;
+    const batch = this.emit(from, boundary, split);
+    this.windowFrom = boundary;
+    if (this.ticks.length > 0) this.firstTickAt = now;
+    return batch;
+  }
+
+  /** Takes the first `count` buffered ticks into a batch with window [from, to). */
+  private emit(from: number, to: number, count: number): Batch {
+    let ticks: Tick[];
+    let rowIds: string[];
+    if (count === this.ticks.length) {
+      ticks = this.ticks;
+      rowIds = this.rowIds;
+      this.reset();
+    } else {
+      ticks = this.ticks.slice(0, count);
+      rowIds = this.rowIds.slice(0, count);
+      this.ticks = this.ticks.slice(count);
+      this.rowIds = this.rowIds.slice(count);
+      this.ms = this.ms.slice(count);
+      this.bytes = 0;
+      for (const tick of this.ticks) this.bytes += approxTickBytes(tick);
+    }
+    return {
       stream: this.stream,
       relayId: this.relayId,
       seq: this.seq++,
       window: { from, to },
-      ticks: this.ticks,
-      rowIds: this.rowIds,
+      ticks,
+      rowIds,
     };
-    this.windowFrom = to;
-    this.reset();
-    return batch;
   }
 
   private reset(): void {
     this.ticks = [];
     this.rowIds = [];
+    this.ms = [];
     this.bytes = 0;
-    this.lastTickMs = 0;
+    this.blockedAtMs = Number.NaN;
   }
 }

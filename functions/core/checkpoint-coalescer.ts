@@ -4,19 +4,36 @@ import { streamId } from './streams.ts';
 
 interface StreamState {
   pending: CheckpointAdvance | undefined;
+  /** When the oldest advance in `pending` arrived. */
+  pendingSince: number | undefined;
+  /** When the oldest advance of the write in flight arrived. */
+  writingSince: number | undefined;
   lastWriteAt: number;
   timer: NodeJS.Timeout | undefined;
   writing: Promise<void> | undefined;
+}
+
+/** How far the stored checkpoints trail what this instance has committed. */
+export interface CoalescerStats {
+  /** Streams with an advance not yet stored. */
+  readonly pendingStreams: number;
+  /** Age of the oldest advance not yet stored (0 when none): this instance's checkpoint lag. */
+  readonly checkpointAgeMs: number;
+  readonly writes: number;
+  readonly failedWrites: number;
 }
 
 /**
  * Coalesces checkpoint advances so that no checkpoint document is written more than once per
  * `minIntervalMs` (Firestore sustains about one write per second per document). Advances arriving
  * in between are merged and written together; a failed write is merged back and retried.
+ * `submit` never waits: checkpoint writes are off the delivery's hot path.
  */
 export class CheckpointCoalescer {
   private readonly streams = new Map<string, StreamState>();
   private closed = false;
+  private writes = 0;
+  private failedWrites = 0;
 
   constructor(
     private readonly store: CheckpointStore,
@@ -29,10 +46,21 @@ export class CheckpointCoalescer {
     const key = streamId(advance.stream);
     let state = this.streams.get(key);
     if (!state) {
-      state = { pending: undefined, lastWriteAt: -Infinity, timer: undefined, writing: undefined };
+      state = {
+        pending: undefined,
+        pendingSince: undefined,
+        writingSince: undefined,
+        lastWriteAt: -Infinity,
+        timer: undefined,
+        writing: undefined,
+      };
       this.streams.set(key, state);
     }
-    state.pending = state.pending ? combineAdvances(state.pending, advance) : advance;
+    if (state.pending) state.pending = combineAdvances(state.pending, advance);
+    else {
+      state.pending = advance;
+      state.pendingSince = this.clock.now();
+    }
     this.schedule(key, state);
   }
 
@@ -50,6 +78,7 @@ export class CheckpointCoalescer {
     }
   }
 
+  /** Flushes and stops scheduling further writes. Safe to call twice. */
   async close(): Promise<void> {
     if (this.closed) return;
     await this.flush();
@@ -58,24 +87,39 @@ export class CheckpointCoalescer {
 
   get pendingStreams(): number {
     let n = 0;
-    for (const s of this.streams.values()) if (s.pending) n++;
+    for (const s of this.streams.values()) if (s.pending || s.writing) n++;
     return n;
   }
 
+  stats(): CoalescerStats {
+    const now = this.clock.now();
+    let pendingStreams = 0;
+    let oldest = now;
+    for (const s of this.streams.values()) {
+      const since = Math.min(s.pendingSince ?? Infinity, s.writingSince ?? Infinity);
+      if (since === Infinity) continue;
+      pendingStreams++;
+      oldest = Math.min(oldest, since);
+    }
+    return {
+      pendingStreams,
+      checkpointAgeMs: now - oldest,
+      writes: this.writes,
+      failedWrites: this.failedWrites,
+    };
+  }
+
   private schedule(key: string, state: StreamState): void {
-    if (state.writing || state.timer || !state.pending) return;
+    if (this.closed || state.writing || state.timer || !state.pending) return;
     const wait = state.lastWriteAt + this.minIntervalMs - this.clock.now();
-    if (wait <= 0 && !this.closed) {
+    if (wait <= 0) {
       void this.write(key, state);
       return;
     }
-    state.timer = setTimeout(
-      () => {
-        state.timer = undefined;
-        void this.write(key, state);
-      },
-      Math.max(wait, 0),
-    );
+    state.timer = setTimeout(() => {
+      state.timer = undefined;
+      void this.write(key, state);
+    }, wait);
   }
 
   private write(key: string, state: StreamState): Promise<void> {
@@ -83,18 +127,26 @@ export class CheckpointCoalescer {
     const advance = state.pending;
     if (!advance) return Promise.resolve();
     state.pending = undefined;
+    state.writingSince = state.pendingSince;
+    state.pendingSince = undefined;
     state.lastWriteAt = this.clock.now();
     state.writing = this.store
       .advance(advance)
       .then(
-        () => undefined,
+        () => {
+          this.writes++;
+        },
         (error: unknown) => {
+          this.failedWrites++;
+          // Merged back: the position it carried is not lost, and its age keeps counting.
           state.pending = state.pending ? combineAdvances(advance, state.pending) : advance;
+          state.pendingSince = Math.min(state.pendingSince ?? Infinity, state.writingSince ?? Infinity);
           this.logger.log('WARNING', 'checkpoint write failed; will retry', { stream: key, error });
         },
       )
       .finally(() => {
         state.writing = undefined;
+        state.writingSince = undefined;
         this.schedule(key, state);
       });
     return state.writing;

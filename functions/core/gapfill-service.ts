@@ -84,6 +84,7 @@ export interface GapfillRun {
 }
 
 const RETRYABLE: readonly GapState[] = ['open', 'failed'];
+const KEY_REFUSED = 'history API refused the key';
 
 /**
  * One gap-filler run: take the lease, detect holes per stream, record them in the ledger, fill every
@@ -212,7 +213,17 @@ async function fillAll(
   startedAt: number,
 ): Promise<void> {
   const { ledger, clock, options, logger } = deps;
-  const candidates = (await ledger.list({ states: RETRYABLE }))
+  const retryable = await ledger.list({ states: RETRYABLE });
+  // While a refused key's backoff runs, no gap is tried: one 401 per backoff period, not one per gap.
+  const refused = retryable.find((g) => g.reason?.startsWith(KEY_REFUSED) && g.nextAttemptAt > clock.now());
+  if (refused) {
+    logger.log('ERROR', 'fills paused: the history API refused the API key; check TARDIS_API_KEY', {
+      nextAttemptAt: new Date(refused.nextAttemptAt).toISOString(),
+      gapId: refused.id,
+    });
+    return;
+  }
+  const candidates = retryable
     .filter((g) => g.nextAttemptAt <= clock.now() && g.to + options.availabilityDelayMs <= clock.now())
     .sort((a, b) => a.from - b.from);
   for (const gap of candidates) {
@@ -262,7 +273,7 @@ async function fillOne(deps: GapfillDeps, gap: Gap): Promise<FillOutcome> {
       next = {
         ...filling,
         state: 'failed',
-        reason: `history API refused the key: ${why}`,
+        reason: `${KEY_REFUSED}: ${why}`,
         nextAttemptAt: now + options.unauthorizedBackoffMs,
         updatedAt: now,
       };

@@ -1,60 +1,112 @@
+import { createHash } from 'node:crypto';
+
 /** A Pub/Sub push request body, as the push endpoint receives it. */
 export interface PushEnvelope {
   readonly message: {
     readonly data: Buffer;
+    /** The `data` field as received (base64 text), kept for quarantine. */
     readonly rawData: string;
     readonly attributes: Readonly<Record<string, string>>;
+    /** Pub/Sub's message id; for a message without one, `env:` and a hash of the message. */
     readonly messageId: string;
     readonly publishTime: string | undefined;
   };
   readonly subscription: string;
   readonly deliveryAttempt: number | undefined;
+  /**
+   * Set when the body is a push (message + subscription) with a malformed field. Such a message can
+   * never be processed, and a 4xx would make Pub/Sub redeliver it forever: it is quarantined instead.
+   */
+  readonly defect?: {
+    readonly reason: 'bad_envelope_field';
+    readonly detail: string;
+    readonly payload: string;
+  };
 }
 
+/** The body is not a Pub/Sub push at all (answered 4xx). */
 export class EnvelopeError extends Error {
   override readonly name = 'EnvelopeError';
 }
 
 const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
 
-/** Parses a push body; throws EnvelopeError when it is not a Pub/Sub push at all. */
+/**
+ * Parses a push body. Throws EnvelopeError only when it is not a Pub/Sub push at all (not an object,
+ * no `message` object, no `subscription`); a push with a bad field is returned with `defect` set.
+ */
 export function parsePushEnvelope(body: unknown): PushEnvelope {
-  if (typeof body !== 'object' || body === null) throw new EnvelopeError('body is not a JSON object');
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new EnvelopeError('body is not a JSON object');
+  }
   const { message, subscription, deliveryAttempt } = body as Record<string, unknown>;
-  if (typeof message !== 'object' || message === null) throw new EnvelopeError('body has no message object');
-  if (typeof subscription !== 'string' || subscription === '')
+  if (typeof message !== 'object' || message === null || Array.isArray(message)) {
+    throw new EnvelopeError('body has no message object');
+  }
+  if (typeof subscription !== 'string' || subscription === '') {
     throw new EnvelopeError('body has no subscription');
+  }
   const { data, attributes, messageId, message_id, publishTime } = message as Record<string, unknown>;
-  const id =
-    typeof messageId === 'string' ? messageId : typeof message_id === 'string' ? message_id : undefined;
-  if (!id) throw new EnvelopeError('message has no messageId');
-  const rawData = data === undefined ? '' : data;
-  if (typeof rawData !== 'string') throw new EnvelopeError('message data is not a string');
+  const problems: string[] = [];
+  let id =
+    typeof messageId === 'string' && messageId !== ''
+      ? messageId
+      : typeof message_id === 'string' && message_id !== ''
+        ? message_id
+        : undefined;
+  if (id === undefined) problems.push('message has no messageId');
+  let rawData = '';
+  if (typeof data === 'string') rawData = data;
+  else if (data !== undefined && data !== null) problems.push('message data is not a string');
   const attrs: Record<string, string> = {};
   if (attributes !== undefined && attributes !== null) {
     if (typeof attributes !== 'object' || Array.isArray(attributes)) {
-      throw new EnvelopeError('message attributes are not an object');
+      problems.push('message attributes are not an object');
+    } else {
+      for (const [key, value] of Object.entries(attributes)) {
+        if (typeof value === 'string') attrs[key] = value;
+        else problems.push(`attribute ${key} is not a string`);
+      }
     }
-    for (const [key, value] of Object.entries(attributes)) {
-      if (typeof value !== 'string') throw new EnvelopeError(`attribute ${key} is not a string`);
-      attrs[key] = value;
-    }
+  }
+  let defect: PushEnvelope['defect'];
+  if (problems.length > 0) {
+    const payload = stringifyLoose(message);
+    id ??= `env:${createHash('sha256').update(payload).digest('base64url').slice(0, 22)}`;
+    defect = { reason: 'bad_envelope_field', detail: problems.join('; '), payload };
   }
   return {
     message: {
       // Undecodable base64 is kept (rawData) and quarantined by the writer rather than rejected here:
       // Pub/Sub would redeliver a 4xx forever.
-      data: BASE64.test(rawData) ? Buffer.from(rawData, 'base64') : Buffer.alloc(0),
+      data: defect === undefined && BASE64.test(rawData) ? Buffer.from(rawData, 'base64') : Buffer.alloc(0),
       rawData,
       attributes: attrs,
-      messageId: id,
+      messageId: id as string,
       publishTime: typeof publishTime === 'string' ? publishTime : undefined,
     },
     subscription,
-    deliveryAttempt: typeof deliveryAttempt === 'number' ? deliveryAttempt : undefined,
+    deliveryAttempt:
+      typeof deliveryAttempt === 'number' && Number.isSafeInteger(deliveryAttempt)
+        ? deliveryAttempt
+        : undefined,
+    ...(defect ? { defect } : {}),
   };
 }
 
 export function isValidBase64(raw: string): boolean {
   return BASE64.test(raw) && raw.length % 4 !== 1;
+}
+
+/** JSON text of a parsed value, with numbers JSON cannot hold (Infinity, NaN) kept as text. */
+export function stringifyLoose(value: unknown): string {
+  try {
+    return (
+      JSON.stringify(value, (_key, v: unknown) =>
+        typeof v === 'number' && !Number.isFinite(v) ? String(v) : typeof v === 'bigint' ? String(v) : v,
+      ) ?? String(value)
+    );
+  } catch {
+    return String(value);
+  }
 }

@@ -4,12 +4,17 @@ import type { Tick } from './tick.ts';
 /**
  * The deterministic identity of one exchange event. The same event gets the same id whether it arrives
  * live from the relay or later from Tardis history, so BigQuery's insertId and the dedup views collapse
- * overlaps. Trades with an exchange trade id use it directly; everything else hashes the normalized
- * event without its local receive time (which differs between the live and the historical recorder).
+ * overlaps. Trades with an exchange trade id use it (`t:<id>`), quotes with an exchange update id use
+ * that (`q:<updateId>`); everything else hashes the normalized event without its local receive time
+ * (which differs between the live and the historical recorder).
  */
 export function rowId(tick: Tick): string {
-  if (tick.type === 'trade' && tick.id !== undefined && tick.id !== '') {
-    return `${tick.exchange}:${tick.symbol}:t:${tick.id}`;
+  if (tick.type === 'trade') {
+    if (tick.id !== undefined && tick.id !== '') return `${tick.exchange}:${tick.symbol}:t:${tick.id}`;
+  } else if (tick.type === 'book_ticker') {
+    if (tick.updateId !== undefined && tick.updateId !== '') {
+      return `${tick.exchange}:${tick.symbol}:q:${tick.updateId}`;
+    }
   }
   return `${tick.exchange}:${tick.symbol}:${typeCode(tick.type)}:${contentHash(tick)}`;
 }

@@ -1,10 +1,11 @@
-import { isSupportedExchange } from './exchanges.ts';
+import { EXCHANGES, isSupportedExchange } from './exchanges.ts';
 import { DATA_TYPES, isDataType, type StreamKey } from './streams.ts';
 
 /**
  * Parses the relay's stream list: entries separated by `;`, each `exchange:symbol[,symbol...]:type[,type...]`,
  * e.g. `binance:btcusdt,ethusdt:trade,book_ticker;coinbase:btc-usd:trade`. Symbols are lower-cased,
- * as tardis-dev normalizes them. Throws with the offending entry named.
+ * as tardis-dev normalizes them, and must have the exchange's symbol shape. Throws with the offending
+ * entry named.
  */
 export function parseStreamsConfig(raw: string): StreamKey[] {
   const out: StreamKey[] = [];
@@ -15,20 +16,31 @@ export function parseStreamsConfig(raw: string): StreamKey[] {
     .filter(Boolean)) {
     const parts = entry.split(':');
     if (parts.length !== 3) throw new Error(`stream entry "${entry}" must be exchange:symbols:types`);
-    const [exchange, symbolList, typeList] = parts as [string, string, string];
-    if (!isSupportedExchange(exchange))
-      throw new Error(`stream entry "${entry}": unknown exchange "${exchange}"`);
+    const [exchange, symbolList, typeList] = parts.map((p) => p.trim()) as [string, string, string];
+    if (!isSupportedExchange(exchange)) {
+      throw new Error(
+        `stream entry "${entry}": unknown exchange "${exchange}" (one of ${Object.keys(EXCHANGES).join(', ')})`,
+      );
+    }
+    const info = EXCHANGES[exchange]!;
     const symbols = symbolList.split(',').map((s) => s.trim().toLowerCase());
     const types = typeList.split(',').map((t) => t.trim());
     for (const symbol of symbols) {
-      if (!/^[a-z0-9._\-/]{1,64}$/.test(symbol))
-        throw new Error(`stream entry "${entry}": invalid symbol "${symbol}"`);
+      if (!info.symbol.pattern.test(symbol)) {
+        throw new Error(
+          `stream entry "${entry}": "${symbol}" is not a ${exchange} symbol ` +
+            `(${info.symbol.hint}, e.g. ${info.symbol.example})`,
+        );
+      }
     }
     for (const type of types) {
       if (!isDataType(type)) {
         throw new Error(
           `stream entry "${entry}": unknown data type "${type}" (one of ${DATA_TYPES.join(', ')})`,
         );
+      }
+      if (!info.dataTypes.includes(type)) {
+        throw new Error(`stream entry "${entry}": ${exchange} has no "${type}" feed`);
       }
       for (const symbol of symbols) {
         const key = `${exchange}:${symbol}:${type}`;

@@ -22,6 +22,12 @@ export interface TradeTick extends TickBase {
 
 export interface QuoteTick extends TickBase {
   readonly type: 'book_ticker';
+  /**
+   * The exchange's own id of this best bid/ask update when it has one (Binance `u`, Coinbase `sequence`).
+   * It is the quote's identity: tardis-dev stamps Binance spot book tickers with the local receive time,
+   * so without it the same update would get a different row id live and from history.
+   */
+  readonly updateId?: string;
   readonly bidPrice: number | undefined;
   readonly bidAmount: number | undefined;
   readonly askPrice: number | undefined;
@@ -48,9 +54,20 @@ export function dateToMicros(date: Date & { μs?: number }): Micros {
   return date.getTime() * 1000 + (date.μs ?? 0);
 }
 
+let isoSecond = NaN;
+let isoPrefix = '';
+/** `2024-01-01T00:00:00.123456Z`. Ticks come in runs within one second, so that second's text is reused. */
 export function microsToIso(micros: Micros): string {
-  const ms = Math.floor(micros / 1000);
-  const rest = micros - ms * 1000;
-  const iso = new Date(ms).toISOString(); // 2024-01-01T00:00:00.000Z
-  return `${iso.slice(0, 23)}${String(rest).padStart(3, '0')}Z`;
+  const second = Math.floor(micros / 1_000_000);
+  if (second !== isoSecond) {
+    const iso = new Date(second * 1000).toISOString(); // 2024-01-01T00:00:00.000Z
+    if (iso.length !== 24) {
+      // Years beyond 0000-9999 (+010000-...) are no valid timestamp; keep the former text for them.
+      const ms = Math.floor(micros / 1000);
+      return `${new Date(ms).toISOString().slice(0, 23)}${String(micros - ms * 1000).padStart(3, '0')}Z`;
+    }
+    isoPrefix = iso.slice(0, 20);
+    isoSecond = second;
+  }
+  return `${isoPrefix}${String(micros - second * 1_000_000).padStart(6, '0')}Z`;
 }

@@ -8,13 +8,31 @@ export const RELAY_OPTIONS = {
   projectId: { env: 'GOOGLE_CLOUD_PROJECT', description: 'Google Cloud project id', parse: parse.string },
   streams: {
     env: 'RELAY_STREAMS',
-    description: 'streams to record, e.g. binance:btcusdt,ethusdt:trade,book_ticker',
+    description: 'streams to record, e.g. binance:btcusdt,ethusdt:trade,book_ticker;coinbase:btc-usd:trade',
     parse: parseStreamsConfig,
   },
   topic: {
     env: 'TICKS_TOPIC',
     description: 'Pub/Sub topic for tick batches',
     default: DEFAULT_TOPOLOGY.topic,
+    parse: parse.string,
+  },
+  checkpoints: {
+    env: 'CHECKPOINTS_COLLECTION',
+    description: 'Firestore collection of per-stream checkpoints (read at start for startup gaps)',
+    default: DEFAULT_TOPOLOGY.checkpoints,
+    parse: parse.string,
+  },
+  gaps: {
+    env: 'GAPS_COLLECTION',
+    description: 'Firestore collection of the gap ledger (startup gaps are recorded there)',
+    default: DEFAULT_TOPOLOGY.gaps,
+    parse: parse.string,
+  },
+  heartbeats: {
+    env: 'HEARTBEATS_COLLECTION',
+    description: 'Firestore collection of relay liveness records',
+    default: DEFAULT_TOPOLOGY.heartbeats,
     parse: parse.string,
   },
   relayId: {
@@ -29,6 +47,12 @@ export const RELAY_OPTIONS = {
     description: 'most ticks per batch',
     default: DEFAULT_BATCH_LIMITS.maxTicks,
     parse: parse.int(1, 10_000),
+  },
+  maxBytes: {
+    env: 'BATCH_MAX_BYTES',
+    description: 'approximate most encoded bytes per batch',
+    default: DEFAULT_BATCH_LIMITS.maxBytes,
+    parse: parse.int(1024, 8 * 1024 * 1024),
   },
   maxWaitMs: {
     env: 'BATCH_MAX_WAIT_MS',
@@ -45,14 +69,44 @@ export const RELAY_OPTIONS = {
   maxInFlightBytes: {
     env: 'RELAY_MAX_INFLIGHT_BYTES',
     description: 'bound on unacknowledged publish bytes; past it batches become uncovered windows',
-    default: 64 * 1024 * 1024,
+    default: 32 * 1024 * 1024,
     parse: parse.int(1024 * 1024, 1024 * 1024 * 1024),
+  },
+  publishTimeoutMs: {
+    env: 'RELAY_PUBLISH_TIMEOUT_MS',
+    description: 'longest one publish may take, retries included; then its window becomes a hole',
+    default: 10_000,
+    parse: parse.int(1000, 600_000),
   },
   staleTimeoutMs: {
     env: 'RELAY_STALE_TIMEOUT_MS',
-    description: 'a socket silent this long is treated as lost',
+    description: 'an exchange socket silent this long is replaced (tardis-dev checks every interval)',
     default: 10_000,
     parse: parse.int(1000, 600_000),
+  },
+  healthStaleMs: {
+    env: 'RELAY_HEALTH_STALE_MS',
+    description: '/healthz fails when a stream is recorded only up to longer ago than this',
+    default: 60_000,
+    parse: parse.int(1000, 3_600_000),
+  },
+  heartbeatIntervalMs: {
+    env: 'RELAY_HEARTBEAT_INTERVAL_MS',
+    description: 'how often the liveness record in Firestore is written',
+    default: 5_000,
+    parse: parse.int(1000, 300_000),
+  },
+  metricsIntervalMs: {
+    env: 'RELAY_METRICS_INTERVAL_MS',
+    description: 'how often the metrics log line is written',
+    default: 10_000,
+    parse: parse.int(1000, 600_000),
+  },
+  startupGapGraceMs: {
+    env: 'RELAY_STARTUP_GAP_GRACE_MS',
+    description: 'wait after a stream first covers before checking its checkpoint for a startup gap',
+    default: 10_000,
+    parse: parse.int(0, 600_000),
   },
   shutdownDeadlineMs: {
     env: 'RELAY_SHUTDOWN_DEADLINE_MS',

@@ -1,17 +1,30 @@
 /**
- * Composition root of the relay (Cloud Run): reads config, wires tardis-dev, Pub/Sub and the health
- * endpoint into the core RelayService, and drains in order on SIGTERM.
+ * Composition root of the relay (Cloud Run): reads config, wires tardis-dev, Pub/Sub, Firestore and the
+ * health endpoint into the core, and drains in order on SIGTERM: stop intake -> close coverage windows
+ * -> publish what is buffered -> flush the client -> close clients -> exit.
  */
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:http';
+import { hostname } from 'node:os';
+import { Firestore } from '@google-cloud/firestore';
 import { PubSub } from '@google-cloud/pubsub';
-import { PubSubTickPublisher } from '../adapters/pubsub.ts';
+import { FirestoreCheckpointStore } from '../adapters/firestore.ts';
+import { FirestoreGapLedger } from '../adapters/firestore-gaps.ts';
+import { FirestoreHeartbeatStore } from '../adapters/firestore-heartbeat.ts';
+import { DEFAULT_PUBLISHER_OPTIONS, PubSubTickPublisher, RELAY_GRPC_OPTIONS } from '../adapters/pubsub.ts';
 import { TardisLiveFeed } from '../adapters/tardis-live.ts';
 import { ConfigError } from '../core/config.ts';
+import { FeedRejectedError } from '../core/feed.ts';
 import { jsonLogger } from '../core/logger.ts';
 import { systemClock } from '../core/ports.ts';
+import { RelayMonitor } from '../core/relay-monitor.ts';
 import { RelayService } from '../core/relay-service.ts';
+import { StartupRecovery } from '../core/relay-startup.ts';
+import { streamId } from '../core/streams.ts';
 import { readRelayConfig, type RelayConfig } from './config.ts';
+import { createHealthServer } from './health-server.ts';
+
+/** EX_CONFIG: the configuration is wrong (bad entry, or a stream the exchange refuses); restarting won't help. */
+const EXIT_CONFIG = 78;
 
 const write = (line: string) => process.stdout.write(line + '\n');
 
@@ -23,74 +36,142 @@ function loadConfig(): RelayConfig {
     jsonLogger(write).log('CRITICAL', `invalid configuration: ${error.message}`, {
       variable: error.variable,
     });
-    process.exit(78); // EX_CONFIG: nothing has started yet
+    process.exit(EXIT_CONFIG); // nothing has started yet
   }
 }
 
 const config = loadConfig();
 const relayId = config.relayId || `relay-${randomBytes(4).toString('hex')}`;
 const logger = jsonLogger(write, { level: config.logLevel, fields: { component: 'relay', relayId } });
+const clock = systemClock;
 
-const pubsub = new PubSub({ projectId: config.projectId });
-const publisher = new PubSubTickPublisher(pubsub, config.topic);
+const pubsub = new PubSub({ projectId: config.projectId, ...RELAY_GRPC_OPTIONS });
+const publisher = new PubSubTickPublisher(pubsub, config.topic, {
+  ...DEFAULT_PUBLISHER_OPTIONS,
+  timeoutMs: config.publishTimeoutMs,
+});
+const firestore = new Firestore({ projectId: config.projectId });
+const recovery = new StartupRecovery(
+  new FirestoreCheckpointStore(firestore, config.checkpoints, clock),
+  new FirestoreGapLedger(firestore, config.gaps),
+  clock,
+  logger,
+  { graceMs: config.startupGapGraceMs },
+);
 const relay = new RelayService(
   new TardisLiveFeed(config.streams, logger, config.staleTimeoutMs),
   publisher,
-  systemClock,
+  clock,
   logger,
   {
     relayId,
     streams: config.streams,
     limits: {
       maxTicks: config.maxTicks,
-      maxBytes: 512 * 1024,
+      maxBytes: config.maxBytes,
       maxWaitMs: config.maxWaitMs,
       heartbeatMs: config.heartbeatMs,
     },
     maxInFlightBytes: config.maxInFlightBytes,
     tickIntervalMs: Math.max(5, Math.min(25, Math.floor(config.maxWaitMs / 4))),
+    onFirstCoverage: (stream, from) => recovery.onFirstCoverage(stream, from),
+  },
+);
+const monitor = new RelayMonitor(
+  relay,
+  new FirestoreHeartbeatStore(firestore, config.heartbeats),
+  clock,
+  logger,
+  {
+    relayId,
+    revision: process.env.K_REVISION ?? null,
+    host: hostname(),
+    staleAfterMs: config.healthStaleMs,
+    heartbeatIntervalMs: config.heartbeatIntervalMs,
+    heartbeatTtlMs: 24 * 3_600_000,
+    metricsIntervalMs: config.metricsIntervalMs,
+    memory: () => ({ rss: process.memoryUsage.rss(), heapUsed: process.memoryUsage().heapUsed }),
   },
 );
 
-const health = createServer((req, res) => {
-  const streams = relay.status();
-  const body = JSON.stringify({ relayId, streams, counters: relay.counters });
-  const ok = req.url === '/readyz' ? streams.some((s) => s.covering) : true;
-  res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' }).end(body);
-});
+const health = createHealthServer(monitor);
 health.listen(config.port, () => {
   const address = health.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
-  logger.log('INFO', 'relay started', { streams: config.streams.length, topic: config.topic, port });
+  logger.log('INFO', 'relay started', {
+    streams: config.streams.map(streamId),
+    topic: config.topic,
+    port,
+    pid: process.pid,
+  });
 });
 
 let shuttingDown = false;
-async function shutdown(signal: string): Promise<void> {
+async function shutdown(reason: string, exitCode: number): Promise<void> {
   if (shuttingDown) {
-    logger.log('WARNING', 'second signal: exiting without waiting', { signal });
-    process.exit(1);
+    logger.log('WARNING', 'second signal: exiting without waiting', { reason });
+    process.exit(exitCode || 1);
   }
   shuttingDown = true;
-  logger.log('NOTICE', 'shutting down: closing coverage and flushing', { signal });
+  const startedAt = clock.now();
+  logger.log('NOTICE', 'shutting down: intake stopped, closing coverage and flushing', { reason });
   const deadline = setTimeout(() => {
-    logger.log('ERROR', 'shutdown deadline passed: exiting with work in flight', {
-      inFlightBytes: relay.counters.inFlightBytes,
-    });
-    process.exit(1);
+    logger.log(
+      'ERROR',
+      'shutdown deadline passed: exiting with publishes in flight (their windows stay uncovered)',
+      {
+        inFlightBatches: relay.counters.inFlightBatches,
+        inFlightBytes: relay.counters.inFlightBytes,
+        counters: relay.counters,
+      },
+    );
+    process.exit(exitCode || 1);
   }, config.shutdownDeadlineMs);
+  recovery.stop();
   await relay.stop();
-  await pubsub.close();
+  logger.log('NOTICE', 'relay stopped', {
+    reason,
+    drainMs: clock.now() - startedAt,
+    counters: relay.counters,
+    coverage: Object.fromEntries(
+      relay.status().map((s) => [s.stream, { ticksIn: s.ticksIn, coveredTo: s.coveredTo }]),
+    ),
+  });
+  // Every batch is settled: the rest (a last heartbeat, closing clients) is courtesy, given a second at most.
+  const courtesy = Promise.allSettled([monitor.stop(), pubsub.close()]).then(() => firestore.terminate());
+  await Promise.race([courtesy.catch(() => undefined), new Promise((r) => setTimeout(r, 1000).unref())]);
   health.close();
   clearTimeout(deadline);
-  logger.log('NOTICE', 'relay stopped', { counters: relay.counters });
   // Everything is flushed; tardis-dev may still hold reconnect timers, so don't wait for the loop to empty.
-  process.exit(process.exitCode ?? 0);
+  process.exit(exitCode);
 }
-process.on('SIGTERM', () => void shutdown('SIGTERM'));
-process.on('SIGINT', () => void shutdown('SIGINT'));
+process.on('SIGTERM', () => void shutdown('SIGTERM', 0));
+process.on('SIGINT', () => void shutdown('SIGINT', 0));
 
-relay.start().catch((error: unknown) => {
+async function main(): Promise<void> {
+  // Read the checkpoints before connecting, but never let a slow Firestore delay recording.
+  await Promise.race([recovery.load(config.streams), new Promise((r) => setTimeout(r, 5_000).unref())]);
+  monitor.start();
+  await relay.start();
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof FeedRejectedError) {
+    const refused = config.streams.filter(
+      (s) => s.exchange === error.exchange && error.symbols.includes(s.symbol),
+    );
+    logger.log(
+      'CRITICAL',
+      `stream entry refused by the exchange: ${refused.map(streamId).join(', ')}: ${error.reason}`,
+      {
+        exchange: error.exchange,
+        symbols: error.symbols,
+        streams: refused.map(streamId),
+      },
+    );
+    void shutdown('stream refused by the exchange', EXIT_CONFIG);
+    return;
+  }
   logger.log('CRITICAL', 'relay feed stopped unexpectedly', { error });
-  process.exitCode = 1;
-  void shutdown('feed-failure');
+  void shutdown('feed failure', 1);
 });

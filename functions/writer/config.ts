@@ -1,6 +1,12 @@
-import { parse, readConfig, type ConfigOf } from '../core/config.ts';
+import { ConfigError, parse, readConfig, type ConfigOf } from '../core/config.ts';
 import { parseSeverity } from '../core/logger.ts';
 import { DEFAULT_TOPOLOGY } from '../core/topology.ts';
+
+const list = (raw: string): string[] =>
+  raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
 
 export const WRITER_OPTIONS = {
   projectId: { env: 'GOOGLE_CLOUD_PROJECT', description: 'Google Cloud project id', parse: parse.string },
@@ -31,14 +37,70 @@ export const WRITER_OPTIONS = {
   insertAttempts: {
     env: 'WRITER_INSERT_ATTEMPTS',
     description: 'insertAll attempts within one delivery before answering 503',
-    default: 4,
+    default: 6,
     parse: parse.int(1, 20),
+  },
+  insertTimeoutMs: {
+    env: 'WRITER_INSERT_TIMEOUT_MS',
+    description: 'Timeout of one insertAll request',
+    default: 10_000,
+    parse: parse.int(100, 120_000),
+  },
+  deliveryDeadlineMs: {
+    env: 'WRITER_DELIVERY_DEADLINE_MS',
+    description:
+      'Time budget of one push delivery; keep it well below the push ack deadline (60 s local, 120 s cloud)',
+    default: 40_000,
+    parse: parse.int(1000, 600_000),
+  },
+  insertTransport: {
+    env: 'WRITER_INSERT_TRANSPORT',
+    description:
+      "How insertAll requests are sent: 'direct' (Node HTTP agent, the client's endpoint and credentials) or 'client' (the client's request stack)",
+    default: 'direct' as const,
+    parse: parse.oneOf('direct', 'client'),
+  },
+  insertConcurrency: {
+    env: 'WRITER_INSERT_CONCURRENCY',
+    description: 'insertAll requests in flight per table; concurrent deliveries beyond it share requests',
+    default: 2,
+    parse: parse.int(1, 64),
+  },
+  maxBodyBytes: {
+    env: 'WRITER_MAX_BODY_BYTES',
+    description: 'Largest request body processed (a push of a 10 MB message is about 14 MB); larger gets 413',
+    default: 16 * 1024 * 1024,
+    parse: parse.int(1024, 1024 * 1024 * 1024),
+  },
+  statsIntervalMs: {
+    env: 'WRITER_STATS_INTERVAL_MS',
+    description: 'Interval of the INFO line with the writer counters (0: never)',
+    default: 10_000,
+    parse: parse.int(0, 3_600_000),
   },
   checkpointIntervalMs: {
     env: 'CHECKPOINT_MIN_INTERVAL_MS',
     description: 'Least time between two writes of one checkpoint document',
     default: 1000,
     parse: parse.int(0, 60_000),
+  },
+  pushServiceAccount: {
+    env: 'PUSH_AUTH_SERVICE_ACCOUNT',
+    description: 'Service account email push tokens must carry; empty turns push authentication off (local)',
+    default: '',
+    parse: parse.string,
+  },
+  pushAudiences: {
+    env: 'PUSH_AUTH_AUDIENCE',
+    description: 'Accepted push token audiences, comma separated; empty: the URL the request was sent to',
+    default: [] as string[],
+    parse: list,
+  },
+  pushCertsUrl: {
+    env: 'PUSH_AUTH_CERTS_URL',
+    description: "URL of the token signing certificates (tests); empty: Google's",
+    default: '',
+    parse: parse.string,
   },
   logLevel: {
     env: 'LOG_LEVEL',
@@ -51,5 +113,12 @@ export const WRITER_OPTIONS = {
 export type WriterConfig = ConfigOf<typeof WRITER_OPTIONS>;
 
 export function readWriterConfig(env: Readonly<Record<string, string | undefined>>): WriterConfig {
-  return readConfig(WRITER_OPTIONS, env);
+  const config = readConfig(WRITER_OPTIONS, env);
+  if (config.deliveryDeadlineMs < 2 * config.insertTimeoutMs) {
+    throw new ConfigError(
+      'WRITER_DELIVERY_DEADLINE_MS',
+      `must be at least twice WRITER_INSERT_TIMEOUT_MS (${config.insertTimeoutMs}) so that a retry fits`,
+    );
+  }
+  return config;
 }

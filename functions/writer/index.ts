@@ -1,17 +1,20 @@
 /**
  * Composition root of the writer: a functions-framework HTTP function (target `writer`) behind a
- * Pub/Sub push subscription. It only wires adapters into the core; the rules live in core/writer-service.
+ * Pub/Sub push subscription. It only wires adapters into the core; the rules live in core/writer-service
+ * and the HTTP layer in handler.ts.
  */
 import * as functions from '@google-cloud/functions-framework';
 import { Firestore } from '@google-cloud/firestore';
 import { BigQueryWarehouse, createBigQueryClient, ensureWarehouse } from '../adapters/bigquery.ts';
 import { FirestoreCheckpointStore } from '../adapters/firestore.ts';
+import { OidcPushAuthenticator } from '../adapters/push-auth.ts';
 import { CheckpointCoalescer } from '../core/checkpoint-coalescer.ts';
 import { ConfigError } from '../core/config.ts';
 import { jsonLogger } from '../core/logger.ts';
 import { systemClock } from '../core/ports.ts';
 import { createWriter } from '../core/writer-service.ts';
 import { readWriterConfig, type WriterConfig } from './config.ts';
+import { createPushHandler } from './handler.ts';
 
 const write = (line: string) => process.stdout.write(line + '\n');
 
@@ -29,11 +32,13 @@ function loadConfig(): WriterConfig {
 
 const config = loadConfig();
 const logger = jsonLogger(write, { level: config.logLevel, fields: { component: 'writer' } });
-const bigquery = createBigQueryClient(config.projectId, config.bigqueryEndpoint || undefined);
+// The client's own retries are off: the writer retries only failed rows, within its delivery deadline.
+const bigquery = createBigQueryClient(config.projectId, config.bigqueryEndpoint || undefined, {
+  autoRetry: false,
+});
 let ready: Promise<void> | undefined;
-/** Creates the warehouse once when configured to; a failed attempt is retried by the next request. */
+/** Creates the warehouse once (local runs); a failed attempt is retried by the next request. */
 function warehouseReady(): Promise<void> {
-  if (!config.ensureTables) return Promise.resolve();
   ready ??= ensureWarehouse(bigquery, config.projectId, config.dataset).catch((error: unknown) => {
     ready = undefined;
     throw error;
@@ -53,25 +58,44 @@ const checkpoints = new CheckpointCoalescer(
   config.checkpointIntervalMs,
 );
 const writer = createWriter({
-  warehouse: new BigQueryWarehouse(bigquery, config.dataset),
+  warehouse: new BigQueryWarehouse(bigquery, config.dataset, {
+    requestTimeoutMs: config.insertTimeoutMs,
+    transport: config.insertTransport,
+  }),
   checkpoints,
   clock: systemClock,
   logger,
-  options: { insertAttempts: config.insertAttempts },
+  options: {
+    insertAttempts: config.insertAttempts,
+    insertTimeoutMs: config.insertTimeoutMs,
+    deliveryDeadlineMs: config.deliveryDeadlineMs,
+    maxInFlightPerTable: config.insertConcurrency,
+  },
+});
+const auth = config.pushServiceAccount
+  ? new OidcPushAuthenticator({
+      serviceAccount: config.pushServiceAccount,
+      audiences: config.pushAudiences,
+      ...(config.pushCertsUrl ? { certsUrl: config.pushCertsUrl } : {}),
+    })
+  : undefined;
+if (config.statsIntervalMs > 0) {
+  setInterval(() => writer.reportStats(), config.statsIntervalMs).unref();
+}
+logger.log('INFO', 'writer ready', {
+  dataset: config.dataset,
+  pushAuth: config.pushServiceAccount ? 'oidc' : 'off',
+  deliveryDeadlineMs: config.deliveryDeadlineMs,
+  insertTimeoutMs: config.insertTimeoutMs,
 });
 
-functions.http('writer', async (req, res) => {
-  if (req.method !== 'POST') {
-    res.status(405).send('POST a Pub/Sub push envelope');
-    return;
-  }
-  try {
-    await warehouseReady();
-  } catch (error) {
-    logger.log('ERROR', 'warehouse setup failed', { error });
-    res.status(503).json({ status: 503, outcome: 'retry', detail: 'warehouse setup failed' });
-    return;
-  }
-  const result = await writer.handle(req.body);
-  res.status(result.status).json(result);
-});
+functions.http(
+  'writer',
+  createPushHandler({
+    writer,
+    auth,
+    logger,
+    maxBodyBytes: config.maxBodyBytes,
+    ...(config.ensureTables ? { warehouseReady } : {}),
+  }),
+);

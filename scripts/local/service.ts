@@ -86,6 +86,11 @@ export class ServiceProcess {
     return this.starts;
   }
 
+  /** Pid (= process group id) of the current or last started process, for resource sampling. */
+  get processId(): number | undefined {
+    return this.pid;
+  }
+
   /** The last lines of the service's log, for error messages. */
   tail(lines = 20): string {
     try {

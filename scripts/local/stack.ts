@@ -210,6 +210,11 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         RELAY_STREAMS: streamsConfig,
         TICKS_TOPIC: topology.topic,
         WSS_URL_BINANCE: simulator.wsUrl,
+        WSS_URL_COINBASE: simulator.wsUrls.coinbase,
+        // The relay reads checkpoints at start and records startup gaps in the run's own ledger.
+        CHECKPOINTS_COLLECTION: topology.checkpoints,
+        GAPS_COLLECTION: topology.gaps,
+        HEARTBEATS_COLLECTION: topology.heartbeats,
         PORT: String(relayPort),
         ...options.relayEnv,
       },

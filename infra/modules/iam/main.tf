@@ -48,12 +48,20 @@ resource "google_service_account" "function_builder" {
 }
 
 # ---------------------------------------------------------------------------------------------------------
-# relay: publish to the ticks topic, nothing else (Cloud Run collects stdout logs without a role).
+# relay: publish to the ticks topic; read checkpoints, record startup gaps and write its liveness record
+# in Firestore (Cloud Run collects stdout logs without a role).
 
 resource "google_pubsub_topic_iam_member" "relay_publishes_ticks" {
   project = var.project_id
   topic   = var.ticks_topic
   role    = "roles/pubsub.publisher"
+  member  = "serviceAccount:${google_service_account.relay.email}"
+}
+
+# Firestore has no per-collection IAM; datastore.user is the least role that reads and writes documents.
+resource "google_project_iam_member" "relay_uses_firestore" {
+  project = var.project_id
+  role    = "roles/datastore.user"
   member  = "serviceAccount:${google_service_account.relay.email}"
 }
 

@@ -1,8 +1,11 @@
 # The runtime identities are handed out only once their grants exist, so a first deploy does not start
 # a component that is refused its first calls (IAM can still take a minute to propagate; all retry).
 output "relay_email" {
-  value      = google_service_account.relay.email
-  depends_on = [google_pubsub_topic_iam_member.relay_publishes_ticks]
+  value = google_service_account.relay.email
+  depends_on = [
+    google_pubsub_topic_iam_member.relay_publishes_ticks,
+    google_project_iam_member.relay_uses_firestore,
+  ]
 }
 
 output "writer_email" {

@@ -3,7 +3,7 @@
 # Why a Cloud Run *service* (min = max = 1 instance, instance-based billing) rather than a worker pool:
 # - in the pinned provider (6.41.0) google_cloud_run_v2_worker_pool is still a BETA launch-stage
 #   resource, and worker pools take no HTTP probes, so a revision could not prove it is streaming;
-# - as a service, the startup probe on /readyz (200 once a stream is covering) gates every rollout: a new
+# - as a service, the startup probe on /readyz (200 once every stream's subscription is proven by data) gates every rollout: a new
 #   revision takes traffic, and the old one gets SIGTERM, only after the new one is receiving ticks. The
 #   two overlap for a moment (duplicate rows, removed by row_id in the *_dedup views), which is what a
 #   redeploy without a hole needs; a revision that cannot connect never replaces a working one;
@@ -64,8 +64,23 @@ resource "google_cloud_run_v2_service" "relay" {
         name  = "LOG_LEVEL"
         value = var.log_level
       }
+      # Firestore: checkpoints are read at start (startup gaps go to the gap ledger); the liveness record
+      # is written every few seconds (TTL on expireAt, modules/firestore).
+      env {
+        name  = "CHECKPOINTS_COLLECTION"
+        value = var.checkpoints
+      }
+      env {
+        name  = "GAPS_COLLECTION"
+        value = var.gaps
+      }
+      env {
+        name  = "HEARTBEATS_COLLECTION"
+        value = var.heartbeats
+      }
 
-      # Ready once at least one stream is covering; up to 2 minutes to connect to the exchanges.
+      # Ready once every stream's subscription is proven by data; up to 2 minutes to connect to the exchanges.
+      # Shutdown: SIGTERM, the relay drains within RELAY_SHUTDOWN_DEADLINE_MS (8 s) of Cloud Run's 10 s.
       startup_probe {
         http_get {
           path = "/readyz"
@@ -77,6 +92,7 @@ resource "google_cloud_run_v2_service" "relay" {
         failure_threshold     = 24
       }
 
+      # Unhealthy when a stream has no acknowledged coverage for RELAY_HEALTH_STALE_MS (60 s).
       liveness_probe {
         http_get {
           path = "/healthz"

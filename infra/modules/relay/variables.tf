@@ -33,3 +33,18 @@ variable "topic" {
 variable "log_level" {
   type = string
 }
+
+variable "checkpoints" {
+  description = "Firestore collection of checkpoints (read at start)."
+  type        = string
+}
+
+variable "gaps" {
+  description = "Firestore collection of the gap ledger (startup gaps)."
+  type        = string
+}
+
+variable "heartbeats" {
+  description = "Firestore collection of relay liveness records."
+  type        = string
+}

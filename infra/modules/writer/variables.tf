@@ -55,3 +55,8 @@ variable "min_instances" {
 variable "max_instances" {
   type = number
 }
+
+variable "push_service_account" {
+  description = "Email of the service account the push subscription signs its OIDC tokens as."
+  type        = string
+}

@@ -98,6 +98,8 @@ export interface IdRange {
 const KNOWN_SPECS: Readonly<Record<string, SymbolSpec>> = {
   btcusdt: { basePrice: 37000, priceDecimals: 2, qtyDecimals: 5, meanQty: 0.02 },
   ethusdt: { basePrice: 2000, priceDecimals: 2, qtyDecimals: 4, meanQty: 0.3 },
+  'btc-usd': { basePrice: 37000, priceDecimals: 2, qtyDecimals: 8, meanQty: 0.02 },
+  'eth-usd': { basePrice: 2000, priceDecimals: 2, qtyDecimals: 8, meanQty: 0.3 },
 };
 
 const DERIVED_BASE_PRICES = [10, 25, 50, 100, 250, 500, 1000, 2500, 5000] as const;

@@ -3,9 +3,11 @@
  *
  * HTTPS only, because tardis-dev's downloader uses https.get: a client process trusts it by starting
  * with NODE_EXTRA_CA_CERTS=<certPath> and calling init({ endpoint: server.endpoint, cacheDir }).
- * Serves GET /v1/data-feeds/binance?from=ISO&offset=N&filters=<url-encoded JSON>: one minute slice
- * [floor_minute(from) + N min, +1 min) per request, gzip of lines
- * `<28-char local timestamp> <combined-stream JSON>\n`, cut by local timestamp as Tardis does.
+ * Serves GET /v1/data-feeds/{binance|coinbase}?from=ISO&offset=N&filters=<url-encoded JSON>: one minute
+ * slice [floor_minute(from) + N min, +1 min) per request, gzip of lines
+ * `<28-char local timestamp> <exchange message JSON>\n` (Binance: combined-stream frames, channels
+ * `trade`/`bookTicker`; Coinbase: feed messages, channels `match`/`ticker`), cut by local timestamp as
+ * Tardis does.
  * Faults and counters are driven programmatically or over a plain-HTTP control port.
  */
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -21,7 +23,8 @@ import {
   localTimestampMicros,
   type TimeUnit,
 } from './binance-wire.ts';
-import { tickSource, type GroundTruthStream, type TickKind } from './ground-truth.ts';
+import { COINBASE_EXCHANGE, COINBASE_TARDIS_CHANNEL_KINDS, coinbaseMessage } from './coinbase-wire.ts';
+import { tickSource, type GroundTruthStream, type Tick, type TickKind } from './ground-truth.ts';
 import { BadRequestError, handleControl, numberField, readJsonObject, sendJson } from './http-json.ts';
 import { createSelfSignedCert } from './tls-cert.ts';
 
@@ -39,7 +42,10 @@ export type NotYetAvailable = 'truncate' | number;
 export interface HistoryServerOptions {
   readonly seed: number;
   readonly ratePerSymbol: number;
-  /** Symbols served when a filter names none. Default ['btcusdt']. */
+  /**
+   * Symbols served when a filter names none: those with the exchange's shape (Binance `btcusdt`,
+   * Coinbase `btc-usd`). Default ['btcusdt'] and ['btc-usd'].
+   */
   readonly symbols?: readonly string[];
   /** When set, requests need `Authorization: Bearer <apiKey>` (401 otherwise). */
   readonly apiKey?: string;
@@ -91,7 +97,8 @@ export interface HistoryServer {
   readonly cert: string;
   /** Plain-HTTP control base URL. */
   readonly controlUrl: string;
-  groundTruth(symbol: string): GroundTruthStream;
+  /** The ground-truth stream of a symbol (default exchange binance). */
+  groundTruth(symbol: string, exchange?: string): GroundTruthStream;
   /** The next `count` data requests answer `status` (default 500) with `message`. */
   failNext(count: number, status?: number, message?: string): void;
   /** Each data request answers `status` (default 500) with probability `share` (seeded, so repeatable). */
@@ -154,20 +161,46 @@ function parseFilters(raw: string | null): Filter[] | undefined {
   });
 }
 
+/** How one exchange's data is stored by Tardis: its channel names and the message of a tick. */
+interface HistoryWire {
+  readonly channelKinds: Readonly<Record<string, TickKind>>;
+  readonly isSymbol: (symbol: string) => boolean;
+  readonly fallbackSymbol: string;
+  readonly message: (tick: Tick, wire: { timeUnit: TimeUnit; bookTickerEventTime?: boolean }) => unknown;
+}
+
+const WIRES: Readonly<Record<string, HistoryWire>> = {
+  [BINANCE_EXCHANGE]: {
+    channelKinds: BINANCE_CHANNEL_KINDS,
+    isSymbol: (s) => !s.includes('-'),
+    fallbackSymbol: 'btcusdt',
+    message: (tick, wire) => binanceFrame(tick, wire),
+  },
+  [COINBASE_EXCHANGE]: {
+    channelKinds: COINBASE_TARDIS_CHANNEL_KINDS,
+    isSymbol: (s) => s.includes('-'),
+    fallbackSymbol: 'btc-usd',
+    message: (tick) => coinbaseMessage(tick),
+  },
+};
+
 /** Starts the HTTPS data server and its control server; resolves once both listen. */
 export async function startHistoryServer(options: HistoryServerOptions): Promise<HistoryServer> {
   const exchange = BINANCE_EXCHANGE;
   const now = options.now ?? Date.now;
   const host = options.host ?? '127.0.0.1';
-  const defaultSymbols = (options.symbols ?? ['btcusdt']).map((s) => s.toLowerCase());
+  const defaultSymbolsOf = (wire: HistoryWire): string[] => {
+    const mine = (options.symbols ?? []).map((s) => s.toLowerCase()).filter(wire.isSymbol);
+    return mine.length > 0 ? mine : [wire.fallbackSymbol];
+  };
   const latencyMs = options.localLatencyMs ?? 0;
   const wire = {
     timeUnit: options.timeUnit ?? 'microsecond',
     bookTickerEventTime: options.bookTickerEventTime,
   };
-  const streamOf = (symbol: string): GroundTruthStream => ({
+  const streamOf = (symbol: string, on: string = exchange): GroundTruthStream => ({
     seed: options.seed,
-    exchange,
+    exchange: on,
     symbol: symbol.toLowerCase(),
     rate: options.ratePerSymbol,
   });
@@ -190,20 +223,21 @@ export async function startHistoryServer(options: HistoryServerOptions): Promise
   const log: HistoryRequestRecord[] = [];
   const pendingDelays = new Set<NodeJS.Timeout>();
 
-  const sliceBody = (sliceStart: number, filters: readonly Filter[] | undefined): string[] => {
+  const sliceBody = (on: string, sliceStart: number, filters: readonly Filter[] | undefined): string[] => {
+    const wireOf = WIRES[on]!;
     const sliceEnd = sliceStart + MINUTE_MS;
     const horizon = now() - availabilityDelayMs;
     const wanted: readonly Filter[] =
-      filters ?? Object.keys(BINANCE_CHANNEL_KINDS).map((channel) => ({ channel }));
+      filters ?? Object.keys(wireOf.channelKinds).map((channel) => ({ channel }));
     const entries: { local: number; order: number; line: string }[] = [];
     const seen = new Set<string>();
     for (const filter of wanted) {
-      const kind: TickKind | undefined = BINANCE_CHANNEL_KINDS[filter.channel];
-      if (kind === undefined) continue; // a valid Binance channel this ground truth has no data for
-      for (const symbol of (filter.symbols ?? defaultSymbols).map((s) => s.toLowerCase())) {
+      const kind: TickKind | undefined = wireOf.channelKinds[filter.channel];
+      if (kind === undefined) continue; // a valid channel this ground truth has no data for
+      for (const symbol of (filter.symbols ?? defaultSymbolsOf(wireOf)).map((s) => s.toLowerCase())) {
         if (seen.has(`${kind}|${symbol}`)) continue;
         seen.add(`${kind}|${symbol}`);
-        const source = tickSource(kind, streamOf(symbol));
+        const source = tickSource(kind, streamOf(symbol, on));
         // Local time = exchange time + latency + <1 ms, so these exchange-time bounds cover the slice.
         const first = source.indexAtOrAfter(sliceStart - latencyMs - 1);
         const end = source.indexAtOrAfter(Math.min(sliceEnd, horizon) - latencyMs + 1);
@@ -215,7 +249,7 @@ export async function startHistoryServer(options: HistoryServerOptions): Promise
           entries.push({
             local,
             order: entries.length,
-            line: `${formatTardisTimestamp(local)} ${JSON.stringify(binanceFrame(tick, wire))}`,
+            line: `${formatTardisTimestamp(local)} ${JSON.stringify(wireOf.message(tick, wire))}`,
           });
         }
       }
@@ -247,8 +281,9 @@ export async function startHistoryServer(options: HistoryServerOptions): Promise
     }
     const match = /^\/v1\/data-feeds\/([^/]+)$/.exec(url.pathname);
     if (match === null) throw new HttpFailure(404, 'Not found');
-    if (match[1] !== exchange)
-      throw new HttpFailure(400, `Invalid 'exchange' param: ${match[1]} is not served here`);
+    const on = match[1]!;
+    if (WIRES[on] === undefined)
+      throw new HttpFailure(400, `Invalid 'exchange' param: ${on} is not served here`);
     const fromText = url.searchParams.get('from');
     const fromMs = fromText === null ? Number.NaN : Date.parse(fromText);
     // Deliberately not the words tardis-dev looks for ("ISO 8601 format"): it retries those 400s.
@@ -264,7 +299,7 @@ export async function startHistoryServer(options: HistoryServerOptions): Promise
         `Data for ${new Date(sliceStart).toISOString()} is not available yet`,
       );
     }
-    const lines = sliceBody(sliceStart, filters);
+    const lines = sliceBody(on, sliceStart, filters);
     const body = await gzip(lines.length === 0 ? '' : `${lines.join('\n')}\n`);
     slicesServed++;
     linesServed += lines.length;

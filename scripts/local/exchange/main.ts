@@ -4,7 +4,8 @@
  *   npx tsx scripts/local/exchange/main.ts --seed 1 --rate 50 --port 0 [--history-port 0]
  *     [--symbols btcusdt,ethusdt] [--api-key KEY] [--availability-delay-ms 0] [--no-history]
  *
- * Prints one JSON line when ready: {"severity":"INFO","message":"exchange stand-ins ready",wsUrl,...}.
+ * Prints one JSON line when ready: {"severity":"INFO","message":"exchange stand-ins ready",wsUrl,wsUrls,...}
+ * (wsUrls.binance for WSS_URL_BINANCE, wsUrls.coinbase for WSS_URL_COINBASE).
  */
 import { parseArgs } from 'node:util';
 import { startHistoryServer, type HistoryServer } from './history-server.ts';
@@ -64,6 +65,7 @@ async function main(): Promise<void> {
     seed,
     ratePerSymbol,
     wsUrl: simulator.wsUrl,
+    wsUrls: simulator.wsUrls,
     simulatorControlUrl: simulator.controlUrl,
     historyEndpoint: history?.endpoint ?? null,
     historyControlUrl: history?.controlUrl ?? null,

@@ -10,9 +10,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { init, normalizeBookTickers, normalizeTrades, replayNormalized } from 'tardis-dev';
+import { init, replayNormalized, type Exchange } from 'tardis-dev';
+import { TICK_NORMALIZERS } from '../../../functions/adapters/tardis-normalizers.ts';
 
-const NORMALIZERS = { trades: normalizeTrades, bookTickers: normalizeBookTickers } as const;
+// The relay's normalizers: book tickers carry the exchange's update id (`updateId`).
+const NORMALIZERS = { trades: TICK_NORMALIZERS.trade, bookTickers: TICK_NORMALIZERS.book_ticker } as const;
 
 const { values } = parseArgs({
   options: {
@@ -59,7 +61,7 @@ async function main(): Promise<void> {
     });
     const messages = replayNormalized(
       {
-        exchange: values.exchange as 'binance',
+        exchange: values.exchange as Exchange,
         symbols: values.symbols.split(','),
         from: values.from,
         to: values.to,

@@ -1,8 +1,9 @@
 /**
- * A local Binance spot stand-in speaking the combined-stream websocket protocol as tardis-dev 13.35.3
- * uses it (set WSS_URL_BINANCE to `wsUrl`). It emits ground-truth ticks in real time, records exactly
- * what it wrote to each connection, and takes faults programmatically or over HTTP (same port,
- * /control/*) so another process can drive it.
+ * A local stand-in for two exchanges' websocket feeds, speaking each protocol as tardis-dev 13.35.3
+ * uses it: Binance spot's combined streams on `/stream` (set WSS_URL_BINANCE to `wsUrl`) and the Coinbase
+ * Exchange feed on `/coinbase` (set WSS_URL_COINBASE to `wsUrls.coinbase`). It emits ground-truth ticks
+ * in real time, records exactly what it wrote to each connection, and takes faults programmatically or
+ * over HTTP (same port, /control/*) so another process can drive it.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -16,6 +17,14 @@ import {
   parseTimeUnit,
   type TimeUnit,
 } from './binance-wire.ts';
+import {
+  COINBASE_CHANNEL_KINDS,
+  COINBASE_EXCHANGE,
+  COINBASE_SILENT_CHANNELS,
+  coinbaseMatch,
+  coinbaseMessage,
+  isCoinbaseProductId,
+} from './coinbase-wire.ts';
 import {
   mergeIdRanges,
   tickSource,
@@ -32,6 +41,12 @@ export interface SimulatorOptions {
   readonly ratePerSymbol: number;
   /** Symbols that carry data; others can be subscribed but stay silent. Default: any symbol. */
   readonly symbols?: readonly string[];
+  /**
+   * Symbols the exchanges do not list. Coinbase refuses a subscribe naming one (`{"type":"error",
+   * "message":"Failed to subscribe","reason":"BTC-XYZ is not a valid product"}`); Binance, like the real
+   * one, accepts any well-formed stream name and sends nothing for it.
+   */
+  readonly unlisted?: readonly string[];
   /** Default 0 (an ephemeral port). */
   readonly port?: number;
   readonly host?: string;
@@ -63,8 +78,12 @@ export interface SimulatorStats {
   readonly refusingUntil: number | null;
 }
 
+/** The exchanges the simulator speaks, by websocket path. */
+export type SimulatedExchange = 'binance' | 'coinbase';
+
 export interface ConnectionRecord {
   readonly id: number;
+  readonly exchange: SimulatedExchange;
   readonly openedAt: number;
   readonly closedAt: number | null;
   readonly timeUnit: TimeUnit;
@@ -78,14 +97,16 @@ export interface ConnectionRecord {
 export interface Simulator {
   /** Put this in WSS_URL_BINANCE; mirrors Binance's `/stream?timeUnit=microsecond`. */
   readonly wsUrl: string;
+  /** Per exchange, the value for WSS_URL_<EXCHANGE>. */
+  readonly wsUrls: Readonly<Record<SimulatedExchange, string>>;
   readonly port: number;
   /** Base URL of the HTTP control endpoints. */
   readonly controlUrl: string;
   readonly exchange: string;
   readonly seed: number;
   readonly ratePerSymbol: number;
-  /** The ground-truth stream of a symbol on this simulator, for tradesBetween & co. */
-  groundTruth(symbol: string): GroundTruthStream;
+  /** The ground-truth stream of a symbol on this simulator (default exchange binance), for tradesBetween & co. */
+  groundTruth(symbol: string, exchange?: SimulatedExchange): GroundTruthStream;
   /** Terminates every connection (no close frame); returns how many. 'close' sends 1001 first. */
   dropAll(mode?: 'terminate' | 'close'): number;
   /** No data frames on any connection for `ms` (sockets stay open, subscriptions are answered). */
@@ -95,14 +116,15 @@ export interface Simulator {
   /** Ends every fault window now. */
   clear(): void;
   stats(): SimulatorStats;
-  /** Merged runs of trade ids written to any connection for a symbol. */
-  sentTrades(symbol: string): IdRange[];
+  /** Merged runs of trade ids written to any connection of `exchange` (default binance) for a symbol. */
+  sentTrades(symbol: string, exchange?: SimulatedExchange): IdRange[];
   connections(): ConnectionRecord[];
   /** Closes sockets, timers and the server; safe to call twice. */
   stop(): Promise<void>;
 }
 
 interface Subscription {
+  /** Wire name: `btcusdt@trade` (Binance), `matches:BTC-USD` (Coinbase). */
   readonly stream: string;
   /** undefined: a channel or symbol without data (accepted, silent). */
   readonly source: TickSource<TickKind> | undefined;
@@ -111,6 +133,7 @@ interface Subscription {
 
 interface MutableRecord {
   id: number;
+  exchange: SimulatedExchange;
   openedAt: number;
   closedAt: number | null;
   timeUnit: TimeUnit;
@@ -134,14 +157,26 @@ interface BinanceRequest {
   id?: unknown;
 }
 
+interface CoinbaseRequest {
+  type?: unknown;
+  product_ids?: unknown;
+  channels?: unknown;
+}
+
+const WS_PATHS: Readonly<Record<string, SimulatedExchange>> = {
+  '/stream': 'binance',
+  '/coinbase': 'coinbase',
+};
+
 /** Starts the simulator; resolves once it listens. */
 export async function startSimulator(options: SimulatorOptions): Promise<Simulator> {
   const exchange = BINANCE_EXCHANGE;
   const now = options.now ?? Date.now;
   const symbols = options.symbols?.map((s) => s.toLowerCase());
-  const streamOf = (symbol: string): GroundTruthStream => ({
+  const unlisted = new Set(options.unlisted?.map((s) => s.toLowerCase()) ?? []);
+  const streamOf = (symbol: string, on: SimulatedExchange = 'binance'): GroundTruthStream => ({
     seed: options.seed,
-    exchange,
+    exchange: on === 'coinbase' ? COINBASE_EXCHANGE : BINANCE_EXCHANGE,
     symbol: symbol.toLowerCase(),
     rate: options.ratePerSymbol,
   });
@@ -162,22 +197,33 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
   let refuseStatus = 503;
   let stopping = false;
 
-  const sourceFor = (symbol: string, channel: string): TickSource<TickKind> | undefined => {
-    const kind = BINANCE_CHANNEL_KINDS[channel];
+  const sourceFor = (
+    on: SimulatedExchange,
+    symbol: string,
+    kind: TickKind | undefined,
+  ): TickSource<TickKind> | undefined => {
     if (kind === undefined) return undefined;
     if (symbols !== undefined && !symbols.includes(symbol)) return undefined;
-    return tickSource(kind, streamOf(symbol));
+    if (unlisted.has(symbol)) return undefined;
+    return tickSource(kind, streamOf(symbol, on));
+  };
+
+  const addSubscription = (
+    conn: Connection,
+    name: string,
+    source: TickSource<TickKind> | undefined,
+  ): void => {
+    if (conn.subscriptions.has(name)) return;
+    // Only ticks that happen after the subscription are sent, as on a live exchange.
+    const nextIndex = source === undefined ? 0 : source.indexAtOrAfter(now() + 1);
+    conn.subscriptions.set(name, { stream: name, source, nextIndex });
   };
 
   const subscribe = (conn: Connection, stream: string): boolean => {
     const parsed = parseBinanceStreamName(stream);
     if (parsed === undefined) return false;
     const name = `${parsed.symbol}@${parsed.channel}`;
-    if (conn.subscriptions.has(name)) return true;
-    const source = sourceFor(parsed.symbol, parsed.channel);
-    // Only ticks that happen after the subscription are sent, as on a live exchange.
-    const nextIndex = source === undefined ? 0 : source.indexAtOrAfter(now() + 1);
-    conn.subscriptions.set(name, { stream: name, source, nextIndex });
+    addSubscription(conn, name, sourceFor('binance', parsed.symbol, BINANCE_CHANNEL_KINDS[parsed.channel]));
     return true;
   };
 
@@ -215,9 +261,12 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
         const ticks = source.ticks(sub.nextIndex, end);
         sub.nextIndex = end;
         const timeUnit = conn.record.timeUnit;
+        const coinbase = conn.record.exchange === 'coinbase';
         for (const tick of ticks) {
           const frame = JSON.stringify(
-            binanceFrame(tick, { timeUnit, bookTickerEventTime: options.bookTickerEventTime ?? false }),
+            coinbase
+              ? coinbaseMessage(tick)
+              : binanceFrame(tick, { timeUnit, bookTickerEventTime: options.bookTickerEventTime ?? false }),
           );
           const id = tick.kind === 'trade' ? tick.id : tick.updateId;
           // Counted once the frame reached the socket: "sent" means written, not merely queued.
@@ -234,7 +283,87 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     if (conn.ws.readyState === WebSocket.OPEN) conn.ws.send(JSON.stringify(message));
   };
 
+  /** Coinbase: `{"type":"subscribe","channels":[{"name":"matches","product_ids":["BTC-USD"]}, "heartbeat"],
+   *  "product_ids":[...]}`; answers `subscriptions` with the full set, or one `error` and subscribes nothing. */
+  const onCoinbaseMessage = (conn: Connection, raw: RawData): void => {
+    const error = (message: string, reason: string) => reply(conn, { type: 'error', message, reason });
+    let request: CoinbaseRequest;
+    try {
+      request = JSON.parse(raw.toString()) as CoinbaseRequest;
+    } catch {
+      error('Failed to subscribe', 'malformed JSON');
+      return;
+    }
+    if (request.type !== 'subscribe' && request.type !== 'unsubscribe') {
+      error('Failed to subscribe', `${String(request.type)} is not a valid message type`);
+      return;
+    }
+    const topProducts = Array.isArray(request.product_ids) ? request.product_ids : [];
+    const wanted: { channel: string; product: string }[] = [];
+    for (const entry of Array.isArray(request.channels) ? request.channels : []) {
+      const channel = typeof entry === 'string' ? entry : (entry as { name?: unknown })?.name;
+      const products =
+        typeof entry === 'object' &&
+        entry !== null &&
+        Array.isArray((entry as { product_ids?: unknown }).product_ids)
+          ? (entry as { product_ids: unknown[] }).product_ids
+          : topProducts;
+      if (typeof channel !== 'string') {
+        error('Failed to subscribe', 'channel name missing');
+        return;
+      }
+      if (COINBASE_CHANNEL_KINDS[channel] === undefined && !COINBASE_SILENT_CHANNELS.includes(channel)) {
+        error('Failed to subscribe', `${channel} is not a valid channel`);
+        return;
+      }
+      for (const product of products) {
+        const id = String(product);
+        if (!isCoinbaseProductId(id) || unlisted.has(id.toLowerCase())) {
+          error('Failed to subscribe', `${id} is not a valid product`);
+          return;
+        }
+        wanted.push({ channel, product: id });
+      }
+    }
+    subscribes++;
+    for (const { channel, product } of wanted) {
+      const name = `${channel}:${product}`;
+      if (request.type === 'unsubscribe') {
+        conn.subscriptions.delete(name);
+        continue;
+      }
+      const symbol = product.toLowerCase();
+      const source = sourceFor('coinbase', symbol, COINBASE_CHANNEL_KINDS[channel]);
+      const isNew = !conn.subscriptions.has(name);
+      addSubscription(conn, name, source);
+      // Coinbase starts a matches subscription with the product's previous trade as `last_match`
+      // (tardis-dev does not map it to a trade); it is not counted as a sent trade.
+      const first = conn.subscriptions.get(name)!.nextIndex;
+      if (isNew && source !== undefined && source.kind === 'trade' && first > 0) {
+        const previous = source.tick(first - 1);
+        if (previous.kind === 'trade') reply(conn, coinbaseMatch(previous, 'last_match'));
+      }
+    }
+    const byChannel = new Map<string, string[]>();
+    for (const name of conn.subscriptions.keys()) {
+      const [channel, product] = name.split(':') as [string, string];
+      byChannel.set(channel, [...(byChannel.get(channel) ?? []), product]);
+    }
+    reply(conn, {
+      type: 'subscriptions',
+      channels: [...byChannel.entries()].map(([name, product_ids]) => ({
+        name,
+        product_ids,
+        account_ids: null,
+      })),
+    });
+  };
+
   const onMessage = (conn: Connection, raw: RawData): void => {
+    if (conn.record.exchange === 'coinbase') {
+      onCoinbaseMessage(conn, raw);
+      return;
+    }
     let request: BinanceRequest;
     try {
       request = JSON.parse(raw.toString()) as BinanceRequest;
@@ -271,10 +400,11 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
 
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
 
-  const onConnection = (ws: WebSocket, url: URL): void => {
+  const onConnection = (ws: WebSocket, url: URL, on: SimulatedExchange): void => {
     connectionsAccepted++;
     const record: MutableRecord = {
       id: nextConnectionId++,
+      exchange: on,
       openedAt: now(),
       closedAt: null,
       timeUnit: parseTimeUnit(url.searchParams.get('timeUnit')),
@@ -287,7 +417,9 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     const conn: Connection = { ws, record, subscriptions: record.subscriptions, ageTimer: undefined };
     open.add(conn);
     // Binance also accepts streams in the URL: /stream?streams=btcusdt@trade/ethusdt@trade
-    for (const stream of url.searchParams.get('streams')?.split('/') ?? []) subscribe(conn, stream);
+    if (on === 'binance') {
+      for (const stream of url.searchParams.get('streams')?.split('/') ?? []) subscribe(conn, stream);
+    }
     if (options.maxConnectionAgeMs !== undefined) {
       conn.ageTimer = setTimeout(() => ws.close(1001, 'connection age limit'), options.maxConnectionAgeMs);
     }
@@ -307,12 +439,13 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
       socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     };
     if (stopping) return rejectWith(503, 'Service Unavailable');
-    if (url.pathname !== '/stream') return rejectWith(404, 'Not Found');
+    const on = WS_PATHS[url.pathname];
+    if (on === undefined) return rejectWith(404, 'Not Found');
     if (now() < refusingUntil) {
       refused++;
       return rejectWith(refuseStatus, 'Refused By Simulator');
     }
-    wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, url));
+    wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, url, on));
   };
 
   const dropAll = (mode: 'terminate' | 'close' = 'terminate'): number => {
@@ -338,8 +471,10 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     };
   };
 
-  const sentTrades = (symbol: string): IdRange[] =>
-    mergeIdRanges(records.flatMap((r) => r.trades[symbol.toLowerCase()] ?? []));
+  const sentTrades = (symbol: string, on: SimulatedExchange = 'binance'): IdRange[] =>
+    mergeIdRanges(
+      records.filter((r) => r.exchange === on).flatMap((r) => r.trades[symbol.toLowerCase()] ?? []),
+    );
 
   const connections = (): ConnectionRecord[] =>
     records.map((r) => ({
@@ -378,13 +513,15 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
             ratePerSymbol: options.ratePerSymbol,
             symbols: symbols ?? null,
             wsUrl,
+            wsUrls,
           };
         case 'GET /control/connections':
           return connections();
         case 'GET /control/sent-trades': {
           const symbol = url.searchParams.get('symbol');
           if (symbol === null) throw new BadRequestError('symbol query parameter is required');
-          return { symbol: symbol.toLowerCase(), ranges: sentTrades(symbol) };
+          const on = url.searchParams.get('exchange') === 'coinbase' ? 'coinbase' : 'binance';
+          return { symbol: symbol.toLowerCase(), exchange: on, ranges: sentTrades(symbol, on) };
         }
         case 'POST /control/drop-all': {
           const body = await readJsonObject(req);
@@ -421,6 +558,10 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
   const port = (server.address() as AddressInfo).port;
   const host = options.host ?? '127.0.0.1';
   const wsUrl = `ws://${host}:${port}/stream?timeUnit=microsecond`;
+  const wsUrls: Record<SimulatedExchange, string> = {
+    binance: wsUrl,
+    coinbase: `ws://${host}:${port}/coinbase`,
+  };
   const timer = setInterval(pump, options.tickIntervalMs ?? 5);
 
   let stopped: Promise<void> | undefined;
@@ -438,6 +579,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
 
   return {
     wsUrl,
+    wsUrls,
     port,
     controlUrl: `http://${host}:${port}/control`,
     exchange,

@@ -1,0 +1,21 @@
+import { createServer, type Server } from 'node:http';
+import type { RelayMonitor } from '../core/relay-monitor.ts';
+
+/**
+ * The relay's HTTP surface (Cloud Run probes): `/readyz` answers 200 once every stream's subscription is
+ * proven by data (the startup probe gates rollouts on it), `/healthz` 200 while every stream is recorded
+ * up to within the stale threshold (the liveness probe restarts a wedged instance). Both return the
+ * health JSON with counters, gauges and per-stream lags.
+ */
+export function createHealthServer(monitor: RelayMonitor): Server {
+  return createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path !== '/healthz' && path !== '/readyz') {
+      res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found"}');
+      return;
+    }
+    const snapshot = monitor.snapshot();
+    const ok = path === '/readyz' ? snapshot.ready === true : snapshot.healthy === true;
+    res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(snapshot));
+  });
+}

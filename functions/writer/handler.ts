@@ -1,0 +1,93 @@
+/**
+ * The writer's HTTP layer, apart from the functions-framework registration (index.ts) so tests can drive
+ * it: method, authentication, body size and shape, then the core writer decides the status.
+ */
+import type { Logger } from '../core/ports.ts';
+import type { AuthDecision, PushAuthenticator } from '../core/push-auth.ts';
+import type { Writer } from '../core/writer-service.ts';
+
+/** The part of an Express request the handler reads. */
+export interface PushHttpRequest {
+  readonly method: string;
+  readonly body: unknown;
+  readonly rawBody?: Buffer;
+  readonly protocol: string;
+  readonly originalUrl: string;
+  get(header: string): string | undefined;
+}
+
+/** The part of an Express response the handler writes. */
+export interface PushHttpResponse {
+  status(code: number): PushHttpResponse;
+  json(body: unknown): unknown;
+}
+
+export interface PushHandlerDeps {
+  readonly writer: Writer;
+  /** Verifies push tokens; absent: push authentication is off (local runs). */
+  readonly auth: PushAuthenticator | undefined;
+  readonly logger: Logger;
+  readonly maxBodyBytes: number;
+  /** Resolves once the warehouse exists (local runs may create it on first use); absent: it exists. */
+  readonly warehouseReady?: () => Promise<void>;
+}
+
+const ALLOWED: AuthDecision = { ok: true };
+
+export function createPushHandler(deps: PushHandlerDeps) {
+  const { writer, auth, logger } = deps;
+  const reply = (res: PushHttpResponse, status: number, body: Record<string, unknown>) =>
+    res.status(status).json({ status, ...body, stats: writer.quickStats() });
+
+  return async function handle(req: PushHttpRequest, res: PushHttpResponse): Promise<void> {
+    if (req.method !== 'POST') {
+      res.status(405).json({ status: 405, detail: 'POST a Pub/Sub push envelope' });
+      return;
+    }
+    const decision = auth ? await auth.authenticate(req.get('authorization'), requestUrl(req)) : ALLOWED;
+    if (!decision.ok) {
+      logger.log(decision.status === 503 ? 'ERROR' : 'WARNING', 'push request not authenticated', {
+        status: decision.status,
+        reason: decision.reason,
+      });
+      res
+        .status(decision.status)
+        .json({ status: decision.status, outcome: 'rejected', detail: decision.reason });
+      return;
+    }
+    const size = req.rawBody?.length ?? Number(req.get('content-length') ?? 0);
+    if (size > deps.maxBodyBytes) {
+      // Pub/Sub never sends this much (10 MB of data is about 14 MB of push body): not a push.
+      writer.counters.deliveries++;
+      writer.counters.rejected++;
+      logger.log('WARNING', 'request body too large', { bytes: size, limit: deps.maxBodyBytes });
+      reply(res, 413, { outcome: 'rejected', detail: `body of ${size} bytes exceeds ${deps.maxBodyBytes}` });
+      return;
+    }
+    try {
+      if (deps.warehouseReady) await deps.warehouseReady();
+    } catch (error) {
+      logger.log('ERROR', 'warehouse setup failed', { error });
+      reply(res, 503, { outcome: 'retry', detail: 'warehouse setup failed' });
+      return;
+    }
+    const result = await writer.handle(parseBody(req.body));
+    reply(res, result.status, { ...result });
+  };
+}
+
+/** Express parses JSON bodies; a push sent with another content type arrives as text or bytes. */
+function parseBody(body: unknown): unknown {
+  if (typeof body !== 'string' && !Buffer.isBuffer(body)) return body;
+  try {
+    return JSON.parse(body.toString());
+  } catch {
+    return undefined; // not JSON: not a push (400)
+  }
+}
+
+/** The URL the caller addressed (behind Cloud Run's front end, as the caller saw it). */
+function requestUrl(req: PushHttpRequest): string {
+  const path = req.originalUrl.split('?')[0] ?? '/';
+  return `${req.protocol}://${req.get('host') ?? 'localhost'}${path}`;
+}

@@ -1,0 +1,122 @@
+// `npm run chaos -- --scenario NAME [--seed N] [--duration S] [--json]`: runs one chaos scenario on a
+// private local cloud and prints, as the last line, one JSON object with what was lost, duplicated and
+// how fast the pipeline recovered. Exits 1 when anything is missing or duplicated in the dedup views.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { isScenario, SCENARIOS } from './chaos/plan.ts';
+import { runScenario } from './chaos/run.ts';
+import { REPO_ROOT } from './local/service.ts';
+
+const HELP = `usage: npm run chaos -- --scenario NAME [--seed N] [--duration S] [--json]
+
+  --scenario NAME  ${SCENARIOS.join(' | ')}
+  --seed N         seeds the fault schedule and the simulated market (default 1)
+  --duration S     length of the fault phase in seconds (default 30; 150 for all); a fault that
+                   needs longer (a 15 s outage) extends it
+  --outage S       how long firestore-outage / pubsub-outage freeze the emulator (default 15)
+  --rate N         trades per second per symbol (default 50)
+  --symbols L      comma-separated symbols (default btcusdt,ethusdt,solusdt)
+  --json           progress lines as JSON too
+
+The last line is always one JSON object: {scenario, seed, sent, stored_unique, missing,
+duplicates_in_views, raw_duplicates, rto_ms, rpo_ms, backfilled, max_rss_mb, ...}. See docs/RELIABILITY.md.`;
+
+const { values } = parseArgs({
+  options: {
+    scenario: { type: 'string' },
+    seed: { type: 'string', default: '1' },
+    duration: { type: 'string' },
+    outage: { type: 'string', default: '15' },
+    rate: { type: 'string', default: '50' },
+    symbols: { type: 'string', default: 'btcusdt,ethusdt,solusdt' },
+    json: { type: 'boolean', default: false },
+    help: { type: 'boolean', default: false },
+  },
+});
+
+function fail(message: string): never {
+  console.error(`${message}\n\n${HELP}`);
+  process.exit(2);
+}
+
+function number(name: string, raw: string, min: number, max: number): number {
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < min || n > max)
+    fail(`--${name} must be a number in [${min}, ${max}], got ${raw}`);
+  return n;
+}
+
+if (values.help) {
+  console.log(HELP);
+  process.exit(0);
+}
+const scenario = values.scenario ?? fail('--scenario is required');
+if (!isScenario(scenario)) fail(`unknown scenario ${JSON.stringify(scenario)}`);
+const seed = Math.floor(number('seed', values.seed, 1, 2 ** 31));
+const duration = number('duration', values.duration ?? (scenario === 'all' ? '150' : '30'), 5, 3600);
+const outage = number('outage', values.outage, 1, 600);
+const rate = number('rate', values.rate, 1, 1000);
+const symbols = values.symbols
+  .split(',')
+  .map((s) => s.trim().toLowerCase())
+  .filter(Boolean);
+const json = values.json;
+
+const say = (message: string, fields: Record<string, unknown> = {}): void => {
+  const line = json
+    ? JSON.stringify({ message, ...fields })
+    : `${message} ${Object.entries(fields)
+        .map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
+        .join(' ')}`.trimEnd();
+  // Progress goes to stderr so stdout's last line is the result, whatever the flags.
+  process.stderr.write(`${line}\n`);
+};
+
+const workDir = join(REPO_ROOT, '.local', `chaos_${scenario}_${seed}_${Date.now().toString(36)}`);
+mkdirSync(workDir, { recursive: true });
+say('chaos run', { scenario, seed, durationS: duration, workDir });
+
+let interrupted = false;
+const onSignal = (signal: NodeJS.Signals) => {
+  if (interrupted) process.exit(130);
+  interrupted = true;
+  say('interrupted: stopping the stack (again to force)', { signal });
+};
+process.on('SIGINT', onSignal);
+process.on('SIGTERM', onSignal);
+
+try {
+  const result = await runScenario({
+    scenario,
+    seed,
+    durationMs: duration * 1000,
+    outageMs: outage * 1000,
+    ratePerSymbol: rate,
+    symbols,
+    workDir,
+    log: say,
+  });
+  if (!json) {
+    for (const fault of result.faults) say('fault', { ...fault });
+  }
+  say(result.ok ? 'PASS' : 'FAIL', {
+    missing: result.missing,
+    duplicates: result.duplicates_in_views,
+    rto_ms: result.rto_ms,
+    rpo_ms: result.rpo_ms,
+  });
+  console.log(JSON.stringify(result));
+  process.exitCode = result.ok ? 0 : 1;
+} catch (error) {
+  say('chaos run failed', { error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+  console.log(
+    JSON.stringify({
+      scenario,
+      seed,
+      error: error instanceof Error ? error.message : String(error),
+      ok: false,
+    }),
+  );
+  process.exitCode = 1;
+}

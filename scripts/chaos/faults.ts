@@ -1,0 +1,175 @@
+// Fault injection against a running local stack. Each injector returns when the fault is over (the
+// service restarted, the emulator thawed, the brownout cleared) with the fault's window: `start` when it
+// was injected, `end` when the harness stopped injecting it. Recovery is what happens after `end`.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from '../local/free-port.ts';
+import { httpOk, logPath, ServiceProcess } from '../local/service.ts';
+import { waitUntil } from '../local/verify.ts';
+import type { Stack } from '../local/stack.ts';
+import type { FaultKind, FaultSpec } from './plan.ts';
+import { poisonMessage } from './poison.ts';
+import type { RssSampler } from './rss.ts';
+
+export interface ChaosContext {
+  readonly stack: Stack;
+  /** The relay instance currently serving (a redeploy replaces it). */
+  relay: ServiceProcess;
+  /** Relay instances the harness started; stopped with the run. */
+  readonly extraRelays: ServiceProcess[];
+  readonly rss: RssSampler;
+  readonly symbols: readonly string[];
+  readonly seed: number;
+  /** Pub/Sub message ids of the poison messages published. */
+  readonly poisonIds: string[];
+  readonly log: (message: string, fields?: Record<string, unknown>) => void;
+}
+
+export interface FaultRecord {
+  readonly kind: FaultKind;
+  /** Epoch ms when the fault was injected. */
+  readonly start: number;
+  /** Epoch ms when the harness stopped injecting it (for a kill: when the replacement was started). */
+  readonly end: number;
+  readonly detail: Record<string, unknown>;
+}
+
+export async function injectFault(ctx: ChaosContext, spec: FaultSpec): Promise<FaultRecord> {
+  const { stack } = ctx;
+  const start = Date.now();
+  const done = (detail: Record<string, unknown> = {}, end = Date.now()): FaultRecord => ({
+    kind: spec.kind,
+    start,
+    end,
+    detail,
+  });
+  switch (spec.kind) {
+    case 'relay-kill': {
+      const relay = ctx.relay;
+      await relay.kill();
+      await sleep(spec.downMs);
+      const end = Date.now();
+      await relay.start();
+      return done({ downMs: spec.downMs, readyAfterMs: Date.now() - end }, end);
+    }
+    case 'writer-kill': {
+      // Make "mid-flight" certain: coverage inserts are held for a moment, so deliveries whose rows
+      // are already stored wait on their coverage row when the writer dies.
+      const delayedBefore = stack.bigquery.stats().faults.delayed;
+      stack.bigquery.setFaults({ latencyMs: 2_000, pathPattern: '/tables/coverage/insertAll$' });
+      await sleep(400);
+      const held = stack.bigquery.stats().faults.delayed - delayedBefore;
+      await stack.writer.kill();
+      stack.bigquery.clearFaults();
+      await sleep(spec.downMs);
+      const end = Date.now();
+      await stack.writer.start();
+      return done({ downMs: spec.downMs, readyAfterMs: Date.now() - end, coverageInsertsHeld: held }, end);
+    }
+    case 'relay-redeploy': {
+      // As Cloud Run rolls out a revision: the new instance is up before the old one gets SIGTERM.
+      const old = ctx.relay;
+      const next = await startRelayInstance(ctx, ctx.extraRelays.length + 2);
+      ctx.relay = next;
+      const overlapFrom = Date.now();
+      const oldExit = await old.terminate();
+      return done({ newReadyAfterMs: overlapFrom - start, oldDrainMs: Date.now() - overlapFrom, oldExit });
+    }
+    case 'bigquery-brownout': {
+      // Only the insert path browns out; the harness's own queries stay answerable.
+      const errorRate = spec.errorShare / (1 - spec.timeoutShare);
+      stack.bigquery.setFaults({
+        errorRate,
+        errorStatus: [500, 502, 503],
+        timeoutRate: spec.timeoutShare,
+        pathPattern: 'insertAll$',
+        seed: ctx.seed,
+      });
+      const before = stack.bigquery.stats().faults;
+      const snapshot = { errors: before.errors, timeouts: before.timeouts };
+      await sleep(spec.lengthMs);
+      stack.bigquery.clearFaults();
+      const after = stack.bigquery.stats().faults;
+      return done({
+        lengthMs: spec.lengthMs,
+        errors: after.errors - snapshot.errors,
+        timeouts: after.timeouts - snapshot.timeouts,
+      });
+    }
+    case 'firestore-outage':
+    case 'pubsub-outage': {
+      const which = spec.kind === 'pubsub-outage' ? 'pubsub' : 'firestore';
+      stack.freezeEmulator(which);
+      try {
+        await sleep(spec.lengthMs);
+      } finally {
+        stack.thawEmulator(which);
+      }
+      return done({ lengthMs: spec.lengthMs });
+    }
+    case 'exchange-flaps': {
+      const sim = stack.simulator;
+      const connectionsBefore = sim.stats().connections;
+      let end = start;
+      let dropped = 0;
+      let previous: number | undefined;
+      let previousAt: number | undefined;
+      for (const event of spec.events) {
+        // Events keep their spacing from the previous one, even when waiting for a connection delayed it.
+        const wait = (previous ?? start) + event.atMs - (previousAt ?? 0) - Date.now();
+        if (wait > 0) await sleep(wait);
+        previous = Date.now();
+        previousAt = event.atMs;
+        if (event.action === 'refuse') {
+          sim.refuse(event.refuseMs);
+          dropped += sim.dropAll('terminate');
+          end = Date.now() + event.refuseMs;
+        } else {
+          // A disconnect needs a connection: wait for the relay to be back (it backs off after refusals).
+          await waitUntil(async () => sim.stats().openConnections > 0, 15_000, 50);
+          dropped += sim.dropAll(event.action);
+          end = Date.now();
+        }
+      }
+      const wait = end - Date.now();
+      if (wait > 0) await sleep(wait);
+      return done(
+        {
+          events: spec.events.map((e) => (e.action === 'refuse' ? `refuse ${e.refuseMs}ms` : e.action)),
+          dropped,
+          reconnects: sim.stats().connections - connectionsBefore,
+        },
+        end,
+      );
+    }
+    case 'poison-messages': {
+      const topic = stack.pubsub.topic(stack.topology.topic);
+      let n = 0;
+      for (const message of spec.messages) {
+        const wait = start + message.atMs - Date.now();
+        if (wait > 0) await sleep(wait);
+        const symbol = ctx.symbols[n % ctx.symbols.length]!;
+        const poison = poisonMessage(message.poison, symbol, ctx.seed * 1000 + n, Date.now());
+        ctx.poisonIds.push(await topic.publishMessage(poison));
+        n++;
+      }
+      return done({ published: n, kinds: [...new Set(spec.messages.map((m) => m.poison))].length });
+    }
+  }
+}
+
+/** Another relay instance on the same configuration (its own health port and log), started and ready. */
+async function startRelayInstance(ctx: ChaosContext, n: number): Promise<ServiceProcess> {
+  const spec = ctx.stack.relay.spec;
+  const port = await freePort();
+  const relay = new ServiceProcess({
+    ...spec,
+    name: `relay-${n}`,
+    env: { ...spec.env, PORT: String(port) },
+    logPath: logPath(ctx.stack.workDir, `relay-${n}`),
+    ready: () => httpOk(`http://127.0.0.1:${port}/readyz`, (status) => status === 200),
+  });
+  ctx.extraRelays.push(relay);
+  ctx.rss.track(relay);
+  await relay.start();
+  return relay;
+}

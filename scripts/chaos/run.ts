@@ -1,0 +1,353 @@
+// One chaos run: a local stack with the gap-filler, a warmup, the scenario's faults at seeded times,
+// recovery, a frozen ground truth, the gap-filler run until settled, and the comparison of the dedup
+// views with the simulator's ground truth. Used by `npm run chaos` and test/system/chaos.test.ts.
+import { loadavg } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { tickSource, type IdRange } from '../local/exchange/ground-truth.ts';
+import { startStack, type Stack } from '../local/stack.ts';
+import { compareTrades, waitUntil, type TradeComparison } from '../local/verify.ts';
+import { injectFault, type ChaosContext, type FaultRecord } from './faults.ts';
+import { ledgerRpo, liveMissingSpan, poisonOutcome, recoveryTimes, viewSources } from './measure.ts';
+import { freezesEmulators, planScenario, type Plan, type ScenarioName } from './plan.ts';
+import { RssSampler } from './rss.ts';
+
+export interface ChaosOptions {
+  readonly scenario: ScenarioName;
+  readonly seed: number;
+  /** Length of the fault phase (faults that need longer extend it). */
+  readonly durationMs: number;
+  /** How long an emulator outage lasts. */
+  readonly outageMs?: number;
+  readonly ratePerSymbol?: number;
+  readonly symbols?: readonly string[];
+  /** A running emulator pair to use; ignored (a private pair is started) when the plan freezes one. */
+  readonly emulators?: { readonly pubsub: string; readonly firestore: string };
+  readonly warmupMs?: number;
+  /** Steady traffic kept after recovery, before the ground truth is frozen. */
+  readonly tailMs?: number;
+  /** Bound on waiting for data to flow again after the last fault. */
+  readonly recoveryTimeoutMs?: number;
+  /** Bound on waiting for batches in flight to land after the ground truth is frozen. */
+  readonly drainTimeoutMs?: number;
+  /** Bound on running the gap-filler until nothing is open or missing. */
+  readonly settleTimeoutMs?: number;
+  readonly workDir?: string;
+  readonly log?: (message: string, fields?: Record<string, unknown>) => void;
+}
+
+export interface FaultSummary {
+  readonly kind: string;
+  /** Offset of the fault's start from the start of the fault phase, ms. */
+  readonly atMs: number;
+  readonly lengthMs: number;
+  readonly rtoMs: number | null;
+  readonly detail: Record<string, unknown>;
+}
+
+export interface ChaosResult {
+  readonly scenario: ScenarioName;
+  readonly seed: number;
+  readonly sent: number;
+  readonly stored_unique: number;
+  readonly missing: number;
+  readonly duplicates_in_views: number;
+  readonly raw_duplicates: number;
+  /** Slowest recovery over all faults (see FaultOutcome.rtoMs); null when a stream never recovered. */
+  readonly rto_ms: number | null;
+  /** Longest coverage hole in the gap ledger (merged per stream), clipped to the run window. */
+  readonly rpo_ms: number;
+  readonly backfilled: number;
+  readonly max_rss_mb: number;
+  /** Longest exchange-time span of trades no live row holds (what the backfill had to supply). */
+  readonly rpo_live_span_ms: number;
+  readonly missing_live: number;
+  readonly gaps: number;
+  readonly gapfill_runs: number;
+  readonly settled: boolean;
+  /** Live rows in the view outside the run's id ranges (must be 0). */
+  readonly unexpected_live: number;
+  readonly poison?: { published: number; quarantined: number; tickRows: number };
+  readonly faults: readonly FaultSummary[];
+  readonly duration_s: number;
+  /** The machine's 1-minute load average when the run started and when it ended. */
+  readonly load_avg: { readonly start: number; readonly end: number };
+  /** Seconds per stage: start, warmup, faults, recovery, drain, gapfill, measure. */
+  readonly timings_s: Readonly<Record<string, number>>;
+  readonly ok: boolean;
+  readonly workDir: string;
+}
+
+const DEFAULT_SYMBOLS = ['btcusdt', 'ethusdt', 'solusdt'];
+
+export async function runScenario(options: ChaosOptions): Promise<ChaosResult> {
+  const startedAt = Date.now();
+  const log = options.log ?? (() => undefined);
+  const symbols = (options.symbols ?? DEFAULT_SYMBOLS).map((s) => s.toLowerCase());
+  const plan = planScenario(options.scenario, options.seed, {
+    durationMs: options.durationMs,
+    outageMs: options.outageMs ?? 15_000,
+  });
+  const privateEmulators = freezesEmulators(plan) || options.emulators === undefined;
+  log('plan', {
+    scenario: plan.scenario,
+    seed: plan.seed,
+    phaseMs: plan.phaseMs,
+    faults: plan.faults.map((f) => `${f.spec.kind}@${f.atMs}`),
+    emulators: privateEmulators ? 'private' : 'shared',
+  });
+
+  const stack = await startStack({
+    suffix: `chaos_${options.scenario.replace(/-/g, '_')}_${options.seed}_${startedAt.toString(36)}`,
+    seed: options.seed,
+    ratePerSymbol: options.ratePerSymbol ?? 50,
+    symbols,
+    ...(options.workDir ? { workDir: options.workDir } : {}),
+    ...(privateEmulators ? {} : { emulators: options.emulators! }),
+    gapfill: { settleMs: 2000, attemptTimeoutMs: 20_000, retryBaseMs: 500 },
+  });
+  const rss = new RssSampler();
+  rss.track(stack.relay);
+  rss.start();
+  const ctx: ChaosContext = {
+    stack,
+    relay: stack.relay,
+    extraRelays: [],
+    rss,
+    symbols,
+    seed: options.seed,
+    poisonIds: [],
+    log,
+  };
+  try {
+    return await drive(stack, ctx, plan, options, symbols, startedAt);
+  } finally {
+    rss.stop();
+    stack.thawEmulator('pubsub');
+    stack.thawEmulator('firestore');
+    stack.bigquery.clearFaults();
+    for (const relay of ctx.extraRelays) await relay.terminate().catch(() => undefined);
+    await stack.stop();
+  }
+}
+
+async function drive(
+  stack: Stack,
+  ctx: ChaosContext,
+  plan: Plan,
+  options: ChaosOptions,
+  symbols: readonly string[],
+  startedAt: number,
+): Promise<ChaosResult> {
+  const log = ctx.log;
+  const loadAtStart = Math.round(loadavg()[0]! * 10) / 10;
+  const runFrom = Date.now();
+  // Seconds spent in each stage, to keep the run short (the test suite runs every scenario).
+  const timings: Record<string, number> = { start: (runFrom - startedAt) / 1000 };
+  let mark = runFrom;
+  const lap = (stage: string) => {
+    const now = Date.now();
+    timings[stage] = (now - mark) / 1000;
+    mark = now;
+  };
+  // Warm up: every stream committed live data, then a little steady traffic.
+  const flowing = await flowingSince(stack, symbols, runFrom, 60_000);
+  if (!flowing)
+    throw new Error(`no live data committed within 60 s of start; relay log: ${stack.relay.tail()}`);
+  await sleep(options.warmupMs ?? 2_000);
+  lap('warmup');
+
+  const phaseStart = Date.now();
+  log('fault phase', { phaseMs: plan.phaseMs });
+  const records: FaultRecord[] = [];
+  for (const fault of plan.faults) {
+    const wait = phaseStart + fault.atMs - Date.now();
+    if (wait > 0) await sleep(wait);
+    log('inject', { kind: fault.spec.kind, atMs: Date.now() - phaseStart });
+    const record = await injectFault(ctx, fault.spec);
+    records.push(record);
+    log('fault over', { kind: record.kind, lengthMs: record.end - record.start, ...record.detail });
+  }
+  const rest = phaseStart + plan.phaseMs - Date.now();
+  if (rest > 0) await sleep(rest);
+  lap('faults');
+
+  // Recovery: live data committed again on every stream after the last fault, then steady traffic.
+  const lastEnd = Math.max(phaseStart, ...records.map((r) => r.end));
+  const flowingAgain = await flowingSince(stack, symbols, lastEnd, options.recoveryTimeoutMs ?? 60_000);
+  log('recovered', { flowingAgain, sinceLastFaultMs: Date.now() - lastEnd });
+  await sleep(options.tailMs ?? 2_000);
+  lap('recovery');
+
+  // Freeze the ground truth: no more frames (sockets stay open). Frames whose write completes just
+  // after the stall are still recorded, so read the ranges once writes have settled.
+  stack.simulator.stall(24 * 3600_000, 'drop');
+  await sleep(500);
+  const expected: Record<string, IdRange> = {};
+  for (const symbol of symbols) {
+    const ranges = stack.simulator.sentTrades(symbol);
+    if (ranges.length === 0) throw new Error(`the simulator sent no trade of ${symbol}`);
+    expected[symbol] = { firstId: ranges[0]!.firstId, lastId: ranges[ranges.length - 1]!.lastId };
+  }
+  const expectedRanges = Object.fromEntries(Object.entries(expected).map(([s, r]) => [s, [r]]));
+  const compare = () =>
+    compareTrades(stack.warehouse, stack.projectId, stack.topology.dataset, 'binance', expectedRanges);
+
+  // Let everything in flight land before the gap-filler judges: a batch still queued in Pub/Sub is not
+  // a hole, and backfilling it would overstate the RPO.
+  const drained = await waitForDrain(stack, expected, compare, options.drainTimeoutMs ?? 60_000);
+  log('drained', drained);
+  await sleep(2_500); // the gap-filler judges only time older than its settle window (2 s)
+  lap('drain');
+
+  const settle = await settleGapfill(stack, compare, options.settleTimeoutMs ?? 120_000);
+  log('gap-filler settled', { settled: settle.settled, runs: settle.runs, missing: settle.result.missing });
+  lap('gapfill');
+
+  for (const gap of await stack.ledger.list()) {
+    log('gap', {
+      stream: gap.stream.symbol,
+      fromMs: gap.from - phaseStart,
+      lengthMs: gap.to - gap.from,
+      by: gap.detectedBy,
+      state: gap.state,
+      rows: gap.rowsBackfilled,
+    });
+  }
+  const outcomes = await recoveryTimes(stack, symbols, records);
+  const rpo = await ledgerRpo(stack, runFrom, expected);
+  const live = await liveMissingSpan(stack, expected);
+  const sources = await viewSources(stack, expected);
+  const poison = ctx.poisonIds.length > 0 ? await poisonOutcome(stack, ctx.poisonIds) : undefined;
+  ctx.rss.stop();
+  lap('measure');
+
+  const result = settle.result;
+  const rtos = outcomes.map((o) => o.rtoMs);
+  const rto = rtos.length === 0 ? 0 : rtos.some((r) => r === null) ? null : Math.max(...(rtos as number[]));
+  const recovered = rto !== null;
+  const ok =
+    recovered &&
+    result.missing === 0 &&
+    result.duplicates === 0 &&
+    sources.liveOutsideRange === 0 &&
+    (poison === undefined || (poison.quarantined === poison.published && poison.tickRows === 0));
+  return {
+    scenario: plan.scenario,
+    seed: plan.seed,
+    sent: result.sent,
+    stored_unique: result.stored,
+    missing: result.missing,
+    duplicates_in_views: result.duplicates,
+    raw_duplicates: result.rawDuplicates,
+    rto_ms: rto,
+    rpo_ms: rpo.rpoMs,
+    backfilled: sources.backfilled,
+    max_rss_mb: ctx.rss.peakMb,
+    rpo_live_span_ms: live.spanMs,
+    missing_live: live.missingLive,
+    gaps: rpo.gaps,
+    gapfill_runs: settle.runs,
+    settled: settle.settled,
+    unexpected_live: sources.liveOutsideRange,
+    ...(poison ? { poison } : {}),
+    faults: outcomes.map((o) => ({
+      kind: o.kind,
+      atMs: o.start - phaseStart,
+      lengthMs: o.end - o.start,
+      rtoMs: o.rtoMs,
+      detail: o.detail,
+    })),
+    duration_s: Math.round((Date.now() - startedAt) / 1000),
+    timings_s: timings,
+    // Other work on the machine slows every service here (they share its cores): judge RTO with it.
+    load_avg: { start: loadAtStart, end: Math.round(loadavg()[0]! * 10) / 10 },
+    ok,
+    workDir: stack.workDir,
+  };
+}
+
+/** Waits until every symbol has a live row committed with exchange time at or after `since`. */
+async function flowingSince(
+  stack: Stack,
+  symbols: readonly string[],
+  since: number,
+  timeoutMs: number,
+): Promise<boolean> {
+  const raw = `\`${stack.projectId}.${stack.topology.dataset}.trades\``;
+  return waitUntil(
+    async () => {
+      const rows = await stack.warehouse.query<{ symbol: string }>(
+        `SELECT DISTINCT symbol FROM ${raw} WHERE exchange = 'binance' AND source = 'live' AND exchange_ts >= @since`,
+        { since: new Date(since) },
+      );
+      return symbols.every((s) => rows.some((r) => r.symbol === s));
+    },
+    timeoutMs,
+    1_000,
+  );
+}
+
+/**
+ * Waits until nothing is missing, or until every stream's committed live coverage reaches its last
+ * trade and the stored count has stopped moving (what is still missing then was lost, not delayed).
+ */
+async function waitForDrain(
+  stack: Stack,
+  expected: Readonly<Record<string, IdRange>>,
+  compare: () => Promise<TradeComparison>,
+  timeoutMs: number,
+): Promise<{ drained: boolean; missing: number; waitedMs: number }> {
+  const started = Date.now();
+  const coverage = `\`${stack.projectId}.${stack.topology.dataset}.coverage_dedup\``;
+  const lastTs = Object.fromEntries(
+    Object.entries(expected).map(([symbol, range]) => [
+      symbol,
+      tickSource('trade', stack.simulator.groundTruth(symbol)).timestampOf(range.lastId - 1),
+    ]),
+  );
+  let previous = -1;
+  let stableSince = Date.now();
+  let missing = -1;
+  const drained = await waitUntil(
+    async () => {
+      const result = await compare();
+      missing = result.missing;
+      if (missing === 0) return true;
+      if (result.stored !== previous) {
+        previous = result.stored;
+        stableSince = Date.now();
+        return false;
+      }
+      if (Date.now() - stableSince < 1_500) return false;
+      const rows = await stack.warehouse.query<{ symbol: string; t: number }>(
+        `SELECT symbol, MAX(UNIX_MILLIS(window_to)) AS t FROM ${coverage} WHERE exchange = 'binance' ` +
+          `AND data_type = 'trade' AND source = 'live' GROUP BY symbol`,
+      );
+      return Object.entries(lastTs).every(([symbol, ts]) =>
+        rows.some((r) => r.symbol === symbol && Number(r.t) >= ts),
+      );
+    },
+    timeoutMs,
+    500,
+  );
+  return { drained, missing, waitedMs: Date.now() - started };
+}
+
+/** Runs the gap-filler as Cloud Scheduler would until no gap is open and nothing is missing. */
+async function settleGapfill(
+  stack: Stack,
+  compare: () => Promise<TradeComparison>,
+  timeoutMs: number,
+): Promise<{ settled: boolean; runs: number; result: TradeComparison }> {
+  const deadline = Date.now() + timeoutMs;
+  let runs = 0;
+  for (;;) {
+    runs++;
+    await stack.runGapfill();
+    const open = await stack.ledger.list({ states: ['open', 'failed', 'filling'] });
+    const result = await compare();
+    if (open.length === 0 && result.missing === 0) return { settled: true, runs, result };
+    if (Date.now() > deadline) return { settled: false, runs, result };
+    await sleep(1_000);
+  }
+}

@@ -1,0 +1,165 @@
+import test from 'ava';
+import { TABLES } from '../../functions/core/schema.ts';
+import {
+  encodeBatch,
+  pushEnvelope,
+  startWriterHarness,
+  tradeBatch,
+  type WriterHarness,
+} from '../support/writer-harness.ts';
+
+let h: WriterHarness;
+
+test.before(async () => {
+  h = await startWriterHarness({ name: 'push', writerEnv: { WRITER_STATS_INTERVAL_MS: '300' } });
+});
+test.after.always(async () => {
+  await h?.stop();
+});
+
+test.serial(
+  'the tick tables are day-partitioned on exchange_ts, clustered, and have dedup views',
+  async (t) => {
+    for (const name of ['trades', 'quotes', 'book_changes'] as const) {
+      const [meta] = await h.bigquery.dataset(h.dataset).table(name).getMetadata();
+      t.deepEqual(meta.timePartitioning, { type: 'DAY', field: 'exchange_ts' }, name);
+      t.deepEqual(meta.clustering, { fields: ['exchange', 'symbol'] }, name);
+      const fields = (meta.schema.fields as { name: string }[]).map((f) => f.name);
+      t.deepEqual(
+        fields,
+        TABLES[name].fields.map((f) => f.name),
+        name,
+      );
+      for (const column of ['ingested_at', 'source', 'relay_id', 'batch_id']) t.true(fields.includes(column));
+      const [view] = await h.bigquery.dataset(h.dataset).table(`${name}_dedup`).getMetadata();
+      t.regex(
+        view.view.query,
+        /QUALIFY ROW_NUMBER\(\) OVER \(PARTITION BY row_id ORDER BY ingested_at\) = 1/,
+      );
+    }
+  },
+);
+
+test.serial(
+  'a push is acknowledged only with its rows and coverage stored, and the body shows the counters',
+  async (t) => {
+    const batch = tradeBatch('btcusdt', 1, 5000, 300);
+    const reply = await h.post(pushEnvelope(encodeBatch(batch), 'ok-1'));
+    t.is(reply.status, 200);
+    t.like(reply.body, { status: 200, outcome: 'committed', rows: 300, quarantined: 0 });
+    const where = `WHERE batch_id = 'relay-test/binance:btcusdt:trade/1'`;
+    t.is(await h.scalar(`SELECT COUNT(*) FROM ${h.table('trades_dedup')} ${where}`), 300);
+    t.is(await h.scalar(`SELECT COUNT(*) FROM ${h.table('coverage')} ${where}`), 1);
+    const stats = reply.body?.stats as Record<string, unknown>;
+    t.like(stats, { rowsWritten: 300, committed: 1 });
+    t.true(Number((stats.insertLatency as { count: number }).count) >= 2);
+    t.true('checkpointAgeMs' in (stats.checkpoints as object));
+
+    const two = tradeBatch('btcusdt', 2, 6000, 2);
+    const bad = { ...two, ticks: [two.ticks[0]!, { ...two.ticks[1]!, price: -1 }] };
+    const reply2 = await h.post(pushEnvelope(encodeBatch(bad), 'ok-2'));
+    t.like(reply2.body, { status: 200, outcome: 'committed', rows: 1, quarantined: 1 });
+    t.like(reply2.body?.stats, { rowsWritten: 301, quarantinedRows: 1 });
+  },
+);
+
+test.serial(
+  'what is not a push envelope gets 4xx: wrong method, non-JSON, not an envelope, oversized',
+  async (t) => {
+    t.is((await fetch(h.url)).status, 405);
+    t.is((await h.post('{not json')).status, 400, 'JSON that does not parse');
+    t.is((await h.post('plain words', { 'content-type': 'text/plain' })).status, 400);
+    t.is((await h.post([1, 2])).status, 400);
+    t.is((await h.post({ message: { data: 'e30=', messageId: 'x' } })).status, 400, 'no subscription');
+    const huge = JSON.stringify({
+      message: { data: 'A'.repeat(17 * 1024 * 1024), messageId: 'h' },
+      subscription: 's',
+    });
+    const reply = await h.post(huge);
+    t.is(reply.status, 413);
+    t.true(h.writer.running, 'the writer survives it');
+    t.is((await h.post({ message: {}, subscription: 's' })).status, 200, 'and keeps serving');
+  },
+);
+
+test.serial('a push sent with another content type is still read as JSON', async (t) => {
+  const batch = tradeBatch('ethusdt', 1, 100, 5);
+  const reply = await h.post(JSON.stringify(pushEnvelope(encodeBatch(batch), 'text-1')), {
+    'content-type': 'text/plain',
+  });
+  t.is(reply.status, 200);
+  t.is(await h.scalar(`SELECT COUNT(*) FROM ${h.table('trades_dedup')} WHERE symbol = 'ethusdt'`), 5);
+});
+
+test.serial(
+  'a message near the 10 MB limit is inserted in several requests, and a big poison one quarantined in parts',
+  async (t) => {
+    const batch = tradeBatch('solusdt', 1, 1, 30_000);
+    const message = encodeBatch(batch);
+    t.true(message.data.length > 2_000_000);
+    h.standin.resetStats();
+    const reply = await h.post(pushEnvelope(message, 'big-1'));
+    t.is(reply.status, 200);
+    t.true((h.standin.stats().byRoute['tabledata.insertAll'] ?? 0) >= 7, 'at most 5,000 rows per request');
+    t.is(await h.scalar(`SELECT COUNT(*) FROM ${h.table('trades_dedup')} WHERE symbol = 'solusdt'`), 30_000);
+
+    const garbage = Buffer.from(`{"v":1,"t":[${'"x",'.repeat(1_500_000)}`); // truncated JSON, 6 MB
+    const poison = await h.post({
+      message: { data: garbage.toString('base64'), messageId: 'big-poison' },
+      subscription: 's',
+    });
+    t.is(poison.status, 200);
+    const [rows] = await h.bigquery.query({
+      query: `SELECT quarantine_id, payload FROM ${h.table('quarantine_dedup')} WHERE message_id = 'big-poison' ORDER BY quarantine_id`,
+      useLegacySql: false,
+    });
+    const parts = rows as { quarantine_id: string; payload: string }[];
+    t.is(parts.length, 6);
+    t.is(parts[0]?.quarantine_id, 'msg:big-poison/part-1-of-6');
+    t.is(parts.map((p) => p.payload).join(''), garbage.toString());
+  },
+);
+
+test.serial('the writer logs its counters as an INFO line on an interval', async (t) => {
+  const deadline = Date.now() + 5000;
+  let line: Record<string, unknown> | undefined;
+  while (!line && Date.now() < deadline) {
+    line = h.writer
+      .logLines()
+      .map((l) => {
+        try {
+          return JSON.parse(l) as Record<string, unknown>;
+        } catch {
+          return undefined;
+        }
+      })
+      .filter((l) => l?.message === 'writer stats')
+      .at(-1);
+    if (!line) await new Promise((r) => setTimeout(r, 100));
+  }
+  t.is(line?.severity, 'INFO');
+  t.is(line?.component, 'writer');
+  const stats = line?.stats as Record<string, unknown>;
+  for (const key of ['rowsWritten', 'insertRetries', 'quarantinedRows', 'insertLatency', 'checkpoints']) {
+    t.true(key in stats, key);
+  }
+  t.true('checkpointAgeMs' in (stats.checkpoints as object));
+  t.true('p99Ms' in (stats.insertLatency as object));
+});
+
+test.serial(
+  '5 concurrent deliveries of one batch: insertId dedup (60 s window) and the dedup view agree',
+  async (t) => {
+    const message = encodeBatch(tradeBatch('dupusdt', 1, 1, 200));
+    const replies = await Promise.all(
+      Array.from({ length: 5 }, (_, i) => h.post(pushEnvelope(message, `dup-${i}`))),
+    );
+    t.true(replies.every((r) => r.status === 200));
+    t.is(await h.scalar(`SELECT COUNT(*) FROM ${h.table('trades_dedup')} WHERE symbol = 'dupusdt'`), 200);
+    const raw = await h.scalar(`SELECT COUNT(*) FROM ${h.table('trades')} WHERE symbol = 'dupusdt'`);
+    t.true(raw >= 200);
+    t.log(
+      `5 concurrent deliveries of 200 trades with BigQuery-like insertId dedup: ${raw - 200} raw duplicates`,
+    );
+  },
+);

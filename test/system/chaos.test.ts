@@ -1,0 +1,104 @@
+// Short versions of every chaos scenario (scripts/chaos): each runs the whole pipeline with the
+// gap-filler, injects its faults, and compares the dedup views with the simulator's ground truth.
+// Serial, to keep a 2-core machine sane. Scenarios that freeze an emulator start a private pair.
+import test, { type ExecutionContext } from 'ava';
+import { freezesEmulators, planScenario, type ScenarioName } from '../../scripts/chaos/plan.ts';
+import { runScenario, type ChaosResult } from '../../scripts/chaos/run.ts';
+import { requireEmulators } from '../support/env.ts';
+
+const SHORT = { durationMs: 8_000, outageMs: 8_000, warmupMs: 1_000, tailMs: 1_000 };
+
+async function chaos(
+  t: ExecutionContext,
+  scenario: ScenarioName,
+  seed: number,
+  durationMs = SHORT.durationMs,
+): Promise<ChaosResult> {
+  t.timeout(240_000);
+  const emulators = requireEmulators();
+  return runScenario({
+    scenario,
+    seed,
+    ...SHORT,
+    durationMs,
+    emulators: { pubsub: emulators.pubsub, firestore: emulators.firestore },
+    settleTimeoutMs: 60_000,
+  });
+}
+
+function check(t: ExecutionContext, result: ChaosResult): void {
+  const { faults, workDir, ...headline } = result;
+  t.log(JSON.stringify(headline));
+  t.log(JSON.stringify(faults));
+  t.log(`logs: ${workDir}`);
+  t.true(result.sent > 0, 'the simulator sent trades');
+  t.is(result.missing, 0, 'nothing is missing from the dedup view');
+  t.is(result.duplicates_in_views, 0, 'no row id twice in the dedup view');
+  t.is(result.unexpected_live, 0, 'no live row outside the run');
+  t.true(result.settled, 'the gap-filler settled');
+  t.not(result.rto_ms, null, 'every stream committed live data again after every fault');
+  t.true((result.rto_ms ?? Infinity) < 30_000, `RTO ${result.rto_ms} ms is under 30 s`);
+}
+
+test('the plan is a function of the seed, and outages ask for private emulators', (t) => {
+  const options = { durationMs: 60_000, outageMs: 15_000 };
+  t.deepEqual(planScenario('all', 7, options), planScenario('all', 7, options));
+  t.notDeepEqual(planScenario('all', 7, options), planScenario('all', 8, options));
+  const all = planScenario('all', 7, options);
+  t.true(new Set(all.faults.map((f) => f.spec.kind)).size >= 3);
+  t.true(freezesEmulators(planScenario('pubsub-outage', 1, options)));
+  t.false(freezesEmulators(planScenario('relay-kill', 1, options)));
+});
+
+test.serial(
+  'relay-kill: a relay killed with SIGKILL and restarted loses nothing after the gap-filler',
+  async (t) => {
+    const result = await chaos(t, 'relay-kill', 11);
+    check(t, result);
+    t.true(result.gaps > 0, 'the kill left a coverage hole');
+    t.true(result.backfilled > 0, 'the hole was backfilled');
+  },
+);
+
+test.serial('relay-redeploy: a new instance before the old one drains leaves no hole', async (t) => {
+  const result = await chaos(t, 'relay-redeploy', 12);
+  check(t, result);
+  t.is(result.rpo_ms, 0, 'overlapping instances leave no coverage hole');
+});
+
+test.serial('writer-kill: a writer killed mid-flight loses nothing (Pub/Sub redelivers)', async (t) => {
+  check(t, await chaos(t, 'writer-kill', 13));
+});
+
+test.serial('bigquery-brownout: 5xx and hung inserts on 30% of requests lose nothing', async (t) => {
+  check(t, await chaos(t, 'bigquery-brownout', 14));
+});
+
+test.serial('firestore-outage: a frozen Firestore does not stop recording', async (t) => {
+  check(t, await chaos(t, 'firestore-outage', 15));
+});
+
+test.serial('pubsub-outage: a frozen Pub/Sub loses nothing after the gap-filler', async (t) => {
+  check(t, await chaos(t, 'pubsub-outage', 16));
+});
+
+test.serial('exchange-flaps: a disconnect storm loses nothing after the gap-filler', async (t) => {
+  const result = await chaos(t, 'exchange-flaps', 17);
+  check(t, result);
+  t.true(result.gaps > 0, 'the drops left coverage holes');
+});
+
+test.serial(
+  'poison-messages: malformed messages are quarantined and real traffic is untouched',
+  async (t) => {
+    const result = await chaos(t, 'poison-messages', 18);
+    check(t, result);
+    t.truthy(result.poison);
+    t.is(result.poison!.quarantined, result.poison!.published, 'every poison message is in quarantine');
+    t.is(result.poison!.tickRows, 0, 'no poison tick reached the trades table');
+  },
+);
+
+test.serial('all: a seeded mix of faults loses nothing', async (t) => {
+  check(t, await chaos(t, 'all', 19, 12_000));
+});

@@ -1,0 +1,51 @@
+import test from 'ava';
+import { readRelayConfig } from '../../functions/relay/config.ts';
+import { parseStreamsConfig } from '../../functions/core/streams-config.ts';
+
+test('streams of two exchanges parse, each symbol in its exchange format', (t) => {
+  t.deepEqual(parseStreamsConfig('binance:btcusdt:trade,book_ticker;coinbase:BTC-USD,eth-usd:trade'), [
+    { exchange: 'binance', symbol: 'btcusdt', type: 'trade' },
+    { exchange: 'binance', symbol: 'btcusdt', type: 'book_ticker' },
+    { exchange: 'coinbase', symbol: 'btc-usd', type: 'trade' },
+    { exchange: 'coinbase', symbol: 'eth-usd', type: 'trade' },
+  ]);
+});
+
+test('a symbol in the wrong format for its exchange is refused with the entry named', (t) => {
+  t.throws(() => parseStreamsConfig('binance:btc-usdt:trade'), {
+    message:
+      'stream entry "binance:btc-usdt:trade": "btc-usdt" is not a binance symbol (letters and digits only, e.g. btcusdt)',
+  });
+  t.throws(() => parseStreamsConfig('coinbase:btcusd:trade'), {
+    message: /"btcusd" is not a coinbase symbol \(BASE-QUOTE, e.g. btc-usd\)/,
+  });
+  t.throws(() => parseStreamsConfig('coinbase:btc/usd:trade'), { message: /"coinbase:btc\/usd:trade"/ });
+  t.throws(() => parseStreamsConfig('kraken:xbtusd:trade'), {
+    message: /unknown exchange "kraken" \(one of binance, coinbase\)/,
+  });
+});
+
+test('relay defaults: 100 ms wait, 1 s heartbeats, bounded publish and in-flight memory', (t) => {
+  const config = readRelayConfig({ GOOGLE_CLOUD_PROJECT: 'p', RELAY_STREAMS: 'binance:btcusdt:trade' });
+  t.like(config, {
+    maxWaitMs: 100,
+    heartbeatMs: 1000,
+    publishTimeoutMs: 10_000,
+    maxInFlightBytes: 32 * 1024 * 1024,
+    shutdownDeadlineMs: 8000,
+    checkpoints: 'checkpoints',
+    gaps: 'gaps',
+    heartbeats: 'relay_heartbeats',
+  });
+  t.throws(
+    () =>
+      readRelayConfig({
+        GOOGLE_CLOUD_PROJECT: 'p',
+        RELAY_STREAMS: 'binance:btcusdt:trade',
+        RELAY_PUBLISH_TIMEOUT_MS: '50',
+      }),
+    {
+      message: /RELAY_PUBLISH_TIMEOUT_MS: invalid value "50"/,
+    },
+  );
+});

@@ -1,0 +1,185 @@
+import test from 'ava';
+import type { Exchange } from 'tardis-dev';
+import { abortable, drive } from '../../functions/adapters/abortable.ts';
+import { classifyFeedError } from '../../functions/adapters/tardis-live.ts';
+import { fromTardis } from '../../functions/adapters/tardis-mapping.ts';
+import { TICK_NORMALIZERS } from '../../functions/adapters/tardis-normalizers.ts';
+import { FeedRejectedError } from '../../functions/core/feed.ts';
+import { rowId } from '../../functions/core/row-id.ts';
+import type { DataType } from '../../functions/core/streams.ts';
+import type { Tick } from '../../functions/core/tick.ts';
+
+/** Runs a raw exchange message through the relay's normalizer and mapping, as live and history both do. */
+function normalize(exchange: Exchange, type: DataType, message: unknown, local: Date): Tick[] {
+  const mapper = TICK_NORMALIZERS[type](exchange, local);
+  if (!mapper.canHandle(message)) return [];
+  return [...(mapper.map(message, local) ?? [])].map((m) => fromTardis(m)!).filter(Boolean);
+}
+
+const binanceQuote = {
+  stream: 'btcusdt@bookTicker',
+  data: {
+    u: 400900217,
+    s: 'BTCUSDT',
+    b: '25.35190000',
+    B: '31.21000000',
+    a: '25.36520000',
+    A: '40.66000000',
+  },
+};
+
+test('Binance book tickers carry `u` as update id, and the row id does not depend on the receive time', (t) => {
+  const live = normalize('binance', 'book_ticker', binanceQuote, new Date(1_700_000_000_123));
+  const history = normalize('binance', 'book_ticker', binanceQuote, new Date(1_700_000_000_456));
+  t.like(live[0], {
+    type: 'book_ticker',
+    symbol: 'btcusdt',
+    updateId: '400900217',
+    bidPrice: 25.3519,
+    askAmount: 40.66,
+  });
+  t.not(live[0]!.ts, history[0]!.ts, 'tardis-dev uses the receive time as timestamp here');
+  t.is(rowId(live[0]!), 'binance:btcusdt:q:400900217');
+  t.is(rowId(history[0]!), rowId(live[0]!));
+});
+
+test('Coinbase tickers carry `sequence` as update id and matches keep their trade id', (t) => {
+  const ticker = {
+    type: 'ticker',
+    sequence: 37475248783,
+    product_id: 'ETH-USD',
+    price: '1285.22',
+    best_bid: '1285.04',
+    best_bid_size: '0.46688654',
+    best_ask: '1285.27',
+    best_ask_size: '1.56637040',
+    side: 'buy',
+    time: '2022-10-19T23:28:22.061769Z',
+    trade_id: 370843401,
+    last_size: '11.4396987',
+  };
+  const [quote] = normalize('coinbase', 'book_ticker', ticker, new Date());
+  t.like(quote, { exchange: 'coinbase', symbol: 'eth-usd', updateId: '37475248783', ts: 1666222102061769 });
+  t.is(rowId(quote!), 'coinbase:eth-usd:q:37475248783');
+  const match = {
+    type: 'match',
+    trade_id: 10,
+    sequence: 50,
+    maker_order_id: 'a',
+    taker_order_id: 'b',
+    time: '2014-11-07T08:19:27.028459Z',
+    product_id: 'BTC-USD',
+    size: '5.23512',
+    price: '400.23',
+    side: 'sell',
+  };
+  const [trade] = normalize('coinbase', 'trade', match, new Date());
+  t.like(trade, {
+    type: 'trade',
+    symbol: 'btc-usd',
+    id: '10',
+    side: 'buy',
+    price: 400.23,
+    ts: 1415348367028459,
+  });
+  t.is(rowId(trade!), 'coinbase:btc-usd:t:10');
+});
+
+test('a book ticker without an update id falls back to the content hash', (t) => {
+  const [quote] = normalize(
+    'binance',
+    'book_ticker',
+    { ...binanceQuote, data: { ...binanceQuote.data, u: undefined } },
+    new Date(),
+  );
+  t.is(quote!.type === 'book_ticker' ? quote!.updateId : 'x', undefined);
+  t.regex(rowId(quote!), /^binance:btcusdt:q:[A-Za-z0-9_-]{22}$/);
+});
+
+test('an exchange refusing a subscription is fatal and names the symbol; connection errors are not', (t) => {
+  const coinbase = new Error(
+    'Received error message: {"type":"error","message":"Failed to subscribe","reason":"BTC-XYZ is not a valid product"}',
+  );
+  const refused = classifyFeedError('coinbase', ['btc-usd', 'btc-xyz'], coinbase);
+  t.true(refused instanceof FeedRejectedError);
+  t.deepEqual(refused?.symbols, ['btc-xyz']);
+  t.is(refused?.reason, 'BTC-XYZ is not a valid product');
+  const binance = new Error(
+    'Received error message: {"error":{"code":2,"msg":"Invalid request: invalid stream"},"id":1}',
+  );
+  t.deepEqual(classifyFeedError('binance', ['btcusdt'], binance)?.symbols, ['btcusdt']);
+  t.is(classifyFeedError('binance', ['btcusdt'], new Error('connect ECONNREFUSED 127.0.0.1:9')), undefined);
+  t.is(classifyFeedError('binance', ['btcusdt'], new Error('Unexpected server response: 503')), undefined);
+  const rateLimited = new Error(
+    'Received error message: {"error":{"code":0,"msg":"Too many requests"},"id":1}',
+  );
+  t.is(classifyFeedError('binance', ['btcusdt'], rateLimited), undefined);
+});
+
+test('abortable ends a stalled source on abort and rethrows an out-of-band failure', async (t) => {
+  async function* stalled(): AsyncIterableIterator<number> {
+    yield 1;
+    await new Promise(() => undefined);
+  }
+  const stop = new AbortController();
+  const seen: number[] = [];
+  const run = (async () => {
+    for await (const v of abortable(stalled(), stop.signal, (x) => x)) {
+      seen.push(v);
+      stop.abort();
+    }
+  })();
+  await run;
+  t.deepEqual(seen, [1]);
+
+  const failure = new AbortController();
+  const iterate = (async () => {
+    for await (const _ of abortable(stalled(), new AbortController().signal, (x) => x, failure.signal)) {
+      failure.abort(new FeedRejectedError('coinbase', ['btc-xyz'], 'not listed'));
+    }
+  })();
+  await t.throwsAsync(iterate, { instanceOf: FeedRejectedError });
+});
+
+test('drive hands values over synchronously, resolves on abort while stalled, rejects on failure or error', async (t) => {
+  async function* stalled(): AsyncIterableIterator<number> {
+    yield 1;
+    yield 2;
+    await new Promise(() => undefined);
+  }
+  const stop = new AbortController();
+  const seen: number[] = [];
+  await drive(
+    stalled(),
+    (v) => {
+      seen.push(v);
+      if (v === 2) queueMicrotask(() => stop.abort());
+    },
+    stop.signal,
+  );
+  t.deepEqual(seen, [1, 2]);
+
+  const failure = new AbortController();
+  const failing = drive(
+    stalled(),
+    () => failure.abort(new FeedRejectedError('coinbase', ['x-y'], 'no')),
+    new AbortController().signal,
+    failure.signal,
+  );
+  await t.throwsAsync(failing, { instanceOf: FeedRejectedError });
+
+  async function* broken(): AsyncIterableIterator<number> {
+    yield 1;
+    throw new Error('socket gone');
+  }
+  await t.throwsAsync(
+    drive(broken(), () => undefined, new AbortController().signal),
+    { message: 'socket gone' },
+  );
+  const done: number[] = [];
+  async function* finite(): AsyncIterableIterator<number> {
+    yield 7;
+  }
+  await drive(finite(), (v) => done.push(v), new AbortController().signal);
+  t.deepEqual(done, [7]);
+});
