@@ -1,5 +1,7 @@
 import test from 'ava';
+import { rowId } from '../../functions/core/row-id.ts';
 import { TABLES } from '../../functions/core/schema.ts';
+import type { BookChangeTick, QuoteTick } from '../../functions/core/tick.ts';
 import {
   encodeBatch,
   pushEnvelope,
@@ -163,3 +165,54 @@ test.serial(
     );
   },
 );
+
+test.serial('quote and book change batches land in their tables', async (t) => {
+  const now = Date.now();
+  const ts = (now - 30_000) * 1000;
+  const quotes: QuoteTick[] = [1, 2, 3].map((k) => ({
+    type: 'book_ticker',
+    exchange: 'binance',
+    symbol: 'qbusdt',
+    bidPrice: 100 + k,
+    bidAmount: 1,
+    askPrice: 101 + k,
+    askAmount: k === 2 ? undefined : 2,
+    ts: ts + k,
+    localTs: ts + k + 500,
+  }));
+  const books: BookChangeTick[] = [1, 2].map((k) => ({
+    type: 'book_change',
+    exchange: 'binance',
+    symbol: 'qbusdt',
+    isSnapshot: k === 1,
+    bids: [
+      { price: 99, amount: k },
+      { price: 98, amount: 0 },
+    ],
+    asks: k === 1 ? [{ price: 101, amount: 3 }] : [],
+    ts: ts + k,
+    localTs: ts + k + 700,
+  }));
+  for (const [type, ticks] of [
+    ['book_ticker', quotes],
+    ['book_change', books],
+  ] as const) {
+    const batch = {
+      stream: { exchange: 'binance', symbol: 'qbusdt', type },
+      relayId: 'relay-qb',
+      seq: 1,
+      window: { from: now - 31_000, to: now - 30_000 },
+      ticks,
+      rowIds: ticks.map(rowId),
+    };
+    const reply = await h.post(pushEnvelope(encodeBatch(batch), `qb-${type}`));
+    t.like(reply.body, { status: 200, outcome: 'committed', rows: ticks.length, quarantined: 0 }, type);
+  }
+  t.is(await h.scalar(`SELECT COUNT(*) FROM ${h.table('quotes_dedup')} WHERE symbol = 'qbusdt'`), 3);
+  t.is(await h.scalar(`SELECT COUNT(*) FROM ${h.table('quotes')} WHERE ask_amount IS NULL`), 1);
+  t.is(await h.scalar(`SELECT COUNT(*) FROM ${h.table('book_changes_dedup')} WHERE symbol = 'qbusdt'`), 2);
+  t.is(
+    await h.scalar(`SELECT SUM(ARRAY_LENGTH(bids)) FROM ${h.table('book_changes')} WHERE symbol = 'qbusdt'`),
+    4,
+  );
+});
