@@ -89,12 +89,15 @@ export class RelayService {
     private readonly options: RelayOptions,
   ) {
     this.startedAt = clock.now();
-    // Time cuts happen on the poll timer: cut one interval early so that no tick waits past maxWaitMs
-    // and no heartbeat window exceeds heartbeatMs.
+    // Time cuts happen on the poll timer: cut early enough that no tick waits past maxWaitMs and no quiet
+    // stream goes longer than heartbeatMs without a batch, even when a poll runs a little late.
     const { maxWaitMs, heartbeatMs } = options.limits;
-    const early = (limit: number) =>
-      options.tickIntervalMs < limit ? limit - options.tickIntervalMs : limit;
-    const limits = { ...options.limits, maxWaitMs: early(maxWaitMs), heartbeatMs: early(heartbeatMs) };
+    const early = (limit: number, margin: number) => (margin < limit ? limit - margin : limit);
+    const limits = {
+      ...options.limits,
+      maxWaitMs: early(maxWaitMs, options.tickIntervalMs),
+      heartbeatMs: early(heartbeatMs, Math.max(options.tickIntervalMs, heartbeatMs / 10)),
+    };
     for (const key of options.streams) {
       let exchange = this.exchanges.get(key.exchange);
       if (!exchange) {
