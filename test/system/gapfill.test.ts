@@ -120,7 +120,7 @@ test.serial(
 test.serial(
   'history errors leave the gap failed with attempts and reason, then it is retried; a 401 causes no retry storm',
   async (t) => {
-    const s = await stack(t, { gapfill: { settleMs: 2000, attemptTimeoutMs: 3000, retryBaseMs: 500 } });
+    const s = await stack(t, { gapfill: { settleMs: 2000, attemptTimeoutMs: 8000, retryBaseMs: 500 } });
     await waitUntil(async () => sentSoFar(s, 'btcusdt') > 80, 30_000, 100);
     await outage(s, 3000);
     await new Promise((r) => setTimeout(r, 3000));
