@@ -1,26 +1,13 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  init,
-  normalizeBookChanges,
-  normalizeBookTickers,
-  normalizeTrades,
-  replayNormalized,
-  type Exchange,
-} from 'tardis-dev';
+import { init, replayNormalized, type Exchange } from 'tardis-dev';
 import { HistoryError, historyFailureForStatus, type HistorySource } from '../core/history.ts';
-import type { DataType, StreamKey } from '../core/streams.ts';
+import type { StreamKey } from '../core/streams.ts';
 import type { Tick } from '../core/tick.ts';
 import { abortable } from './abortable.ts';
 import { fromTardis } from './tardis-mapping.ts';
-
-type AnyMapperFactory = Parameters<typeof replayNormalized>[1];
-const NORMALIZERS: Record<DataType, AnyMapperFactory> = {
-  trade: normalizeTrades as unknown as AnyMapperFactory,
-  book_ticker: normalizeBookTickers as unknown as AnyMapperFactory,
-  book_change: normalizeBookChanges as unknown as AnyMapperFactory,
-};
+import { TICK_NORMALIZERS } from './tardis-normalizers.ts';
 
 const MINUTE = 60_000;
 
@@ -51,7 +38,8 @@ export class TardisHistorySource implements HistorySource {
         apiKey: this.apiKey,
         autoCleanup: true,
       },
-      NORMALIZERS[stream.type],
+      // The same normalizers as the live feed, so backfilled quotes carry the update id and the live row ids.
+      TICK_NORMALIZERS[stream.type] as Parameters<typeof replayNormalized>[1],
     ) as AsyncIterableIterator<{ type: string }>;
     const fromUs = from * 1000;
     const toUs = to * 1000;

@@ -170,7 +170,9 @@ function generate(seed: number, count: number, now: number): Case[] {
 }
 
 test('10,000 random and malformed envelopes: no crash, no 5xx, every row and poison accounted for', async (t) => {
-  t.timeout(240_000); // about 45 s on an idle machine; far more when other runs share its two cores
+  // About 45 s on an idle 2-core machine (bounded concurrency 32), 170 s with other runs sharing the cores;
+  // the timeout catches a pathological slowdown such as a retry loop.
+  t.timeout(240_000);
   const h = await startWriterHarness({ name: 'fuzz' });
   t.teardown(() => h.stop());
   const now = Date.now();
@@ -232,8 +234,6 @@ test('10,000 random and malformed envelopes: no crash, no 5xx, every row and poi
     'coverage per committed batch',
   );
   t.true(validBatches.length > 0);
-  // About 45 s on an idle 2-core machine; the bound only catches a pathological slowdown (e.g. a retry loop).
-  t.true(seconds < 180, `${seconds} s`);
   t.log(
     `${ENVELOPES} envelopes in ${seconds.toFixed(1)} s at concurrency ${CONCURRENCY}: ` +
       `${JSON.stringify(Object.fromEntries(statuses))}; ${expectedRows} rows stored, ${expectedQuarantine} quarantine ` +
