@@ -1,5 +1,5 @@
 // `npm run bench -- writer [--json] [--batches 400] [--batch-rows 500] [--concurrency 16] [--streams 4]
-//   [--rounds 4] [--transport direct|client] [--profile DIR]`
+//   [--rounds 4] [--transport direct|client] [--insert-concurrency 2] [--profile DIR]`
 // Rows per second one writer instance commits into the BigQuery stand-in, against the limit: the same
 // insertAll bodies POSTed straight to the stand-in in the same run. The writer gets realistic trade
 // batches as push envelopes over HTTP with bounded concurrency; it inserts the rows and a coverage row
@@ -32,6 +32,8 @@ export async function run(args: string[]): Promise<number> {
       rounds: { type: 'string', default: '4' },
       /** The writer's insertAll transport (WRITER_INSERT_TRANSPORT): direct (default) or client. */
       transport: { type: 'string', default: 'direct' },
+      /** WRITER_INSERT_CONCURRENCY: insertAll requests in flight per tick table before rows share requests. */
+      'insert-concurrency': { type: 'string' },
       /** Write a V8 CPU profile of the writer process into this directory. */
       profile: { type: 'string' },
       streams: { type: 'string', default: '4' },
@@ -93,6 +95,7 @@ export async function run(args: string[]): Promise<number> {
         CHECKPOINTS_COLLECTION: `bench_checkpoints_${process.pid}`,
         LOG_LEVEL: 'WARNING',
         WRITER_INSERT_TRANSPORT: values.transport,
+        ...(values['insert-concurrency'] ? { WRITER_INSERT_CONCURRENCY: values['insert-concurrency'] } : {}),
       },
       logPath: logPath(workDir, 'writer'),
       ready: () => httpOk(writerUrl, (s) => s === 405),
@@ -173,6 +176,7 @@ export async function run(args: string[]): Promise<number> {
       raw_seconds: Number(rawSeconds.toFixed(2)),
       rounds,
       transport: values.transport,
+      insert_concurrency: Number(values['insert-concurrency'] ?? 2),
       writer_insertall_requests: writerRequests,
       raw_insertall_requests: batches,
       writer_cpu_s: Number(cpu.writer.toFixed(2)),
