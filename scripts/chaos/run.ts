@@ -3,9 +3,10 @@
 // views with the simulator's ground truth. Used by `npm run chaos` and test/system/chaos.test.ts.
 import { loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { tickSource, type IdRange } from '../local/exchange/ground-truth.ts';
+import type { IdRange } from '../local/exchange/ground-truth.ts';
 import { startStack, type Stack } from '../local/stack.ts';
-import { compareTrades, waitUntil, type TradeComparison } from '../local/verify.ts';
+import { settleGapfill, waitForDrain } from '../local/settle.ts';
+import { compareTrades, waitUntil } from '../local/verify.ts';
 import { injectFault, type ChaosContext, type FaultRecord } from './faults.ts';
 import { ledgerRpo, liveMissingSpan, poisonOutcome, recoveryTimes, viewSources } from './measure.ts';
 import { freezesEmulators, planScenario, type Plan, type ScenarioName } from './plan.ts';
@@ -285,69 +286,4 @@ async function flowingSince(
     timeoutMs,
     1_000,
   );
-}
-
-/**
- * Waits until nothing is missing, or until every stream's committed live coverage reaches its last
- * trade and the stored count has stopped moving (what is still missing then was lost, not delayed).
- */
-async function waitForDrain(
-  stack: Stack,
-  expected: Readonly<Record<string, IdRange>>,
-  compare: () => Promise<TradeComparison>,
-  timeoutMs: number,
-): Promise<{ drained: boolean; missing: number; waitedMs: number }> {
-  const started = Date.now();
-  const coverage = `\`${stack.projectId}.${stack.topology.dataset}.coverage_dedup\``;
-  const lastTs = Object.fromEntries(
-    Object.entries(expected).map(([symbol, range]) => [
-      symbol,
-      tickSource('trade', stack.simulator.groundTruth(symbol)).timestampOf(range.lastId - 1),
-    ]),
-  );
-  let previous = -1;
-  let stableSince = Date.now();
-  let missing = -1;
-  const drained = await waitUntil(
-    async () => {
-      const result = await compare();
-      missing = result.missing;
-      if (missing === 0) return true;
-      if (result.stored !== previous) {
-        previous = result.stored;
-        stableSince = Date.now();
-        return false;
-      }
-      if (Date.now() - stableSince < 1_500) return false;
-      const rows = await stack.warehouse.query<{ symbol: string; t: number }>(
-        `SELECT symbol, MAX(UNIX_MILLIS(window_to)) AS t FROM ${coverage} WHERE exchange = 'binance' ` +
-          `AND data_type = 'trade' AND source = 'live' GROUP BY symbol`,
-      );
-      return Object.entries(lastTs).every(([symbol, ts]) =>
-        rows.some((r) => r.symbol === symbol && Number(r.t) >= ts),
-      );
-    },
-    timeoutMs,
-    500,
-  );
-  return { drained, missing, waitedMs: Date.now() - started };
-}
-
-/** Runs the gap-filler as Cloud Scheduler would until no gap is open and nothing is missing. */
-async function settleGapfill(
-  stack: Stack,
-  compare: () => Promise<TradeComparison>,
-  timeoutMs: number,
-): Promise<{ settled: boolean; runs: number; result: TradeComparison }> {
-  const deadline = Date.now() + timeoutMs;
-  let runs = 0;
-  for (;;) {
-    runs++;
-    await stack.runGapfill();
-    const open = await stack.ledger.list({ states: ['open', 'failed', 'filling'] });
-    const result = await compare();
-    if (open.length === 0 && result.missing === 0) return { settled: true, runs, result };
-    if (Date.now() > deadline) return { settled: false, runs, result };
-    await sleep(1_000);
-  }
 }

@@ -60,6 +60,12 @@ export interface StackOptions {
    * minute). Needs `gapfill`.
    */
   readonly scheduler?: { readonly periodMs?: number };
+  /**
+   * Connect the relay to the real exchanges (tardis-dev's default endpoints) and backfill from the real
+   * Tardis.dev API (TARDIS_API_KEY from this process's environment) instead of the simulator and the
+   * local history server. The simulator still runs but nothing reads it; there is no ground truth.
+   */
+  readonly live?: boolean;
 }
 
 export interface Stack {
@@ -209,8 +215,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         ...common,
         RELAY_STREAMS: streamsConfig,
         TICKS_TOPIC: topology.topic,
-        WSS_URL_BINANCE: simulator.wsUrl,
-        WSS_URL_COINBASE: simulator.wsUrls.coinbase,
+        ...(options.live
+          ? {}
+          : { WSS_URL_BINANCE: simulator.wsUrl, WSS_URL_COINBASE: simulator.wsUrls.coinbase }),
         // The relay reads checkpoints at start and records startup gaps in the run's own ledger.
         CHECKPOINTS_COLLECTION: topology.checkpoints,
         GAPS_COLLECTION: topology.gaps,
@@ -219,7 +226,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         ...options.relayEnv,
       },
       logPath: logPath(workDir, 'relay'),
-      ready: () => httpOk(`${relayHealthUrl}/readyz`, (status) => status === 200),
+      // Live, the exchange may be unreachable: the relay is up once its health server answers at all
+      // (the status lines then show it not ready); against the simulator it must be subscribed.
+      ready: () =>
+        httpOk(`${relayHealthUrl}/readyz`, (status) => (options.live ? status > 0 : status === 200)),
     });
     if (options.startRelay !== false) await relay.start();
     cleanup.push(() => relay.terminate());
@@ -228,16 +238,27 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     let gapfill: ServiceProcess | undefined;
     let gapfillUrl = '';
     if (options.gapfill) {
-      const apiKey = `local-${options.suffix}`;
-      history = await startHistoryServer({
-        seed: options.seed,
-        ratePerSymbol: options.ratePerSymbol,
-        symbols: options.symbols,
-        apiKey,
-        availabilityDelayMs: options.gapfill.availabilityDelayMs ?? 0,
-      });
-      const h = history;
-      cleanup.push(() => h.stop());
+      let tardis: Record<string, string>;
+      if (options.live) {
+        // The real Tardis.dev API at the gap-filler's default endpoint, with the caller's key if any.
+        tardis = process.env.TARDIS_API_KEY ? { TARDIS_API_KEY: process.env.TARDIS_API_KEY } : {};
+      } else {
+        const apiKey = `local-${options.suffix}`;
+        const h = await startHistoryServer({
+          seed: options.seed,
+          ratePerSymbol: options.ratePerSymbol,
+          symbols: options.symbols,
+          apiKey,
+          availabilityDelayMs: options.gapfill.availabilityDelayMs ?? 0,
+        });
+        history = h;
+        cleanup.push(() => h.stop());
+        tardis = {
+          NODE_EXTRA_CA_CERTS: h.certPath,
+          TARDIS_API_ENDPOINT: h.endpoint,
+          TARDIS_API_KEY: apiKey,
+        };
+      }
       const gapfillPort = await freePort();
       gapfillUrl = `http://127.0.0.1:${gapfillPort}/`;
       gapfill = new ServiceProcess({
@@ -250,17 +271,18 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         ],
         env: {
           ...common,
-          NODE_EXTRA_CA_CERTS: history.certPath,
+          ...tardis,
           RELAY_STREAMS: streamsConfig,
           BIGQUERY_API_ENDPOINT: bigquery.url,
           BIGQUERY_DATASET: topology.dataset,
           CHECKPOINTS_COLLECTION: topology.checkpoints,
           GAPS_COLLECTION: topology.gaps,
           LEASES_COLLECTION: topology.leases,
-          TARDIS_API_ENDPOINT: history.endpoint,
-          TARDIS_API_KEY: apiKey,
           GAPFILL_SETTLE_MS: String(options.gapfill.settleMs ?? 3000),
-          GAPFILL_AVAILABILITY_DELAY_MS: String(options.gapfill.availabilityDelayMs ?? 0),
+          // Live, Tardis's own publication delay applies (the gap-filler's default).
+          ...(options.live
+            ? {}
+            : { GAPFILL_AVAILABILITY_DELAY_MS: String(options.gapfill.availabilityDelayMs ?? 0) }),
           GAPFILL_ATTEMPT_TIMEOUT_MS: String(options.gapfill.attemptTimeoutMs ?? 20_000),
           GAPFILL_RETRY_BASE_MS: String(options.gapfill.retryBaseMs ?? 1000),
           ...options.gapfill.env,
