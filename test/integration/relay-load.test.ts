@@ -203,7 +203,7 @@ test.serial(
 
     const steady = Date.now() + 3000;
     t.true(
-      await collector.until((all) => all.some((b) => b.window.from >= steady), 30_000),
+      await collector.until((all) => all.some((b) => b.window.from >= steady), 90_000),
       'publishing before',
     );
     const rssBefore = maxRss;
