@@ -2,7 +2,15 @@
  * Binance spot wire format of ground-truth ticks, as the combined-stream websocket sends them and as
  * Tardis.dev stores them. Pure. A second exchange gets its own `<exchange>-wire.ts` with the same shape.
  */
-import type { BookTicker, Tick, TickKind, Trade } from './ground-truth.ts';
+import type {
+  BookChange,
+  BookLevel,
+  BookSnapshot,
+  BookTicker,
+  Tick,
+  TickKind,
+  Trade,
+} from './ground-truth.ts';
 
 export const BINANCE_EXCHANGE = 'binance';
 
@@ -13,6 +21,14 @@ export type TimeUnit = 'millisecond' | 'microsecond';
 export const BINANCE_CHANNEL_KINDS: Readonly<Record<string, TickKind>> = {
   trade: 'trade',
   bookTicker: 'bookTicker',
+  depth: 'bookChange',
+};
+
+/** Stream name suffix after the symbol for each kind: tardis-dev subscribes `btcusdt@depth@100ms`. */
+const STREAM_SUFFIX: Readonly<Record<TickKind, string>> = {
+  trade: 'trade',
+  bookTicker: 'bookTicker',
+  bookChange: 'depth@100ms',
 };
 
 export interface BinanceWireOptions {
@@ -36,6 +52,24 @@ export interface BinanceTradeData {
   M: boolean;
 }
 
+/** A diff depth event; one ground-truth update per event, so U = u (spot events carry no `pu`). */
+export interface BinanceDepthUpdateData {
+  e: 'depthUpdate';
+  E: number;
+  s: string;
+  U: number;
+  u: number;
+  b: BookLevel[];
+  a: BookLevel[];
+}
+
+/** `GET /api/v3/depth` body (spot has no `E`/`T`, so tardis-dev stamps the snapshot with its receive time). */
+export interface BinanceDepthSnapshot {
+  lastUpdateId: number;
+  bids: BookLevel[];
+  asks: BookLevel[];
+}
+
 export interface BinanceBookTickerData {
   e?: 'bookTicker';
   u: number;
@@ -51,12 +85,12 @@ export interface BinanceBookTickerData {
 /** A combined-stream frame: `{"stream":"btcusdt@trade","data":{...}}`. */
 export interface BinanceCombinedFrame {
   stream: string;
-  data: BinanceTradeData | BinanceBookTickerData;
+  data: BinanceTradeData | BinanceBookTickerData | BinanceDepthUpdateData;
 }
 
-/** `btcusdt@trade` for ('trade', 'BTCUSDT'). */
+/** `btcusdt@trade` for ('trade', 'BTCUSDT'); `btcusdt@depth@100ms` for 'bookChange'. */
 export function binanceStreamName(kind: TickKind, symbol: string): string {
-  return `${symbol.toLowerCase()}@${kind}`;
+  return `${symbol.toLowerCase()}@${STREAM_SUFFIX[kind]}`;
 }
 
 /** Splits `btcusdt@trade` (or `btcusdt@depth@100ms`) into lower-case symbol and channel. */
@@ -103,13 +137,43 @@ function bookTickerData(quote: BookTicker, options: BinanceWireOptions): Binance
   return { e: 'bookTicker', ...base, T: t, E: t };
 }
 
+function depthUpdateData(change: BookChange, options: BinanceWireOptions): BinanceDepthUpdateData {
+  return {
+    e: 'depthUpdate',
+    E: change.timestamp * scale(options.timeUnit),
+    s: change.symbol.toUpperCase(),
+    U: change.updateId,
+    u: change.updateId,
+    b: [...change.bids],
+    a: [...change.asks],
+  };
+}
+
 /** The frame the simulator sends and the history server stores for a tick. */
 export function binanceFrame(tick: Tick, options: BinanceWireOptions): BinanceCombinedFrame {
   const stream = binanceStreamName(tick.kind, tick.symbol);
-  return {
-    stream,
-    data: tick.kind === 'trade' ? tradeData(tick, options) : bookTickerData(tick, options),
-  };
+  switch (tick.kind) {
+    case 'trade':
+      return { stream, data: tradeData(tick, options) };
+    case 'bookTicker':
+      return { stream, data: bookTickerData(tick, options) };
+    case 'bookChange':
+      return { stream, data: depthUpdateData(tick, options) };
+  }
+}
+
+/** The REST depth answer for a ground-truth book. */
+export function binanceDepthSnapshot(book: BookSnapshot): BinanceDepthSnapshot {
+  return { lastUpdateId: book.lastUpdateId, bids: [...book.bids], asks: [...book.asks] };
+}
+
+/** How Tardis stores the REST snapshot its recorder fetched: a generated `depthSnapshot` message. */
+export function binanceDepthSnapshotFrame(book: BookSnapshot): {
+  stream: string;
+  generated: true;
+  data: BinanceDepthSnapshot;
+} {
+  return { stream: `${book.symbol}@depthSnapshot`, generated: true, data: binanceDepthSnapshot(book) };
 }
 
 /**
@@ -117,7 +181,7 @@ export function binanceFrame(tick: Tick, options: BinanceWireOptions): BinanceCo
  * sub-millisecond jitter. With latencyMs = 0 the local millisecond equals the exchange millisecond, so
  * Tardis's minute slices (cut by local time) hold exactly the ticks of that exchange-time minute.
  */
-export function localTimestampMicros(tick: Tick, latencyMs: number): number {
+export function localTimestampMicros(tick: Pick<Tick, 'timestamp' | 'nonce'>, latencyMs: number): number {
   return (tick.timestamp + latencyMs) * 1000 + (tick.nonce % 1000);
 }
 

@@ -8,7 +8,15 @@
  * Simplification: the real feed numbers `sequence` per product across all channels; here a match's
  * sequence is its trade id and a ticker's is its update id (index + 1), each strictly increasing.
  */
-import type { BookTicker, Tick, TickKind, Trade } from './ground-truth.ts';
+import type {
+  BookChange,
+  BookLevel,
+  BookSnapshot,
+  BookTicker,
+  Tick,
+  TickKind,
+  Trade,
+} from './ground-truth.ts';
 
 export const COINBASE_EXCHANGE = 'coinbase';
 
@@ -16,15 +24,22 @@ export const COINBASE_EXCHANGE = 'coinbase';
 export const COINBASE_CHANNEL_KINDS: Readonly<Record<string, TickKind>> = {
   matches: 'trade',
   ticker: 'bookTicker',
+  // tardis-dev subscribes level2_batch without credentials, level2 with them; both start with a snapshot.
+  level2: 'bookChange',
+  level2_batch: 'bookChange',
 };
 
 /** Channels Coinbase accepts without authentication that the simulator answers silently. */
-export const COINBASE_SILENT_CHANNELS: readonly string[] = ['heartbeat', 'level2_batch', 'status', 'full'];
+export const COINBASE_SILENT_CHANNELS: readonly string[] = ['heartbeat', 'status', 'full'];
 
-/** Tardis.dev channel (= message type) -> ground-truth kind, for the history server's filters. */
+/**
+ * Tardis.dev channel (= message type) -> ground-truth kind, for the history server's filters. A
+ * `snapshot` filter selects the recorder's snapshots of the book, `l2update` the updates.
+ */
 export const COINBASE_TARDIS_CHANNEL_KINDS: Readonly<Record<string, TickKind>> = {
   match: 'trade',
   ticker: 'bookTicker',
+  l2update: 'bookChange',
 };
 
 /** `BTC-USD` for 'btc-usd'. */
@@ -38,7 +53,7 @@ export function isCoinbaseProductId(value: string): boolean {
 }
 
 /** Coinbase time: ISO 8601 with microseconds, e.g. `2022-10-19T23:28:22.061769Z`. */
-export function coinbaseTime(tick: Tick): string {
+export function coinbaseTime(tick: Pick<Tick, 'timestamp' | 'nonce'>): string {
   const iso = new Date(tick.timestamp).toISOString();
   return `${iso.slice(0, 23)}${String(tick.nonce % 1000).padStart(3, '0')}Z`;
 }
@@ -113,7 +128,57 @@ export function coinbaseTicker(quote: BookTicker): CoinbaseTicker {
   };
 }
 
+export interface CoinbaseL2Update {
+  type: 'l2update';
+  product_id: string;
+  /** [side, price, size]; size "0" removes the level. */
+  changes: [side: 'buy' | 'sell', price: string, size: string][];
+  time: string;
+}
+
+export interface CoinbaseL2Snapshot {
+  type: 'snapshot';
+  product_id: string;
+  bids: BookLevel[];
+  asks: BookLevel[];
+  time: string;
+}
+
+/** An order book update as an `l2update` (bids first, then asks, best first). */
+export function coinbaseL2Update(change: BookChange): CoinbaseL2Update {
+  return {
+    type: 'l2update',
+    product_id: coinbaseProductId(change.symbol),
+    changes: [
+      ...change.bids.map(([p, q]) => ['buy', p, q] as ['buy', string, string]),
+      ...change.asks.map(([p, q]) => ['sell', p, q] as ['sell', string, string]),
+    ],
+    time: coinbaseTime(change),
+  };
+}
+
+/**
+ * The level2 `snapshot` of a ground-truth book, stamped `at` (epoch ms, whole milliseconds: tardis-dev
+ * takes it as the snapshot's exchange time).
+ */
+export function coinbaseL2Snapshot(book: BookSnapshot, at: number): CoinbaseL2Snapshot {
+  return {
+    type: 'snapshot',
+    product_id: coinbaseProductId(book.symbol),
+    bids: [...book.bids],
+    asks: [...book.asks],
+    time: coinbaseTime({ timestamp: at, nonce: 0 }),
+  };
+}
+
 /** The message the simulator sends and the history server stores for a tick. */
-export function coinbaseMessage(tick: Tick): CoinbaseMatch | CoinbaseTicker {
-  return tick.kind === 'trade' ? coinbaseMatch(tick) : coinbaseTicker(tick);
+export function coinbaseMessage(tick: Tick): CoinbaseMatch | CoinbaseTicker | CoinbaseL2Update {
+  switch (tick.kind) {
+    case 'trade':
+      return coinbaseMatch(tick);
+    case 'bookTicker':
+      return coinbaseTicker(tick);
+    case 'bookChange':
+      return coinbaseL2Update(tick);
+  }
 }

@@ -8,9 +8,14 @@
  * Time model: from GROUND_TRUTH_EPOCH_MS, time is cut into slots of 1000/rate ms (slot k spans
  * [floor(k*1000/rate), floor((k+1)*1000/rate)) ms after the epoch) and tick k of a stream falls at a
  * seeded offset inside slot k. Each slot is at least 1 ms long (rate <= 1000), so timestamps (whole ms)
- * strictly increase with k. Trade id = k + 1 and book ticker update id = k + 1: ids are sequential per
- * symbol and kind, and a gap in ids is a gap in data. The rate is part of the identity: the same seed
- * with another rate is another market.
+ * strictly increase with k. Trade id = k + 1 and book ticker and order book update id = k + 1: ids are
+ * sequential per symbol and kind, and a gap in ids is a gap in data. The rate is part of the identity: the
+ * same seed with another rate is another market.
+ *
+ * Order book (kind 'bookChange'): a fixed grid of BOOK_LEVELS_PER_SIDE price points per side around the
+ * symbol's base price, whose sizes change, vanish and come back. Each update touches two grid points on
+ * a schedule that is O(1) to invert (see bookTouches), so the whole book before any update is computable
+ * in O(levels) without replaying from the epoch: any window's snapshot and updates are reproducible alone.
  *
  * Only integer arithmetic, multiplication and addition feed prices and sizes (no Math.exp/log), so the
  * numbers are identical on every JavaScript engine.
@@ -22,10 +27,13 @@ export const GROUND_TRUTH_EPOCH_MS = Date.UTC(2020, 0, 1);
 /** Highest supported ticks per second per symbol per kind (keeps ms timestamps strictly increasing). */
 export const MAX_RATE_PER_SYMBOL = 1000;
 
-/** The stream kinds the ground truth can generate. A new kind (e.g. 'depth') adds an entry to GENERATORS. */
-export type TickKind = 'trade' | 'bookTicker';
+/** The stream kinds the ground truth can generate. A new kind adds an entry to GENERATORS. */
+export type TickKind = 'trade' | 'bookTicker' | 'bookChange';
 
-export const TICK_KINDS: readonly TickKind[] = ['trade', 'bookTicker'];
+export const TICK_KINDS: readonly TickKind[] = ['trade', 'bookTicker', 'bookChange'];
+
+/** Price points per side of the simulated order book (the snapshot has at most this many levels a side). */
+export const BOOK_LEVELS_PER_SIDE = 20;
 
 /** Identifies one market: ticks of every kind for one symbol on one (simulated) exchange. */
 export interface GroundTruthStream {
@@ -77,7 +85,31 @@ export interface BookTicker extends TickBase {
   readonly askQty: string;
 }
 
-export type Tick = Trade | BookTicker;
+/** One price level as exchanges send it: [price, size] decimal strings; size "0" removes the level. */
+export type BookLevel = readonly [price: string, size: string];
+
+export interface BookChange extends TickBase {
+  readonly kind: 'bookChange';
+  /** Sequential per symbol: index + 1 (Binance `U` = `u`; the book after it has lastUpdateId = updateId). */
+  readonly updateId: number;
+  /** Changed bid levels, best (highest) first. */
+  readonly bids: readonly BookLevel[];
+  /** Changed ask levels, best (lowest) first. */
+  readonly asks: readonly BookLevel[];
+}
+
+/** The whole book after every update with id <= lastUpdateId (Binance REST depth, Coinbase snapshot). */
+export interface BookSnapshot {
+  readonly exchange: string;
+  readonly symbol: string;
+  /** Id of the last update included (0: none, the initial book). */
+  readonly lastUpdateId: number;
+  /** Best first. */
+  readonly bids: readonly BookLevel[];
+  readonly asks: readonly BookLevel[];
+}
+
+export type Tick = Trade | BookTicker | BookChange;
 export type TickOf<K extends TickKind> = Extract<Tick, { kind: K }>;
 
 /** Price and size grid of a symbol. */
@@ -221,6 +253,96 @@ export function formatUnits(units: number, decimals: number): string {
 }
 
 // ---------------------------------------------------------------------------------------------------
+// Order book: grid point j in [0, 2 * BOOK_LEVELS_PER_SIDE); j < BOOK_LEVELS_PER_SIDE is the bid
+// `base - 1 - j` ticks, the others the ask `base + 1 + (j - BOOK_LEVELS_PER_SIDE)` ticks, so bids stay
+// below asks. Update k (cycle c = floor(k / M), M grid points) touches point k mod M and point
+// (k mod M + 1 + c mod (M - 1)) mod M: two distinct points, each point exactly twice per cycle, so the
+// number of touches of a point up to any update is O(1) to count. A point's size after its n-th touch
+// is a seeded function of (point, n); an odd n may remove it (size 0), an even n never does, so no
+// update removes a level that is already absent.
+
+const BOOK_POINTS = 2 * BOOK_LEVELS_PER_SIDE;
+
+interface BookModel {
+  readonly key: number;
+  readonly baseTicks: number;
+  readonly priceDecimals: number;
+  readonly qtyDecimals: number;
+  readonly meanLots: number;
+}
+
+function bookModel(stream: GroundTruthStream, spec: SymbolSpec): BookModel {
+  return {
+    key: fnv1a32(`${stream.seed}|${stream.exchange}|${stream.symbol.toLowerCase()}|book`),
+    baseTicks: Math.round(spec.basePrice * 10 ** spec.priceDecimals),
+    priceDecimals: spec.priceDecimals,
+    qtyDecimals: spec.qtyDecimals,
+    meanLots: Math.max(1, Math.round(spec.meanQty * 10 ** spec.qtyDecimals)),
+  };
+}
+
+const positiveMod = (a: number, m: number): number => ((a % m) + m) % m;
+
+/** The two grid points update k touches (always distinct). */
+export function bookTouches(k: number): readonly [number, number] {
+  const a = k % BOOK_POINTS;
+  const c = Math.floor(k / BOOK_POINTS);
+  return [a, (a + 1 + (c % (BOOK_POINTS - 1))) % BOOK_POINTS];
+}
+
+/** How many of the updates 0..k (inclusive) touch grid point j; 0 for k < 0. */
+function touchesUpTo(j: number, k: number): number {
+  if (k < 0) return 0;
+  const cycles = Math.floor((k + 1) / BOOK_POINTS);
+  const rest = k + 1 - cycles * BOOK_POINTS; // updates of the partial cycle `cycles`: offsets [0, rest)
+  let n = 2 * cycles;
+  if (rest > 0) {
+    if (j < rest) n++;
+    if (positiveMod(j - 1 - (cycles % (BOOK_POINTS - 1)), BOOK_POINTS) < rest) n++;
+  }
+  return n;
+}
+
+/** Size of grid point j after its n-th touch, in lots (0: absent). */
+function bookLots(model: BookModel, j: number, n: number): number {
+  const rnd = indexRandom((model.key ^ fmix32(j + 1)) >>> 0, n);
+  const removeDraw = rnd();
+  if (n % 2 === 1 && removeDraw % 3 === 0) return 0;
+  return 1 + Math.floor(6 * model.meanLots * unit(rnd()));
+}
+
+function bookLevel(model: BookModel, j: number, lots: number): BookLevel {
+  const ticks =
+    j < BOOK_LEVELS_PER_SIDE ? model.baseTicks - 1 - j : model.baseTicks + 1 + (j - BOOK_LEVELS_PER_SIDE);
+  return [formatUnits(Math.max(1, ticks), model.priceDecimals), formatUnits(lots, model.qtyDecimals)];
+}
+
+/** Levels of grid points sorted best first: bids by descending, asks by ascending price. */
+function sideLevels(
+  model: BookModel,
+  points: readonly { j: number; lots: number }[],
+): {
+  bids: BookLevel[];
+  asks: BookLevel[];
+} {
+  const sorted = [...points].sort((x, y) => x.j - y.j);
+  const bids: BookLevel[] = [];
+  const asks: BookLevel[] = [];
+  for (const { j, lots } of sorted) (j < BOOK_LEVELS_PER_SIDE ? bids : asks).push(bookLevel(model, j, lots));
+  return { bids, asks };
+}
+
+/** The book after every update with index < `index` (lastUpdateId = index). */
+function bookAt(model: BookModel, exchange: string, symbol: string, index: number): BookSnapshot {
+  const points: { j: number; lots: number }[] = [];
+  for (let j = 0; j < BOOK_POINTS; j++) {
+    const lots = bookLots(model, j, touchesUpTo(j, index - 1));
+    if (lots > 0) points.push({ j, lots });
+  }
+  return { exchange, symbol, lastUpdateId: Math.max(0, index), ...sideLevels(model, points) };
+}
+
+// ---------------------------------------------------------------------------------------------------
 // Tick sources.
 
 /** Generates the ticks of one (stream, kind); cheap to create, holds only precomputed keys. */
@@ -243,6 +365,7 @@ interface SourceContext {
   readonly price: PriceModel;
   readonly scheduleKey: number;
   readonly rate: number;
+  readonly book: BookModel;
 }
 
 type Generator<K extends TickKind> = (
@@ -297,6 +420,23 @@ const GENERATORS: { readonly [K in TickKind]: Generator<K> } = {
       askQty: formatUnits(askLots, ctx.spec.qtyDecimals),
     };
   },
+  bookChange(ctx, index, timestamp, rnd) {
+    const nonce = rnd();
+    const points = bookTouches(index).map((j) => ({
+      j,
+      lots: bookLots(ctx.book, j, touchesUpTo(j, index)),
+    }));
+    return {
+      kind: 'bookChange',
+      exchange: ctx.stream.exchange,
+      symbol: ctx.symbol,
+      index,
+      timestamp,
+      nonce,
+      updateId: index + 1,
+      ...sideLevels(ctx.book, points),
+    };
+  },
 };
 
 function assertStream(stream: GroundTruthStream): void {
@@ -321,6 +461,7 @@ export function tickSource<K extends TickKind>(kind: K, stream: GroundTruthStrea
     price: priceModel(stream, spec),
     scheduleKey: fnv1a32(`${stream.seed}|${stream.exchange}|${symbol}|${kind}`),
     rate: stream.rate,
+    book: bookModel(stream, spec),
   };
   const generate = GENERATORS[kind] as Generator<K>;
   const slotStart = (k: number): number => Math.floor((k * 1000) / ctx.rate);
@@ -379,6 +520,49 @@ export function tradesBetween(window: GroundTruthWindow): Trade[] {
 /** The exact best bid/ask updates of a symbol with exchange timestamp in [from, to). */
 export function bookTickerBetween(window: GroundTruthWindow): BookTicker[] {
   return ticksBetween('bookTicker', window);
+}
+
+/** The order book updates of a symbol with exchange timestamp in [from, to). */
+export function bookChangesBetween(window: GroundTruthWindow): BookChange[] {
+  return ticksBetween('bookChange', window);
+}
+
+/**
+ * The whole order book after every update with id <= lastUpdateId, in O(levels) for any id: what a
+ * Binance REST depth request or a Coinbase level2 snapshot answers at that point.
+ */
+export function bookSnapshot(stream: GroundTruthStream, lastUpdateId: number): BookSnapshot {
+  assertStream(stream);
+  const symbol = stream.symbol.toLowerCase();
+  const model = bookModel(stream, symbolSpec(stream.seed, stream.exchange, symbol));
+  return bookAt(model, stream.exchange, symbol, Math.max(0, Math.floor(lastUpdateId)));
+}
+
+/** The order book just before instant t (epoch ms): every update with timestamp < t applied. */
+export function bookSnapshotBefore(stream: GroundTruthStream, t: number | Date): BookSnapshot {
+  return bookSnapshot(stream, tickSource('bookChange', stream).indexAtOrAfter(t));
+}
+
+/** Applies updates to a snapshot as a client would (size "0" removes); the result is sorted best first. */
+export function applyBookChanges(snapshot: BookSnapshot, updates: readonly BookChange[]): BookSnapshot {
+  const bids = new Map(snapshot.bids.map(([p, q]) => [p, q]));
+  const asks = new Map(snapshot.asks.map(([p, q]) => [p, q]));
+  let lastUpdateId = snapshot.lastUpdateId;
+  for (const update of updates) {
+    for (const [side, levels] of [
+      [bids, update.bids],
+      [asks, update.asks],
+    ] as const) {
+      for (const [p, q] of levels) {
+        if (Number(q) === 0) side.delete(p);
+        else side.set(p, q);
+      }
+    }
+    lastUpdateId = update.updateId;
+  }
+  const byPrice = (m: Map<string, string>, dir: number): BookLevel[] =>
+    [...m.entries()].sort((a, b) => dir * (Number(a[0]) - Number(b[0]))).map(([p, q]) => [p, q] as const);
+  return { ...snapshot, lastUpdateId, bids: byPrice(bids, -1), asks: byPrice(asks, 1) };
 }
 
 /** Trade ids in [from, to) without generating the trades: O(1) for any window length. */

@@ -1,6 +1,7 @@
 /**
  * A local stand-in for two exchanges' websocket feeds, speaking each protocol as tardis-dev 13.35.3
- * uses it: Binance spot's combined streams on `/stream` (set WSS_URL_BINANCE to `wsUrl`) and the Coinbase
+ * uses it: Binance spot's combined streams on `/stream` (set WSS_URL_BINANCE to `wsUrl`) with the REST
+ * `exchangeInfo` and `depth` endpoints its order book needs (`restUrl`, under /api/v3), and the Coinbase
  * Exchange feed on `/coinbase` (set WSS_URL_COINBASE to `wsUrls.coinbase`). It emits ground-truth ticks
  * in real time, records exactly what it wrote to each connection, and takes faults programmatically or
  * over HTTP (same port, /control/*) so another process can drive it.
@@ -12,6 +13,7 @@ import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import {
   BINANCE_CHANNEL_KINDS,
   BINANCE_EXCHANGE,
+  binanceDepthSnapshot,
   binanceFrame,
   parseBinanceStreamName,
   parseTimeUnit,
@@ -21,11 +23,13 @@ import {
   COINBASE_CHANNEL_KINDS,
   COINBASE_EXCHANGE,
   COINBASE_SILENT_CHANNELS,
+  coinbaseL2Snapshot,
   coinbaseMatch,
   coinbaseMessage,
   isCoinbaseProductId,
 } from './coinbase-wire.ts';
 import {
+  bookSnapshot,
   mergeIdRanges,
   tickSource,
   type GroundTruthStream,
@@ -74,6 +78,10 @@ export interface SimulatorStats {
   /** Data frames written to sockets. */
   readonly framesSent: number;
   readonly framesByKind: Readonly<Record<TickKind, number>>;
+  /** Order book snapshots handed out: Binance REST depth answers and Coinbase level2 snapshots. */
+  readonly bookSnapshots: number;
+  /** Binance REST requests answered (exchangeInfo, depth), any status. */
+  readonly restRequests: number;
   readonly stalledUntil: number | null;
   readonly refusingUntil: number | null;
 }
@@ -92,11 +100,26 @@ export interface ConnectionRecord {
   readonly framesByStream: Readonly<Record<string, number>>;
   /** Per lower-case symbol: the contiguous runs of trade ids written to this connection. */
   readonly trades: Readonly<Record<string, readonly IdRange[]>>;
+  /** Per lower-case symbol: the contiguous runs of order book update ids written to this connection. */
+  readonly bookChanges: Readonly<Record<string, readonly IdRange[]>>;
+}
+
+/** An order book snapshot the simulator handed out (REST depth or Coinbase `snapshot`). */
+export interface BookSnapshotRecord {
+  readonly exchange: SimulatedExchange;
+  readonly symbol: string;
+  /** The snapshot holds every update with id <= lastUpdateId. */
+  readonly lastUpdateId: number;
+  readonly at: number;
+  /** Coinbase: the websocket connection; Binance: null (REST). */
+  readonly connectionId: number | null;
 }
 
 export interface Simulator {
   /** Put this in WSS_URL_BINANCE; mirrors Binance's `/stream?timeUnit=microsecond`. */
   readonly wsUrl: string;
+  /** Binance REST base (`http://127.0.0.1:PORT/api/v3`): the relay's REST_URL_BINANCE. */
+  readonly restUrl: string;
   /** Per exchange, the value for WSS_URL_<EXCHANGE>. */
   readonly wsUrls: Readonly<Record<SimulatedExchange, string>>;
   readonly port: number;
@@ -118,6 +141,10 @@ export interface Simulator {
   stats(): SimulatorStats;
   /** Merged runs of trade ids written to any connection of `exchange` (default binance) for a symbol. */
   sentTrades(symbol: string, exchange?: SimulatedExchange): IdRange[];
+  /** Merged runs of order book update ids written to any connection of `exchange` for a symbol. */
+  sentBookChanges(symbol: string, exchange?: SimulatedExchange): IdRange[];
+  /** Every order book snapshot handed out, in order. */
+  bookSnapshots(): BookSnapshotRecord[];
   connections(): ConnectionRecord[];
   /** Closes sockets, timers and the server; safe to call twice. */
   stop(): Promise<void>;
@@ -140,6 +167,7 @@ interface MutableRecord {
   framesSent: number;
   framesByStream: Record<string, number>;
   trades: Record<string, { firstId: number; lastId: number }[]>;
+  bookChanges: Record<string, { firstId: number; lastId: number }[]>;
   /** Kept after close, so a record still tells what the connection had subscribed. */
   readonly subscriptions: Map<string, Subscription>;
 }
@@ -190,7 +218,9 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
   let refused = 0;
   let subscribes = 0;
   let framesSent = 0;
-  const framesByKind: Record<TickKind, number> = { trade: 0, bookTicker: 0 };
+  const framesByKind: Record<TickKind, number> = { trade: 0, bookTicker: 0, bookChange: 0 };
+  const snapshotLog: BookSnapshotRecord[] = [];
+  let restRequests = 0;
   let stalledUntil = 0;
   let stallMode: StallMode = 'drop';
   let refusingUntil = 0;
@@ -233,8 +263,8 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     const record = conn.record;
     record.framesSent++;
     record.framesByStream[stream] = (record.framesByStream[stream] ?? 0) + 1;
-    if (kind !== 'trade') return;
-    const runs = (record.trades[symbol] ??= []);
+    if (kind === 'bookTicker') return;
+    const runs = ((kind === 'trade' ? record.trades : record.bookChanges)[symbol] ??= []);
     const last = runs.at(-1);
     if (last !== undefined && last.lastId + 1 === id) last.lastId = id;
     else runs.push({ firstId: id, lastId: id });
@@ -326,6 +356,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
       }
     }
     subscribes++;
+    const snapshots: unknown[] = [];
     for (const { channel, product } of wanted) {
       const name = `${channel}:${product}`;
       if (request.type === 'unsubscribe') {
@@ -343,6 +374,19 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
         const previous = source.tick(first - 1);
         if (previous.kind === 'trade') reply(conn, coinbaseMatch(previous, 'last_match'));
       }
+      // A level2 subscription starts with the whole book, holding every update before the first one sent.
+      if (isNew && source !== undefined && source.kind === 'bookChange') {
+        const at = now();
+        const book = bookSnapshot(source.stream, first);
+        snapshotLog.push({
+          exchange: 'coinbase',
+          symbol,
+          lastUpdateId: first,
+          at,
+          connectionId: conn.record.id,
+        });
+        snapshots.push(coinbaseL2Snapshot(book, at));
+      }
     }
     const byChannel = new Map<string, string[]>();
     for (const name of conn.subscriptions.keys()) {
@@ -357,6 +401,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
         account_ids: null,
       })),
     });
+    for (const snapshot of snapshots) reply(conn, snapshot);
   };
 
   const onMessage = (conn: Connection, raw: RawData): void => {
@@ -411,6 +456,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
       framesSent: 0,
       framesByStream: {},
       trades: {},
+      bookChanges: {},
       subscriptions: new Map(),
     };
     records.push(record);
@@ -466,6 +512,8 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
       subscribes,
       framesSent,
       framesByKind: { ...framesByKind },
+      bookSnapshots: snapshotLog.length,
+      restRequests,
       stalledUntil: t < stalledUntil ? stalledUntil : null,
       refusingUntil: t < refusingUntil ? refusingUntil : null,
     };
@@ -475,6 +523,10 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     mergeIdRanges(
       records.filter((r) => r.exchange === on).flatMap((r) => r.trades[symbol.toLowerCase()] ?? []),
     );
+  const sentBookChanges = (symbol: string, on: SimulatedExchange = 'binance'): IdRange[] =>
+    mergeIdRanges(
+      records.filter((r) => r.exchange === on).flatMap((r) => r.bookChanges[symbol.toLowerCase()] ?? []),
+    );
 
   const connections = (): ConnectionRecord[] =>
     records.map((r) => ({
@@ -483,6 +535,9 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
       framesByStream: { ...r.framesByStream },
       trades: Object.fromEntries(
         Object.entries(r.trades).map(([s, runs]) => [s, runs.map((x) => ({ ...x }))]),
+      ),
+      bookChanges: Object.fromEntries(
+        Object.entries(r.bookChanges).map(([s, runs]) => [s, runs.map((x) => ({ ...x }))]),
       ),
     }));
 
@@ -513,10 +568,13 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
             ratePerSymbol: options.ratePerSymbol,
             symbols: symbols ?? null,
             wsUrl,
+            restUrl,
             wsUrls,
           };
         case 'GET /control/connections':
           return connections();
+        case 'GET /control/book-snapshots':
+          return snapshotLog;
         case 'GET /control/sent-trades': {
           const symbol = url.searchParams.get('symbol');
           if (symbol === null) throw new BadRequestError('symbol query parameter is required');
@@ -546,7 +604,53 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     });
   };
 
-  const server = createServer((req, res) => void control(req, res));
+  /**
+   * Binance spot REST, the two endpoints tardis-dev's order book needs: `exchangeInfo` (it reads the
+   * REQUEST_WEIGHT limit and the `x-mbx-used-weight-1m` header) and `depth?symbol=BTCUSDT&limit=1000`
+   * (the book now: every update with timestamp <= now, `lastUpdateId` the last of them).
+   */
+  const rest = (req: IncomingMessage, res: ServerResponse, url: URL): void => {
+    restRequests++;
+    const headers = { 'x-mbx-used-weight-1m': '20' };
+    const answer = (status: number, body: unknown): void => {
+      const text = JSON.stringify(body);
+      res.writeHead(status, { ...headers, 'content-type': 'application/json' });
+      res.end(text);
+    };
+    if (now() < refusingUntil) return answer(refuseStatus, { code: -1003, msg: 'Refused by simulator' });
+    const endpoint = url.pathname.replace(/^\/api\/v[13]\//, '');
+    if (req.method !== 'GET') return answer(405, { code: -1000, msg: 'method not allowed' });
+    if (endpoint === 'exchangeInfo') {
+      return answer(200, {
+        timezone: 'UTC',
+        serverTime: now(),
+        rateLimits: [
+          { rateLimitType: 'REQUEST_WEIGHT', interval: 'MINUTE', intervalNum: 1, limit: 6000 },
+          { rateLimitType: 'ORDERS', interval: 'SECOND', intervalNum: 10, limit: 100 },
+        ],
+        symbols: (symbols ?? []).filter((x) => !x.includes('-')).map((x) => ({ symbol: x.toUpperCase() })),
+      });
+    }
+    if (endpoint === 'depth') {
+      const symbol = (url.searchParams.get('symbol') ?? '').toLowerCase();
+      const limit = Math.min(5000, Math.max(1, Number(url.searchParams.get('limit') ?? 100) || 100));
+      const source = sourceFor('binance', symbol, 'bookChange');
+      if (symbol.length === 0 || source === undefined)
+        return answer(400, { code: -1121, msg: 'Invalid symbol.' });
+      const at = now();
+      const lastUpdateId = source.indexAtOrAfter(at + 1);
+      const book = binanceDepthSnapshot(bookSnapshot(source.stream, lastUpdateId));
+      snapshotLog.push({ exchange: 'binance', symbol, lastUpdateId, at, connectionId: null });
+      return answer(200, { ...book, bids: book.bids.slice(0, limit), asks: book.asks.slice(0, limit) });
+    }
+    return answer(404, { code: -1, msg: `unknown endpoint ${url.pathname}` });
+  };
+
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname.startsWith('/api/')) rest(req, res, url);
+    else void control(req, res);
+  });
   server.on('upgrade', onUpgrade);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -558,6 +662,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
   const port = (server.address() as AddressInfo).port;
   const host = options.host ?? '127.0.0.1';
   const wsUrl = `ws://${host}:${port}/stream?timeUnit=microsecond`;
+  const restUrl = `http://${host}:${port}/api/v3`;
   const wsUrls: Record<SimulatedExchange, string> = {
     binance: wsUrl,
     coinbase: `ws://${host}:${port}/coinbase`,
@@ -579,6 +684,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
 
   return {
     wsUrl,
+    restUrl,
     wsUrls,
     port,
     controlUrl: `http://${host}:${port}/control`,
@@ -592,6 +698,8 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     clear,
     stats,
     sentTrades,
+    sentBookChanges,
+    bookSnapshots: () => snapshotLog.map((r) => ({ ...r })),
     connections,
     stop,
   };
