@@ -142,7 +142,7 @@ async function status(): Promise<void> {
   const per = (n: number, prev: number) => Math.round(((n - prev) * 1000) / Math.max(1, now - last.at));
   say('status', {
     elapsedS: Math.round((now - startedAt) / 1000),
-    relay: health.healthy ? 'healthy' : health.ready ? 'unhealthy' : 'not ready',
+    relay: !health.ready ? 'not ready' : health.healthy ? 'healthy' : 'unhealthy',
     ticksPerS: per(health.counters.ticksIn, last.ticksIn),
     ticksIn: health.counters.ticksIn,
     stored: rows,
@@ -151,7 +151,7 @@ async function status(): Promise<void> {
     disconnects: health.counters.disconnects,
     openGaps: gaps.filter((g) => g.state !== 'filled').length,
     rowsBackfilled: gaps.reduce((n, g) => n + g.rowsBackfilled, 0),
-    ...(health.healthy ? {} : { why: health.reasons.join('; ') }),
+    ...(health.ready && health.healthy ? {} : { why: health.reasons.join('; ') }),
   });
   last = { at: now, rows, ticksIn: health.counters.ticksIn };
 }
