@@ -6,8 +6,9 @@
  * Serves GET /v1/data-feeds/{binance|coinbase}?from=ISO&offset=N&filters=<url-encoded JSON>: one minute
  * slice [floor_minute(from) + N min, +1 min) per request, gzip of lines
  * `<28-char local timestamp> <exchange message JSON>\n` (Binance: combined-stream frames, channels
- * `trade`/`bookTicker`; Coinbase: feed messages, channels `match`/`ticker`), cut by local timestamp as
- * Tardis does.
+ * `trade`/`bookTicker`/`depth` plus the recorder's REST `depthSnapshot`; Coinbase: feed messages, channels
+ * `match`/`ticker`/`l2update`/`snapshot`), cut by local timestamp as Tardis does. The simulated recorder
+ * stores an order book snapshot at the start of every minute (see README: a stand-in choice).
  * Faults and counters are driven programmatically or over a plain-HTTP control port.
  */
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -18,13 +19,26 @@ import { gzip as gzipCallback } from 'node:zlib';
 import {
   BINANCE_CHANNEL_KINDS,
   BINANCE_EXCHANGE,
+  binanceDepthSnapshotFrame,
   binanceFrame,
   formatTardisTimestamp,
   localTimestampMicros,
   type TimeUnit,
 } from './binance-wire.ts';
-import { COINBASE_EXCHANGE, COINBASE_TARDIS_CHANNEL_KINDS, coinbaseMessage } from './coinbase-wire.ts';
-import { tickSource, type GroundTruthStream, type Tick, type TickKind } from './ground-truth.ts';
+import {
+  COINBASE_EXCHANGE,
+  COINBASE_TARDIS_CHANNEL_KINDS,
+  coinbaseL2Snapshot,
+  coinbaseMessage,
+} from './coinbase-wire.ts';
+import {
+  bookSnapshot,
+  tickSource,
+  type BookSnapshot,
+  type GroundTruthStream,
+  type Tick,
+  type TickKind,
+} from './ground-truth.ts';
 import { BadRequestError, handleControl, numberField, readJsonObject, sendJson } from './http-json.ts';
 import { createSelfSignedCert } from './tls-cert.ts';
 
@@ -167,6 +181,9 @@ interface HistoryWire {
   readonly isSymbol: (symbol: string) => boolean;
   readonly fallbackSymbol: string;
   readonly message: (tick: Tick, wire: { timeUnit: TimeUnit; bookTickerEventTime?: boolean }) => unknown;
+  /** The channel of the recorder's order book snapshots, and how one is stored (`at`: local ms). */
+  readonly snapshotChannel: string;
+  readonly snapshotMessage: (book: BookSnapshot, at: number) => unknown;
 }
 
 const WIRES: Readonly<Record<string, HistoryWire>> = {
@@ -175,12 +192,16 @@ const WIRES: Readonly<Record<string, HistoryWire>> = {
     isSymbol: (s) => !s.includes('-'),
     fallbackSymbol: 'btcusdt',
     message: (tick, wire) => binanceFrame(tick, wire),
+    snapshotChannel: 'depthSnapshot',
+    snapshotMessage: (book) => binanceDepthSnapshotFrame(book),
   },
   [COINBASE_EXCHANGE]: {
     channelKinds: COINBASE_TARDIS_CHANNEL_KINDS,
     isSymbol: (s) => s.includes('-'),
     fallbackSymbol: 'btc-usd',
     message: (tick) => coinbaseMessage(tick),
+    snapshotChannel: 'snapshot',
+    snapshotMessage: (book, at) => coinbaseL2Snapshot(book, at),
   },
 };
 
@@ -228,10 +249,30 @@ export async function startHistoryServer(options: HistoryServerOptions): Promise
     const sliceEnd = sliceStart + MINUTE_MS;
     const horizon = now() - availabilityDelayMs;
     const wanted: readonly Filter[] =
-      filters ?? Object.keys(wireOf.channelKinds).map((channel) => ({ channel }));
+      filters ??
+      [...Object.keys(wireOf.channelKinds), wireOf.snapshotChannel].map((channel) => ({ channel }));
     const entries: { local: number; order: number; line: string }[] = [];
     const seen = new Set<string>();
+    const inRecorderGap = (ms: number): boolean =>
+      options.recorderGaps?.some((g) => ms >= g.from && ms < g.to) ?? false;
     for (const filter of wanted) {
+      if (filter.channel === wireOf.snapshotChannel) {
+        // The recorder's snapshot at the slice start holds every update received (local time) before it.
+        if (sliceStart >= horizon || inRecorderGap(sliceStart)) continue;
+        for (const symbol of (filter.symbols ?? defaultSymbolsOf(wireOf)).map((s) => s.toLowerCase())) {
+          if (seen.has(`snapshot|${symbol}`)) continue;
+          seen.add(`snapshot|${symbol}`);
+          const stream = streamOf(symbol, on);
+          const lastUpdateId = tickSource('bookChange', stream).indexAtOrAfter(sliceStart - latencyMs);
+          const message = wireOf.snapshotMessage(bookSnapshot(stream, lastUpdateId), sliceStart);
+          entries.push({
+            local: sliceStart * 1000,
+            order: -0.5,
+            line: `${formatTardisTimestamp(sliceStart * 1000)} ${JSON.stringify(message)}`,
+          });
+        }
+        continue;
+      }
       const kind: TickKind | undefined = wireOf.channelKinds[filter.channel];
       if (kind === undefined) continue; // a valid channel this ground truth has no data for
       for (const symbol of (filter.symbols ?? defaultSymbolsOf(wireOf)).map((s) => s.toLowerCase())) {
@@ -245,7 +286,7 @@ export async function startHistoryServer(options: HistoryServerOptions): Promise
           const local = localTimestampMicros(tick, latencyMs);
           const localMs = Math.floor(local / 1000);
           if (localMs < sliceStart || localMs >= sliceEnd || localMs >= horizon) continue;
-          if (options.recorderGaps?.some((g) => localMs >= g.from && localMs < g.to)) continue;
+          if (inRecorderGap(localMs)) continue;
           entries.push({
             local,
             order: entries.length,

@@ -14,7 +14,11 @@ import { init, replayNormalized, type Exchange } from 'tardis-dev';
 import { TICK_NORMALIZERS } from '../../../functions/adapters/tardis-normalizers.ts';
 
 // The relay's normalizers: book tickers carry the exchange's update id (`updateId`).
-const NORMALIZERS = { trades: TICK_NORMALIZERS.trade, bookTickers: TICK_NORMALIZERS.book_ticker } as const;
+const NORMALIZERS = {
+  trades: TICK_NORMALIZERS.trade,
+  bookTickers: TICK_NORMALIZERS.book_ticker,
+  bookChanges: TICK_NORMALIZERS.book_change,
+} as const;
 
 const { values } = parseArgs({
   options: {
