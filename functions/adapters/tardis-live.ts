@@ -1,4 +1,10 @@
-import { streamNormalized, type Disconnect, type Exchange } from 'tardis-dev';
+import {
+  getRealTimeFeedFactory,
+  setRealTimeFeedFactory,
+  streamNormalized,
+  type Disconnect,
+  type Exchange,
+} from 'tardis-dev';
 import { FeedRejectedError, type FeedEvent, type TickFeed } from '../core/feed.ts';
 import type { Logger } from '../core/ports.ts';
 import type { DataType, StreamKey } from '../core/streams.ts';
@@ -76,6 +82,34 @@ export class TardisLiveFeed implements TickFeed {
       signal.removeEventListener('abort', onAbort);
     }
   }
+}
+
+type FeedClass = new (...args: unknown[]) => { httpURL?: string };
+let binanceSpotFeed: FeedClass | undefined;
+
+/**
+ * Points tardis-dev's Binance spot feed at another REST base for the order book snapshot it fetches
+ * (`${url}/exchangeInfo`, `${url}/depth?symbol=X&limit=1000`): `WSS_URL_BINANCE` redirects only the
+ * websocket, the REST base is a class field. Installs a subclass with that field through
+ * `setRealTimeFeedFactory`, process-wide; `undefined` restores tardis-dev's own class.
+ */
+export function useBinanceRestUrl(url: string | undefined): void {
+  binanceSpotFeed ??= getRealTimeFeedFactory('binance') as unknown as FeedClass;
+  const base = binanceSpotFeed;
+  if (url === undefined) {
+    setRealTimeFeedFactory('binance', base as unknown as Parameters<typeof setRealTimeFeedFactory>[1]);
+    return;
+  }
+  class RedirectedBinanceFeed extends base {
+    constructor(...args: unknown[]) {
+      super(...args);
+      this.httpURL = url;
+    }
+  }
+  setRealTimeFeedFactory(
+    'binance',
+    RedirectedBinanceFeed as unknown as Parameters<typeof setRealTimeFeedFactory>[1],
+  );
 }
 
 /** A tardis-dev normalized message (or disconnect) as a feed event; undefined for types not recorded. */

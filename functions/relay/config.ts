@@ -114,6 +114,14 @@ export const RELAY_OPTIONS = {
     default: 8_000,
     parse: parse.int(100, 60_000),
   },
+  binanceRestUrl: {
+    env: 'REST_URL_BINANCE',
+    description:
+      "Binance REST base for order book snapshots (default: tardis-dev's https://api.binance.com/api/v1; " +
+      'local runs point it at the exchange simulator, production leaves it unset)',
+    default: '',
+    parse: parseHttpUrl,
+  },
   logLevel: {
     env: 'LOG_LEVEL',
     description: 'least severity logged',
@@ -121,6 +129,19 @@ export const RELAY_OPTIONS = {
     parse: parseSeverity,
   },
 } as const;
+
+/** An absolute http(s) URL without a trailing slash (tardis-dev appends `/depth?...`). */
+function parseHttpUrl(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error('expected an absolute http(s) URL');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('expected an http(s) URL');
+  if (url.search !== '' || url.hash !== '') throw new Error('expected a base URL without query or fragment');
+  return raw.replace(/\/+$/, '');
+}
 
 export type RelayConfig = ConfigOf<typeof RELAY_OPTIONS>;
 

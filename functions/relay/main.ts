@@ -11,7 +11,7 @@ import { FirestoreCheckpointStore } from '../adapters/firestore.ts';
 import { FirestoreGapLedger } from '../adapters/firestore-gaps.ts';
 import { FirestoreHeartbeatStore } from '../adapters/firestore-heartbeat.ts';
 import { DEFAULT_PUBLISHER_OPTIONS, PubSubTickPublisher, RELAY_GRPC_OPTIONS } from '../adapters/pubsub.ts';
-import { TardisLiveFeed } from '../adapters/tardis-live.ts';
+import { TardisLiveFeed, useBinanceRestUrl } from '../adapters/tardis-live.ts';
 import { ConfigError } from '../core/config.ts';
 import { FeedRejectedError } from '../core/feed.ts';
 import { jsonLogger } from '../core/logger.ts';
@@ -44,6 +44,8 @@ const config = loadConfig();
 const relayId = config.relayId || `relay-${randomBytes(4).toString('hex')}`;
 const logger = jsonLogger(write, { level: config.logLevel, fields: { component: 'relay', relayId } });
 const clock = systemClock;
+
+if (config.binanceRestUrl !== '') useBinanceRestUrl(config.binanceRestUrl);
 
 const pubsub = new PubSub({ projectId: config.projectId, ...RELAY_GRPC_OPTIONS });
 const publisher = new PubSubTickPublisher(pubsub, config.topic, {

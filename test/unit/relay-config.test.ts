@@ -49,3 +49,18 @@ test('relay defaults: 100 ms wait, 1 s heartbeats, bounded publish and in-flight
     },
   );
 });
+
+test('REST_URL_BINANCE is optional, an http(s) base without a trailing slash, and names itself when bad', (t) => {
+  const base = { GOOGLE_CLOUD_PROJECT: 'p', RELAY_STREAMS: 'binance:btcusdt:book_change' };
+  t.is(readRelayConfig(base).binanceRestUrl, '');
+  t.is(
+    readRelayConfig({ ...base, REST_URL_BINANCE: 'http://127.0.0.1:8123/api/v3/' }).binanceRestUrl,
+    'http://127.0.0.1:8123/api/v3',
+  );
+  t.throws(() => readRelayConfig({ ...base, REST_URL_BINANCE: 'ws://127.0.0.1:1/api' }), {
+    message: /REST_URL_BINANCE.*http\(s\) URL/,
+  });
+  t.throws(() => readRelayConfig({ ...base, REST_URL_BINANCE: 'api.binance.com' }), {
+    message: /REST_URL_BINANCE/,
+  });
+});
