@@ -1,0 +1,57 @@
+// The README's first command, run the way a user runs it: `npm start -- --duration S --json` starts the
+// whole local pipeline (its own emulators, stand-ins, simulator, relay, writer, gap-filler under the
+// Scheduler stand-in), prints status lines, then verifies the warehouse against the ground truth.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import test from 'ava';
+import { signalGroup } from '../../scripts/local/process-group.ts';
+import { REPO_ROOT } from '../../scripts/local/service.ts';
+
+const SYMBOLS = ['btcusdt', 'ethusdt'];
+
+test('npm start --duration runs the pipeline, reports per-stream status and ends with nothing missing', async (t) => {
+  t.timeout(400_000);
+  const args = ['--duration', '10', '--json', '--rate', '40', '--symbols', SYMBOLS.join(','), '--seed', '7'];
+  const child = spawn(
+    process.execPath,
+    ['--import=tsx', 'scripts/start.ts', ...args, '--gapfill-period', '5'],
+    {
+      cwd: REPO_ROOT,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  t.teardown(() => {
+    // It stops its own processes on SIGTERM; SIGKILL the group if it is still there after that.
+    if (child.exitCode === null && child.pid !== undefined) {
+      signalGroup(child.pid, 'SIGTERM');
+      setTimeout(() => signalGroup(child.pid!, 'SIGKILL'), 15_000).unref();
+    }
+  });
+  const lines: string[] = [];
+  const stderr: string[] = [];
+  createInterface({ input: child.stdout }).on('line', (line) => lines.push(line));
+  createInterface({ input: child.stderr }).on('line', (line) => stderr.push(line));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  if (code !== 0) t.log(stderr.slice(-20).join('\n'));
+
+  const records = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+  const statuses = records.filter((r) => r.message === 'status');
+  t.true(statuses.length >= 1, 'at least one status line');
+  const status = statuses[statuses.length - 1]!;
+  t.deepEqual(Object.keys(status.lagMs as object).sort(), SYMBOLS, 'a freshness lag per stream');
+  for (const field of ['ticksPerS', 'rowsPerS', 'openGaps', 'rowsBackfilled']) {
+    t.is(typeof status[field], 'number', `status has ${field}`);
+  }
+
+  const summary = records[records.length - 1]!;
+  t.log(JSON.stringify(summary));
+  t.is(code, 0, 'exit code 0');
+  t.true((summary.sent as number) > 0, 'the simulator sent trades');
+  t.is(summary.missing, 0);
+  t.is(summary.duplicates, 0);
+  t.is(summary.unexpected_live, 0, 'no live row outside what the exchange sent');
+  t.is(summary.stored, summary.sent);
+  t.is(summary.gapfill_settled, true);
+});
