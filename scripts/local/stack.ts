@@ -217,7 +217,12 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         TICKS_TOPIC: topology.topic,
         ...(options.live
           ? {}
-          : { WSS_URL_BINANCE: simulator.wsUrl, WSS_URL_COINBASE: simulator.wsUrls.coinbase }),
+          : {
+              WSS_URL_BINANCE: simulator.wsUrl,
+              WSS_URL_COINBASE: simulator.wsUrls.coinbase,
+              // Binance book_change needs a REST depth snapshot; the simulator serves it.
+              REST_URL_BINANCE: simulator.restUrl,
+            }),
         // The relay reads checkpoints at start and records startup gaps in the run's own ledger.
         CHECKPOINTS_COLLECTION: topology.checkpoints,
         GAPS_COLLECTION: topology.gaps,
