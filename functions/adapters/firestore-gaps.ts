@@ -16,6 +16,9 @@ interface GapDoc {
   reason: string | null;
   createdAt: number;
   updatedAt: number;
+  /** Absent in documents written before the field existed. */
+  fillableAt?: number | null;
+  filledAt?: number | null;
 }
 
 /** The GapLedger port on Firestore: one document per gap, id = gap id; transitions are transactions. */
@@ -79,6 +82,8 @@ function toDoc(g: Gap): GapDoc {
     reason: g.reason,
     createdAt: g.createdAt,
     updatedAt: g.updatedAt,
+    fillableAt: g.fillableAt,
+    filledAt: g.filledAt,
   };
 }
 
@@ -97,5 +102,7 @@ function fromDoc(id: string, d: GapDoc): Gap {
     reason: d.reason,
     createdAt: d.createdAt,
     updatedAt: d.updatedAt,
+    fillableAt: d.fillableAt ?? null,
+    filledAt: d.filledAt ?? null,
   };
 }

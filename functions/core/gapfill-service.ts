@@ -1,7 +1,12 @@
 import type { CheckpointStore, Clock, Logger, Warehouse, WarehouseRow } from './ports.ts';
-import { insertDurably, TransientInsertError } from './durable-insert.ts';
+import {
+  insertDurably,
+  TransientInsertError,
+  type DurableInsertOptions,
+  type InsertSink,
+} from './durable-insert.ts';
 import { EXCHANGES } from './exchanges.ts';
-import { newGap, type Gap, type GapDetector, type GapLedger, type GapState } from './gaps.ts';
+import { fillableAt, newGap, type Gap, type GapDetector, type GapLedger, type GapState } from './gaps.ts';
 import { HistoryError, type HistorySource } from './history.ts';
 import { holes, mergeIntervals, splitAligned, subtract, type Interval } from './intervals.ts';
 import type { LeaseStore } from './lease.ts';
@@ -200,7 +205,7 @@ export async function detect(deps: GapfillDeps, stream: StreamKey): Promise<Gap[
     const exclude = known.map((k) => ({ from: k.from - margin, to: k.to + margin }));
     for (const piece of subtract([interval], exclude)) {
       for (const part of splitAligned(piece, options.maxGapMs))
-        gaps.push(newGap(stream, part.from, part.to, by, now));
+        gaps.push(newGap(stream, part.from, part.to, by, now, options));
       known.push(piece);
     }
   }
@@ -224,7 +229,7 @@ async function fillAll(
     return;
   }
   const candidates = retryable
-    .filter((g) => g.nextAttemptAt <= clock.now() && g.to + options.availabilityDelayMs <= clock.now())
+    .filter((g) => g.nextAttemptAt <= clock.now() && dueAt(g, options) <= clock.now())
     .sort((a, b) => a.from - b.from);
   for (const gap of candidates) {
     if (clock.now() - startedAt > options.runBudgetMs) {
@@ -245,24 +250,59 @@ async function fillAll(
 
 type FillOutcome = 'filled' | 'failed' | 'unfillable' | 'unauthorized' | 'skipped';
 
+/** When a gap may be filled: as recorded at detection, else from its end (gaps the relay recorded). */
+function dueAt(gap: Gap, options: GapfillOptions): number {
+  return gap.fillableAt ?? fillableAt(gap.to, options);
+}
+
+/**
+ * The shared insert loop's settings here: no deadline of its own, since every request is bounded by
+ * the warehouse adapter's enforced timeout (GAPFILL_INSERT_TIMEOUT_MS) and the attempts are few.
+ */
+function insertOptions({ clock }: GapfillDeps, attempts: number, retryBaseMs = 200): DurableInsertOptions {
+  return {
+    attempts,
+    retryBaseMs,
+    retryMaxMs: 2000,
+    maxRowsPerRequest: 500,
+    maxBytesPerRequest: 5 * 1024 * 1024,
+    deadline: Infinity,
+    requestTimeoutMs: 0,
+    clock,
+  };
+}
+
 async function fillOne(deps: GapfillDeps, gap: Gap): Promise<FillOutcome> {
   const { ledger, clock, options, logger } = deps;
-  const filling: Gap = { ...gap, state: 'filling', attempts: gap.attempts + 1, updatedAt: clock.now() };
+  const filling: Gap = {
+    ...gap,
+    state: 'filling',
+    attempts: gap.attempts + 1,
+    fillableAt: dueAt(gap, options),
+    updatedAt: clock.now(),
+  };
   if (!(await ledger.transition(gap.id, gap.state, filling))) return 'skipped';
   await mirror(deps, filling);
   const signal = AbortSignal.timeout(options.attemptTimeoutMs);
   try {
     const rows = await backfill(deps, gap, signal);
+    const now = clock.now();
     const filled: Gap = {
       ...filling,
       state: 'filled',
       rowsBackfilled: rows,
       reason: null,
-      updatedAt: clock.now(),
+      filledAt: now,
+      updatedAt: now,
     };
     await ledger.transition(gap.id, 'filling', filled);
     await mirror(deps, filled);
-    logger.log('NOTICE', 'gap filled', { ...gapFields(filled), rows });
+    logger.log('NOTICE', 'gap filled', {
+      ...gapFields(filled),
+      rows,
+      fillableAt: iso(filled.fillableAt),
+      fillLatencyMs: filled.fillableAt === null ? null : now - filled.fillableAt,
+    });
     return 'filled';
   } catch (error) {
     const now = clock.now();
@@ -319,18 +359,21 @@ async function backfill(deps: GapfillDeps, gap: Gap, signal: AbortSignal): Promi
   const { warehouse, clock, options } = deps;
   const table = TABLE_FOR_TYPE[gap.stream.type];
   const batchId = `gapfill/${gap.id}`;
-  const insert = { attempts: options.insertAttempts, retryBaseMs: 200 };
+  const insert = insertOptions(deps, options.insertAttempts);
   const from = gap.from - options.marginMs;
   const to = gap.to + options.marginMs;
+  const sink = warehouseSink(warehouse);
   let pending: WarehouseRow[] = [];
   const quarantined: WarehouseRow[] = [];
   let written = 0;
   const flush = async () => {
     if (pending.length === 0) return;
-    const refused = await insertDurably(warehouse, table, pending, insert);
+    const refused = await insertDurably(sink, table, pending, undefined, insert);
     written += pending.length - refused.length;
-    for (const { row, why } of refused)
-      quarantined.push(quarantineRow(batchId, gap, 'rejected_by_warehouse', why, row.json, clock.now()));
+    for (const { index, why } of refused) {
+      const json = pending[index]!.json;
+      quarantined.push(quarantineRow(batchId, gap, 'rejected_by_warehouse', why, json, clock.now()));
+    }
     pending = [];
   };
   for await (const tick of deps.history.ticks(gap.stream, from, to, signal)) {
@@ -350,7 +393,7 @@ async function backfill(deps: GapfillDeps, gap: Gap, signal: AbortSignal): Promi
   if (signal.aborted) throw new Error('fill attempt aborted');
   await flush();
   if (quarantined.length > 0) {
-    const refused = await insertDurably(warehouse, 'quarantine', quarantined, insert);
+    const refused = await insertDurably(sink, 'quarantine', quarantined, undefined, insert);
     if (refused.length > 0) throw new TransientInsertError(`quarantine refused ${refused.length} rows`);
   }
   // Coverage last: the gap counts as recorded only once its rows are durable.
@@ -363,7 +406,13 @@ async function backfill(deps: GapfillDeps, gap: Gap, signal: AbortSignal): Promi
     null,
     clock.now(),
   );
-  const refused = await insertDurably(warehouse, 'coverage', [{ insertId: batchId, json: coverage }], insert);
+  const refused = await insertDurably(
+    sink,
+    'coverage',
+    [{ insertId: batchId, json: coverage }],
+    undefined,
+    insert,
+  );
   if (refused.length > 0) throw new TransientInsertError(`coverage row refused: ${refused[0]?.why}`);
   return written;
 }
@@ -396,7 +445,8 @@ function quarantineRow(
 }
 
 /** Mirrors a gap's state into the warehouse `gaps` table; best effort, the ledger is the truth. */
-async function mirror({ warehouse, clock, logger }: GapfillDeps, gap: Gap): Promise<void> {
+async function mirror(deps: GapfillDeps, gap: Gap): Promise<void> {
+  const { warehouse, clock, logger } = deps;
   const row: WarehouseRow = {
     insertId: `${gap.id}:${gap.state}:${gap.attempts}`,
     json: {
@@ -412,10 +462,18 @@ async function mirror({ warehouse, clock, logger }: GapfillDeps, gap: Gap): Prom
       rows_backfilled: gap.rowsBackfilled,
       reason: gap.reason,
       updated_at: new Date(Math.max(gap.updatedAt, clock.now())).toISOString(),
+      fillable_at: iso(gap.fillableAt),
+      filled_at: iso(gap.filledAt),
     },
   };
   try {
-    const refused = await insertDurably(warehouse, 'gaps', [row], { attempts: 3, retryBaseMs: 100 });
+    const refused = await insertDurably(
+      warehouseSink(warehouse),
+      'gaps',
+      [row],
+      undefined,
+      insertOptions(deps, 3, 100),
+    );
     if (refused.length > 0)
       logger.log('ERROR', 'gaps table refused a ledger row', { gapId: gap.id, why: refused[0]?.why });
   } catch (error) {
@@ -424,6 +482,15 @@ async function mirror({ warehouse, clock, logger }: GapfillDeps, gap: Gap): Prom
       error,
     });
   }
+}
+
+/** The Warehouse as the insert loop's sink (the gap-filler needs no group commit). */
+function warehouseSink(warehouse: Warehouse): InsertSink {
+  return { insert: (table, rows) => warehouse.insert(table, rows) };
+}
+
+function iso(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
 }
 
 /** Log lines the monitoring alerts are built on (see infra/modules/monitoring). */

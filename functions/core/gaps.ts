@@ -25,6 +25,30 @@ export interface Gap {
   readonly reason: string | null;
   readonly createdAt: number;
   readonly updatedAt: number;
+  /**
+   * When the gap became fillable (ms, see `fillableAt`): recorded by the gap-filler at detection, or
+   * when it first fills a gap someone else recorded; null until then.
+   */
+  readonly fillableAt: number | null;
+  /** When the gap was last marked `filled` (ms); null until then. */
+  readonly filledAt: number | null;
+}
+
+/** The two waits before a gap can be filled (GapfillOptions has both). */
+export interface FillTiming {
+  /** Only time older than now - settleMs is judged, so a hole is detected no earlier than its end + settleMs. */
+  readonly settleMs: number;
+  /** History is complete this long after the fact. */
+  readonly availabilityDelayMs: number;
+}
+
+/**
+ * When a gap ending at `to` becomes fillable: both waits count from its end, so the later one decides.
+ * The gap-filler fills no gap before this time, and this is the start of the fill-latency target
+ * ("a gap shorter than 5 minutes is filled within 5 minutes of becoming fillable").
+ */
+export function fillableAt(to: number, timing: FillTiming): number {
+  return to + Math.max(timing.settleMs, timing.availabilityDelayMs);
 }
 
 /** Deterministic gap id, so detecting the same hole twice records it once. */
@@ -39,6 +63,7 @@ export function newGap(
   to: number,
   detectedBy: GapDetector,
   now: number,
+  timing?: FillTiming,
 ): Gap {
   if (!(to > from)) throw new Error(`gap must have to > from, got [${from}, ${to})`);
   return {
@@ -54,6 +79,8 @@ export function newGap(
     reason: null,
     createdAt: now,
     updatedAt: now,
+    fillableAt: timing ? fillableAt(to, timing) : null,
+    filledAt: null,
   };
 }
 

@@ -162,6 +162,12 @@ export const TABLES = {
       opt('rows_backfilled', 'INT64'),
       opt('reason', 'STRING'),
       req('updated_at', 'TIMESTAMP'),
+      opt(
+        'fillable_at',
+        'TIMESTAMP',
+        'When the gap became fillable: gap_to + max(settle, availability delay)',
+      ),
+      opt('filled_at', 'TIMESTAMP', 'When the gap was filled (state filled)'),
     ],
     partitionField: 'gap_from',
     clustering: ['exchange', 'symbol', 'data_type'],

@@ -1,5 +1,6 @@
 import { comparePosition } from './checkpoint.ts';
 import type { CheckpointCoalescer, CoalescerStats } from './checkpoint-coalescer.ts';
+import { insertDurably as insertRows, TransientInsertError, type RefusedRow } from './durable-insert.ts';
 import { InsertCombiner } from './insert-combiner.ts';
 import { decodeBatch, batchId as makeBatchId, MessageDecodeError, type Batch } from './message.ts';
 import type { Clock, Logger, Warehouse, WarehouseRow } from './ports.ts';
@@ -10,7 +11,7 @@ import {
   stringifyLoose,
   type PushEnvelope,
 } from './push.ts';
-import { backoffMs, sleep as realSleep } from './retry.ts';
+import { sleep as realSleep } from './retry.ts';
 import { coverageRow, tickToRow } from './rows.ts';
 import { rowId as computeRowId } from './row-id.ts';
 import { TABLE_FOR_TYPE, type TableName } from './schema.ts';
@@ -22,7 +23,6 @@ import {
   invalidTickValues,
   type ValidationLimits,
 } from './validate.ts';
-import { isTooLarge } from './warehouse-error.ts';
 import { LatencyWindow, newCounters, type LatencySummary, type WriterCounters } from './writer-stats.ts';
 
 export type { WriterCounters } from './writer-stats.ts';
@@ -92,21 +92,13 @@ export interface WriterStats extends WriterCounters {
   readonly checkpoints: CoalescerStats;
 }
 
-/** The rows could not be made durable now; the delivery must be retried. */
-export class TransientInsertError extends Error {
-  override readonly name = 'TransientInsertError';
-}
+export { TransientInsertError } from './durable-insert.ts';
 
 interface QuarantineEntry {
   readonly id: string;
   readonly reason: string;
   readonly detail: string;
   readonly payload: string;
-}
-
-interface Refused {
-  readonly index: number;
-  readonly why: string;
 }
 
 /** Everything a delivery will write, computed before any I/O. */
@@ -152,106 +144,28 @@ export function createWriter(deps: WriterDeps) {
     },
   );
 
-  /** Inserts rows (chunked to the request limits); resolves with the rows the warehouse refused for good. */
-  async function insertDurably(
+  /** Inserts rows through the shared durable-insert loop; resolves with the rows refused for good. */
+  function insertDurably(
     table: TableName,
     rows: readonly WarehouseRow[],
     sizes: readonly number[],
     deadline: number,
-  ): Promise<Refused[]> {
-    if (rows.length === 0) return [];
-    const refused: Refused[] = [];
-    const chunks: number[][] = [];
-    let chunk: number[] = [];
-    let bytes = 0;
-    for (let i = 0; i < rows.length; i++) {
-      const size = sizes[i] ?? 0;
-      if (
-        chunk.length > 0 &&
-        (chunk.length >= options.maxRowsPerRequest || bytes + size > options.maxBytesPerRequest)
-      ) {
-        chunks.push(chunk);
-        chunk = [];
-        bytes = 0;
-      }
-      chunk.push(i);
-      bytes += size;
-    }
-    chunks.push(chunk);
-    if (chunks.length === 1) {
-      await insertGroup(table, rows, sizes, chunk, deadline, refused);
-      return refused;
-    }
-    const settled = await Promise.allSettled(
-      chunks.map((c) => insertGroup(table, rows, sizes, c, deadline, refused)),
-    );
-    for (const result of settled) if (result.status === 'rejected') throw result.reason;
-    return refused;
-  }
-
-  async function insertGroup(
-    table: TableName,
-    rows: readonly WarehouseRow[],
-    sizes: readonly number[],
-    group: readonly number[],
-    deadline: number,
-    refused: Refused[],
-  ): Promise<void> {
-    let todo = group;
-    let lastError = 'no attempt';
-    for (let attempt = 0; ; attempt++) {
-      if (attempt > 0) {
-        if (attempt >= options.insertAttempts) {
-          throw new TransientInsertError(
-            `${todo.length} rows into ${table} not stored after ${attempt} attempts: ${lastError}`,
-          );
-        }
-        const wait = backoffMs(attempt - 1, options.retryBaseMs, options.retryMaxMs);
-        if (clock.now() + wait + options.insertTimeoutMs > deadline) {
-          throw new TransientInsertError(
-            `${todo.length} rows into ${table} not stored within the delivery deadline: ${lastError}`,
-          );
-        }
+  ): Promise<RefusedRow[]> {
+    return insertRows(sink, table, rows, sizes, {
+      attempts: options.insertAttempts,
+      retryBaseMs: options.retryBaseMs,
+      retryMaxMs: options.retryMaxMs,
+      maxRowsPerRequest: options.maxRowsPerRequest,
+      maxBytesPerRequest: options.maxBytesPerRequest,
+      deadline,
+      requestTimeoutMs: options.insertTimeoutMs,
+      clock,
+      sleep,
+      onRetry: (n) => {
         counters.insertRetries++;
-        counters.rowsRetried += todo.length;
-        await sleep(wait);
-      } else if (clock.now() + options.insertTimeoutMs > deadline) {
-        throw new TransientInsertError(`no time left in the delivery deadline to insert into ${table}`);
-      }
-      let failures;
-      try {
-        let bytes = 0;
-        for (const i of todo) bytes += sizes[i] ?? 0;
-        failures = await sink.insert(
-          table,
-          todo.map((i) => rows[i]!),
-          bytes,
-        );
-      } catch (error) {
-        if (isTooLarge(error)) {
-          if (todo.length === 1) {
-            refused.push({ index: todo[0]!, why: `request too large: ${errorMessage(error)}` });
-            return;
-          }
-          const half = Math.ceil(todo.length / 2);
-          await insertGroup(table, rows, sizes, todo.slice(0, half), deadline, refused);
-          await insertGroup(table, rows, sizes, todo.slice(half), deadline, refused);
-          return;
-        }
-        lastError = errorMessage(error);
-        continue;
-      }
-      const retry: number[] = [];
-      for (const failure of failures) {
-        const i = todo[failure.index];
-        if (i === undefined) continue;
-        if (failure.retryable) retry.push(i);
-        else refused.push({ index: i, why: `${failure.reason}: ${failure.message}` });
-      }
-      if (retry.length === 0) return;
-      lastError = `${retry.length} rows failed (${failures.find((f) => f.retryable)?.reason ?? ''})`;
-      todo = retry;
-    }
+        counters.rowsRetried += n;
+      },
+    });
   }
 
   async function quarantine(
