@@ -27,6 +27,41 @@ export interface BigQueryWarehouseOptions {
    * about 2.5 ms of CPU per request, half of the writer's CPU per batch (docs/PERFORMANCE.md).
    */
   readonly transport?: 'client' | 'direct';
+  /**
+   * Deadline of one whole query (jobs.query plus any getQueryResults polls and pages). When set, queries
+   * skip the client's request stack, whose own timeout is not enforced (teeny-request hands `timeout`
+   * to node-fetch 3, which has no such option, so a hung query hangs its caller forever): they go to the
+   * client's endpoint with its credentials and are aborted at the deadline. Unset: the client, no timeout.
+   */
+  readonly queryTimeoutMs?: number;
+}
+
+/** The parts of a jobs.query / getQueryResults answer the direct query path reads. */
+interface QueryResponse {
+  jobComplete?: boolean;
+  jobReference?: { jobId?: string; location?: string };
+  schema?: unknown;
+  rows?: unknown[];
+  pageToken?: string;
+}
+
+/** Client internals the direct query path reuses, so parameters and values mean what they mean to the client. */
+interface QueryInternals {
+  buildQueryRequest_(
+    query: Record<string, unknown>,
+    options: Record<string, unknown>,
+  ):
+    | (Record<string, unknown> & {
+        formatOptions?: {
+          timestampOutputFormat?:
+            | 'TIMESTAMP_OUTPUT_FORMAT_UNSPECIFIED'
+            | 'ISO8601_STRING'
+            | 'INT64'
+            | 'FLOAT64';
+          useInt64Timestamp?: boolean;
+        };
+      })
+    | undefined;
 }
 
 /** The Warehouse port on BigQuery's streaming insert (insertAll) and query APIs. */
@@ -48,8 +83,16 @@ export class BigQueryWarehouse implements Warehouse {
     });
     let response: InsertAllResponse;
     try {
-      if (this.options.transport === 'direct') response = await this.postDirect(table, body);
-      else {
+      if (this.options.transport === 'direct') {
+        const url = `${await this.projectUrl()}/datasets/${encodeURIComponent(this.dataset)}/tables/${encodeURIComponent(table)}/insertAll`;
+        response = (await this.send(
+          'POST',
+          url,
+          body,
+          this.options.requestTimeoutMs ?? 60_000,
+          'insertAll',
+        )) as InsertAllResponse;
+      } else {
         const sent = this.bigquery
           .dataset(this.dataset)
           .table(table)
@@ -84,27 +127,40 @@ export class BigQueryWarehouse implements Warehouse {
 
   private agent: HttpAgent | HttpsAgent | undefined;
 
-  /** POSTs an insertAll body to the client's endpoint with the client's credentials. */
-  private async postDirect(table: TableName, body: string): Promise<InsertAllResponse> {
+  /** The client's base URL for this project (resolving a `{{projectId}}` placeholder once). */
+  private async projectUrl(): Promise<string> {
     const { bigquery } = this;
     const projectId = bigquery.projectId.includes('{{') ? await bigquery.getProjectId() : bigquery.projectId;
-    const url = new URL(
-      `${bigquery.baseUrl}/projects/${encodeURIComponent(projectId)}/datasets/${encodeURIComponent(this.dataset)}` +
-        `/tables/${encodeURIComponent(table)}/insertAll`,
-    );
+    return `${bigquery.baseUrl}/projects/${encodeURIComponent(projectId)}`;
+  }
+
+  /**
+   * Sends one request to the client's endpoint with the client's credentials on a keep-alive agent, and
+   * destroys it at `timeoutMs`: a deadline for the whole exchange, not an idle timeout, so a slow trickle
+   * cannot outlast it. Resolves with the parsed JSON body of a 2xx answer; rejects with `code` = status.
+   */
+  private async send(
+    method: 'GET' | 'POST',
+    target: string,
+    body: string | undefined,
+    timeoutMs: number,
+    what: string,
+  ): Promise<unknown> {
+    const url = new URL(target);
     const headers: Record<string, string> = {};
-    (await bigquery.authClient.getRequestHeaders(url.toString())).forEach((value, key) => {
+    (await this.bigquery.authClient.getRequestHeaders(url.toString())).forEach((value, key) => {
       headers[key] = value;
     });
-    headers['content-type'] = 'application/json';
-    headers['user-agent'] = 'tickstream-writer (insertAll direct)';
-    headers['content-length'] = String(Buffer.byteLength(body));
+    headers['user-agent'] = `tickstream (${what} direct)`;
+    if (body !== undefined) {
+      headers['content-type'] = 'application/json';
+      headers['content-length'] = String(Buffer.byteLength(body));
+    }
     const https = url.protocol === 'https:';
     this.agent ??= https ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true });
-    const send = https ? httpsRequest : httpRequest;
-    const timeoutMs = this.options.requestTimeoutMs ?? 60_000;
+    const request = https ? httpsRequest : httpRequest;
     const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
-      const req = send(url, { method: 'POST', headers, agent: this.agent }, (res: IncomingMessage) => {
+      const req = request(url, { method, headers, agent: this.agent }, (res: IncomingMessage) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
         res.on('end', () => {
@@ -113,10 +169,9 @@ export class BigQueryWarehouse implements Warehouse {
         });
         res.on('error', reject);
       });
-      // A deadline for the whole exchange, not an idle timeout: a slow trickle must not outlast it.
       const timer = setTimeout(
-        () => req.destroy(new Error(`insertAll timed out after ${timeoutMs} ms`)),
-        timeoutMs,
+        () => req.destroy(new Error(`${what} timed out after ${timeoutMs} ms`)),
+        Math.max(0, timeoutMs),
       );
       req.on('error', (error) => {
         clearTimeout(timer);
@@ -135,10 +190,81 @@ export class BigQueryWarehouse implements Warehouse {
         (parsed as { error?: { message?: string } } | undefined)?.error?.message ?? text.slice(0, 300);
       throw Object.assign(new Error(message || `HTTP ${status}`), { code: status });
     }
-    return (parsed ?? {}) as InsertAllResponse;
+    return parsed ?? {};
+  }
+
+  /**
+   * A query over jobs.query, polling getQueryResults until the job is complete and every page is read,
+   * all within one deadline. Parameters and values are converted by the client's own code.
+   */
+  private async queryDirect<T>(
+    sql: string,
+    params: Record<string, unknown> | undefined,
+    deadline: number,
+  ): Promise<T[]> {
+    const left = () => deadline - Date.now();
+    const client = this.bigquery as unknown as QueryInternals;
+    const request = client.buildQueryRequest_({ query: sql, params, useLegacySql: false }, {});
+    if (!request) throw new Error('query not expressible as jobs.query');
+    const base = await this.projectUrl();
+    // BigQuery holds a jobs.query or getQueryResults call open up to timeoutMs waiting for the job.
+    const wait = () => String(Math.max(1, Math.min(10_000, left())));
+    const what = 'query';
+    let response = (await this.send(
+      'POST',
+      `${base}/queries`,
+      JSON.stringify({ ...request, timeoutMs: Number(wait()) }),
+      left(),
+      what,
+    )) as QueryResponse;
+    const listParams = {
+      'formatOptions.timestampOutputFormat': request.formatOptions?.timestampOutputFormat,
+      'formatOptions.useInt64Timestamp': request.formatOptions?.useInt64Timestamp,
+    };
+    let schema = response.schema;
+    const rows: T[] = [];
+    for (;;) {
+      schema = response.schema ?? schema;
+      if (response.jobComplete && response.rows) {
+        rows.push(
+          ...(BigQueryClient.mergeSchemaWithRows_(
+            schema as Parameters<typeof BigQueryClient.mergeSchemaWithRows_>[0],
+            response.rows as Parameters<typeof BigQueryClient.mergeSchemaWithRows_>[1],
+            { wrapIntegers: false, parseJSON: false, listParams },
+          ) as T[]),
+        );
+      }
+      if (response.jobComplete && !response.pageToken) return rows;
+      const job = response.jobReference;
+      if (!job?.jobId) throw new Error('jobs.query answered without a job reference');
+      const qs = new URLSearchParams({ timeoutMs: wait() });
+      if (job.location) qs.set('location', job.location);
+      if (response.jobComplete && response.pageToken) qs.set('pageToken', response.pageToken);
+      for (const [key, value] of Object.entries(listParams))
+        if (value !== undefined) qs.set(key, String(value));
+      if (left() <= 0) throw new Error(`${what} timed out`);
+      response = (await this.send(
+        'GET',
+        `${base}/queries/${encodeURIComponent(job.jobId)}?${qs.toString()}`,
+        undefined,
+        left(),
+        what,
+      )) as QueryResponse;
+    }
   }
 
   async query<T = Record<string, unknown>>(sql: string, params?: Record<string, unknown>): Promise<T[]> {
+    const timeoutMs = this.options.queryTimeoutMs;
+    if (timeoutMs) {
+      const deadline = Date.now() + timeoutMs;
+      try {
+        return await this.queryDirect<T>(sql, params, deadline);
+      } catch (error) {
+        // Name the query's own timeout, not what was left of it for the request that hit it.
+        if (Date.now() < deadline) throw error;
+        throw new Error(`query timed out after ${timeoutMs} ms`, { cause: error });
+      }
+    }
     const [rows] = await this.bigquery.query({ query: sql, params, useLegacySql: false });
     return rows as T[];
   }

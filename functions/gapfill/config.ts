@@ -97,6 +97,18 @@ export const GAPFILL_OPTIONS = {
     default: DEFAULT_GAPFILL_OPTIONS.runBudgetMs,
     parse: ms(1000, 3_600_000),
   },
+  insertTimeoutMs: {
+    env: 'GAPFILL_INSERT_TIMEOUT_MS',
+    description: 'abort one BigQuery insertAll request after this long (enforced by the adapter)',
+    default: 30_000,
+    parse: ms(100, 600_000),
+  },
+  queryTimeoutMs: {
+    env: 'GAPFILL_QUERY_TIMEOUT_MS',
+    description: 'abort one BigQuery query (with its result polls and pages) after this long',
+    default: 60_000,
+    parse: ms(100, 600_000),
+  },
   logLevel: {
     env: 'LOG_LEVEL',
     description: 'least severity logged',

@@ -46,7 +46,12 @@ export function wireGapfill(
   let closing: Promise<void> | undefined;
   return {
     firestore,
-    warehouse: new BigQueryWarehouse(bigquery, config.dataset),
+    // Every request with an enforced timeout: the client's own `timeout` is not (see BigQueryWarehouse).
+    warehouse: new BigQueryWarehouse(bigquery, config.dataset, {
+      transport: 'direct',
+      requestTimeoutMs: config.insertTimeoutMs,
+      queryTimeoutMs: config.queryTimeoutMs,
+    }),
     ledger: new FirestoreGapLedger(firestore, config.gaps),
     leases: new FirestoreLeaseStore(firestore, config.leases, clock),
     checkpoints: new FirestoreCheckpointStore(firestore, config.checkpoints, clock),
