@@ -40,7 +40,9 @@ exit codes: 0 done, 1 the operation failed, 2 bad arguments, 78 bad or missing c
 const COMMAND_HELP: Record<string, string> = {
   gaps: `usage: npm run ops -- gaps [--state open,failed] [--stream exchange:symbol:type] [--json]
 
-Lists the gaps in the ledger (GAPS_COLLECTION), oldest first.
+Lists the gaps in the ledger (GAPS_COLLECTION), oldest first. FILLABLE is when the gap could first be
+filled (its end + the longer of GAPFILL_SETTLE_MS and GAPFILL_AVAILABILITY_DELAY_MS); FILLED AFTER is how
+long after that it was filled (the fill-latency target: within 5 minutes).
   --state S,S     only these states (${GAP_STATES.join(', ')})
   --stream ID     only this stream (checked against RELAY_STREAMS when it is set)
   --json          a JSON array instead of a table`,
