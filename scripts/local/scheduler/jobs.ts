@@ -38,6 +38,8 @@ export interface Attempt {
   readonly trigger: 'schedule' | 'run';
   /** 0 for the first attempt of an execution, then 1, 2, ... for its retries. */
   readonly retry: number;
+  /** When the execution was due: its schedule time, or the RunJob call. startedAt - plannedAt is timer lag. */
+  readonly plannedAt: number;
   readonly startedAt: number;
   finishedAt: number | undefined;
   httpStatus: number | undefined;
@@ -322,6 +324,7 @@ export class JobEngine {
       job: job.name!,
       trigger,
       retry,
+      plannedAt,
       startedAt: Date.now(),
       finishedAt: undefined,
       httpStatus: undefined,
