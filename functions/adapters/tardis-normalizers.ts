@@ -19,13 +19,13 @@ export type BookTickerWithUpdateId = BookTicker & { updateId?: string };
  * from the raw message here. Binance: `{"stream":"btcusdt@bookTicker","data":{"u":400900217,...}}`;
  * Coinbase ticker: `{"type":"ticker","sequence":37475248783,...}`.
  */
-const UPDATE_ID: Readonly<Record<string, (message: Record<string, unknown>) => unknown>> = {
+type UpdateIdReader = (message: Record<string, unknown>) => unknown;
+const UPDATE_ID: Readonly<Record<string, UpdateIdReader>> = {
   binance: (m) => (m.data as Record<string, unknown> | undefined)?.u,
   coinbase: (m) => m.sequence,
 };
 
-function updateIdOf(exchange: string, message: unknown): string | undefined {
-  const read = UPDATE_ID[exchange];
+function updateIdOf(read: UpdateIdReader | undefined, message: unknown): string | undefined {
   if (read === undefined || typeof message !== 'object' || message === null) return undefined;
   const value = read(message as Record<string, unknown>);
   if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return String(value);
@@ -55,12 +55,13 @@ export const normalizeBookTickersWithUpdateId = ((exchange: Exchange, localTimes
     exchange,
     localTimestamp,
   );
+  const read = Object.hasOwn(UPDATE_ID, exchange) ? UPDATE_ID[exchange] : undefined;
   const mapper: Mapper<Exchange, BookTickerWithUpdateId> = {
     canHandle: (message) => inner.canHandle(message),
     getFilters: (symbols) => inner.getFilters(symbols),
     map(message, local) {
       const mapped = inner.map(message, local);
-      const updateId = updateIdOf(exchange, message);
+      const updateId = updateIdOf(read, message);
       return mapped === undefined || updateId === undefined ? mapped : new Tagging(mapped, updateId);
     },
   };

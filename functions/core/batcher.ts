@@ -20,7 +20,10 @@ export const DEFAULT_BATCH_LIMITS: BatchLimits = Object.freeze({
   heartbeatMs: 1000,
 });
 
-/** Rough encoded size of a tick in the v1 format, so batches can be bounded without encoding twice. */
+/**
+ * Rough encoded size of a tick, so batches can be bounded without encoding twice. These are v1 (JSON)
+ * sizes, an upper bound of v2's (float64 columns, keyed ids not carried).
+ */
 export function approxTickBytes(tick: Tick): number {
   if (tick.type === 'book_change') return 64 + 24 * (tick.bids.length + tick.asks.length);
   return tick.type === 'trade' ? 96 : 120;
@@ -39,7 +42,8 @@ export function approxTickBytes(tick: Tick): number {
 export class StreamBatcher {
   private windowFrom: number | null = null;
   private ticks: Tick[] = [];
-  private rowIds: string[] = [];
+  /** Row id of each buffered tick, undefined where the message does not carry it (see `carriedRowId`). */
+  private rowIds: (string | undefined)[] = [];
   /** Receive millisecond of each buffered tick (clamped to be non-decreasing and >= the window start). */
   private ms: number[] = [];
   private bytes = 0;
@@ -80,7 +84,7 @@ export class StreamBatcher {
    * Adds a tick (`now`: wall-clock ms). Returns a batch when the count or size limit is reached and
    * something before `boundary` can be cut.
    */
-  add(tick: Tick, rowId: string, now: number, boundary: number): Batch | undefined {
+  add(tick: Tick, rowId: string | undefined, now: number, boundary: number): Batch | undefined {
     let at = Math.floor(tick.localTs / 1000);
     if (this.windowFrom === null) this.windowFrom = at;
     const last = this.ms.length > 0 ? this.ms[this.ms.length - 1]! : this.windowFrom;
@@ -145,7 +149,7 @@ export class StreamBatcher {
   /** Takes the first `count` buffered ticks into a batch with window [from, to). */
   private emit(from: number, to: number, count: number): Batch {
     let ticks: Tick[];
-    let rowIds: string[];
+    let rowIds: (string | undefined)[];
     if (count === this.ticks.length) {
       ticks = this.ticks;
       rowIds = this.rowIds;

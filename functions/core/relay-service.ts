@@ -3,7 +3,7 @@ import type { FeedEvent, TickFeed } from './feed.ts';
 import { encodeBatch, type Batch } from './message.ts';
 import type { Clock, Logger, TickPublisher } from './ports.ts';
 import { LatencyWindow, newCounters, type LatencySummary, type RelayCounters } from './relay-metrics.ts';
-import { rowId } from './row-id.ts';
+import { carriedRowId } from './row-id.ts';
 import { streamId, type DataType, type StreamKey } from './streams.ts';
 import type { Tick } from './tick.ts';
 
@@ -212,7 +212,8 @@ export class RelayService {
     // of the type on this exchange, so quiet symbols are covered too.
     if (!state.batcher.isCovering) this.openGroup(bySymbol, at);
     const now = this.clock.now();
-    const batch = state.batcher.add(tick, rowId(tick), now, this.boundary(exchange, now));
+    // Keyed row ids (trade id, update id) are the writer's to derive; only content-hash ids are built here.
+    const batch = state.batcher.add(tick, carriedRowId(tick), now, this.boundary(exchange, now));
     if (batch) this.publish(batch, state);
   }
 

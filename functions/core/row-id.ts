@@ -9,6 +9,25 @@ import type { Tick } from './tick.ts';
  * (which differs between the live and the historical recorder).
  */
 export function rowId(tick: Tick): string {
+  return keyedRowId(tick) ?? hashedRowId(tick);
+}
+
+/** Whether the tick's id is derived from a key it carries (trade id, quote update id), not a hash. */
+export function hasKeyedRowId(tick: Tick): boolean {
+  if (tick.type === 'trade') return tick.id !== undefined && tick.id !== '';
+  if (tick.type === 'book_ticker') return tick.updateId !== undefined && tick.updateId !== '';
+  return false;
+}
+
+/**
+ * The row id a v2 message carries for a tick: undefined when the id is keyed (the reader derives it
+ * from the key in the tick, see `rowId`), else the content hash id, which travels with the tick.
+ */
+export function carriedRowId(tick: Tick): string | undefined {
+  return hasKeyedRowId(tick) ? undefined : hashedRowId(tick);
+}
+
+function keyedRowId(tick: Tick): string | undefined {
   if (tick.type === 'trade') {
     if (tick.id !== undefined && tick.id !== '') return `${tick.exchange}:${tick.symbol}:t:${tick.id}`;
   } else if (tick.type === 'book_ticker') {
@@ -16,6 +35,10 @@ export function rowId(tick: Tick): string {
       return `${tick.exchange}:${tick.symbol}:q:${tick.updateId}`;
     }
   }
+  return undefined;
+}
+
+function hashedRowId(tick: Tick): string {
   return `${tick.exchange}:${tick.symbol}:${typeCode(tick.type)}:${contentHash(tick)}`;
 }
 

@@ -7,7 +7,7 @@
 //   jsonParse:  JSON.parse
 //   normalizer: JSON.parse + new Date() (tardis-dev's receive stamp) + tardis-dev's stock mappers
 //   relay:      the same + the relay's mappers (update id) + core tick mapping + row id + per-stream
-//               batching with coverage windows + v1 encoding + a publisher that only counts
+//               batching with coverage windows + message encoding (v2) + a publisher that only counts
 // Rates are normalized ticks (one per frame here) per CPU second; the best of R rounds is reported.
 import { parseArgs } from 'node:util';
 // tardis-dev's own driver of its normalizers (what streamNormalized runs after the socket); not in its

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { encodeBatch } from '../../functions/core/message.ts';
+import { encodeBatch, encodeBatchV1 } from '../../functions/core/message.ts';
 import { seededRandom } from '../support/fakes.ts';
 import { startWriterHarness, tradeBatch } from '../support/writer-harness.ts';
 
@@ -31,7 +31,10 @@ function generate(seed: number, count: number, now: number): Case[] {
     const id = `fz-${i}`;
     const n = 1 + int(20);
     const batch = tradeBatch(`fz${i % 7}usdt`, 0, i * 100 + 1, n, { now, relayId: `fz-${i}` });
-    const body = JSON.parse(encodeBatch(batch).data.toString()) as Record<string, unknown> & {
+    // Mutations work on the v1 JSON body (still read, for relays of the previous version); valid and
+    // truncated cases also come as v2 (the relay's format: JSON header, newline, float64 columns).
+    const v2 = encodeBatch(batch).data;
+    const body = JSON.parse(encodeBatchV1(batch).data.toString()) as Record<string, unknown> & {
       t: unknown[][];
     };
     const poisonMessage = (kind: string, data: string): Case => ({
@@ -45,7 +48,7 @@ function generate(seed: number, count: number, now: number): Case[] {
     if (roll < 0.3) {
       cases.push({
         kind: 'valid',
-        body: push(id, b64(JSON.stringify(body))),
+        body: push(id, random() < 0.5 ? b64(v2) : b64(JSON.stringify(body))),
         status: 200,
         rows: n,
         quarantined: 0,
@@ -99,8 +102,8 @@ function generate(seed: number, count: number, now: number): Case[] {
         quarantined: bad + extra,
       });
     } else if (roll < 0.54) {
-      const text = JSON.stringify(body);
-      cases.push(poisonMessage('truncated_json', b64(text.slice(0, 1 + int(text.length - 2)))));
+      const bytes = random() < 0.5 ? v2 : Buffer.from(JSON.stringify(body));
+      cases.push(poisonMessage('truncated', b64(bytes.subarray(0, 1 + int(bytes.length - 2)))));
     } else if (roll < 0.58) {
       cases.push(poisonMessage('bad_base64', pick(['%%%', '@@', 'abc$def', 'a']) + id));
     } else if (roll < 0.62) {
@@ -127,7 +130,10 @@ function generate(seed: number, count: number, now: number): Case[] {
       cases.push(poisonMessage('missing_field', b64(JSON.stringify(mutated))));
     } else if (roll < 0.8) {
       cases.push(
-        poisonMessage('unknown_version', b64(JSON.stringify({ ...body, v: pick([0, 2, '1', 1.5, null]) }))),
+        poisonMessage(
+          'unknown_version',
+          b64(JSON.stringify({ ...body, v: pick([0, 3, '1', '2', 1.5, null]) })),
+        ),
       );
     } else if (roll < 0.84) {
       const mutated = pick([

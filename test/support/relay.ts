@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PubSub, type Message, type Subscription } from '@google-cloud/pubsub';
-import { decodeBatch, type Batch } from '../../functions/core/message.ts';
+import { decodeBatch, type Batch, type DecodedBatchBody } from '../../functions/core/message.ts';
 import {
   groupAlive,
   signalGroup,
@@ -21,7 +21,7 @@ import {
 import { logPath, REPO_ROOT } from '../../scripts/local/service.ts';
 
 /** A batch pulled from the topic, with its attributes. */
-export interface PulledBatch extends Batch {
+export interface PulledBatch extends DecodedBatchBody {
   readonly attributes: Record<string, string>;
 }
 

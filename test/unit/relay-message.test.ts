@@ -1,5 +1,5 @@
 import test from 'ava';
-import { decodeBatch, encodeBatch, type Batch } from '../../functions/core/message.ts';
+import { decodeBatch, encodeBatchV1, type Batch } from '../../functions/core/message.ts';
 import { rowId } from '../../functions/core/row-id.ts';
 import type { QuoteTick, Tick } from '../../functions/core/tick.ts';
 import { seededRandom } from '../support/fakes.ts';
@@ -40,9 +40,9 @@ test('the same book ticker received at different times has one row id (live vs h
   t.not(rowId({ ...live, updateId: undefined }), rowId({ ...history, updateId: undefined }));
 });
 
-test('the update id travels as an optional 8th element and round-trips', (t) => {
+test('v1: the update id travels as an optional 8th element and round-trips', (t) => {
   const batch = batchOf(quote({ updateId: '1' }), quote({ updateId: '2', bidPrice: undefined }));
-  const { data } = encodeBatch(batch);
+  const { data } = encodeBatchV1(batch);
   const body = JSON.parse(data.toString()) as { t: unknown[][] };
   t.deepEqual(
     body.t.map((row) => row.length),
@@ -58,7 +58,7 @@ test('the update id travels as an optional 8th element and round-trips', (t) => 
 
 test('v1 quotes without an update id keep the 7-element form and still decode', (t) => {
   const batch = batchOf(quote());
-  const { data } = encodeBatch(batch);
+  const { data } = encodeBatchV1(batch);
   t.is((JSON.parse(data.toString()) as { t: unknown[][] }).t[0]!.length, 7);
   t.deepEqual(decodeBatch(data).batch, batch);
   // A message from before the change, written by hand.
@@ -109,7 +109,7 @@ test('an 8th element that is not a non-empty string (or null) makes only that ti
   );
 });
 
-test('the hand-built encoding is byte for byte JSON.stringify of the v1 body, awkward values included', (t) => {
+test('the v1 encoding is byte for byte JSON.stringify of the v1 body, awkward values included', (t) => {
   const random = seededRandom(99);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
   const numbers = [
@@ -167,7 +167,7 @@ test('the hand-built encoding is byte for byte JSON.stringify of the v1 body, aw
       ticks,
       rowIds: ticks.map(() => pick(strings)),
     };
-    t.is(encodeBatch(batch).data.toString(), reference(batch));
+    t.is(encodeBatchV1(batch).data.toString(), reference(batch));
   }
 });
 
@@ -215,7 +215,7 @@ function reference(batch: Batch): string {
   });
 }
 
-test('prices, sizes and timestamps are written exactly as JSON.stringify writes them', (t) => {
+test('v1: prices, sizes and timestamps are written exactly as JSON.stringify writes them', (t) => {
   const random = seededRandom(2024);
   const values: number[] = [];
   for (let i = 0; i < 20_000; i++) {
@@ -238,5 +238,5 @@ test('prices, sizes and timestamps are written exactly as JSON.stringify writes 
     ticks,
     rowIds: ticks.map(rowId),
   };
-  t.is(encodeBatch(batch).data.toString(), reference(batch));
+  t.is(encodeBatchV1(batch).data.toString(), reference(batch));
 });

@@ -1,7 +1,7 @@
 import test from 'ava';
 import { CheckpointCoalescer } from '../../functions/core/checkpoint-coalescer.ts';
 import { silentLogger } from '../../functions/core/logger.ts';
-import { encodeBatch, type Batch } from '../../functions/core/message.ts';
+import { encodeBatch, encodeBatchV1, type Batch } from '../../functions/core/message.ts';
 import type { RowFailure, WarehouseRow } from '../../functions/core/ports.ts';
 import { rowId } from '../../functions/core/row-id.ts';
 import type { TableName } from '../../functions/core/schema.ts';
@@ -45,9 +45,9 @@ function push(ticks: TradeTick[], seq = 0, id = 'm1') {
   return envelope(message.data, id, message.attributes);
 }
 
-/** A message body with one tick array replaced (to carry what encodeBatch would never write). */
+/** A v1 message body with its tick arrays replaced (to carry what an encoder would never write). */
 function withRawTicks(ticks: unknown[]): Buffer {
-  const body = JSON.parse(encodeBatch(batchOf([])).data.toString()) as Record<string, unknown>;
+  const body = JSON.parse(encodeBatchV1(batchOf([])).data.toString()) as Record<string, unknown>;
   body.t = ticks;
   return Buffer.from(JSON.stringify(body));
 }
@@ -104,12 +104,12 @@ test('a push with a malformed field is quarantined verbatim and acknowledged, ne
 
 test('undecodable data is quarantined verbatim and acknowledged', async (t) => {
   const { writer, warehouse } = setup();
-  const result = await writer.handle(envelope(Buffer.from('{"v":2}'), 'm9'));
+  const result = await writer.handle(envelope(Buffer.from('{"v":3}'), 'm9'));
   t.is(result.status, 200);
   t.is(result.outcome, 'quarantined');
   const [row] = warehouse.rows('quarantine');
   t.is(row?.json.reason, 'unknown_schema_version');
-  t.is(row?.json.payload, '{"v":2}');
+  t.is(row?.json.payload, '{"v":3}');
   t.is(row?.json.quarantine_id, 'msg:m9');
 });
 
@@ -364,11 +364,24 @@ test('a batch from an unknown exchange is quarantined whole', async (t) => {
   t.regex(String(warehouse.rows('quarantine')[0]?.json.detail), /unknown exchange/);
 });
 
-test('a row id that does not match its tick is quarantined', async (t) => {
+test('a row id that does not match its tick is quarantined (v1, every id travels)', async (t) => {
   const { writer, warehouse } = setup();
-  const data = encodeBatch(batchOf([trade(1)], 0, { rowIds: ['forged'] })).data;
+  const data = encodeBatchV1(batchOf([trade(1)], 0, { rowIds: ['forged'] })).data;
   await writer.handle(envelope(data, 'x'));
   t.is(warehouse.rows('trades').length, 0);
+  t.is(warehouse.rows('quarantine')[0]?.json.detail, 'row id does not match the tick');
+});
+
+test('a carried content-hash id that does not match its tick is quarantined (v2)', async (t) => {
+  const { writer, warehouse } = setup();
+  // A trade without an exchange id: its content-hash id travels in the message, and is checked.
+  const ticks = [trade(1, { id: undefined }), trade(2)];
+  const data = encodeBatch(batchOf(ticks, 0, { rowIds: ['binance:btcusdt:th:forged', undefined] })).data;
+  await writer.handle(envelope(data, 'x'));
+  t.deepEqual(
+    warehouse.rows('trades').map((r) => r.json.row_id),
+    ['binance:btcusdt:t:1002'],
+  );
   t.is(warehouse.rows('quarantine')[0]?.json.detail, 'row id does not match the tick');
 });
 

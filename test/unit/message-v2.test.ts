@@ -1,0 +1,216 @@
+import test from 'ava';
+import type { Exchange, Mapper, NormalizedData } from 'tardis-dev';
+import { fromTardis } from '../../functions/adapters/tardis-mapping.ts';
+import { TICK_NORMALIZERS } from '../../functions/adapters/tardis-normalizers.ts';
+import {
+  decodeBatch,
+  encodeBatch,
+  encodeBatchV1,
+  MessageDecodeError,
+  type Batch,
+} from '../../functions/core/message.ts';
+import { carriedRowId, rowId } from '../../functions/core/row-id.ts';
+import type { BookChangeTick, QuoteTick, Tick } from '../../functions/core/tick.ts';
+import { invalidTickValues } from '../../functions/core/validate.ts';
+import { trade } from '../support/ticks.ts';
+
+const T0 = Date.UTC(2026, 0, 1) * 1000;
+
+const quote = (n: number, overrides: Partial<QuoteTick> = {}): QuoteTick => ({
+  type: 'book_ticker',
+  exchange: 'binance',
+  symbol: 'btcusdt',
+  bidPrice: 37000.1 + n,
+  bidAmount: 1.5,
+  askPrice: 37000.2 + n,
+  askAmount: 0.25,
+  ts: T0 + n * 1000,
+  localTs: T0 + n * 1000 + 7,
+  updateId: String(400900217 + n),
+  ...overrides,
+});
+
+const book = (n: number, overrides: Partial<BookChangeTick> = {}): BookChangeTick => ({
+  type: 'book_change',
+  exchange: 'binance',
+  symbol: 'btcusdt',
+  isSnapshot: n === 0,
+  bids: [
+    { price: 37000.1, amount: 1.25 },
+    { price: 36999.9, amount: 0 },
+  ].slice(0, 1 + (n % 2)),
+  asks: n % 3 === 0 ? [] : [{ price: 37000.3, amount: 0.1 + n }],
+  ts: T0 + n * 1000,
+  localTs: T0 + n * 1000 + 3,
+  ...overrides,
+});
+
+/** A quote without an exchange update id (the key absent, not undefined). */
+function unkeyedQuote(n: number, overrides: Partial<QuoteTick> = {}): QuoteTick {
+  const { updateId, ...rest } = quote(n, overrides);
+  void updateId;
+  return rest;
+}
+
+/** The batch the relay hands to the encoder: keyed ids left unbuilt (see carriedRowId). */
+function relayBatch(ticks: Tick[]): Batch {
+  return {
+    stream: { exchange: 'binance', symbol: 'btcusdt', type: ticks[0]!.type },
+    relayId: 'relay-1',
+    seq: 4,
+    window: { from: Math.floor(T0 / 1000), to: Math.floor(T0 / 1000) + 100 },
+    ticks,
+    rowIds: ticks.map(carriedRowId),
+  };
+}
+
+/** The one-line JSON header of a v2 message. */
+function headerOf(data: Buffer): Record<string, unknown> {
+  return JSON.parse(data.subarray(0, data.indexOf(0x0a)).toString()) as Record<string, unknown>;
+}
+
+test('v2 round-trips trades, quotes (absent sides too) and book changes value for value', (t) => {
+  const cases: Tick[][] = [
+    [trade(1), trade(2, { side: 'unknown', price: 0.1 + 0.2 }), trade(3, { id: undefined })],
+    [quote(1), quote(2, { bidPrice: undefined, bidAmount: undefined }), unkeyedQuote(3)],
+    [book(0), book(1), book(2), book(3, { bids: [], asks: [] })],
+  ];
+  for (const ticks of cases) {
+    const batch = relayBatch(ticks);
+    const message = encodeBatch(batch);
+    t.is(message.attributes.schema, '2');
+    t.is(message.attributes.count, String(ticks.length));
+    const decoded = decodeBatch(message.data);
+    t.deepEqual(decoded.undecodable, []);
+    t.deepEqual(decoded.batch, { ...batch, rowIds: ticks.map(rowId) });
+  }
+});
+
+test('v2 carries only content-hash row ids; keyed ids are derived by the reader', (t) => {
+  const keyed = encodeBatch(relayBatch([trade(1), trade(2)])).data;
+  t.false('h' in headerOf(keyed), 'no id travels when every trade has an exchange trade id');
+  t.deepEqual(decodeBatch(keyed).batch.rowIds, ['binance:btcusdt:t:1001', 'binance:btcusdt:t:1002']);
+
+  const mixed = [trade(1), trade(2, { id: undefined })];
+  const header = headerOf(encodeBatch(relayBatch(mixed)).data);
+  t.deepEqual(header.h, [null, rowId(mixed[1]!)]);
+  t.regex(String((header.h as unknown[])[1]), /^binance:btcusdt:th:[A-Za-z0-9_-]{22}$/);
+});
+
+test('live relay, writer and gap-filler give every tick the same row id', (t) => {
+  // Raw Binance frames through the normalizers the live relay and the history replay both use.
+  const frames = [
+    {
+      stream: 'btcusdt@trade',
+      data: { e: 'trade', E: 1, s: 'BTCUSDT', t: 1001, p: '37000.10', q: '0.005', T: 1767225600001, m: true },
+    },
+    {
+      stream: 'btcusdt@bookTicker',
+      data: { u: 400900217, s: 'BTCUSDT', b: '37000.10', B: '1.5', a: '37000.20', A: '0.25' },
+    },
+  ];
+  const local = new Date(Date.UTC(2026, 0, 1, 0, 0, 0, 9));
+  const ticks: Tick[] = [];
+  for (const type of ['trade', 'book_ticker'] as const) {
+    const mapper = TICK_NORMALIZERS[type]('binance' as Exchange, local) as Mapper<Exchange, NormalizedData>;
+    for (const frame of frames) {
+      if (!mapper.canHandle(frame)) continue;
+      for (const normalized of mapper.map(frame, local) ?? []) ticks.push(fromTardis(normalized)!);
+    }
+  }
+  // The gap-filler stores rowId(tick) of the history ticks (gapfill-service.ts), v1 relays sent it too.
+  t.deepEqual(ticks.map(rowId), ['binance:btcusdt:t:1001', 'binance:btcusdt:q:400900217']);
+  for (const tick of ticks) {
+    const batch = relayBatch([tick]);
+    // What the writer stores from the live relay's v2 message, and from a v1 relay's message.
+    t.deepEqual(decodeBatch(encodeBatch(batch).data).batch.rowIds, [rowId(tick)]);
+    t.deepEqual(decodeBatch(encodeBatchV1(batch).data).batch.rowIds, [rowId(tick)]);
+  }
+  // A tick without an exchange key: the relay's content hash travels and equals the gap-filler's.
+  const unkeyed = { ...(ticks[0] as Tick & { type: 'trade' }), id: undefined };
+  t.deepEqual(decodeBatch(encodeBatch(relayBatch([unkeyed])).data).batch.rowIds, [rowId(unkeyed)]);
+});
+
+test('v1 messages from relays of the previous version still decode, for every type', (t) => {
+  for (const ticks of [[trade(1), trade(2, { id: undefined })], [quote(1), unkeyedQuote(2)], [book(1)]]) {
+    const batch = { ...relayBatch(ticks), rowIds: ticks.map(rowId) };
+    const { data } = encodeBatchV1(batch);
+    t.is(JSON.parse(data.toString()).v, 1);
+    t.deepEqual(decodeBatch(data).batch, batch);
+  }
+});
+
+test('v2 is about half the size of v1', (t) => {
+  const ticks = Array.from({ length: 100 }, (_, i) => trade(i));
+  const v1 = encodeBatchV1({ ...relayBatch(ticks), rowIds: ticks.map(rowId) }).data.length;
+  const v2 = encodeBatch(relayBatch(ticks)).data.length;
+  t.true(v2 < 0.6 * v1, `v2 ${v2} B vs v1 ${v1} B`);
+});
+
+test('a v2 message whose columns do not match its header is refused whole', (t) => {
+  const data = encodeBatch(relayBatch([trade(1), trade(2)])).data;
+  for (const damaged of [
+    data.subarray(0, data.length - 8),
+    Buffer.concat([data, Buffer.alloc(8)]),
+    data.subarray(0, data.indexOf(0x0a)),
+  ]) {
+    const error = t.throws(() => decodeBatch(damaged), { instanceOf: MessageDecodeError });
+    t.is(error?.reason, 'invalid_envelope_field');
+  }
+  const header = headerOf(data);
+  const rest = data.subarray(data.indexOf(0x0a));
+  for (const bad of [{ n: 3 }, { i: ['1001'] }, { d: 'b' }, { h: [null] }, { w: [2, 1] }]) {
+    const damaged = Buffer.concat([Buffer.from(JSON.stringify({ ...header, ...bad })), rest]);
+    t.throws(() => decodeBatch(damaged), { instanceOf: MessageDecodeError }, JSON.stringify(bad));
+  }
+});
+
+test('a v2 tick with bad values is undecodable alone, kept as a v1-shaped array', (t) => {
+  const ticks = [trade(1), trade(2), trade(3), trade(4), trade(5, { id: undefined })];
+  const data = encodeBatch(relayBatch(ticks)).data;
+  const newline = data.indexOf(0x0a);
+  const header = headerOf(data);
+  const columns = Buffer.from(data.subarray(newline + 1));
+  columns.writeDoubleLE(T0 + 0.5, 8 * (2 * 5 + 1)); // tick 1: ts not an integer
+  const damaged = Buffer.concat([
+    Buffer.from(
+      JSON.stringify({
+        ...header,
+        i: ['1001', '1002', 7, '1004', null],
+        d: 'sbbxs',
+        h: [null, null, null, null, null],
+      }),
+    ),
+    Buffer.from([0x0a]),
+    columns,
+  ]);
+  const { batch, undecodable } = decodeBatch(damaged);
+  t.deepEqual(batch.rowIds, ['binance:btcusdt:t:1001']);
+  t.deepEqual(
+    undecodable.map((u) => [u.index, u.reason]),
+    [
+      [1, 'timestamp is not an integer'],
+      [2, 'trade id is not a string'],
+      [3, 'side is not b, s or u'],
+      [4, 'row id missing'],
+    ],
+  );
+  t.deepEqual(undecodable[1]!.raw, [
+    null,
+    7,
+    trade(3).price,
+    trade(3).amount,
+    'buy',
+    trade(3).ts,
+    trade(3).localTs,
+  ]);
+});
+
+test('non-finite numbers travel in v2 and are refused by validation, not turned into nulls', (t) => {
+  const ticks = [trade(1, { price: Number.NaN }), trade(2, { amount: Number.POSITIVE_INFINITY })];
+  const { batch } = decodeBatch(encodeBatch(relayBatch(ticks)).data);
+  t.deepEqual(
+    batch.ticks.map((tick) => invalidTickValues(tick, Date.UTC(2026, 0, 2))),
+    ['price is not a positive finite number', 'amount is not a positive finite number'],
+  );
+});
