@@ -487,6 +487,8 @@ test('the gaps table has the agreed schema', (t) => {
       'rows_backfilled INT64',
       'reason STRING',
       'updated_at TIMESTAMP',
+      'fillable_at TIMESTAMP',
+      'filled_at TIMESTAMP',
     ],
   );
 });

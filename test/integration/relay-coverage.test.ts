@@ -1,5 +1,6 @@
 import test from 'ava';
 import { PubSub } from '@google-cloud/pubsub';
+import { SCHEMA_VERSION } from '../../functions/core/message.ts';
 import type { QuoteTick, TradeTick } from '../../functions/core/tick.ts';
 import { startSimulator, type ConnectionRecord } from '../../scripts/local/exchange/simulator.ts';
 import { tradesByIdRange, type IdRange } from '../../scripts/local/exchange/ground-truth.ts';
@@ -144,7 +145,7 @@ test('a dropped exchange connection leaves exactly the outage uncovered and cove
         );
         for (const b of batches) {
           t.like(b.attributes, {
-            schema: '1',
+            schema: String(SCHEMA_VERSION),
             exchange,
             symbol,
             type,
