@@ -109,6 +109,22 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
+/**
+ * A Firestore client for the emulator at `host`. The client lets FIRESTORE_EMULATOR_HOST override any host
+ * it is given, so inside `npm test` (which exports the shared emulator's host) a stack with its own pair
+ * would otherwise read and write the shared emulator while its services use their own.
+ */
+function firestoreAt(projectId: string, host: string): Firestore {
+  const saved = process.env.FIRESTORE_EMULATOR_HOST;
+  process.env.FIRESTORE_EMULATOR_HOST = host;
+  try {
+    return new Firestore({ projectId, host, ssl: false });
+  } finally {
+    if (saved === undefined) delete process.env.FIRESTORE_EMULATOR_HOST;
+    else process.env.FIRESTORE_EMULATOR_HOST = saved;
+  }
+}
+
 const FUNCTIONS_FRAMEWORK = 'node_modules/@google-cloud/functions-framework/build/src/main.js';
 
 export async function startStack(options: StackOptions): Promise<Stack> {
@@ -153,7 +169,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
 
     const pubsub = new PubSub({ projectId, apiEndpoint: hosts.pubsub, emulatorMode: true });
     cleanup.push(() => pubsub.close());
-    const firestore = new Firestore({ projectId, host: hosts.firestore, ssl: false });
+    const firestore = firestoreAt(projectId, hosts.firestore);
     cleanup.push(() => firestore.terminate());
 
     const common = {

@@ -54,4 +54,9 @@ test('npm start --duration runs the pipeline, reports per-stream status and ends
   t.is(summary.unexpected_live, 0, 'no live row outside what the exchange sent');
   t.is(summary.stored, summary.sent);
   t.is(summary.gapfill_settled, true);
+  t.is(summary.gaps_open, 0, 'no gap left open');
+  if ((summary.backfilled_after_freeze as number) > 0) {
+    // The frozen exchange is a hole the gap-filler fills: the ledger the summary reads must show it.
+    t.true((summary.gaps as number) > 0 && (summary.rows_backfilled as number) > 0, 'backfill has its gaps');
+  }
 });
