@@ -2,7 +2,6 @@ import test from 'ava';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { PubSub } from '@google-cloud/pubsub';
 import { rowId } from '../../functions/core/row-id.ts';
 import type { BookChangeTick, PriceLevel, Tick } from '../../functions/core/tick.ts';
 import {
@@ -15,8 +14,7 @@ import {
 } from '../../scripts/local/exchange/ground-truth.ts';
 import { startHistoryServer, type HistoryServer } from '../../scripts/local/exchange/history-server.ts';
 import { startSimulator, type SimulatedExchange } from '../../scripts/local/exchange/simulator.ts';
-import { requireEmulators, uniqueName } from '../support/env.ts';
-import { BatchCollector, logsWith, startRelay, type PulledBatch } from '../support/relay.ts';
+import { logsWith, relayOnSimulator, type PulledBatch } from '../support/relay.ts';
 
 const SEED = 47;
 const RATE = 50;
@@ -92,38 +90,12 @@ async function backfill(
 }
 
 test('book_change streams of both exchanges carry the simulator book: one snapshot, then every update once with equal levels, and a backfill adds only its own snapshots', async (t) => {
-  const emulators = requireEmulators();
   const symbols = MARKETS.map((m) => m.symbol);
   const sim = await startSimulator({ seed: SEED, ratePerSymbol: RATE, symbols });
   t.teardown(() => sim.stop());
   const history = await startHistoryServer({ seed: SEED, ratePerSymbol: RATE, symbols });
   t.teardown(() => history.stop());
-  const pubsub = new PubSub({
-    projectId: emulators.projectId,
-    apiEndpoint: emulators.pubsub,
-    emulatorMode: true,
-  });
-  t.teardown(() => pubsub.close());
-  const topic = uniqueName('relay_book');
-  const collector = await BatchCollector.start(pubsub, topic, `${topic}_pull`);
-  t.teardown(() => collector.stop());
-
-  const relay = await startRelay('relay-book-change', {
-    streams: STREAMS,
-    topic,
-    pubsubHost: emulators.pubsub,
-    firestoreHost: emulators.firestore,
-    projectId: emulators.projectId,
-    extra: {
-      WSS_URL_BINANCE: sim.wsUrl,
-      WSS_URL_COINBASE: sim.wsUrls.coinbase,
-      REST_URL_BINANCE: sim.restUrl,
-      CHECKPOINTS_COLLECTION: uniqueName('cp'),
-      GAPS_COLLECTION: uniqueName('gaps'),
-      HEARTBEATS_COLLECTION: uniqueName('hb'),
-    },
-  });
-  t.teardown(() => relay.service.kill());
+  const { relay, collector } = await relayOnSimulator(t, 'relay-book-change', sim, STREAMS);
 
   const enough = (batches: readonly PulledBatch[]) =>
     MARKETS.every(

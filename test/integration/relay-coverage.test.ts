@@ -1,11 +1,9 @@
 import test from 'ava';
-import { PubSub } from '@google-cloud/pubsub';
 import { SCHEMA_VERSION } from '../../functions/core/message.ts';
 import type { QuoteTick, TradeTick } from '../../functions/core/tick.ts';
 import { startSimulator, type ConnectionRecord } from '../../scripts/local/exchange/simulator.ts';
 import { tradesByIdRange, type IdRange } from '../../scripts/local/exchange/ground-truth.ts';
-import { requireEmulators, uniqueName } from '../support/env.ts';
-import { BatchCollector, logsWith, mergedWindows, startRelay, type PulledBatch } from '../support/relay.ts';
+import { logsWith, mergedWindows, relayOnSimulator, type PulledBatch } from '../support/relay.ts';
 
 const BINANCE = ['btcusdt', 'ethusdt'];
 /** Configured but silent at the simulator: its coverage is proven by heartbeats alone. */
@@ -20,34 +18,9 @@ function ids(ranges: readonly IdRange[]): number[] {
 }
 
 test('a dropped exchange connection leaves exactly the outage uncovered and coverage resumes after reconnect', async (t) => {
-  const emulators = requireEmulators();
   const sim = await startSimulator({ seed: 31, ratePerSymbol: 200, symbols: [...BINANCE, ...COINBASE] });
   t.teardown(() => sim.stop());
-  const pubsub = new PubSub({
-    projectId: emulators.projectId,
-    apiEndpoint: emulators.pubsub,
-    emulatorMode: true,
-  });
-  t.teardown(() => pubsub.close());
-  const topic = uniqueName('relay_cov');
-  const collector = await BatchCollector.start(pubsub, topic, `${topic}_pull`);
-  t.teardown(() => collector.stop());
-
-  const relay = await startRelay('relay-coverage', {
-    streams: STREAMS,
-    topic,
-    pubsubHost: emulators.pubsub,
-    firestoreHost: emulators.firestore,
-    projectId: emulators.projectId,
-    extra: {
-      WSS_URL_BINANCE: sim.wsUrl,
-      WSS_URL_COINBASE: sim.wsUrls.coinbase,
-      CHECKPOINTS_COLLECTION: uniqueName('cp'),
-      GAPS_COLLECTION: uniqueName('gaps'),
-      HEARTBEATS_COLLECTION: uniqueName('hb'),
-    },
-  });
-  t.teardown(() => relay.service.kill());
+  const { relay, collector } = await relayOnSimulator(t, 'relay-coverage', sim, STREAMS);
 
   const coveredSince = (since: number) => (batches: readonly PulledBatch[]) =>
     ['binance:btcusdt:trade', 'coinbase:btc-usd:trade', `binance:${QUIET}:book_ticker`].every((id) =>

@@ -7,7 +7,14 @@ import { startPubSubEmulator } from '../../scripts/local/emulators.ts';
 import { startSimulator } from '../../scripts/local/exchange/simulator.ts';
 import { signalGroup } from '../../scripts/local/process-group.ts';
 import { requireEmulators, uniqueName } from '../support/env.ts';
-import { BatchCollector, compileRelay, logsWith, mergedWindows, startRelay } from '../support/relay.ts';
+import {
+  BatchCollector,
+  compileRelay,
+  logsWith,
+  mergedWindows,
+  relayOnSimulator,
+  startRelay,
+} from '../support/relay.ts';
 
 // The two tests at 5,000 ticks/s run one after the other: on a 2-core machine, two such loads at once
 // (simulator, relay, emulator each) would measure the machine rather than the relay.
@@ -29,32 +36,14 @@ interface Stopped {
 test.serial(
   'SIGTERM at 5,000 ticks/s: every tick received before the signal is in Pub/Sub and the relay exits within 8 s',
   async (t) => {
-    const emulators = requireEmulators();
     const sim = await startSimulator({ seed: 47, ratePerSymbol: RATE, symbols: SYMBOLS });
     t.teardown(() => sim.stop());
-    const pubsub = new PubSub({
-      projectId: emulators.projectId,
-      apiEndpoint: emulators.pubsub,
-      emulatorMode: true,
-    });
-    t.teardown(() => pubsub.close());
-    const topic = uniqueName('relay_term');
-    const collector = await BatchCollector.start(pubsub, topic, `${topic}_pull`);
-    t.teardown(() => collector.stop());
-    const relay = await startRelay('relay-shutdown', {
-      streams: `binance:${SYMBOLS.join(',')}:trade`,
-      topic,
-      pubsubHost: emulators.pubsub,
-      firestoreHost: emulators.firestore,
-      projectId: emulators.projectId,
-      extra: {
-        WSS_URL_BINANCE: sim.wsUrl,
-        CHECKPOINTS_COLLECTION: uniqueName('cp'),
-        GAPS_COLLECTION: uniqueName('gaps'),
-        HEARTBEATS_COLLECTION: uniqueName('hb'),
-      },
-    });
-    t.teardown(() => relay.service.kill());
+    const { relay, collector } = await relayOnSimulator(
+      t,
+      'relay-shutdown',
+      sim,
+      `binance:${SYMBOLS.join(',')}:trade`,
+    );
     const flowing = Date.now() + 3000;
     t.true(
       await collector.until((all) => all.some((b) => b.window.from >= flowing), 30_000),

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PubSub, type Message, type Subscription } from '@google-cloud/pubsub';
+import type { ExecutionContext } from 'ava';
 import { decodeBatch, type Batch, type DecodedBatchBody } from '../../functions/core/message.ts';
 import {
   groupAlive,
@@ -18,7 +19,9 @@ import {
   terminateGroup,
   waitForGroupExit,
 } from '../../scripts/local/process-group.ts';
+import type { Simulator } from '../../scripts/local/exchange/simulator.ts';
 import { logPath, REPO_ROOT } from '../../scripts/local/service.ts';
+import { requireEmulators, uniqueName } from './env.ts';
 
 /** A batch pulled from the topic, with its attributes. */
 export interface PulledBatch extends DecodedBatchBody {
@@ -312,4 +315,46 @@ export function logsWith(
   message: string,
 ): Record<string, unknown>[] {
   return logs.filter((l) => l.message === message);
+}
+
+/**
+ * A relay on the shared emulators reading the exchange simulator (both exchanges, Binance REST included),
+ * publishing into a fresh topic whose batches a pull subscription collects, with fresh Firestore
+ * collections. Everything is stopped when the test ends.
+ */
+export async function relayOnSimulator(
+  t: ExecutionContext,
+  name: string,
+  sim: Simulator,
+  streams: string,
+  extra: Readonly<Record<string, string>> = {},
+): Promise<{ relay: RelayHandle; collector: BatchCollector; pubsub: PubSub }> {
+  const emulators = requireEmulators();
+  const pubsub = new PubSub({
+    projectId: emulators.projectId,
+    apiEndpoint: emulators.pubsub,
+    emulatorMode: true,
+  });
+  t.teardown(() => pubsub.close());
+  const topic = uniqueName(name.replace(/-/g, '_'));
+  const collector = await BatchCollector.start(pubsub, topic, `${topic}_pull`);
+  t.teardown(() => collector.stop());
+  const relay = await startRelay(name, {
+    streams,
+    topic,
+    pubsubHost: emulators.pubsub,
+    firestoreHost: emulators.firestore,
+    projectId: emulators.projectId,
+    extra: {
+      WSS_URL_BINANCE: sim.wsUrl,
+      WSS_URL_COINBASE: sim.wsUrls.coinbase,
+      REST_URL_BINANCE: sim.restUrl,
+      CHECKPOINTS_COLLECTION: uniqueName('cp'),
+      GAPS_COLLECTION: uniqueName('gaps'),
+      HEARTBEATS_COLLECTION: uniqueName('hb'),
+      ...extra,
+    },
+  });
+  t.teardown(() => relay.service.kill());
+  return { relay, collector, pubsub };
 }
