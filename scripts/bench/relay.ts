@@ -62,9 +62,19 @@ export function recordedFrames(count: number, seed = 20261126): RecordedFrame[] 
   }
   ticks.sort((a, b) => a.timestamp - b.timestamp || a.symbol.localeCompare(b.symbol));
   return ticks.slice(0, count).map((tick) => ({
-    text: JSON.stringify(binanceFrame(tick, { timeUnit: 'microsecond' })),
+    text: JSON.stringify(binanceFrame(asLive(tick), { timeUnit: 'microsecond' })),
     receivedAt: tick.timestamp + LATENCY_MS,
   }));
+}
+
+/**
+ * Live Binance book ticker update ids (`u`, ~7e10 for BTCUSDT) are unrelated to trade ids (~5e9), while the
+ * ground truth numbers both by slot. Offset the quotes' ids so the relay's update-id text is not the text
+ * just made for the trade of the same slot, which would make it look free.
+ */
+const QUOTE_UPDATE_ID_BASE = 70_000_000_000;
+function asLive(tick: Tick): Tick {
+  return tick.kind === 'bookTicker' ? { ...tick, updateId: QUOTE_UPDATE_ID_BASE + tick.updateId } : tick;
 }
 
 type AnyMapper = Mapper<Exchange, NormalizedData>;
