@@ -8,7 +8,8 @@
 //   normalizer: JSON.parse + new Date() (tardis-dev's receive stamp) + tardis-dev's stock mappers
 //   relay:      the same + the relay's mappers (update id) + core tick mapping + row id + per-stream
 //               batching with coverage windows + message encoding (v2) + a publisher that only counts
-// Rates are normalized ticks (one per frame here) per CPU second; the best of R rounds is reported.
+// Rates are normalized ticks (one per frame here) per CPU second; the best of R rounds is reported. Ratios
+// are the median over the R rounds of the paired ratio of two variants measured back to back.
 import { parseArgs } from 'node:util';
 // tardis-dev's own driver of its normalizers (what streamNormalized runs after the socket); not in its
 // typed public API, so imported from the file.
