@@ -46,37 +46,28 @@ export async function compareTrades(
   const raw = `\`${projectId}.${dataset}.trades\``;
   for (const [symbol, ranges] of Object.entries(expected)) {
     const want = rangeCount(ranges);
-    let have = 0;
-    for (const range of ranges) {
-      if (range.lastId < range.firstId) continue;
-      const [row] = await warehouse.query<{ n: number }>(
-        `SELECT COUNT(DISTINCT trade_id) AS n FROM ${view} WHERE exchange = @exchange AND symbol = @symbol ` +
-          `AND CAST(trade_id AS INT64) BETWEEN @first AND @last`,
-        { exchange, symbol, first: range.firstId, last: range.lastId },
-      );
-      have += Number(row?.n ?? 0);
-    }
-    const [all] = await warehouse.query<{ n: number }>(
-      `SELECT COUNT(*) AS n FROM ${view} WHERE exchange = @exchange AND symbol = @symbol`,
-      { exchange, symbol },
-    );
-    unexpected += Number(all?.n ?? 0) - have;
-    const inRange = ranges.map((_, i) => `CAST(trade_id AS INT64) BETWEEN @f${i} AND @l${i}`).join(' OR ');
-    const [live] = await warehouse.query<{ n: number }>(
-      `SELECT COUNT(*) AS n FROM ${view} WHERE exchange = @exchange AND symbol = @symbol ` +
-        `AND source = 'live'${ranges.length > 0 ? ` AND NOT (${inRange})` : ''}`,
+    // One statement per symbol, so rows the writer commits meanwhile cannot fall between two counts.
+    const valid = ranges.filter((r) => r.lastId >= r.firstId);
+    const inRange =
+      valid.map((_, i) => `CAST(trade_id AS INT64) BETWEEN @f${i} AND @l${i}`).join(' OR ') || 'FALSE';
+    const [row] = await warehouse.query<{ total: number; have: number; live_out: number }>(
+      `SELECT COUNT(*) AS total, COUNT(DISTINCT CASE WHEN ${inRange} THEN trade_id END) AS have, ` +
+        `SUM(CASE WHEN source = 'live' AND NOT (${inRange}) THEN 1 ELSE 0 END) AS live_out ` +
+        `FROM ${view} WHERE exchange = @exchange AND symbol = @symbol`,
       {
         exchange,
         symbol,
         ...Object.fromEntries(
-          ranges.flatMap((r, i) => [
+          valid.flatMap((r, i) => [
             [`f${i}`, r.firstId],
             [`l${i}`, r.lastId],
           ]),
         ),
       },
     );
-    unexpectedLive += Number(live?.n ?? 0);
+    const have = Number(row?.have ?? 0);
+    unexpected += Number(row?.total ?? 0) - have;
+    unexpectedLive += Number(row?.live_out ?? 0);
     perSymbol[symbol] = { sent: want, stored: have, missing: want - have };
     sent += want;
     stored += have;
