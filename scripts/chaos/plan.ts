@@ -1,6 +1,6 @@
 // The chaos schedule: which faults a scenario injects, when (offsets into the fault phase) and with
 // which parameters, all drawn from the seed. Pure, so a seed always gives the same schedule.
-import { seededRandom } from '../local/bigquery/faults.ts';
+import { seededRandom } from '../local/seeded-random.ts';
 
 export const FAULT_KINDS = [
   'relay-kill',

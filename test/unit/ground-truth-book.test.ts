@@ -10,20 +10,10 @@ import {
   type BookChange,
   type GroundTruthStream,
 } from '../../scripts/local/exchange/ground-truth.ts';
+import { seededRandom } from '../../scripts/local/seeded-random.ts';
 
 const BTC: GroundTruthStream = { seed: 7, exchange: 'binance', symbol: 'btcusdt', rate: 50 };
 const T0 = Date.UTC(2024, 2, 1, 12, 0, 0);
-
-/** A small seeded PRNG for picking test indexes (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 0x1_0000_0000;
-  };
-}
 
 test('the same seed gives the same order book updates and another seed another book', (t) => {
   const window = { ...BTC, from: T0, to: T0 + 2_000 };
@@ -66,7 +56,7 @@ test('each update touches two distinct grid points, each point twice per cycle',
 
 test('a snapshot plus the updates after it equals the snapshot at any later update', (t) => {
   const source = tickSource('bookChange', BTC);
-  const random = prng(42);
+  const random = seededRandom(42);
   // From the epoch, around cycle boundaries, and at today's index magnitudes (beyond 2^32).
   const starts = [0, 39, 40, 41, 1234, source.indexAtOrAfter(T0), 5_000_000_123];
   for (let i = 0; i < 6; i++) starts.push(Math.floor(random() * 1e10));

@@ -1,4 +1,5 @@
 import { invalid } from './errors.ts';
+import { seededRandom } from '../seeded-random.ts';
 
 /** Makes chosen insertAll rows fail, by insertId or by field values of the row's json. */
 export interface InsertErrorRule {
@@ -52,18 +53,6 @@ export interface FaultCounters {
   timeouts: number;
   delayed: number;
   insertErrors: number;
-}
-
-/** mulberry32: a tiny seeded PRNG, enough to make fault injection repeatable. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function checkRate(name: string, value: unknown): void {

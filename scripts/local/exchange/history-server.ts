@@ -41,6 +41,7 @@ import {
 } from './ground-truth.ts';
 import { BadRequestError, handleControl, numberField, readJsonObject, sendJson } from './http-json.ts';
 import { createSelfSignedCert } from './tls-cert.ts';
+import { seededRandom } from '../seeded-random.ts';
 
 const gzip = promisify(gzipCallback);
 const MINUTE_MS = 60_000;
@@ -143,17 +144,6 @@ class HttpFailure extends Error {
   }
 }
 
-/** mulberry32: a tiny seeded PRNG for the failure share. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 0x1_0000_0000;
-  };
-}
-
 function parseFilters(raw: string | null): Filter[] | undefined {
   if (raw === null) return undefined;
   let parsed: unknown;
@@ -234,7 +224,7 @@ export async function startHistoryServer(options: HistoryServerOptions): Promise
   let failNextMessage = 'Internal Server Error (injected)';
   let failShareValue = 0;
   let failShareStatus = 500;
-  const shareRandom = mulberry32(options.seed ^ 0x5eed);
+  const shareRandom = seededRandom(options.seed ^ 0x5eed);
   let latency = 0;
   let requestCount = 0;
   let slicesServed = 0;

@@ -1,0 +1,14 @@
+/**
+ * mulberry32: a tiny seeded PRNG returning numbers in [0, 1). One implementation for everything local that
+ * must repeat with its seed: fault injection, chaos plans, the history server's failure share, and tests.
+ */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
