@@ -1,5 +1,7 @@
 import type { BookChange, BookTicker, Trade } from 'tardis-dev';
-import { dateToMicros, type Tick } from '../core/tick.ts';
+import { dateToMicros, type QuoteTick, type Tick } from '../core/tick.ts';
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /** Lower-cased symbols by exchange spelling: one small map instead of a new string per tick. */
 const lowerCase = new Map<string, string>();
@@ -34,20 +36,7 @@ export function fromTardis(message: { type: string }): Tick | undefined {
     }
     case 'book_ticker': {
       const m = message as BookTicker & { updateId?: string };
-      if (m.updateId === undefined) {
-        return {
-          type: 'book_ticker',
-          exchange: m.exchange,
-          symbol: lower(m.symbol),
-          bidPrice: m.bidPrice,
-          bidAmount: m.bidAmount,
-          askPrice: m.askPrice,
-          askAmount: m.askAmount,
-          ts: dateToMicros(m.timestamp),
-          localTs: dateToMicros(m.localTimestamp),
-        };
-      }
-      return {
+      const quote: Mutable<QuoteTick> = {
         type: 'book_ticker',
         exchange: m.exchange,
         symbol: lower(m.symbol),
@@ -57,8 +46,9 @@ export function fromTardis(message: { type: string }): Tick | undefined {
         askAmount: m.askAmount,
         ts: dateToMicros(m.timestamp),
         localTs: dateToMicros(m.localTimestamp),
-        updateId: m.updateId,
       };
+      if (m.updateId !== undefined) quote.updateId = m.updateId;
+      return quote;
     }
     case 'book_change': {
       const m = message as BookChange;

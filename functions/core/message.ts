@@ -185,9 +185,7 @@ function attributesOf(batch: Batch, version: number): Record<string, string> {
 }
 
 type TradeRow = [string, string | null, number, number, string, Micros, Micros];
-type QuoteRow =
-  | [string, number | null, number | null, number | null, number | null, Micros, Micros]
-  | [string, number | null, number | null, number | null, number | null, Micros, Micros, string];
+type QuoteRow = [string, number | null, number | null, number | null, number | null, Micros, Micros, string?];
 type LevelRow = [number, number];
 type BookRow = [string, 0 | 1, LevelRow[], LevelRow[], Micros, Micros];
 
@@ -216,28 +214,20 @@ function encodeTick(tick: Tick, id: string): TradeRow | QuoteRow | BookRow {
   switch (tick.type) {
     case 'trade':
       return [id, tick.id ?? null, tick.price, tick.amount, tick.side, tick.ts, tick.localTs];
-    case 'book_ticker':
+    case 'book_ticker': {
+      const row: QuoteRow = [
+        id,
+        tick.bidPrice ?? null,
+        tick.bidAmount ?? null,
+        tick.askPrice ?? null,
+        tick.askAmount ?? null,
+        tick.ts,
+        tick.localTs,
+      ];
       // The update id is an optional 8th element: readers of the 7-element form are unaffected.
-      return tick.updateId === undefined
-        ? [
-            id,
-            tick.bidPrice ?? null,
-            tick.bidAmount ?? null,
-            tick.askPrice ?? null,
-            tick.askAmount ?? null,
-            tick.ts,
-            tick.localTs,
-          ]
-        : [
-            id,
-            tick.bidPrice ?? null,
-            tick.bidAmount ?? null,
-            tick.askPrice ?? null,
-            tick.askAmount ?? null,
-            tick.ts,
-            tick.localTs,
-            tick.updateId,
-          ];
+      if (tick.updateId !== undefined) row.push(tick.updateId);
+      return row;
+    }
     case 'book_change':
       return [
         id,
