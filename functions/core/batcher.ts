@@ -1,5 +1,6 @@
-import type { Batch } from './message.ts';
+import { encodeColumns, type SealedBatch } from './message.ts';
 import type { StreamKey } from './streams.ts';
+import { TickColumns } from './tick-columns.ts';
 import type { Tick } from './tick.ts';
 
 export interface BatchLimits {
@@ -21,15 +22,6 @@ export const DEFAULT_BATCH_LIMITS: BatchLimits = Object.freeze({
 });
 
 /**
- * Rough encoded size of a tick, so batches can be bounded without encoding twice. These are v1 (JSON)
- * sizes, an upper bound of v2's (float64 columns, keyed ids not carried).
- */
-export function approxTickBytes(tick: Tick): number {
-  if (tick.type === 'book_change') return 64 + 24 * (tick.bids.length + tick.asks.length);
-  return tick.type === 'trade' ? 96 : 120;
-}
-
-/**
  * Batches one stream's ticks and tracks its coverage window.
  *
  * Time is the relay's receive time in whole milliseconds (`floor(tick.localTs / 1000)`). A window opens
@@ -41,12 +33,13 @@ export function approxTickBytes(tick: Tick): number {
  */
 export class StreamBatcher {
   private windowFrom: number | null = null;
-  private ticks: Tick[] = [];
-  /** Row id of each buffered tick, undefined where the message does not carry it (see `carriedRowId`). */
-  private rowIds: (string | undefined)[] = [];
-  /** Receive millisecond of each buffered tick (clamped to be non-decreasing and >= the window start). */
-  private ms: number[] = [];
-  private bytes = 0;
+  /** The buffered ticks, in the message's layout: a cut encodes them, the tick objects are not kept. */
+  private readonly columns: TickColumns;
+  /**
+   * Receive millisecond of each buffered tick (clamped to be non-decreasing and >= the window start).
+   * Reused like the columns: only the first `columns.length` entries are current.
+   */
+  private readonly ms: number[] = [];
   private firstTickAt = 0;
   private seq = 0;
   /** The last receive ms at which a size cut found nothing to cut (all ticks in that ms); avoids rescans. */
@@ -56,7 +49,9 @@ export class StreamBatcher {
     readonly stream: StreamKey,
     private readonly relayId: string,
     private readonly limits: BatchLimits,
-  ) {}
+  ) {
+    this.columns = new TickColumns(stream.type);
+  }
 
   get isCovering(): boolean {
     return this.windowFrom !== null;
@@ -68,11 +63,11 @@ export class StreamBatcher {
   }
 
   get bufferedTicks(): number {
-    return this.ticks.length;
+    return this.columns.length;
   }
 
   get bufferedBytes(): number {
-    return this.bytes;
+    return this.columns.approxBytes;
   }
 
   /** Starts coverage at `at` (ms) unless it is already running. */
@@ -81,20 +76,21 @@ export class StreamBatcher {
   }
 
   /**
-   * Adds a tick (`now`: wall-clock ms). Returns a batch when the count or size limit is reached and
-   * something before `boundary` can be cut.
+   * Adds a tick of this stream (`now`: wall-clock ms; `rowId`: the id the message carries, undefined when
+   * keyed, see `carriedRowId`). Returns a batch when the count or size limit is reached and something
+   * before `boundary` can be cut.
    */
-  add(tick: Tick, rowId: string | undefined, now: number, boundary: number): Batch | undefined {
+  add(tick: Tick, rowId: string | undefined, now: number, boundary: number): SealedBatch | undefined {
     let at = Math.floor(tick.localTs / 1000);
     if (this.windowFrom === null) this.windowFrom = at;
-    const last = this.ms.length > 0 ? this.ms[this.ms.length - 1]! : this.windowFrom;
+    const columns = this.columns;
+    const held = columns.length;
+    const last = held > 0 ? this.ms[held - 1]! : this.windowFrom;
     if (at < last) at = last; // a clock step back must not put a tick before its window
-    if (this.ticks.length === 0) this.firstTickAt = now;
-    this.ticks.push(tick);
-    this.rowIds.push(rowId);
-    this.ms.push(at);
-    this.bytes += approxTickBytes(tick);
-    if (this.ticks.length < this.limits.maxTicks && this.bytes < this.limits.maxBytes) return undefined;
+    if (held === 0) this.firstTickAt = now;
+    columns.push(tick, rowId);
+    this.ms[held] = at;
+    if (columns.length < this.limits.maxTicks && columns.approxBytes < this.limits.maxBytes) return undefined;
     if (at === this.blockedAtMs && boundary <= at) return undefined;
     const batch = this.cut(now, boundary, false);
     if (batch === undefined) this.blockedAtMs = at;
@@ -102,9 +98,9 @@ export class StreamBatcher {
   }
 
   /** Returns a batch when the oldest tick has waited long enough or a heartbeat is due. */
-  poll(now: number, boundary: number): Batch | undefined {
+  poll(now: number, boundary: number): SealedBatch | undefined {
     if (this.windowFrom === null) return undefined;
-    if (this.ticks.length > 0) {
+    if (this.columns.length > 0) {
       return now - this.firstTickAt >= this.limits.maxWaitMs ? this.cut(now, boundary, false) : undefined;
     }
     if (boundary - this.windowFrom >= this.limits.heartbeatMs) return this.cut(now, boundary, true);
@@ -116,68 +112,35 @@ export class StreamBatcher {
    * window; nothing when there is neither a tick nor time to claim). Ticks received at or after the boundary still travel in this batch, outside its window:
    * they were received, so they are published, but the window claims nothing past the evidence.
    */
-  close(boundary: number): Batch | undefined {
+  close(boundary: number): SealedBatch | undefined {
     if (this.windowFrom === null) return undefined;
     const from = this.windowFrom;
     this.windowFrom = null;
     // Nothing received and no time to claim: an empty zero-length batch would say nothing.
-    if (this.ticks.length === 0 && boundary <= from) return undefined;
-    return this.emit(from, Math.max(from, boundary), this.ticks.length);
-  }
-
-  /** Ends coverage without emitting: the buffered ticks were lost to the relay, leaving an explicit hole. */
-  abandon(): number {
-    const lost = this.ticks.length;
-    this.windowFrom = null;
-    this.reset();
-    return lost;
+    if (this.columns.length === 0 && boundary <= from) return undefined;
+    return this.emit(from, Math.max(from, boundary), this.columns.length);
   }
 
   /** Cuts `[from, boundary)`; undefined when that holds no tick and an empty batch was not asked for. */
-  private cut(now: number, boundary: number, allowEmpty: boolean): Batch | undefined {
+  private cut(now: number, boundary: number, allowEmpty: boolean): SealedBatch | undefined {
     const from = this.windowFrom!;
     if (boundary <= from) return undefined;
-    let split = this.ms.length;
+    let split = this.columns.length;
     while (split > 0 && this.ms[split - 1]! >= boundary) split--;
     if (split === 0 && !allowEmpty) return undefined;
     const batch = this.emit(from, boundary, split);
     this.windowFrom = boundary;
-    if (this.ticks.length > 0) this.firstTickAt = now;
+    if (this.columns.length > 0) this.firstTickAt = now;
     return batch;
   }
 
-  /** Takes the first `count` buffered ticks into a batch with window [from, to). */
-  private emit(from: number, to: number, count: number): Batch {
-    let ticks: Tick[];
-    let rowIds: (string | undefined)[];
-    if (count === this.ticks.length) {
-      ticks = this.ticks;
-      rowIds = this.rowIds;
-      this.reset();
-    } else {
-      ticks = this.ticks.slice(0, count);
-      rowIds = this.rowIds.slice(0, count);
-      this.ticks = this.ticks.slice(count);
-      this.rowIds = this.rowIds.slice(count);
-      this.ms = this.ms.slice(count);
-      this.bytes = 0;
-      for (const tick of this.ticks) this.bytes += approxTickBytes(tick);
-    }
-    return {
-      stream: this.stream,
-      relayId: this.relayId,
-      seq: this.seq++,
-      window: { from, to },
-      ticks,
-      rowIds,
-    };
-  }
-
-  private reset(): void {
-    this.ticks = [];
-    this.rowIds = [];
-    this.ms = [];
-    this.bytes = 0;
+  /** Encodes the first `count` buffered ticks as a batch with window [from, to) and forgets them. */
+  private emit(from: number, to: number, count: number): SealedBatch {
+    const head = { stream: this.stream, relayId: this.relayId, seq: this.seq++, window: { from, to } };
+    const message = encodeColumns(head, this.columns, count);
+    if (count < this.columns.length) this.ms.copyWithin(0, count, this.columns.length);
+    this.columns.drop(count);
     this.blockedAtMs = Number.NaN;
+    return { stream: this.stream, seq: head.seq, window: head.window, count, message };
   }
 }

@@ -1,5 +1,6 @@
 import { hasKeyedRowId, rowId } from './row-id.ts';
 import { isDataType, type DataType, type StreamKey } from './streams.ts';
+import { LITTLE_ENDIAN, TickColumns, type ColumnsHead } from './tick-columns.ts';
 import type { BookChangeTick, Micros, PriceLevel, QuoteTick, Tick, TradeTick } from './tick.ts';
 
 /**
@@ -46,141 +47,48 @@ export function batchId(relayId: string, stream: StreamKey, seq: number): string
   return `${relayId}/${stream.exchange}:${stream.symbol}:${stream.type}/${seq}`;
 }
 
-/** Float64Array is host-endian; the wire is little-endian (every Cloud Run host is). */
-const LITTLE_ENDIAN = new Uint8Array(new Float64Array([1]).buffer)[7] === 0x3f;
 const NEWLINE = 0x0a;
-/** Side codes as character codes: b(uy), s(ell), u(nknown). */
-const SIDE_CODE = { buy: 0x62, sell: 0x73, unknown: 0x75 } as const;
-const [CHAR_0, CHAR_1] = [0x30, 0x31];
 const SIDE_OF: Readonly<Record<string, TradeTick['side']>> = { b: 'buy', s: 'sell', u: 'unknown' };
 
-/** Column scratch space, reused by every batch: the encoder copies the columns into the message. */
-let scratch = new Float64Array(8192);
-function scratchColumns(count: number): Float64Array {
-  if (scratch.length < count) scratch = new Float64Array(Math.max(count, 2 * scratch.length));
-  return scratch;
+/** A batch as the relay publishes it: encoded once when cut, with what the relay accounts for it. */
+export interface SealedBatch {
+  readonly stream: StreamKey;
+  readonly seq: number;
+  readonly window: Window;
+  /** Ticks in the batch. */
+  readonly count: number;
+  readonly message: EncodedMessage;
 }
 
-/** One-character-per-tick fields (sides, snapshot flags) are written here, then read as one string. */
-let scratchChars = Buffer.alloc(1024);
-function scratchText(count: number): Buffer {
-  if (scratchChars.length < count) scratchChars = Buffer.alloc(Math.max(count, 2 * scratchChars.length));
-  return scratchChars;
+/** Encodes the first `count` ticks held in `columns` as a v2 message (see the module comment). */
+export function encodeColumns(head: ColumnsHead, columns: TickColumns, count: number): EncodedMessage {
+  return { data: columns.encode(head, count), attributes: attributesOf(head, count, 2) };
 }
 
-/** Encodes a batch as a v2 message (see the module comment and docs/ARCHITECTURE.md). */
+/** Encodes a batch as a v2 message, as the relay would have (see `encodeColumns`). */
 export function encodeBatch(batch: Batch): EncodedMessage {
-  const { stream, window, ticks } = batch;
-  const n = ticks.length;
-  const header: Record<string, unknown> = {
-    v: 2,
-    e: stream.exchange,
-    s: stream.symbol,
-    k: stream.type,
-    r: batch.relayId,
-    q: batch.seq,
-    w: [window.from, window.to],
-    n,
-  };
-  let columns: Float64Array;
-  let values: number; // float64s written to `columns`
-  switch (stream.type) {
-    case 'trade': {
-      columns = scratchColumns((values = 4 * n));
-      const ids: (string | null)[] = [];
-      const sides = scratchText(n);
-      for (let i = 0; i < n; i++) {
-        const tick = ticks[i] as TradeTick;
-        columns[i] = tick.price;
-        columns[n + i] = tick.amount;
-        columns[2 * n + i] = tick.ts;
-        columns[3 * n + i] = tick.localTs;
-        ids.push(tick.id ?? null);
-        sides[i] = SIDE_CODE[tick.side];
-      }
-      header.i = ids;
-      header.d = sides.toString('latin1', 0, n);
-      break;
-    }
-    case 'book_ticker': {
-      columns = scratchColumns((values = 6 * n));
-      const ids: (string | null)[] = [];
-      for (let i = 0; i < n; i++) {
-        const tick = ticks[i] as QuoteTick;
-        columns[i] = tick.bidPrice ?? Number.NaN;
-        columns[n + i] = tick.bidAmount ?? Number.NaN;
-        columns[2 * n + i] = tick.askPrice ?? Number.NaN;
-        columns[3 * n + i] = tick.askAmount ?? Number.NaN;
-        columns[4 * n + i] = tick.ts;
-        columns[5 * n + i] = tick.localTs;
-        ids.push(tick.updateId ?? null);
-      }
-      header.u = ids;
-      break;
-    }
-    case 'book_change': {
-      let levels = 0;
-      for (const tick of ticks as readonly BookChangeTick[]) levels += tick.bids.length + tick.asks.length;
-      columns = scratchColumns((values = 2 * n + 2 * levels));
-      const bids: number[] = [];
-      const asks: number[] = [];
-      const snapshots = scratchText(n);
-      let at = 2 * n;
-      for (let i = 0; i < n; i++) {
-        const tick = ticks[i] as BookChangeTick;
-        columns[i] = tick.ts;
-        columns[n + i] = tick.localTs;
-        for (const level of tick.bids) {
-          columns[at++] = level.price;
-          columns[at++] = level.amount;
-        }
-        for (const level of tick.asks) {
-          columns[at++] = level.price;
-          columns[at++] = level.amount;
-        }
-        bids.push(tick.bids.length);
-        asks.push(tick.asks.length);
-        snapshots[i] = tick.isSnapshot ? CHAR_1 : CHAR_0;
-      }
-      header.p = snapshots.toString('latin1', 0, n);
-      header.b = bids;
-      header.a = asks;
-      break;
-    }
-  }
-  // Only content-hash ids travel; keyed ids are the reader's to derive.
-  let hashed: (string | null)[] | undefined;
-  for (let i = 0; i < n; i++) {
+  const { ticks, rowIds } = batch;
+  const columns = new TickColumns(batch.stream.type, ticks.length);
+  for (let i = 0; i < ticks.length; i++) {
     const tick = ticks[i]!;
-    if (hasKeyedRowId(tick)) continue;
-    hashed ??= new Array<string | null>(n).fill(null);
-    hashed[i] = batch.rowIds[i] ?? rowId(tick);
+    columns.push(tick, hasKeyedRowId(tick) ? undefined : (rowIds[i] ?? rowId(tick)));
   }
-  if (hashed) header.h = hashed;
-  const text = JSON.stringify(header);
-  const textBytes = Buffer.byteLength(text);
-  const numbers = Buffer.from(columns.buffer, 0, values * 8);
-  if (!LITTLE_ENDIAN) numbers.swap64();
-  const data = Buffer.allocUnsafe(textBytes + 1 + numbers.length);
-  data.write(text, 0, 'utf8');
-  data[textBytes] = NEWLINE;
-  numbers.copy(data, textBytes + 1);
-  return { data, attributes: attributesOf(batch, 2) };
+  return encodeColumns(batch, columns, ticks.length);
 }
 
-function attributesOf(batch: Batch, version: number): Record<string, string> {
-  const { stream, window } = batch;
+function attributesOf(head: ColumnsHead, count: number, version: number): Record<string, string> {
+  const { stream, window } = head;
   return {
     schema: String(version),
     exchange: stream.exchange,
     symbol: stream.symbol,
     type: stream.type,
-    relay: batch.relayId,
-    seq: String(batch.seq),
-    batch: batchId(batch.relayId, stream, batch.seq),
+    relay: head.relayId,
+    seq: String(head.seq),
+    batch: batchId(head.relayId, stream, head.seq),
     wfrom: String(window.from),
     wto: String(window.to),
-    count: String(batch.ticks.length),
+    count: String(count),
   };
 }
 
@@ -207,7 +115,7 @@ export function encodeBatchV1(batch: Batch): EncodedMessage {
     w: [window.from, window.to],
     t: rows,
   };
-  return { data: Buffer.from(JSON.stringify(body)), attributes: attributesOf(batch, 1) };
+  return { data: Buffer.from(JSON.stringify(body)), attributes: attributesOf(batch, ticks.length, 1) };
 }
 
 function encodeTick(tick: Tick, id: string): TradeRow | QuoteRow | BookRow {

@@ -1,6 +1,6 @@
 import { StreamBatcher, type BatchLimits } from './batcher.ts';
 import type { FeedEvent, TickFeed } from './feed.ts';
-import { encodeBatch, type Batch } from './message.ts';
+import type { SealedBatch } from './message.ts';
 import type { Clock, Logger, TickPublisher } from './ports.ts';
 import { LatencyWindow, newCounters, type LatencySummary, type RelayCounters } from './relay-metrics.ts';
 import { carriedRowId } from './row-id.ts';
@@ -59,8 +59,10 @@ interface ExchangeState {
    */
   proofMs: number;
   readonly streams: StreamState[];
-  /** type -> symbol -> stream. */
-  readonly byType: Map<DataType, Map<string, StreamState>>;
+  /** symbol -> stream, one map per type (fields, not a map by type: one lookup per tick, see `ofType`). */
+  readonly trade: Map<string, StreamState>;
+  readonly book_ticker: Map<string, StreamState>;
+  readonly book_change: Map<string, StreamState>;
 }
 
 /**
@@ -72,6 +74,7 @@ export class RelayService {
   readonly counters: RelayCounters = newCounters();
   readonly startedAt: number;
   private readonly exchanges = new Map<string, ExchangeState>();
+  private lastExchange: ExchangeState | undefined;
   private readonly streams: StreamState[] = [];
   private readonly inFlight = new Set<Promise<void>>();
   private readonly latency = new LatencyWindow();
@@ -101,7 +104,14 @@ export class RelayService {
     for (const key of options.streams) {
       let exchange = this.exchanges.get(key.exchange);
       if (!exchange) {
-        exchange = { name: key.exchange, proofMs: Number.NEGATIVE_INFINITY, streams: [], byType: new Map() };
+        exchange = {
+          name: key.exchange,
+          proofMs: Number.NEGATIVE_INFINITY,
+          streams: [],
+          trade: new Map(),
+          book_ticker: new Map(),
+          book_change: new Map(),
+        };
         this.exchanges.set(key.exchange, exchange);
       }
       const state: StreamState = {
@@ -115,9 +125,7 @@ export class RelayService {
         lastPublishAt: null,
       };
       exchange.streams.push(state);
-      let bySymbol = exchange.byType.get(key.type);
-      if (!bySymbol) exchange.byType.set(key.type, (bySymbol = new Map()));
-      bySymbol.set(key.symbol, state);
+      ofType(exchange, key.type).set(key.symbol, state);
       this.streams.push(state);
     }
   }
@@ -192,16 +200,21 @@ export class RelayService {
   }
 
   private onTick(tick: Tick): void {
-    const exchange = this.exchanges.get(tick.exchange);
+    // Ticks come in runs from one exchange: look it up only when it changes.
+    let exchange = this.lastExchange;
+    if (exchange?.name !== tick.exchange) {
+      exchange = this.exchanges.get(tick.exchange);
+      this.lastExchange = exchange;
+    }
     if (!exchange) {
       this.counters.ticksIgnored++;
       return;
     }
     const at = Math.floor(tick.localTs / 1000);
     if (at > exchange.proofMs) exchange.proofMs = at;
-    const bySymbol = exchange.byType.get(tick.type);
-    const state = bySymbol?.get(tick.symbol);
-    if (!bySymbol || !state) {
+    const bySymbol = ofType(exchange, tick.type);
+    const state = bySymbol.get(tick.symbol);
+    if (!state) {
       this.counters.ticksIgnored++;
       return;
     }
@@ -276,11 +289,11 @@ export class RelayService {
     }
   }
 
-  private publish(batch: Batch, state: StreamState): void {
-    const message = encodeBatch(batch);
+  private publish(batch: SealedBatch, state: StreamState): void {
+    const { message } = batch;
     const size = message.data.length;
     const { from, to } = batch.window;
-    const ticks = batch.ticks.length;
+    const ticks = batch.count;
     if (this.counters.inFlightBytes + size > this.options.maxInFlightBytes) {
       this.counters.backpressureDrops++;
       this.counters.ticksLostBackpressure += ticks;
@@ -349,5 +362,17 @@ export class RelayService {
     while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
     await this.publisher.close();
     // The feed may take a moment to close its sockets; nothing it delivers now is accepted, so don't wait.
+  }
+}
+
+/** The streams of one type on an exchange (a switch: indexing by the type string is a megamorphic load). */
+function ofType(exchange: ExchangeState, type: DataType): Map<string, StreamState> {
+  switch (type) {
+    case 'trade':
+      return exchange.trade;
+    case 'book_ticker':
+      return exchange.book_ticker;
+    case 'book_change':
+      return exchange.book_change;
   }
 }

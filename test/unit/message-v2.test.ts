@@ -11,6 +11,7 @@ import {
 } from '../../functions/core/message.ts';
 import { carriedRowId, rowId } from '../../functions/core/row-id.ts';
 import type { BookChangeTick, QuoteTick, Tick } from '../../functions/core/tick.ts';
+import { TickColumns } from '../../functions/core/tick-columns.ts';
 import { invalidTickValues } from '../../functions/core/validate.ts';
 import { trade } from '../support/ticks.ts';
 
@@ -213,4 +214,47 @@ test('non-finite numbers travel in v2 and are refused by validation, not turned 
     batch.ticks.map((tick) => invalidTickValues(tick, Date.UTC(2026, 0, 2))),
     ['price is not a positive finite number', 'amount is not a positive finite number'],
   );
+});
+
+test('the relay column store encodes any prefix and keeps the rest, for every type', (t) => {
+  // Unkeyed ticks among keyed ones, so carried ids travel; book changes with differing level counts.
+  const streams: Tick[][] = [
+    Array.from({ length: 23 }, (_, n) => (n % 5 === 3 ? trade(n, { id: undefined }) : trade(n))),
+    Array.from({ length: 23 }, (_, n) =>
+      n % 4 === 1 ? unkeyedQuote(n) : quote(n, { bidPrice: n % 6 ? 1 : undefined }),
+    ),
+    Array.from({ length: 23 }, (_, n) => book(n)),
+  ];
+  for (const ticks of streams) {
+    const type = ticks[0]!.type;
+    // A small first capacity, so the columns grow while holding ticks.
+    const columns = new TickColumns(type, 2);
+    const decoded: Tick[] = [];
+    const ids: string[] = [];
+    let next = 0;
+    let seq = 0;
+    // Add a few, cut a prefix, repeat: each cut leaves some ticks behind for the next one.
+    for (const [add, cut] of [
+      [5, 3],
+      [9, 4],
+      [9, 10],
+      [0, 6],
+    ] as const) {
+      for (const tick of ticks.slice(next, next + add)) columns.push(tick, carriedRowId(tick));
+      next += add;
+      const head = {
+        stream: relayBatch(ticks).stream,
+        relayId: 'relay-1',
+        seq: seq++,
+        window: { from: 1, to: 2 },
+      };
+      const { batch } = decodeBatch(columns.encode(head, cut));
+      columns.drop(cut);
+      decoded.push(...batch.ticks);
+      ids.push(...batch.rowIds);
+    }
+    t.is(columns.length, 0, `${type}: everything was cut`);
+    t.deepEqual(decoded, ticks, `${type}: every tick once, in order, value for value`);
+    t.deepEqual(ids, ticks.map(rowId), `${type}: every row id as the writer derives it`);
+  }
 });

@@ -1,0 +1,230 @@
+import type { BookChangeTick, QuoteTick, Tick, TradeTick } from './tick.ts';
+import type { DataType, StreamKey } from './streams.ts';
+
+/** What a v2 header says about its batch besides the ticks (see message.ts). */
+export interface ColumnsHead {
+  readonly stream: StreamKey;
+  readonly relayId: string;
+  readonly seq: number;
+  readonly window: { readonly from: number; readonly to: number };
+}
+
+/** Float64Array is host-endian; the wire is little-endian (every Cloud Run host is). */
+export const LITTLE_ENDIAN = new Uint8Array(new Float64Array([1]).buffer)[7] === 0x3f;
+const NEWLINE = 0x0a;
+/** A side as its character code: b(uy), s(ell), u(nknown); 0, no side, makes the reader quarantine the tick. */
+function sideCode(side: string): number {
+  return side === 'buy' ? 0x62 : side === 'sell' ? 0x73 : side === 'unknown' ? 0x75 : 0;
+}
+const [CHAR_0, CHAR_1] = [0x30, 0x31];
+/** float64 fields per tick, in wire order (book changes add their price levels after these). */
+const FIELDS: Readonly<Record<DataType, number>> = { trade: 4, book_ticker: 6, book_change: 2 };
+/** Rough encoded size per tick and per price level, so batches are bounded without encoding twice. */
+const TICK_BYTES: Readonly<Record<DataType, number>> = { trade: 96, book_ticker: 120, book_change: 64 };
+const LEVEL_BYTES = 24;
+
+/**
+ * One stream's ticks laid out as a v2 message carries them: a float64 column per numeric field, the
+ * exchange keys (trade id, quote update id) and one-character codes (side, snapshot flag) beside, and
+ * the carried content-hash row ids when a tick has no key.
+ *
+ * The relay appends each tick as it arrives and keeps nothing of the tick object, so a tick's fields
+ * are written while they are still in cache and nothing survives to be copied by the young-generation
+ * GC; a cut encodes a prefix with a few block copies. The columns are reused from batch to batch.
+ */
+export class TickColumns {
+  /** Ticks held. */
+  length = 0;
+  private capacity: number;
+  private fields: Float64Array[];
+  /** Side (trade) or snapshot flag (book change) of each tick, as a character code. */
+  private codes: Buffer;
+  /**
+   * Trade id or quote update id of each tick (null when the exchange gave none). Like the columns it only
+   * grows: entries past `length` are stale and are overwritten before they are read.
+   */
+  private readonly keys: (string | null)[] = [];
+  /** Carried row id of each tick (null where the id is keyed); undefined while every tick is keyed. */
+  private hashed: (string | null)[] | undefined;
+  /** Book changes: price levels as (price, amount) pairs, all ticks' in order, and counts per tick. */
+  private levels = new Float64Array(0);
+  private levelValues = 0;
+  private bidCounts: number[] = [];
+  private askCounts: number[] = [];
+
+  constructor(
+    readonly type: DataType,
+    initialCapacity = 64,
+  ) {
+    this.capacity = Math.max(1, initialCapacity);
+    this.fields = Array.from({ length: FIELDS[type] }, () => new Float64Array(this.capacity));
+    this.codes = Buffer.alloc(this.capacity);
+  }
+
+  /** Approximate encoded size of the ticks held (a v1-sized upper bound of v2's). */
+  get approxBytes(): number {
+    return TICK_BYTES[this.type] * this.length + (LEVEL_BYTES / 2) * this.levelValues;
+  }
+
+  /**
+   * Appends a tick of this stream's type. `carriedRowId` is the row id the message must carry: undefined
+   * when the id is keyed (the reader derives it, see `carriedRowId` in row-id.ts).
+   */
+  push(tick: Tick, carriedRowId: string | undefined): void {
+    const i = this.length;
+    if (i === this.capacity) this.grow(2 * this.capacity);
+    const f = this.fields;
+    switch (this.type) {
+      case 'trade': {
+        const t = tick as TradeTick;
+        f[0]![i] = t.price;
+        f[1]![i] = t.amount;
+        f[2]![i] = t.ts;
+        f[3]![i] = t.localTs;
+        this.keys[i] = t.id ?? null;
+        this.codes[i] = sideCode(t.side);
+        break;
+      }
+      case 'book_ticker': {
+        // NaN marks an absent value (an empty side), as null does in v1.
+        const q = tick as QuoteTick;
+        f[0]![i] = q.bidPrice ?? Number.NaN;
+        f[1]![i] = q.bidAmount ?? Number.NaN;
+        f[2]![i] = q.askPrice ?? Number.NaN;
+        f[3]![i] = q.askAmount ?? Number.NaN;
+        f[4]![i] = q.ts;
+        f[5]![i] = q.localTs;
+        this.keys[i] = q.updateId ?? null;
+        break;
+      }
+      case 'book_change': {
+        const b = tick as BookChangeTick;
+        f[0]![i] = b.ts;
+        f[1]![i] = b.localTs;
+        const needed = this.levelValues + 2 * (b.bids.length + b.asks.length);
+        if (needed > this.levels.length)
+          this.levels = grown(this.levels, Math.max(needed, 2 * this.levels.length));
+        let at = this.levelValues;
+        for (const level of b.bids) {
+          this.levels[at++] = level.price;
+          this.levels[at++] = level.amount;
+        }
+        for (const level of b.asks) {
+          this.levels[at++] = level.price;
+          this.levels[at++] = level.amount;
+        }
+        this.levelValues = at;
+        this.bidCounts.push(b.bids.length);
+        this.askCounts.push(b.asks.length);
+        this.codes[i] = b.isSnapshot ? CHAR_1 : CHAR_0;
+        break;
+      }
+    }
+    if (carriedRowId !== undefined) {
+      this.hashed ??= new Array<string | null>(i).fill(null);
+      this.hashed.push(carriedRowId);
+    } else if (this.hashed !== undefined) {
+      this.hashed.push(null);
+    }
+    this.length = i + 1;
+  }
+
+  /** The v2 message data (header line, then the columns) of the first `count` ticks. */
+  encode(head: ColumnsHead, count: number): Buffer {
+    const n = count;
+    const all = n === this.length;
+    const prefix = <T>(list: T[]): T[] => (all ? list : list.slice(0, n));
+    const { stream, window } = head;
+    const header: Record<string, unknown> = {
+      v: 2,
+      e: stream.exchange,
+      s: stream.symbol,
+      k: stream.type,
+      r: head.relayId,
+      q: head.seq,
+      w: [window.from, window.to],
+      n,
+    };
+    let levelValues = 0;
+    switch (this.type) {
+      case 'trade':
+        header.i = this.keys.slice(0, n);
+        header.d = this.codes.toString('latin1', 0, n);
+        break;
+      case 'book_ticker':
+        header.u = this.keys.slice(0, n);
+        break;
+      case 'book_change':
+        header.p = this.codes.toString('latin1', 0, n);
+        header.b = prefix(this.bidCounts);
+        header.a = prefix(this.askCounts);
+        levelValues = this.levelValuesOf(n);
+        break;
+    }
+    // Only content-hash ids travel; keyed ids are the reader's to derive.
+    if (this.hashed !== undefined) {
+      const hashed = prefix(this.hashed);
+      if (hashed.some((id) => id !== null)) header.h = hashed;
+    }
+    const text = JSON.stringify(header);
+    const textBytes = Buffer.byteLength(text);
+    const start = textBytes + 1;
+    const data = Buffer.allocUnsafe(start + 8 * (this.fields.length * n + levelValues));
+    data.write(text, 0, 'utf8');
+    data[textBytes] = NEWLINE;
+    let at = start;
+    for (const column of this.fields) {
+      data.set(new Uint8Array(column.buffer, 0, 8 * n), at);
+      at += 8 * n;
+    }
+    if (levelValues > 0) data.set(new Uint8Array(this.levels.buffer, 0, 8 * levelValues), at);
+    if (!LITTLE_ENDIAN) data.subarray(start).swap64();
+    return data;
+  }
+
+  /** Forgets the first `count` ticks; the rest move to the front. */
+  drop(count: number): void {
+    if (count >= this.length) {
+      this.length = 0;
+      this.hashed = undefined;
+      this.levelValues = 0;
+      this.bidCounts = [];
+      this.askCounts = [];
+      return;
+    }
+    for (const column of this.fields) column.copyWithin(0, count, this.length);
+    this.codes.copyWithin(0, count, this.length);
+    this.keys.copyWithin(0, count, this.length);
+    this.hashed = this.hashed?.slice(count);
+    if (this.type === 'book_change') {
+      const dropped = this.levelValuesOf(count);
+      this.levels.copyWithin(0, dropped, this.levelValues);
+      this.levelValues -= dropped;
+      this.bidCounts = this.bidCounts.slice(count);
+      this.askCounts = this.askCounts.slice(count);
+    }
+    this.length -= count;
+  }
+
+  /** float64 values the price levels of the first `count` book changes take. */
+  private levelValuesOf(count: number): number {
+    if (count === this.length) return this.levelValues;
+    let levels = 0;
+    for (let i = 0; i < count; i++) levels += this.bidCounts[i]! + this.askCounts[i]!;
+    return 2 * levels;
+  }
+
+  private grow(capacity: number): void {
+    this.fields = this.fields.map((column) => grown(column, capacity));
+    const codes = Buffer.alloc(capacity);
+    this.codes.copy(codes);
+    this.codes = codes;
+    this.capacity = capacity;
+  }
+}
+
+function grown(values: Float64Array, capacity: number): Float64Array<ArrayBuffer> {
+  const out = new Float64Array(capacity);
+  out.set(values);
+  return out;
+}
