@@ -45,7 +45,11 @@ interface StreamState {
   readonly batcher: StreamBatcher;
   subscribed: boolean;
   ticksIn: number;
-  lastTickAt: number | null;
+  /**
+   * Receive ms of the newest tick, NaN before the first: a number from the start, so the per-tick store
+   * updates it in place instead of allocating a new heap number each time (null would make it a boxed field).
+   */
+  lastTickAt: number;
   coveredTo: number | null;
   lastPublishAt: number | null;
 }
@@ -120,7 +124,7 @@ export class RelayService {
         batcher: new StreamBatcher(key, options.relayId, limits),
         subscribed: false,
         ticksIn: 0,
-        lastTickAt: null,
+        lastTickAt: Number.NaN,
         coveredTo: null,
         lastPublishAt: null,
       };
@@ -171,7 +175,7 @@ export class RelayService {
       coveringSince: s.batcher.coveringSince,
       subscribed: s.subscribed,
       ticksIn: s.ticksIn,
-      lastTickAt: s.lastTickAt,
+      lastTickAt: Number.isNaN(s.lastTickAt) ? null : s.lastTickAt,
       coveredTo: s.coveredTo,
       lastPublishAt: s.lastPublishAt,
       bufferedTicks: s.batcher.bufferedTicks,
