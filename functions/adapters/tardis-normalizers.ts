@@ -28,9 +28,21 @@ const UPDATE_ID: Readonly<Record<string, UpdateIdReader>> = {
 function updateIdOf(read: UpdateIdReader | undefined, message: unknown): string | undefined {
   if (read === undefined || typeof message !== 'object' || message === null) return undefined;
   const value = read(message as Record<string, unknown>);
-  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return String(value);
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return integerText(value);
   if (typeof value === 'string' && /^\d{1,30}$/.test(value)) return value;
   return undefined;
+}
+
+/**
+ * `String(n)` for a safe non-negative integer, faster for the large ones: V8 formats a number past 2^31
+ * (a Binance `u` is ~7e10) with its general double-to-text routine, 120-230 ns on this machine, while the
+ * two halves of it are small integers with a fast path (65-135 ns in all, measured on live-range ids).
+ */
+export function integerText(n: number): string {
+  if (n < 2 ** 31) return String(n);
+  const high = Math.floor(n / 1e9);
+  const low = String(n - high * 1e9);
+  return String(high) + '000000000'.slice(low.length) + low;
 }
 
 /** Sets `updateId` on each book ticker an inner mapper yields (a plain iterator: cheaper than a generator). */

@@ -3,8 +3,9 @@ import type { Exchange } from 'tardis-dev';
 import { abortable, drive } from '../../functions/adapters/abortable.ts';
 import { classifyFeedError } from '../../functions/adapters/tardis-live.ts';
 import { fromTardis } from '../../functions/adapters/tardis-mapping.ts';
-import { TICK_NORMALIZERS } from '../../functions/adapters/tardis-normalizers.ts';
+import { integerText, TICK_NORMALIZERS } from '../../functions/adapters/tardis-normalizers.ts';
 import { FeedRejectedError } from '../../functions/core/feed.ts';
+import { seededRandom } from '../support/fakes.ts';
 import { rowId } from '../../functions/core/row-id.ts';
 import type { DataType } from '../../functions/core/streams.ts';
 import type { Tick } from '../../functions/core/tick.ts';
@@ -182,4 +183,12 @@ test('drive hands values over synchronously, resolves on abort while stalled, re
   }
   await drive(finite(), (v) => done.push(v), new AbortController().signal);
   t.deepEqual(done, [7]);
+});
+
+test('update ids past 2^31 are written exactly as String() writes them', (t) => {
+  const random = seededRandom(31);
+  const edges = [0, 9, 2 ** 31 - 1, 2 ** 31, 1e9, 1e9 - 1, 1e9 + 1, 70_000_000_001, 1e15, 2 ** 53 - 1];
+  // Live Binance ids (~7e10) and everything up to the largest safe integer.
+  const samples = Array.from({ length: 2000 }, (_, i) => Math.floor(random() * (i % 2 ? 1e12 : 2 ** 53)));
+  for (const n of [...edges, ...samples]) t.is(integerText(n), String(n), String(n));
 });
