@@ -115,10 +115,7 @@ test('book_change streams of both exchanges carry the simulator book: one snapsh
   const stopped = logsWith(relay.logs(), 'relay stopped')[0] as { counters: { batchesOut: number } };
   t.truthy(stopped, 'shutdown summary logged');
   t.true(
-    await collector.until(
-      (all) => new Set(all.map((b) => b.attributes.batch)).size >= stopped.counters.batchesOut,
-      20_000,
-    ),
+    await collector.untilDistinct(stopped.counters.batchesOut, 20_000),
     'every acknowledged batch pulled',
   );
 

@@ -42,10 +42,7 @@ test('a dropped exchange connection leaves exactly the outage uncovered and cove
   };
   t.truthy(stopped, 'shutdown summary logged');
   t.true(
-    await collector.until(
-      (all) => new Set(all.map((b) => b.attributes.batch)).size >= stopped.counters.batchesOut,
-      20_000,
-    ),
+    await collector.untilDistinct(stopped.counters.batchesOut, 20_000),
     'every acknowledged batch pulled',
   );
   t.true(stopped.counters.disconnects >= 2);

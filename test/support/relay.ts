@@ -290,6 +290,14 @@ export class BatchCollector {
     return true;
   }
 
+  /**
+   * Resolves when at least `count` distinct batches (by batch id; redeliveries count once) were pulled,
+   * e.g. every batch a stopped relay reported as acknowledged.
+   */
+  untilDistinct(count: number, timeoutMs: number): Promise<boolean> {
+    return this.until((all) => new Set(all.map((b) => b.attributes.batch)).size >= count, timeoutMs);
+  }
+
   async stop(): Promise<void> {
     this.subscription.removeAllListeners('message');
     await this.subscription.close().catch(() => undefined);
