@@ -1,6 +1,6 @@
 import { hasKeyedRowId, rowId } from './row-id.ts';
 import { isDataType, type DataType, type StreamKey } from './streams.ts';
-import { LITTLE_ENDIAN, TickColumns, type ColumnsHead } from './tick-columns.ts';
+import { LITTLE_ENDIAN, NEWLINE, SCHEMA_VERSION, TickColumns, type ColumnsHead } from './tick-columns.ts';
 import type { BookChangeTick, Micros, PriceLevel, QuoteTick, Tick, TradeTick } from './tick.ts';
 
 /**
@@ -11,7 +11,7 @@ import type { BookChangeTick, Micros, PriceLevel, QuoteTick, Tick, TradeTick } f
  * content-hash ids travel. The writer still reads v1 (all-JSON, positional arrays) from older relays.
  * The attributes repeat the routing fields so subscribers can filter without decoding.
  */
-export const SCHEMA_VERSION = 2;
+export { SCHEMA_VERSION };
 
 /** A half-open interval [from, to) of relay wall-clock milliseconds during which the stream was listened to. */
 export interface Window {
@@ -28,7 +28,8 @@ export interface Batch {
   readonly ticks: readonly Tick[];
   /**
    * The row id of each tick. To encode, an entry may be undefined: the encoder then uses `rowId(tick)`
-   * where the message must carry one (the relay leaves keyed ids, which v2 does not carry, unbuilt).
+   * where the message must carry one (keyed ids, which v2 does not carry, may be left unbuilt; see
+   * `carriedRowId`).
    */
   readonly rowIds: readonly (string | undefined)[];
 }
@@ -47,7 +48,6 @@ export function batchId(relayId: string, stream: StreamKey, seq: number): string
   return `${relayId}/${stream.exchange}:${stream.symbol}:${stream.type}/${seq}`;
 }
 
-const NEWLINE = 0x0a;
 const SIDE_OF: Readonly<Record<string, TradeTick['side']>> = { b: 'buy', s: 'sell', u: 'unknown' };
 
 /** A batch as the relay publishes it: encoded once when cut, with what the relay accounts for it. */
@@ -62,7 +62,7 @@ export interface SealedBatch {
 
 /** Encodes the first `count` ticks held in `columns` as a v2 message (see the module comment). */
 export function encodeColumns(head: ColumnsHead, columns: TickColumns, count: number): EncodedMessage {
-  return { data: columns.encode(head, count), attributes: attributesOf(head, count, 2) };
+  return { data: columns.encode(head, count), attributes: attributesOf(head, count, SCHEMA_VERSION) };
 }
 
 /** Encodes a batch as a v2 message, as the relay would have (see `encodeColumns`). */

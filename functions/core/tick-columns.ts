@@ -11,7 +11,9 @@ export interface ColumnsHead {
 
 /** Float64Array is host-endian; the wire is little-endian (every Cloud Run host is). */
 export const LITTLE_ENDIAN = new Uint8Array(new Float64Array([1]).buffer)[7] === 0x3f;
-const NEWLINE = 0x0a;
+/** The schema version this module writes (see message.ts); the header ends at the first newline. */
+export const SCHEMA_VERSION = 2;
+export const NEWLINE = 0x0a;
 /** A side as its character code: b(uy), s(ell), u(nknown); 0, no side, makes the reader quarantine the tick. */
 function sideCode(side: string): number {
   return side === 'buy' ? 0x62 : side === 'sell' ? 0x73 : side === 'unknown' ? 0x75 : 0;
@@ -136,7 +138,7 @@ export class TickColumns {
     const prefix = <T>(list: T[]): T[] => (all ? list : list.slice(0, n));
     const { stream, window } = head;
     const header: Record<string, unknown> = {
-      v: 2,
+      v: SCHEMA_VERSION,
       e: stream.exchange,
       s: stream.symbol,
       k: stream.type,
