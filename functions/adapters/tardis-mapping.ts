@@ -35,7 +35,7 @@ export function fromTardis(message: { type: string }): Tick | undefined {
       };
     }
     case 'book_ticker': {
-      const m = message as BookTicker & { updateId?: string };
+      const m = message as BookTicker & { updateId?: string | number };
       const quote: Mutable<QuoteTick> = {
         type: 'book_ticker',
         exchange: m.exchange,

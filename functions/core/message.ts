@@ -4,12 +4,14 @@ import { LITTLE_ENDIAN, NEWLINE, SCHEMA_VERSION, TickColumns, type ColumnsHead }
 import type { BookChangeTick, Micros, PriceLevel, QuoteTick, Tick, TradeTick } from './tick.ts';
 
 /**
- * Message contract v2 (docs/ARCHITECTURE.md): one Pub/Sub message carries one batch of one stream.
+ * Message contract v3 (docs/ARCHITECTURE.md): one Pub/Sub message carries one batch of one stream.
  * data = a one-line UTF-8 JSON header (routing fields, ids, sides), a newline, then the numbers as
  * little-endian float64 columns: copied, not formatted as decimal text, which cost the relay more than
  * parsing the frame did. Keyed row ids (trade id, quote update id) are derived by the reader, so only
- * content-hash ids travel. The writer still reads v1 (all-JSON, positional arrays) from older relays.
- * The attributes repeat the routing fields so subscribers can filter without decoding.
+ * content-hash ids travel. v3 is v2 plus one thing: quote update ids the exchange sent as numbers may
+ * travel as one more column instead of header text. The writer still reads v2 and v1 (all-JSON,
+ * positional arrays) from older relays. The attributes repeat the routing fields so subscribers can
+ * filter without decoding.
  */
 export { SCHEMA_VERSION };
 
@@ -60,12 +62,12 @@ export interface SealedBatch {
   readonly message: EncodedMessage;
 }
 
-/** Encodes the first `count` ticks held in `columns` as a v2 message (see the module comment). */
+/** Encodes the first `count` ticks held in `columns` as a v3 message (see the module comment). */
 export function encodeColumns(head: ColumnsHead, columns: TickColumns, count: number): EncodedMessage {
   return { data: columns.encode(head, count), attributes: attributesOf(head, count, SCHEMA_VERSION) };
 }
 
-/** Encodes a batch as a v2 message, as the relay would have (see `encodeColumns`). */
+/** Encodes a batch as a v3 message, as the relay would have (see `encodeColumns`). */
 export function encodeBatch(batch: Batch): EncodedMessage {
   const { ticks, rowIds } = batch;
   const columns = new TickColumns(batch.stream.type, ticks.length);
@@ -132,8 +134,8 @@ function encodeTick(tick: Tick, id: string): TradeRow | QuoteRow | BookRow {
         tick.ts,
         tick.localTs,
       ];
-      // The update id is an optional 8th element: readers of the 7-element form are unaffected.
-      if (tick.updateId !== undefined) row.push(tick.updateId);
+      // The update id is an optional 8th element (text): readers of the 7-element form are unaffected.
+      if (tick.updateId !== undefined) row.push(String(tick.updateId));
       return row;
     }
     case 'book_change':
@@ -174,13 +176,13 @@ export interface DecodedBatch {
   readonly raw: readonly unknown[];
 }
 
-/** Decodes a v2 message, or a v1 message from a relay of the previous version. */
+/** Decodes a v3 message, or a v2 or v1 message from a relay of an earlier version. */
 export function decodeBatch(data: Buffer): DecodedBatch {
-  // A v2 header ends at the first newline (JSON.stringify writes none); v1 is JSON throughout.
+  // A v2/v3 header ends at the first newline (JSON.stringify writes none); v1 is JSON throughout.
   const newline = data.indexOf(NEWLINE);
   if (newline >= 0) {
     const header = parseJson(data.subarray(0, newline));
-    if (isRecord(header) && header.v === 2) return decodeV2(header, data.subarray(newline + 1));
+    if (isRecord(header) && isColumnar(header.v)) return decodeColumns(header, data.subarray(newline + 1));
   }
   let body: unknown;
   try {
@@ -190,9 +192,14 @@ export function decodeBatch(data: Buffer): DecodedBatch {
   }
   if (!isRecord(body)) throw new MessageDecodeError('message data is not a JSON object', 'not_object');
   if (body.v === 1) return decodeV1(body);
-  // A v2 header without its newline can only be an empty batch; decodeV2 checks that.
-  if (body.v === 2) return decodeV2(body, Buffer.alloc(0));
+  // A columnar header without its newline can only be an empty batch; decodeColumns checks that.
+  if (isColumnar(body.v)) return decodeColumns(body, Buffer.alloc(0));
   throw new MessageDecodeError(`unknown schema version ${JSON.stringify(body.v)}`, 'unknown_schema_version');
+}
+
+/** v2 and v3 are one layout: a JSON header line, then float64 columns. */
+function isColumnar(version: unknown): version is 2 | 3 {
+  return version === 2 || version === SCHEMA_VERSION;
 }
 
 function parseJson(bytes: Buffer): unknown {
@@ -263,7 +270,7 @@ function decodeV1(body: Record<string, unknown>): DecodedBatch {
   return out.result(envelope);
 }
 
-function decodeV2(header: Record<string, unknown>, bytes: Buffer): DecodedBatch {
+function decodeColumns(header: Record<string, unknown>, bytes: Buffer): DecodedBatch {
   const envelope = envelopeOf(header);
   const { exchange, symbol, type } = envelope.stream;
   const n = header.n;
@@ -318,20 +325,19 @@ function decodeV2(header: Record<string, unknown>, bytes: Buffer): DecodedBatch 
       break;
     }
     case 'book_ticker': {
+      // The update ids: header text (v2, and v3 when one is text), or v3's key column after the six fields.
       const { u: ids } = header;
-      if (!Array.isArray(ids) || ids.length !== count) throw bad('u (update ids)');
-      const f = columns(bytes, 6 * count);
-      // NaN marks an absent value (an empty side), as null does in v1.
+      const keyColumn = header.v === SCHEMA_VERSION && ids === undefined;
+      if (!keyColumn && !(Array.isArray(ids) && ids.length === count)) throw bad('u (update ids)');
+      const f = columns(bytes, (keyColumn ? 7 : 6) * count);
+      // NaN marks an absent value (an empty side, or no update id), as null does in v1.
       const value = (x: number) => (Number.isNaN(x) ? undefined : x);
       for (let i = 0; i < count; i++) {
-        const updateId: unknown = ids[i];
+        const updateId: unknown = keyColumn ? (value(f[6 * count + i]!) ?? null) : (ids as unknown[])[i];
         const [ts, localTs] = [f[4 * count + i]!, f[5 * count + i]!];
         const values = [f[i]!, f[count + i]!, f[2 * count + i]!, f[3 * count + i]!].map(value);
         const row = [null, ...values.map((x) => x ?? null), ts, localTs, updateId];
-        const problem =
-          updateId !== null && (typeof updateId !== 'string' || updateId === '')
-            ? 'quote update id is not a non-empty string'
-            : timestampProblem(ts, localTs);
+        const problem = updateIdProblem(updateId, keyColumn) ?? timestampProblem(ts, localTs);
         const tick: QuoteTick = {
           type,
           exchange,
@@ -342,7 +348,7 @@ function decodeV2(header: Record<string, unknown>, bytes: Buffer): DecodedBatch 
           askAmount: values[3],
           ts,
           localTs,
-          ...(typeof updateId === 'string' ? { updateId } : {}),
+          ...(typeof updateId === 'string' || typeof updateId === 'number' ? { updateId } : {}),
         };
         finish(i, tick, problem, row);
       }
@@ -399,6 +405,19 @@ function columns(bytes: Buffer, values: number): Float64Array {
   bytes.copy(view);
   if (!LITTLE_ENDIAN) view.swap64();
   return out;
+}
+
+/** What is wrong with a quote's update id: a key column holds integers, header text must be non-empty. */
+function updateIdProblem(updateId: unknown, fromColumn: boolean): string | undefined {
+  if (updateId === null) return undefined;
+  if (fromColumn) {
+    return Number.isSafeInteger(updateId) && (updateId as number) >= 0
+      ? undefined
+      : 'quote update id is not a non-negative integer';
+  }
+  return typeof updateId === 'string' && updateId !== ''
+    ? undefined
+    : 'quote update id is not a non-empty string';
 }
 
 function timestampProblem(ts: number, localTs: number): string | undefined {

@@ -25,9 +25,11 @@ export interface QuoteTick extends TickBase {
   /**
    * The exchange's own id of this best bid/ask update when it has one (Binance `u`, Coinbase `sequence`).
    * It is the quote's identity: tardis-dev stamps Binance spot book tickers with the local receive time,
-   * so without it the same update would get a different row id live and from history.
+   * so without it the same update would get a different row id live and from history. A number (a safe
+   * non-negative integer) as the exchange sent it, or text when it sent digits as a string; the row id
+   * spells both the same way (`q:400900217`).
    */
-  readonly updateId?: string;
+  readonly updateId?: string | number;
   readonly bidPrice: number | undefined;
   readonly bidAmount: number | undefined;
   readonly askPrice: number | undefined;

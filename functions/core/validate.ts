@@ -74,7 +74,9 @@ export function invalidTickValues(
       if (tick.id !== undefined && tick.id.length > MAX_TRADE_ID_LENGTH) return 'trade id is too long';
       return undefined;
     case 'book_ticker':
-      if (tick.updateId !== undefined && tick.updateId.length > MAX_TRADE_ID_LENGTH) {
+      if (typeof tick.updateId === 'number') {
+        if (!Number.isSafeInteger(tick.updateId) || tick.updateId < 0) return 'update id is not an integer';
+      } else if (tick.updateId !== undefined && tick.updateId.length > MAX_TRADE_ID_LENGTH) {
         return 'update id is too long';
       }
       for (const v of [tick.bidPrice, tick.askPrice])

@@ -32,8 +32,8 @@ function generate(seed: number, count: number, now: number): Case[] {
     const n = 1 + int(20);
     const batch = tradeBatch(`fz${i % 7}usdt`, 0, i * 100 + 1, n, { now, relayId: `fz-${i}` });
     // Mutations work on the v1 JSON body (still read, for relays of the previous version); valid and
-    // truncated cases also come as v2 (the relay's format: JSON header, newline, float64 columns).
-    const v2 = encodeBatch(batch).data;
+    // truncated cases also come as v3 (the relay's format: JSON header, newline, float64 columns).
+    const v3 = encodeBatch(batch).data;
     const body = JSON.parse(encodeBatchV1(batch).data.toString()) as Record<string, unknown> & {
       t: unknown[][];
     };
@@ -48,7 +48,7 @@ function generate(seed: number, count: number, now: number): Case[] {
     if (roll < 0.3) {
       cases.push({
         kind: 'valid',
-        body: push(id, random() < 0.5 ? b64(v2) : b64(JSON.stringify(body))),
+        body: push(id, random() < 0.5 ? b64(v3) : b64(JSON.stringify(body))),
         status: 200,
         rows: n,
         quarantined: 0,
@@ -102,7 +102,7 @@ function generate(seed: number, count: number, now: number): Case[] {
         quarantined: bad + extra,
       });
     } else if (roll < 0.54) {
-      const bytes = random() < 0.5 ? v2 : Buffer.from(JSON.stringify(body));
+      const bytes = random() < 0.5 ? v3 : Buffer.from(JSON.stringify(body));
       cases.push(poisonMessage('truncated', b64(bytes.subarray(0, 1 + int(bytes.length - 2)))));
     } else if (roll < 0.58) {
       cases.push(poisonMessage('bad_base64', pick(['%%%', '@@', 'abc$def', 'a']) + id));
@@ -132,7 +132,7 @@ function generate(seed: number, count: number, now: number): Case[] {
       cases.push(
         poisonMessage(
           'unknown_version',
-          b64(JSON.stringify({ ...body, v: pick([0, 3, '1', '2', 1.5, null]) })),
+          b64(JSON.stringify({ ...body, v: pick([0, 4, '1', '3', 1.5, null]) })),
         ),
       );
     } else if (roll < 0.84) {

@@ -98,7 +98,7 @@ test.serial(
   async (t) => {
     const batch = tradeBatch('solusdt', 1, 1, 30_000);
     const message = encodeBatch(batch);
-    t.true(message.data.length > 1_000_000); // v2: about 50 B per trade (v1 was over 2 MB)
+    t.true(message.data.length > 1_000_000); // v3: about 50 B per trade (v1 was over 2 MB)
     h.standin.resetStats();
     const reply = await h.post(pushEnvelope(message, 'big-1'));
     t.is(reply.status, 200);

@@ -17,7 +17,7 @@ test('a trade batch survives encode and decode unchanged', (t) => {
     rowIds: ticks.map(rowId),
   };
   const message = encodeBatch(batch);
-  t.is(message.attributes.schema, '2');
+  t.is(message.attributes.schema, '3');
   t.is(message.attributes.batch, 'r1/binance:btcusdt:trade/7');
   t.is(message.attributes.count, '3');
   const { batch: decoded, undecodable } = decodeBatch(message.data);

@@ -104,12 +104,12 @@ test('a push with a malformed field is quarantined verbatim and acknowledged, ne
 
 test('undecodable data is quarantined verbatim and acknowledged', async (t) => {
   const { writer, warehouse } = setup();
-  const result = await writer.handle(envelope(Buffer.from('{"v":3}'), 'm9'));
+  const result = await writer.handle(envelope(Buffer.from('{"v":4}'), 'm9'));
   t.is(result.status, 200);
   t.is(result.outcome, 'quarantined');
   const [row] = warehouse.rows('quarantine');
   t.is(row?.json.reason, 'unknown_schema_version');
-  t.is(row?.json.payload, '{"v":3}');
+  t.is(row?.json.payload, '{"v":4}');
   t.is(row?.json.quarantine_id, 'msg:m9');
 });
 
@@ -372,7 +372,7 @@ test('a row id that does not match its tick is quarantined (v1, every id travels
   t.is(warehouse.rows('quarantine')[0]?.json.detail, 'row id does not match the tick');
 });
 
-test('a carried content-hash id that does not match its tick is quarantined (v2)', async (t) => {
+test('a carried content-hash id that does not match its tick is quarantined (v3)', async (t) => {
   const { writer, warehouse } = setup();
   // A trade without an exchange id: its content-hash id travels in the message, and is checked.
   const ticks = [trade(1, { id: undefined }), trade(2)];

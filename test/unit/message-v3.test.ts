@@ -46,6 +46,10 @@ const book = (n: number, overrides: Partial<BookChangeTick> = {}): BookChangeTic
   ...overrides,
 });
 
+/** A quote whose update id the exchange sent as a number (Binance `u`, Coinbase `sequence`). */
+const numberedQuote = (n: number, overrides: Partial<QuoteTick> = {}): QuoteTick =>
+  quote(n, { updateId: 400900217 + n, ...overrides });
+
 /** A quote without an exchange update id (the key absent, not undefined). */
 function unkeyedQuote(n: number, overrides: Partial<QuoteTick> = {}): QuoteTick {
   const { updateId, ...rest } = quote(n, overrides);
@@ -65,21 +69,28 @@ function relayBatch(ticks: Tick[]): Batch {
   };
 }
 
-/** The one-line JSON header of a v2 message. */
+/** The one-line JSON header of a v2 or v3 message. */
 function headerOf(data: Buffer): Record<string, unknown> {
   return JSON.parse(data.subarray(0, data.indexOf(0x0a)).toString()) as Record<string, unknown>;
 }
 
-test('v2 round-trips trades, quotes (absent sides too) and book changes value for value', (t) => {
+test('v3 round-trips trades, quotes (absent sides too) and book changes value for value', (t) => {
   const cases: Tick[][] = [
     [trade(1), trade(2, { side: 'unknown', price: 0.1 + 0.2 }), trade(3, { id: undefined })],
     [quote(1), quote(2, { bidPrice: undefined, bidAmount: undefined }), unkeyedQuote(3)],
+    // Update ids as the exchange sent them, numbers: they travel as the key column.
+    [
+      numberedQuote(1),
+      numberedQuote(2, { updateId: 2 ** 53 - 1 }),
+      unkeyedQuote(3),
+      numberedQuote(4, { updateId: 0 }),
+    ],
     [book(0), book(1), book(2), book(3, { bids: [], asks: [] })],
   ];
   for (const ticks of cases) {
     const batch = relayBatch(ticks);
     const message = encodeBatch(batch);
-    t.is(message.attributes.schema, '2');
+    t.is(message.attributes.schema, '3');
     t.is(message.attributes.count, String(ticks.length));
     const decoded = decodeBatch(message.data);
     t.deepEqual(decoded.undecodable, []);
@@ -87,7 +98,7 @@ test('v2 round-trips trades, quotes (absent sides too) and book changes value fo
   }
 });
 
-test('v2 carries only content-hash row ids; keyed ids are derived by the reader', (t) => {
+test('v3 carries only content-hash row ids; keyed ids are derived by the reader', (t) => {
   const keyed = encodeBatch(relayBatch([trade(1), trade(2)])).data;
   t.false('h' in headerOf(keyed), 'no id travels when every trade has an exchange trade id');
   t.deepEqual(decodeBatch(keyed).batch.rowIds, ['binance:btcusdt:t:1001', 'binance:btcusdt:t:1002']);
@@ -123,13 +134,97 @@ test('live relay, writer and gap-filler give every tick the same row id', (t) =>
   t.deepEqual(ticks.map(rowId), ['binance:btcusdt:t:1001', 'binance:btcusdt:q:400900217']);
   for (const tick of ticks) {
     const batch = relayBatch([tick]);
-    // What the writer stores from the live relay's v2 message, and from a v1 relay's message.
+    // What the writer stores from the live relay's v3 message, and from a v1 relay's message.
     t.deepEqual(decodeBatch(encodeBatch(batch).data).batch.rowIds, [rowId(tick)]);
     t.deepEqual(decodeBatch(encodeBatchV1(batch).data).batch.rowIds, [rowId(tick)]);
   }
   // A tick without an exchange key: the relay's content hash travels and equals the gap-filler's.
   const unkeyed = { ...(ticks[0] as Tick & { type: 'trade' }), id: undefined };
   t.deepEqual(decodeBatch(encodeBatch(relayBatch([unkeyed])).data).batch.rowIds, [rowId(unkeyed)]);
+});
+
+test('numeric update ids travel as a float64 column; a batch with a text id sends every id as text', (t) => {
+  const numbered = [numberedQuote(1), unkeyedQuote(2), numberedQuote(3)];
+  const data = encodeBatch(relayBatch(numbered)).data;
+  const header = headerOf(data);
+  t.false('u' in header, 'no update id text in the header');
+  // Six value columns and the key column (NaN for the quote without an id).
+  t.is(data.length - data.indexOf(0x0a) - 1, 8 * 7 * numbered.length);
+  t.deepEqual(
+    decodeBatch(data).batch.ticks.map((q) => (q as QuoteTick).updateId),
+    [400900218, undefined, 400900220],
+  );
+
+  // One id sent as text (an exchange that quotes its ids): the batch's ids all go in the header as text,
+  // and every row id is the same as it would be from numbers.
+  const mixed = [numberedQuote(1), quote(2), unkeyedQuote(3)];
+  const mixedData = encodeBatch(relayBatch(mixed)).data;
+  t.deepEqual(headerOf(mixedData).u, ['400900218', '400900219', null]);
+  t.is(mixedData.length - mixedData.indexOf(0x0a) - 1, 8 * 6 * mixed.length);
+  t.deepEqual(decodeBatch(mixedData).batch.rowIds, mixed.map(rowId));
+});
+
+test('once a text update id is cut, the relay sends numeric ids as the column again', (t) => {
+  const columns = new TickColumns('book_ticker', 2);
+  for (const tick of [numberedQuote(1), quote(2), numberedQuote(3), numberedQuote(4)]) {
+    columns.push(tick, carriedRowId(tick));
+  }
+  const head = (seq: number) => ({
+    stream: relayBatch([quote(1)]).stream,
+    relayId: 'r',
+    seq,
+    window: { from: 1, to: 2 },
+  });
+  const first = columns.encode(head(0), 1);
+  t.deepEqual(headerOf(first).u, ['400900218'], 'a text id is held: ids go as text');
+  columns.drop(1);
+  const second = columns.encode(head(1), 1);
+  t.deepEqual(headerOf(second).u, ['400900219']);
+  columns.drop(1);
+  const third = columns.encode(head(2), 2);
+  t.false('u' in headerOf(third), 'only numeric ids are held: the key column again');
+  t.deepEqual(
+    decodeBatch(third).batch.ticks.map((q) => (q as QuoteTick).updateId),
+    [400900220, 400900221],
+  );
+});
+
+test('a key column value that is no exchange id makes only its quote undecodable', (t) => {
+  const ticks = [numberedQuote(1), numberedQuote(2), numberedQuote(3), numberedQuote(4), numberedQuote(5)];
+  const data = Buffer.from(encodeBatch(relayBatch(ticks)).data);
+  const keys = data.indexOf(0x0a) + 1 + 8 * 6 * ticks.length;
+  for (const [i, bad] of [1.5, -1, 2 ** 53, Number.POSITIVE_INFINITY].entries()) {
+    data.writeDoubleLE(bad, keys + 8 * (i + 1));
+  }
+  const { batch, undecodable } = decodeBatch(data);
+  t.deepEqual(batch.rowIds, ['binance:btcusdt:q:400900218']);
+  t.deepEqual(
+    undecodable.map((u) => [u.index, u.reason, (u.raw as unknown[])[7]]),
+    [
+      [1, 'quote update id is not a non-negative integer', 1.5],
+      [2, 'quote update id is not a non-negative integer', -1],
+      [3, 'quote update id is not a non-negative integer', 2 ** 53],
+      [4, 'quote update id is not a non-negative integer', Number.POSITIVE_INFINITY],
+    ],
+  );
+});
+
+test('v2 messages from relays of the previous version still decode; the key column is v3 only', (t) => {
+  const ticks = [quote(1), unkeyedQuote(2)];
+  // v2 is v3 with every update id as header text, which is how v3 sends text ids.
+  const v3 = encodeBatch(relayBatch(ticks)).data;
+  const newline = v3.indexOf(0x0a);
+  const v2 = (header: Record<string, unknown>, columns: Buffer) =>
+    Buffer.concat([Buffer.from(JSON.stringify({ ...header, v: 2 })), Buffer.from([0x0a]), columns]);
+  const decoded = decodeBatch(v2(headerOf(v3), v3.subarray(newline + 1)));
+  t.deepEqual(decoded.batch, { ...relayBatch(ticks), rowIds: ticks.map(rowId) });
+
+  const numbered = encodeBatch(relayBatch([numberedQuote(1)])).data;
+  const error = t.throws(
+    () => decodeBatch(v2(headerOf(numbered), numbered.subarray(numbered.indexOf(0x0a) + 1))),
+    { instanceOf: MessageDecodeError },
+  );
+  t.is(error?.reason, 'invalid_envelope_field');
 });
 
 test('v1 messages from relays of the previous version still decode, for every type', (t) => {
@@ -141,14 +236,14 @@ test('v1 messages from relays of the previous version still decode, for every ty
   }
 });
 
-test('v2 is about half the size of v1', (t) => {
+test('v3 is about half the size of v1', (t) => {
   const ticks = Array.from({ length: 100 }, (_, i) => trade(i));
   const v1 = encodeBatchV1({ ...relayBatch(ticks), rowIds: ticks.map(rowId) }).data.length;
-  const v2 = encodeBatch(relayBatch(ticks)).data.length;
-  t.true(v2 < 0.6 * v1, `v2 ${v2} B vs v1 ${v1} B`);
+  const v3 = encodeBatch(relayBatch(ticks)).data.length;
+  t.true(v3 < 0.6 * v1, `v3 ${v3} B vs v1 ${v1} B`);
 });
 
-test('a v2 message whose columns do not match its header is refused whole', (t) => {
+test('a v3 message whose columns do not match its header is refused whole', (t) => {
   const data = encodeBatch(relayBatch([trade(1), trade(2)])).data;
   for (const damaged of [
     data.subarray(0, data.length - 8),
@@ -166,7 +261,7 @@ test('a v2 message whose columns do not match its header is refused whole', (t) 
   }
 });
 
-test('a v2 tick with bad values is undecodable alone, kept as a v1-shaped array', (t) => {
+test('a v3 tick with bad values is undecodable alone, kept as a v1-shaped array', (t) => {
   const ticks = [trade(1), trade(2), trade(3), trade(4), trade(5, { id: undefined })];
   const data = encodeBatch(relayBatch(ticks)).data;
   const newline = data.indexOf(0x0a);
@@ -207,7 +302,7 @@ test('a v2 tick with bad values is undecodable alone, kept as a v1-shaped array'
   ]);
 });
 
-test('non-finite numbers travel in v2 and are refused by validation, not turned into nulls', (t) => {
+test('non-finite numbers travel in v3 and are refused by validation, not turned into nulls', (t) => {
   const ticks = [trade(1, { price: Number.NaN }), trade(2, { amount: Number.POSITIVE_INFINITY })];
   const { batch } = decodeBatch(encodeBatch(relayBatch(ticks)).data);
   t.deepEqual(
@@ -223,6 +318,7 @@ test('the relay column store encodes any prefix and keeps the rest, for every ty
     Array.from({ length: 23 }, (_, n) =>
       n % 4 === 1 ? unkeyedQuote(n) : quote(n, { bidPrice: n % 6 ? 1 : undefined }),
     ),
+    Array.from({ length: 23 }, (_, n) => (n % 4 === 1 ? unkeyedQuote(n) : numberedQuote(n))),
     Array.from({ length: 23 }, (_, n) => book(n)),
   ];
   for (const ticks of streams) {
@@ -257,4 +353,20 @@ test('the relay column store encodes any prefix and keeps the rest, for every ty
     t.deepEqual(decoded, ticks, `${type}: every tick once, in order, value for value`);
     t.deepEqual(ids, ticks.map(rowId), `${type}: every row id as the writer derives it`);
   }
+});
+
+test('validation takes an update id as a non-negative integer, or as text of at most 64 characters', (t) => {
+  const now = Date.UTC(2026, 0, 2);
+  const problems = [400900217, 0, 1.5, -1, 2 ** 53, '400900217', '9'.repeat(65)].map((updateId) =>
+    invalidTickValues(quote(1, { updateId }), now),
+  );
+  t.deepEqual(problems, [
+    undefined,
+    undefined,
+    'update id is not an integer',
+    'update id is not an integer',
+    'update id is not an integer',
+    undefined,
+    'update id is too long',
+  ]);
 });
