@@ -22,7 +22,7 @@ const [CHAR_0, CHAR_1] = [0x30, 0x31];
 /** float64 fields per tick, in wire order (book changes add their price levels after these). */
 const FIELDS: Readonly<Record<DataType, number>> = { trade: 4, book_ticker: 6, book_change: 2 };
 /**
- * Quotes hold one more column: the update id when the exchange sent a number, NaN otherwise. It is sent
+ * Quotes hold one more field: the update id when the exchange sent a number, NaN otherwise. It is sent
  * as the key column when no quote of the batch has a text id, else the ids go in the header (see encode).
  */
 const QUOTE_KEY_COLUMN = FIELDS.book_ticker;
@@ -31,19 +31,25 @@ const TICK_BYTES: Readonly<Record<DataType, number>> = { trade: 96, book_ticker:
 const LEVEL_BYTES = 24;
 
 /**
- * One stream's ticks laid out as a v2 message carries them: a float64 column per numeric field, the
- * exchange keys (trade id, quote update id) and one-character codes (side, snapshot flag) beside, and
- * the carried content-hash row ids when a tick has no key.
+ * One stream's ticks held for a message (v3, see message.ts): the numeric fields as float64s, the exchange
+ * keys (trade id, quote update id as text) and one-character codes (side, snapshot flag) beside, and the
+ * carried content-hash row ids when a tick has no key.
  *
  * The relay appends each tick as it arrives and keeps nothing of the tick object (a buffered tick costs
- * its 48-64 bytes of columns, not an object graph held for up to 100 ms); a cut encodes the prefix it
- * claims with a block copy per column. The columns are reused from batch to batch and only grow.
+ * its 32-56 bytes of floats, not an object graph held for up to 100 ms). The floats are stored tick after
+ * tick, so one push writes one or two cache lines instead of one per field (1-2.5 % of the relay's time,
+ * docs/PERFORMANCE.md); a cut lays the prefix it claims out as the message's columns. The storage is
+ * reused from batch to batch and only grows.
  */
 export class TickColumns {
   /** Ticks held. */
   length = 0;
   private capacity: number;
-  private fields: Float64Array[];
+  /** The float64 fields of each tick in wire order, `stride` per tick, tick after tick. */
+  private rows: Float64Array;
+  private readonly stride: number;
+  /** Where a cut lays the rows out as columns (aligned, unlike the message after its header). */
+  private scratch: Float64Array;
   /** Side (trade) or snapshot flag (book change) of each tick, as a character code. */
   private codes: Buffer;
   /**
@@ -67,8 +73,9 @@ export class TickColumns {
     initialCapacity = 64,
   ) {
     this.capacity = Math.max(1, initialCapacity);
-    const columns = FIELDS[type] + (type === 'book_ticker' ? 1 : 0);
-    this.fields = Array.from({ length: columns }, () => new Float64Array(this.capacity));
+    this.stride = FIELDS[type] + (type === 'book_ticker' ? 1 : 0);
+    this.rows = new Float64Array(this.stride * this.capacity);
+    this.scratch = new Float64Array(this.stride * this.capacity);
     this.codes = Buffer.alloc(this.capacity);
   }
 
@@ -84,14 +91,15 @@ export class TickColumns {
   push(tick: Tick, carriedRowId: string | undefined): void {
     const i = this.length;
     if (i === this.capacity) this.grow(2 * this.capacity);
-    const f = this.fields;
+    const f = this.rows;
+    const r = i * this.stride;
     switch (this.type) {
       case 'trade': {
         const t = tick as TradeTick;
-        f[0]![i] = t.price;
-        f[1]![i] = t.amount;
-        f[2]![i] = t.ts;
-        f[3]![i] = t.localTs;
+        f[r] = t.price;
+        f[r + 1] = t.amount;
+        f[r + 2] = t.ts;
+        f[r + 3] = t.localTs;
         this.keys[i] = t.id ?? null;
         this.codes[i] = sideCode(t.side);
         break;
@@ -99,18 +107,18 @@ export class TickColumns {
       case 'book_ticker': {
         // NaN marks an absent value (an empty side), as null does in v1.
         const q = tick as QuoteTick;
-        f[0]![i] = q.bidPrice ?? Number.NaN;
-        f[1]![i] = q.bidAmount ?? Number.NaN;
-        f[2]![i] = q.askPrice ?? Number.NaN;
-        f[3]![i] = q.askAmount ?? Number.NaN;
-        f[4]![i] = q.ts;
-        f[5]![i] = q.localTs;
+        f[r] = q.bidPrice ?? Number.NaN;
+        f[r + 1] = q.bidAmount ?? Number.NaN;
+        f[r + 2] = q.askPrice ?? Number.NaN;
+        f[r + 3] = q.askAmount ?? Number.NaN;
+        f[r + 4] = q.ts;
+        f[r + 5] = q.localTs;
         const id = q.updateId;
         if (typeof id === 'number' && Number.isSafeInteger(id) && id >= 0) {
-          f[QUOTE_KEY_COLUMN]![i] = id;
+          f[r + QUOTE_KEY_COLUMN] = id;
           this.keys[i] = null;
         } else {
-          f[QUOTE_KEY_COLUMN]![i] = Number.NaN;
+          f[r + QUOTE_KEY_COLUMN] = Number.NaN;
           this.keys[i] = id === undefined ? null : String(id);
           if (id !== undefined) this.textKeys++;
         }
@@ -118,8 +126,8 @@ export class TickColumns {
       }
       case 'book_change': {
         const b = tick as BookChangeTick;
-        f[0]![i] = b.ts;
-        f[1]![i] = b.localTs;
+        f[r] = b.ts;
+        f[r + 1] = b.localTs;
         const needed = this.levelValues + 2 * (b.bids.length + b.asks.length);
         if (needed > this.levels.length)
           this.levels = grown(this.levels, Math.max(needed, 2 * this.levels.length));
@@ -195,11 +203,12 @@ export class TickColumns {
     const data = Buffer.allocUnsafe(start + 8 * (columns * n + levelValues));
     data.write(text, 0, 'utf8');
     data[textBytes] = NEWLINE;
-    let at = start;
+    const { rows, scratch, stride } = this;
     for (let c = 0; c < columns; c++) {
-      data.set(new Uint8Array(this.fields[c]!.buffer, 0, 8 * n), at);
-      at += 8 * n;
+      for (let i = 0, from = c, to = c * n; i < n; i++, from += stride, to++) scratch[to] = rows[from]!;
     }
+    data.set(new Uint8Array(scratch.buffer, 0, 8 * columns * n), start);
+    const at = start + 8 * columns * n;
     if (levelValues > 0) data.set(new Uint8Array(this.levels.buffer, 0, 8 * levelValues), at);
     if (!LITTLE_ENDIAN) data.subarray(start).swap64();
     return data;
@@ -207,9 +216,11 @@ export class TickColumns {
 
   /** The first `count` quotes' update ids as text (null where a quote has none). */
   private quoteKeysAsText(count: number): (string | null)[] {
-    const ids = this.fields[QUOTE_KEY_COLUMN]!;
     const out = this.keys.slice(0, count);
-    for (let i = 0; i < count; i++) if (out[i] === null && !Number.isNaN(ids[i]!)) out[i] = String(ids[i]);
+    for (let i = 0; i < count; i++) {
+      const id = this.rows[i * this.stride + QUOTE_KEY_COLUMN]!;
+      if (out[i] === null && !Number.isNaN(id)) out[i] = String(id);
+    }
     return out;
   }
 
@@ -224,7 +235,7 @@ export class TickColumns {
       this.askCounts = [];
       return;
     }
-    for (const column of this.fields) column.copyWithin(0, count, this.length);
+    this.rows.copyWithin(0, count * this.stride, this.length * this.stride);
     this.codes.copyWithin(0, count, this.length);
     this.keys.copyWithin(0, count, this.length);
     if (this.textKeys > 0) this.textKeys = this.countTextKeys(this.length - count);
@@ -255,7 +266,8 @@ export class TickColumns {
   }
 
   private grow(capacity: number): void {
-    this.fields = this.fields.map((column) => grown(column, capacity));
+    this.rows = grown(this.rows, capacity * this.stride);
+    this.scratch = new Float64Array(capacity * this.stride);
     const codes = Buffer.alloc(capacity);
     this.codes.copy(codes);
     this.codes = codes;
