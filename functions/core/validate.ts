@@ -75,7 +75,8 @@ export function invalidTickValues(
       return undefined;
     case 'book_ticker':
       if (typeof tick.updateId === 'number') {
-        if (!Number.isSafeInteger(tick.updateId) || tick.updateId < 0) return 'update id is not an integer';
+        if (!Number.isSafeInteger(tick.updateId) || tick.updateId < 0)
+          return 'update id is not a non-negative integer';
       } else if (tick.updateId !== undefined && tick.updateId.length > MAX_TRADE_ID_LENGTH) {
         return 'update id is too long';
       }

@@ -237,25 +237,32 @@ type NormalizeMessages = (
  * handed over a chunk at a time. `feed` resolves once the consumer has taken the whole chunk and asks for more.
  */
 class ChunkedReceiver {
-  private chunk: readonly RecordedFrame[] = [];
+  /** A chunk fed and not yet taken. */
+  private pending: readonly RecordedFrame[] | undefined;
+  private closed = false;
+  private wake: (() => void) | undefined;
   private drained: (() => void) | undefined;
-  private next: ((more: boolean) => void) | undefined;
 
   feed(frames: readonly RecordedFrame[]): Promise<void> {
     return new Promise<void>((resolve) => {
-      this.chunk = frames;
+      this.pending = frames;
       this.drained = resolve;
-      this.next?.(true);
+      this.wake?.();
     });
   }
 
   close(): void {
-    this.next?.(false);
+    this.closed = true;
+    this.wake?.();
   }
 
   async *messages(): AsyncIterableIterator<{ localTimestamp: Date; message: unknown }> {
-    while (await new Promise<boolean>((resolve) => (this.next = resolve))) {
-      for (const frame of this.chunk) {
+    for (;;) {
+      while (this.pending === undefined && !this.closed) await new Promise<void>((r) => (this.wake = r));
+      const chunk = this.pending;
+      if (chunk === undefined) return;
+      this.pending = undefined;
+      for (const frame of chunk) {
         yield { localTimestamp: new Date(frame.receivedAt), message: JSON.parse(frame.text) };
       }
       this.drained?.();

@@ -363,9 +363,9 @@ test('validation takes an update id as a non-negative integer, or as text of at 
   t.deepEqual(problems, [
     undefined,
     undefined,
-    'update id is not an integer',
-    'update id is not an integer',
-    'update id is not an integer',
+    'update id is not a non-negative integer',
+    'update id is not a non-negative integer',
+    'update id is not a non-negative integer',
     undefined,
     'update id is too long',
   ]);
