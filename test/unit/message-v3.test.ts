@@ -189,6 +189,26 @@ test('once a text update id is cut, the relay sends numeric ids as the column ag
   );
 });
 
+test('a text update id arriving after numeric ones sends each of them as its own text', (t) => {
+  const columns = new TickColumns('book_ticker', 2);
+  const head = { stream: relayBatch([quote(1)]).stream, relayId: 'r', seq: 0, window: { from: 1, to: 2 } };
+  // A text id held, then cut: what it left behind must not be read as the ids of the next numeric quotes.
+  columns.push(quote(1), undefined);
+  columns.encode(head, 1);
+  columns.drop(1);
+  for (const tick of [numberedQuote(2), numberedQuote(3), unkeyedQuote(4), quote(5)]) {
+    columns.push(tick, carriedRowId(tick));
+  }
+  const data = columns.encode(head, 4);
+  t.deepEqual(headerOf(data).u, ['400900219', '400900220', null, '400900222']);
+  t.deepEqual(decodeBatch(data).batch.rowIds, [
+    'binance:btcusdt:q:400900219',
+    'binance:btcusdt:q:400900220',
+    rowId(unkeyedQuote(4)),
+    'binance:btcusdt:q:400900222',
+  ]);
+});
+
 test('a key column value that is no exchange id makes only its quote undecodable', (t) => {
   const ticks = [numberedQuote(1), numberedQuote(2), numberedQuote(3), numberedQuote(4), numberedQuote(5)];
   const data = Buffer.from(encodeBatch(relayBatch(ticks)).data);
