@@ -9,6 +9,7 @@ import {
   type NormalizedData,
 } from 'tardis-dev';
 import type { DataType } from '../core/streams.ts';
+import { isNumericUpdateId } from '../core/tick.ts';
 
 /** A normalized book ticker with the exchange's update id, when the raw message has one. */
 export type BookTickerWithUpdateId = BookTicker & { updateId?: string | number };
@@ -32,7 +33,7 @@ const UPDATE_ID: Readonly<Record<string, UpdateIdReader>> = {
 function updateIdOf(read: UpdateIdReader | undefined, message: unknown): string | number | undefined {
   if (read === undefined || typeof message !== 'object' || message === null) return undefined;
   const value = read(message as Record<string, unknown>);
-  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return value;
+  if (isNumericUpdateId(value)) return value;
   if (typeof value === 'string' && /^\d{1,30}$/.test(value)) return value;
   return undefined;
 }

@@ -1,7 +1,15 @@
 import { hasKeyedRowId, rowId } from './row-id.ts';
 import { isDataType, type DataType, type StreamKey } from './streams.ts';
 import { LITTLE_ENDIAN, NEWLINE, SCHEMA_VERSION, TickColumns, type ColumnsHead } from './tick-columns.ts';
-import type { BookChangeTick, Micros, PriceLevel, QuoteTick, Tick, TradeTick } from './tick.ts';
+import {
+  isNumericUpdateId,
+  type BookChangeTick,
+  type Micros,
+  type PriceLevel,
+  type QuoteTick,
+  type Tick,
+  type TradeTick,
+} from './tick.ts';
 
 /**
  * Message contract v3 (docs/ARCHITECTURE.md): one Pub/Sub message carries one batch of one stream.
@@ -411,9 +419,7 @@ function columns(bytes: Buffer, values: number): Float64Array {
 function updateIdProblem(updateId: unknown, fromColumn: boolean): string | undefined {
   if (updateId === null) return undefined;
   if (fromColumn) {
-    return Number.isSafeInteger(updateId) && (updateId as number) >= 0
-      ? undefined
-      : 'quote update id is not a non-negative integer';
+    return isNumericUpdateId(updateId) ? undefined : 'quote update id is not a non-negative integer';
   }
   return typeof updateId === 'string' && updateId !== ''
     ? undefined

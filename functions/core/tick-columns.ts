@@ -1,7 +1,7 @@
-import type { BookChangeTick, QuoteTick, Tick, TradeTick } from './tick.ts';
+import { isNumericUpdateId, type BookChangeTick, type QuoteTick, type Tick, type TradeTick } from './tick.ts';
 import type { DataType, StreamKey } from './streams.ts';
 
-/** What a v2 header says about its batch besides the ticks (see message.ts). */
+/** What a message header says about its batch besides the ticks (see message.ts). */
 export interface ColumnsHead {
   readonly stream: StreamKey;
   readonly relayId: string;
@@ -114,7 +114,7 @@ export class TickColumns {
         f[r + 4] = q.ts;
         f[r + 5] = q.localTs;
         const id = q.updateId;
-        if (typeof id === 'number' && Number.isSafeInteger(id) && id >= 0) {
+        if (isNumericUpdateId(id)) {
           f[r + QUOTE_KEY_COLUMN] = id;
           this.keys[i] = null;
         } else {

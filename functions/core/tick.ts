@@ -36,6 +36,15 @@ export interface QuoteTick extends TickBase {
   readonly askAmount: number | undefined;
 }
 
+/**
+ * Whether an update id is in its number form (see `QuoteTick.updateId`): a safe non-negative integer, which
+ * a float64 holds exactly. The adapter keeps such ids as numbers, the relay sends them as the key column,
+ * and the writer and validation accept nothing else as a number.
+ */
+export function isNumericUpdateId(value: unknown): value is number {
+  return Number.isSafeInteger(value) && (value as number) >= 0;
+}
+
 export interface PriceLevel {
   readonly price: number;
   readonly amount: number;

@@ -1,7 +1,7 @@
 import { isSupportedExchange } from './exchanges.ts';
 import type { Batch } from './message.ts';
 import type { StreamKey } from './streams.ts';
-import type { Tick } from './tick.ts';
+import { isNumericUpdateId, type Tick } from './tick.ts';
 
 export interface ValidationLimits {
   /** How far past the writer's clock an exchange (or receive) timestamp may be. */
@@ -74,10 +74,10 @@ export function invalidTickValues(
       if (tick.id !== undefined && tick.id.length > MAX_TRADE_ID_LENGTH) return 'trade id is too long';
       return undefined;
     case 'book_ticker':
-      if (typeof tick.updateId === 'number') {
-        if (!Number.isSafeInteger(tick.updateId) || tick.updateId < 0)
-          return 'update id is not a non-negative integer';
-      } else if (tick.updateId !== undefined && tick.updateId.length > MAX_TRADE_ID_LENGTH) {
+      if (typeof tick.updateId === 'number' && !isNumericUpdateId(tick.updateId)) {
+        return 'update id is not a non-negative integer';
+      }
+      if (typeof tick.updateId === 'string' && tick.updateId.length > MAX_TRADE_ID_LENGTH) {
         return 'update id is too long';
       }
       for (const v of [tick.bidPrice, tick.askPrice])
