@@ -434,17 +434,19 @@ export async function run(args: string[]): Promise<number> {
   const relay = best(results.relay);
   const normalizerPipeline = best(results.normalizerPipeline);
   const relayPipeline = best(results.relayPipeline);
-  const ratio = (a: number, b: number) => Math.round((a / b) * 1000) / 1000;
+  const round3 = (x: number) => Math.round(x * 1000) / 1000;
+  const ratio = (a: number, b: number) => round3(a / b);
   // Ratios are the median over rounds of each round's ratio (the variants interleaved within the round);
   // the rates are each variant's best round, in ticks per CPU second.
+  const roundRatios = (xs: number[], ys: number[]) => xs.map((x, i) => x / ys[i]!).sort((a, b) => a - b);
   const pairedMedian = (xs: number[], ys: number[]) => {
-    const rs = xs.map((x, i) => x / ys[i]!).sort((a, b) => a - b);
+    const rs = roundRatios(xs, ys);
     const mid = rs.length >> 1;
-    return Math.round((rs.length % 2 ? rs[mid]! : (rs[mid - 1]! + rs[mid]!) / 2) * 1000) / 1000;
+    return round3(rs.length % 2 ? rs[mid]! : (rs[mid - 1]! + rs[mid]!) / 2);
   };
   const spread = (xs: number[], ys: number[]) => {
-    const rs = xs.map((x, i) => x / ys[i]!);
-    return [ratio(Math.min(...rs), 1), ratio(Math.max(...rs), 1)];
+    const rs = roundRatios(xs, ys);
+    return [round3(rs[0]!), round3(rs.at(-1)!)];
   };
   say(`  JSON.parse only        ${jsonParse.toLocaleString('en')} ticks/s`);
   say(`  tardis-dev normalizer  ${normalizer.toLocaleString('en')} ticks/s`);
