@@ -19,13 +19,13 @@ function sideCode(side: string): number {
   return side === 'buy' ? 0x62 : side === 'sell' ? 0x73 : side === 'unknown' ? 0x75 : 0;
 }
 const [CHAR_0, CHAR_1] = [0x30, 0x31];
-/** float64 fields per tick, in wire order (book changes add their price levels after these). */
-const FIELDS: Readonly<Record<DataType, number>> = { trade: 4, book_ticker: 6, book_change: 2 };
 /**
- * Quotes hold one more field: the update id when the exchange sent a number, NaN otherwise. It is sent
- * as the key column when no quote of the batch has a text id, else the ids go in the header (see encode).
+ * float64 fields stored per tick, in wire order (book changes add their price levels after these). A
+ * quote's last one is its key column: the update id when the exchange sent a number, NaN otherwise. It is
+ * sent when no quote of the batch has a text id, else the ids go in the header (see encode).
  */
-const QUOTE_KEY_COLUMN = FIELDS.book_ticker;
+const FIELDS: Readonly<Record<DataType, number>> = { trade: 4, book_ticker: 7, book_change: 2 };
+const QUOTE_KEY_COLUMN = FIELDS.book_ticker - 1;
 /** Rough encoded size per tick and per price level, so batches are bounded without encoding twice. */
 const TICK_BYTES: Readonly<Record<DataType, number>> = { trade: 96, book_ticker: 120, book_change: 64 };
 const LEVEL_BYTES = 24;
@@ -75,7 +75,7 @@ export class TickColumns {
     initialCapacity = 64,
   ) {
     this.capacity = Math.max(1, initialCapacity);
-    this.stride = FIELDS[type] + (type === 'book_ticker' ? 1 : 0);
+    this.stride = FIELDS[type];
     this.tickBytes = TICK_BYTES[type];
     this.rows = new Float64Array(this.stride * this.capacity);
     this.scratch = new Float64Array(this.stride * this.capacity);
@@ -176,7 +176,7 @@ export class TickColumns {
       n,
     };
     let levelValues = 0;
-    let columns = FIELDS[this.type];
+    let columns = this.stride;
     switch (this.type) {
       case 'trade':
         header.i = this.keys.slice(0, n);
@@ -185,8 +185,10 @@ export class TickColumns {
       case 'book_ticker':
         // Numeric update ids travel as one more float64 column, copied like the prices; formatting them
         // as text cost the relay about 3.5 % of its time. A text id anywhere in the batch sends them all as text.
-        if (this.textKeys === 0) columns++;
-        else header.u = this.quoteKeysAsText(n);
+        if (this.textKeys > 0) {
+          columns--; // the key column, the last
+          header.u = this.quoteKeysAsText(n);
+        }
         break;
       case 'book_change':
         header.p = this.codes.toString('latin1', 0, n);
@@ -253,10 +255,10 @@ export class TickColumns {
     this.length -= count;
   }
 
-  /** Quotes among the first `count` whose update id is text. */
+  /** Quotes among the first `count` whose update id is text (called for quotes only: keys of a quote). */
   private countTextKeys(count: number): number {
     let text = 0;
-    if (this.type === 'book_ticker') for (let i = 0; i < count; i++) if (this.keys[i] !== null) text++;
+    for (let i = 0; i < count; i++) if (this.keys[i] !== null) text++;
     return text;
   }
 
