@@ -54,24 +54,35 @@ class Tagging implements IterableIterator<BookTickerWithUpdateId> {
   }
 }
 
+/**
+ * tardis-dev's book ticker normalizer, plus `updateId` from the raw message. A class, not an object of
+ * closures: the relay makes a mapper per connection, and new closures each time would leave the optimizer
+ * no feedback to inline these calls with (docs/PERFORMANCE.md).
+ */
+class UpdateIdBookTickerMapper implements Mapper<Exchange, BookTickerWithUpdateId> {
+  constructor(
+    private readonly inner: Mapper<Exchange, BookTicker>,
+    private readonly read: UpdateIdReader | undefined,
+  ) {}
+  canHandle(message: unknown): boolean {
+    return this.inner.canHandle(message);
+  }
+  getFilters(symbols?: string[]): ReturnType<Mapper<Exchange, BookTicker>['getFilters']> {
+    return this.inner.getFilters(symbols);
+  }
+  map(message: unknown, local: Date): IterableIterator<BookTickerWithUpdateId> | undefined {
+    const mapped = this.inner.map(message, local);
+    const updateId = updateIdOf(this.read, message);
+    return mapped === undefined || updateId === undefined ? mapped : new Tagging(mapped, updateId);
+  }
+}
+
 /** tardis-dev's book ticker normalizer, plus `updateId` from the raw message (live and history alike). */
-export const normalizeBookTickersWithUpdateId = ((exchange: Exchange, localTimestamp: Date) => {
-  const inner = (normalizeBookTickers as unknown as MapperFactory<Exchange, BookTicker>)(
-    exchange,
-    localTimestamp,
-  );
-  const read = Object.hasOwn(UPDATE_ID, exchange) ? UPDATE_ID[exchange] : undefined;
-  const mapper: Mapper<Exchange, BookTickerWithUpdateId> = {
-    canHandle: (message) => inner.canHandle(message),
-    getFilters: (symbols) => inner.getFilters(symbols),
-    map(message, local) {
-      const mapped = inner.map(message, local);
-      const updateId = updateIdOf(read, message);
-      return mapped === undefined || updateId === undefined ? mapped : new Tagging(mapped, updateId);
-    },
-  };
-  return mapper;
-}) as MapperFactory<Exchange, NormalizedData>;
+export const normalizeBookTickersWithUpdateId = ((exchange: Exchange, localTimestamp: Date) =>
+  new UpdateIdBookTickerMapper(
+    (normalizeBookTickers as unknown as MapperFactory<Exchange, BookTicker>)(exchange, localTimestamp),
+    Object.hasOwn(UPDATE_ID, exchange) ? UPDATE_ID[exchange] : undefined,
+  )) as MapperFactory<Exchange, NormalizedData>;
 
 type AnyMapperFactory = MapperFactory<Exchange, NormalizedData>;
 
