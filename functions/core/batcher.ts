@@ -32,7 +32,11 @@ export const DEFAULT_BATCH_LIMITS: BatchLimits = Object.freeze({
  * consecutive batches tile the listened time exactly and a claim never runs ahead of the evidence.
  */
 export class StreamBatcher {
-  private windowFrom: number | null = null;
+  /**
+   * Start (ms) of the open coverage window, NaN while not covering: a number from the start, so the per-tick
+   * path keeps it as a double instead of boxing a new heap number for each tick's receive time.
+   */
+  private windowFrom = Number.NaN;
   /** The buffered ticks, in the message's layout: a cut encodes them, the tick objects are not kept. */
   private readonly columns: TickColumns;
   /**
@@ -54,12 +58,12 @@ export class StreamBatcher {
   }
 
   get isCovering(): boolean {
-    return this.windowFrom !== null;
+    return !Number.isNaN(this.windowFrom);
   }
 
   /** Start of the open window, or null when not covering. */
   get coveringSince(): number | null {
-    return this.windowFrom;
+    return Number.isNaN(this.windowFrom) ? null : this.windowFrom;
   }
 
   get bufferedTicks(): number {
@@ -72,7 +76,7 @@ export class StreamBatcher {
 
   /** Starts coverage at `at` (ms) unless it is already running. */
   open(at: number): void {
-    if (this.windowFrom === null) this.windowFrom = at;
+    if (Number.isNaN(this.windowFrom)) this.windowFrom = at;
   }
 
   /**
@@ -82,7 +86,7 @@ export class StreamBatcher {
    */
   add(tick: Tick, rowId: string | undefined, now: number, boundary: number): SealedBatch | undefined {
     let at = Math.floor(tick.localTs / 1000);
-    if (this.windowFrom === null) this.windowFrom = at;
+    if (Number.isNaN(this.windowFrom)) this.windowFrom = at;
     const columns = this.columns;
     const held = columns.length;
     const last = held > 0 ? this.ms[held - 1]! : this.windowFrom;
@@ -99,7 +103,7 @@ export class StreamBatcher {
 
   /** Returns a batch when the oldest tick has waited long enough or a heartbeat is due. */
   poll(now: number, boundary: number): SealedBatch | undefined {
-    if (this.windowFrom === null) return undefined;
+    if (Number.isNaN(this.windowFrom)) return undefined;
     if (this.columns.length > 0) {
       return now - this.firstTickAt >= this.limits.maxWaitMs ? this.cut(now, boundary, false) : undefined;
     }
@@ -113,9 +117,9 @@ export class StreamBatcher {
    * they were received, so they are published, but the window claims nothing past the evidence.
    */
   close(boundary: number): SealedBatch | undefined {
-    if (this.windowFrom === null) return undefined;
+    if (Number.isNaN(this.windowFrom)) return undefined;
     const from = this.windowFrom;
-    this.windowFrom = null;
+    this.windowFrom = Number.NaN;
     // Nothing received and no time to claim: an empty zero-length batch would say nothing.
     if (this.columns.length === 0 && boundary <= from) return undefined;
     return this.emit(from, Math.max(from, boundary), this.columns.length);
@@ -123,7 +127,7 @@ export class StreamBatcher {
 
   /** Cuts `[from, boundary)`; undefined when that holds no tick and an empty batch was not asked for. */
   private cut(now: number, boundary: number, allowEmpty: boolean): SealedBatch | undefined {
-    const from = this.windowFrom!;
+    const from = this.windowFrom;
     if (boundary <= from) return undefined;
     let split = this.columns.length;
     while (split > 0 && this.ms[split - 1]! >= boundary) split--;
