@@ -18,7 +18,7 @@ function lower(symbol: string): string {
  * Maps a tardis-dev normalized message to a core tick (undefined for types tickstream does not record).
  * Book tickers carry `updateId` only when produced by TICK_NORMALIZERS (tardis-normalizers.ts).
  * One small function per type, so that the optimizer inlines the relay's two hot ones into its feed loop
- * (a single function with all three cases was too large to be, docs/PERFORMANCE.md).
+ * (one function with all three cases was too large to inline, docs/PERFORMANCE.md).
  */
 export function fromTardis(message: { type: string }): Tick | undefined {
   switch (message.type) {
