@@ -63,7 +63,7 @@ export class StreamBatcher {
 
   /** Start of the open window, or null when not covering. */
   get coveringSince(): number | null {
-    return Number.isNaN(this.windowFrom) ? null : this.windowFrom;
+    return this.isCovering ? this.windowFrom : null;
   }
 
   get bufferedTicks(): number {
@@ -76,7 +76,7 @@ export class StreamBatcher {
 
   /** Starts coverage at `at` (ms) unless it is already running. */
   open(at: number): void {
-    if (Number.isNaN(this.windowFrom)) this.windowFrom = at;
+    if (!this.isCovering) this.windowFrom = at;
   }
 
   /**
@@ -86,7 +86,7 @@ export class StreamBatcher {
    */
   add(tick: Tick, rowId: string | undefined, now: number, boundary: number): SealedBatch | undefined {
     let at = Math.floor(tick.localTs / 1000);
-    if (Number.isNaN(this.windowFrom)) this.windowFrom = at;
+    if (!this.isCovering) this.windowFrom = at;
     const columns = this.columns;
     const held = columns.length;
     const last = held > 0 ? this.ms[held - 1]! : this.windowFrom;
@@ -103,7 +103,7 @@ export class StreamBatcher {
 
   /** Returns a batch when the oldest tick has waited long enough or a heartbeat is due. */
   poll(now: number, boundary: number): SealedBatch | undefined {
-    if (Number.isNaN(this.windowFrom)) return undefined;
+    if (!this.isCovering) return undefined;
     if (this.columns.length > 0) {
       return now - this.firstTickAt >= this.limits.maxWaitMs ? this.cut(now, boundary, false) : undefined;
     }
@@ -117,7 +117,7 @@ export class StreamBatcher {
    * they were received, so they are published, but the window claims nothing past the evidence.
    */
   close(boundary: number): SealedBatch | undefined {
-    if (Number.isNaN(this.windowFrom)) return undefined;
+    if (!this.isCovering) return undefined;
     const from = this.windowFrom;
     this.windowFrom = Number.NaN;
     // Nothing received and no time to claim: an empty zero-length batch would say nothing.
