@@ -1,21 +1,25 @@
-import {
-  getRealTimeFeedFactory,
-  setRealTimeFeedFactory,
-  streamNormalized,
-  type Disconnect,
-  type Exchange,
-} from 'tardis-dev';
+import { getRealTimeFeedFactory, setRealTimeFeedFactory, stream, type Exchange } from 'tardis-dev';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { FeedRejectedError, type FeedEvent, type TickFeed } from '../core/feed.ts';
 import type { Logger } from '../core/ports.ts';
 import type { DataType, StreamKey } from '../core/streams.ts';
+import type { Tick } from '../core/tick.ts';
 import { drive } from './abortable.ts';
-import { fromTardis } from './tardis-mapping.ts';
-import { TICK_NORMALIZERS } from './tardis-normalizers.ts';
+import { RawTickNormalizer } from './tardis-normalizers.ts';
+
+/** Pause before a new connection when a stream failed (not when tardis-dev reconnects a socket itself). */
+const RESTART_DELAY_MS = 1000;
 
 /**
- * The TickFeed port on tardis-dev's real-time feeds: one streamNormalized per exchange (one websocket
- * each for Binance spot and Coinbase), with disconnect messages so coverage closes when a socket is
- * lost. `WSS_URL_<EXCHANGE>` in the environment redirects a feed (the local exchange simulator uses it).
+ * The TickFeed port on tardis-dev's real-time feeds: one raw `stream` per exchange (one websocket each for
+ * Binance spot and Coinbase), normalized by tardis-dev's normalizers through RawTickNormalizer, with
+ * disconnects so coverage closes when a socket is lost. `WSS_URL_<EXCHANGE>` in the environment redirects a
+ * feed (the local exchange simulator uses it).
+ *
+ * This is what tardis-dev's `streamNormalized` does, with two differences: the raw message stays at hand,
+ * so a quote's update id is read from it without wrapping a mapper; and a disconnect is dated at the last
+ * message received, also when the stream fails (tardis-dev dates that one "now", which would claim
+ * coverage for time in which the socket may already have been dead).
  *
  * Each exchange is consumed by its own loop that hands events to the sink synchronously. tardis-dev
  * stamps `localTimestamp` when the message is pulled from its socket stream, so a message is stamped and
@@ -45,32 +49,52 @@ export class TardisLiveFeed implements TickFeed {
     const failure = new AbortController();
     const loops = [...byExchange.entries()].map(async ([exchange, { symbols, types }]) => {
       const configured = [...symbols];
-      const source = streamNormalized(
-        {
+      const onError = (error: Error) => {
+        const rejected = classifyFeedError(exchange, configured, error);
+        if (rejected) {
+          failure.abort(rejected);
+          return;
+        }
+        this.logger.log('WARNING', 'exchange feed error; tardis-dev reconnects', { exchange, error });
+      };
+      const onTick = (tick: Tick) => sink({ kind: 'tick', tick });
+      // Like streamNormalized: a stream that ends or fails is replaced by a new connection.
+      while (!stop.signal.aborted) {
+        const normalizer = new RawTickNormalizer(exchange as Exchange, [...types], new Date());
+        let lastReceived = Date.now();
+        const lost = () => {
+          normalizer.reset();
+          sink({ kind: 'disconnect', exchange, symbols: configured, at: lastReceived });
+        };
+        const source = stream({
           exchange: exchange as Exchange,
-          symbols: configured,
-          withDisconnectMessages: true,
+          filters: normalizer.filters(configured),
+          withDisconnects: true,
           timeoutIntervalMS: this.staleTimeoutMs,
-          onError: (error) => {
-            const rejected = classifyFeedError(exchange, configured, error);
-            if (rejected) {
-              failure.abort(rejected);
-              return;
-            }
-            this.logger.log('WARNING', 'exchange feed error; tardis-dev reconnects', { exchange, error });
-          },
-        },
-        ...[...types].map((t) => TICK_NORMALIZERS[t]),
-      ) as AsyncIterableIterator<{ type: string }>;
-      await drive(
-        source,
-        (message) => {
-          const event = toFeedEvent(message);
-          if (event) sink(event);
-        },
-        stop.signal,
-        failure.signal,
-      );
+          onError,
+        });
+        try {
+          await drive(
+            source,
+            (received) => {
+              if (received === undefined) return lost(); // tardis-dev reconnects the socket
+              lastReceived = received.localTimestamp.getTime();
+              normalizer.normalize(received.message, received.localTimestamp, onTick);
+            },
+            stop.signal,
+            failure.signal,
+          );
+        } catch (error) {
+          if (failure.signal.aborted || stop.signal.aborted) throw error;
+          // A message tardis-dev's normalizer cannot take, or the stream itself failing: the hole is
+          // explicit (coverage closes at the last message) and a new connection starts a second later.
+          if (!stop.signal.aborted) lost();
+          this.logger.log('ERROR', 'exchange stream failed; reconnecting in 1 s', { exchange, error });
+          await sleep(RESTART_DELAY_MS, undefined, { signal: stop.signal }).catch(() => undefined);
+          continue;
+        }
+        if (!stop.signal.aborted) lost();
+      }
     });
     try {
       await Promise.all(loops);
@@ -110,21 +134,6 @@ export function useBinanceRestUrl(url: string | undefined): void {
     'binance',
     RedirectedBinanceFeed as unknown as Parameters<typeof setRealTimeFeedFactory>[1],
   );
-}
-
-/** A tardis-dev normalized message (or disconnect) as a feed event; undefined for types not recorded. */
-export function toFeedEvent(message: { type: string }): FeedEvent | undefined {
-  if (message.type === 'disconnect') {
-    const d = message as Disconnect;
-    return {
-      kind: 'disconnect',
-      exchange: d.exchange,
-      symbols: d.symbols?.map((s) => s.toLowerCase()),
-      at: d.localTimestamp.getTime(),
-    };
-  }
-  const tick = fromTardis(message);
-  return tick ? { kind: 'tick', tick } : undefined;
 }
 
 const ERROR_PREFIX = 'Received error message: ';

@@ -16,16 +16,18 @@ function lower(symbol: string): string {
 
 /**
  * Maps a tardis-dev normalized message to a core tick (undefined for types tickstream does not record).
- * Book tickers carry `updateId` only when produced by TICK_NORMALIZERS (tardis-normalizers.ts).
+ * A book ticker's `updateId` is the one passed, else the one TICK_NORMALIZERS set on it (tardis-normalizers.ts).
  * One small function per type, so that the optimizer inlines the relay's two hot ones into its feed loop
  * (one function with all three cases was too large to inline, docs/PERFORMANCE.md).
  */
-export function fromTardis(message: { type: string }): Tick | undefined {
+export function fromTardis(message: { type: string }, updateId?: string | number): Tick | undefined {
   switch (message.type) {
     case 'trade':
       return tradeFrom(message as Trade);
-    case 'book_ticker':
-      return quoteFrom(message as BookTicker & { updateId?: string | number });
+    case 'book_ticker': {
+      const quote = message as BookTicker & { updateId?: string | number };
+      return quoteFrom(quote, updateId ?? quote.updateId);
+    }
     case 'book_change':
       return bookChangeFrom(message as BookChange);
     default:
@@ -47,7 +49,7 @@ function tradeFrom(m: Trade): Tick {
   };
 }
 
-function quoteFrom(m: BookTicker & { updateId?: string | number }): Tick {
+function quoteFrom(m: BookTicker, updateId: string | number | undefined): Tick {
   const quote: Mutable<QuoteTick> = {
     type: 'book_ticker',
     exchange: m.exchange,
@@ -59,7 +61,7 @@ function quoteFrom(m: BookTicker & { updateId?: string | number }): Tick {
     ts: dateToMicros(m.timestamp),
     localTs: dateToMicros(m.localTimestamp),
   };
-  if (m.updateId !== undefined) quote.updateId = m.updateId;
+  if (updateId !== undefined) quote.updateId = updateId;
   return quote;
 }
 

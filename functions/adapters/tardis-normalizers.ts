@@ -4,12 +4,14 @@ import {
   normalizeTrades,
   type BookTicker,
   type Exchange,
+  type Filter,
   type Mapper,
   type MapperFactory,
   type NormalizedData,
 } from 'tardis-dev';
 import type { DataType } from '../core/streams.ts';
-import { isNumericUpdateId } from '../core/tick.ts';
+import { isNumericUpdateId, type Tick } from '../core/tick.ts';
+import { fromTardis } from './tardis-mapping.ts';
 
 /** A normalized book ticker with the exchange's update id, when the raw message has one. */
 export type BookTickerWithUpdateId = BookTicker & { updateId?: string | number };
@@ -95,3 +97,81 @@ export const TICK_NORMALIZERS: Readonly<Record<DataType, AnyMapperFactory>> = Ob
   book_ticker: normalizeBookTickersWithUpdateId,
   book_change: normalizeBookChanges as unknown as AnyMapperFactory,
 });
+
+/** tardis-dev's own normalizer of each data type, as shipped. */
+const STOCK_NORMALIZERS: Readonly<Record<DataType, AnyMapperFactory>> = Object.freeze({
+  trade: normalizeTrades as unknown as AnyMapperFactory,
+  book_ticker: normalizeBookTickers as unknown as AnyMapperFactory,
+  book_change: normalizeBookChanges as unknown as AnyMapperFactory,
+});
+
+/**
+ * Raw exchange messages of one connection to core ticks: tardis-dev's stock normalizers of the given
+ * types, and each book ticker's update id read from the raw message it came from (the same reader as
+ * TICK_NORMALIZERS, so a tick is the same either way). It does for tardis-dev's raw `stream()` what
+ * `streamNormalized` does with TICK_NORMALIZERS, without wrapping a mapper or tagging tardis-dev's objects:
+ * that wrapper cost the live relay about 2.5 % of its time (docs/PERFORMANCE.md).
+ *
+ * Like tardis-dev's own driver, it starts over after a disconnect: `reset()` drops the mappers (a book
+ * change mapper keeps per-connection state), and the next message creates new ones at its receive time.
+ */
+export class RawTickNormalizer {
+  private mappers: Mapper<Exchange, NormalizedData>[] | undefined;
+  private readonly factories: AnyMapperFactory[];
+  private readonly readUpdateId: UpdateIdReader | undefined;
+
+  constructor(
+    private readonly exchange: Exchange,
+    types: readonly DataType[],
+    connectedAt: Date,
+  ) {
+    this.factories = types.map((type) => STOCK_NORMALIZERS[type]);
+    this.readUpdateId = Object.hasOwn(UPDATE_ID, exchange) ? UPDATE_ID[exchange] : undefined;
+    this.mappers = this.create(connectedAt);
+  }
+
+  /** The subscriptions for `symbols`, one filter per channel, as tardis-dev's normalized streams ask for them. */
+  filters(symbols: readonly string[]): Filter<string>[] {
+    const byChannel = new Map<string, Filter<string>>();
+    for (const filter of this.create(new Date()).flatMap((m) => m.getFilters([...symbols]))) {
+      const seen = byChannel.get(filter.channel);
+      if (seen === undefined) {
+        byChannel.set(filter.channel, {
+          channel: filter.channel,
+          ...(filter.symbols ? { symbols: [...filter.symbols] } : {}),
+        });
+      } else if (seen.symbols !== undefined) {
+        // A channel without symbols subscribes to all of them; otherwise the union.
+        if (filter.symbols === undefined) delete seen.symbols;
+        else
+          for (const symbol of filter.symbols) if (!seen.symbols.includes(symbol)) seen.symbols.push(symbol);
+      }
+    }
+    return [...byChannel.values()];
+  }
+
+  /** The connection was lost: the next message starts a new one, with new mappers. */
+  reset(): void {
+    this.mappers = undefined;
+  }
+
+  /** Normalizes one raw message received at `localTimestamp`, handing each core tick to `onTick`. */
+  normalize(message: unknown, localTimestamp: Date, onTick: (tick: Tick) => void): void {
+    const mappers = (this.mappers ??= this.create(localTimestamp));
+    for (const mapper of mappers) {
+      if (!mapper.canHandle(message)) continue;
+      const mapped = mapper.map(message, localTimestamp);
+      if (mapped === undefined) continue;
+      for (const normalized of mapped) {
+        const updateId =
+          normalized.type === 'book_ticker' ? updateIdOf(this.readUpdateId, message) : undefined;
+        const tick = fromTardis(normalized, updateId);
+        if (tick !== undefined) onTick(tick);
+      }
+    }
+  }
+
+  private create(localTimestamp: Date): Mapper<Exchange, NormalizedData>[] {
+    return this.factories.map((factory) => factory(this.exchange, localTimestamp));
+  }
+}

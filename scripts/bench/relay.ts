@@ -6,9 +6,12 @@
 // carries. Each variant starts from the frame text:
 //   jsonParse:  JSON.parse
 //   normalizer: JSON.parse + new Date() (tardis-dev's receive stamp) + tardis-dev's stock mappers
-//   relay:      the same + the relay's mappers (update id) + core tick mapping + row id + per-stream
-//               batching with coverage windows + message encoding (v3) + a publisher that only counts
-// and the last two again inside tardis-dev's async pipeline (normalizeMessages), as the live relay runs.
+//   relay:      the same through the relay's RawTickNormalizer (tardis-dev's mappers, update id read
+//               from the raw message, core tick) + row id + per-stream batching with coverage windows +
+//               message encoding (v3) + a publisher that only counts
+// and the last two again behind an async source of parsed messages: tardis-dev's own pipeline
+// (normalizeMessages, as streamNormalized runs it) and the relay's live feed loop (TardisLiveFeed's
+// drive over tardis-dev's raw stream).
 // In each of R rounds every variant processes all frames, in chunks of C frames taken by the variants in
 // turn, and its CPU time is summed. Rates are ticks (one per frame here) per CPU second, each variant's best
 // round; ratios are the median over rounds of the round's ratio.
@@ -25,9 +28,7 @@ import {
   type NormalizedData,
 } from 'tardis-dev';
 import { drive } from '../../functions/adapters/abortable.ts';
-import { toFeedEvent } from '../../functions/adapters/tardis-live.ts';
-import { fromTardis } from '../../functions/adapters/tardis-mapping.ts';
-import { TICK_NORMALIZERS } from '../../functions/adapters/tardis-normalizers.ts';
+import { RawTickNormalizer } from '../../functions/adapters/tardis-normalizers.ts';
 import { DEFAULT_BATCH_LIMITS } from '../../functions/core/batcher.ts';
 import type { TickFeed } from '../../functions/core/feed.ts';
 import { silentLogger } from '../../functions/core/logger.ts';
@@ -35,6 +36,7 @@ import type { EncodedMessage } from '../../functions/core/message.ts';
 import type { TickPublisher } from '../../functions/core/ports.ts';
 import { RelayService } from '../../functions/core/relay-service.ts';
 import type { StreamKey } from '../../functions/core/streams.ts';
+import type { Tick as CoreTick } from '../../functions/core/tick.ts';
 import { binanceFrame } from '../local/exchange/binance-wire.ts';
 import { tickSource, type Tick } from '../local/exchange/ground-truth.ts';
 
@@ -87,7 +89,7 @@ const STOCK_FACTORIES = [normalizeTrades, normalizeBookTickers] as unknown as Ma
   Exchange,
   NormalizedData
 >[];
-const RELAY_FACTORIES = [TICK_NORMALIZERS.trade, TICK_NORMALIZERS.book_ticker];
+const RELAY_TYPES = ['trade', 'book_ticker'] as const;
 
 /**
  * One variant over one round: fed the round's frames chunk by chunk, interleaved with the other variants,
@@ -196,24 +198,20 @@ class RecordedRelay {
   }
 }
 
-/** The relay's hot path: the relay's normalizers, core tick mapping, then the service (batch, encode, publish). */
+/** The relay's hot path: the relay's normalizer (core ticks), then the service (batch, encode, publish). */
 class RelaySession implements Session {
-  private readonly mappers = mappersOf(RELAY_FACTORIES);
-  constructor(private readonly recorded: RecordedRelay) {}
+  private readonly normalizer = new RawTickNormalizer('binance', RELAY_TYPES, new Date());
+  private readonly onTick: (tick: CoreTick) => void;
+  constructor(private readonly recorded: RecordedRelay) {
+    const { relay } = recorded;
+    this.onTick = (tick) => relay.accept({ kind: 'tick', tick });
+  }
   async feed(frames: readonly RecordedFrame[]): Promise<void> {
-    const { relay } = this.recorded;
     for (const frame of frames) {
       // Let publish bookkeeping run after the timer, as it would between socket reads.
       if (this.recorded.advance(frame.receivedAt)) await Promise.resolve();
       const message: unknown = JSON.parse(frame.text);
-      const local = new Date(frame.receivedAt);
-      for (const mapper of this.mappers) {
-        if (!mapper.canHandle(message)) continue;
-        for (const normalized of mapper.map(message, local) ?? []) {
-          const tick = fromTardis(normalized);
-          if (tick) relay.accept({ kind: 'tick', tick });
-        }
-      }
+      this.normalizer.normalize(message, new Date(frame.receivedAt), this.onTick);
     }
   }
   end(): Promise<number> {
@@ -233,7 +231,7 @@ type NormalizeMessages = (
 ) => AsyncIterableIterator<{ type: string }>;
 
 /**
- * What tardis-dev's stream() yields after the socket: parsed messages stamped with a receive time, here
+ * What tardis-dev's raw stream() yields after the socket: parsed messages stamped with a receive time, here
  * handed over a chunk at a time. `feed` resolves once the consumer has taken the whole chunk and asks for more.
  */
 class ChunkedReceiver {
@@ -305,20 +303,20 @@ class NormalizerPipelineSession implements Session {
   }
 }
 
-/** The relay as TardisLiveFeed runs it: tardis-dev's pipeline, then drive -> feed event -> core. */
+/** The relay as TardisLiveFeed runs it: tardis-dev's raw stream, then drive -> RawTickNormalizer -> core. */
 class RelayPipelineSession implements Session {
   private readonly receiver = new ChunkedReceiver();
   private readonly done: Promise<void>;
   constructor(private readonly recorded: RecordedRelay) {
     const { relay } = recorded;
+    const normalizer = new RawTickNormalizer('binance', RELAY_TYPES, new Date());
+    const onTick = (tick: CoreTick) => {
+      recorded.advance(Math.floor(tick.localTs / 1000));
+      relay.accept({ kind: 'tick', tick });
+    };
     this.done = drive(
-      pipeline(this.receiver, RELAY_FACTORIES),
-      (message) => {
-        const event = toFeedEvent(message);
-        if (event === undefined) return;
-        if (event.kind === 'tick') recorded.advance(Math.floor(event.tick.localTs / 1000));
-        relay.accept(event);
-      },
+      this.receiver.messages(),
+      (received) => normalizer.normalize(received.message, received.localTimestamp, onTick),
       new AbortController().signal,
     );
   }

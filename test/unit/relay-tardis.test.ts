@@ -1,19 +1,32 @@
+import { deepStrictEqual } from 'node:assert';
 import test from 'ava';
-import type { Exchange } from 'tardis-dev';
+import type { Exchange, Mapper, MapperFactory, NormalizedData } from 'tardis-dev';
+// tardis-dev's own subscription builder (what streamNormalized asks the exchange for); not in its typed API.
+import { getFilters } from 'tardis-dev/dist/handy.js';
+import { normalizeBookChanges, normalizeBookTickers, normalizeTrades } from 'tardis-dev';
 import { abortable, drive } from '../../functions/adapters/abortable.ts';
 import { classifyFeedError } from '../../functions/adapters/tardis-live.ts';
 import { fromTardis } from '../../functions/adapters/tardis-mapping.ts';
-import { TICK_NORMALIZERS } from '../../functions/adapters/tardis-normalizers.ts';
+import { RawTickNormalizer, TICK_NORMALIZERS } from '../../functions/adapters/tardis-normalizers.ts';
 import { FeedRejectedError } from '../../functions/core/feed.ts';
 import { rowId } from '../../functions/core/row-id.ts';
 import type { DataType } from '../../functions/core/streams.ts';
 import type { QuoteTick, Tick } from '../../functions/core/tick.ts';
 
-/** Runs a raw exchange message through the relay's normalizer and mapping, as live and history both do. */
+/**
+ * Runs a raw exchange message through both ways the relay normalizes: the live feed's RawTickNormalizer and
+ * the mappers history replays run (TICK_NORMALIZERS, then fromTardis). They must give the same ticks, or a
+ * backfilled tick would not collapse with its live twin; this throws when they differ.
+ */
 function normalize(exchange: Exchange, type: DataType, message: unknown, local: Date): Tick[] {
   const mapper = TICK_NORMALIZERS[type](exchange, local);
-  if (!mapper.canHandle(message)) return [];
-  return [...(mapper.map(message, local) ?? [])].map((m) => fromTardis(m)!).filter(Boolean);
+  const viaMappers = mapper.canHandle(message)
+    ? [...(mapper.map(message, local) ?? [])].map((m) => fromTardis(m)!).filter(Boolean)
+    : [];
+  const live: Tick[] = [];
+  new RawTickNormalizer(exchange, [type], local).normalize(message, local, (tick) => live.push(tick));
+  deepStrictEqual(live, viaMappers, 'the live normalizer and the history mappers disagree');
+  return live;
 }
 
 const binanceQuote = {
@@ -204,4 +217,50 @@ test('an update id stays as the exchange sent it, a number or digits as text, an
   for (const u of [-1, 1.5, 2 ** 53, Number.NaN, '12a', '', '-3', null]) {
     t.is(quoteWith(u).updateId, undefined, String(u));
   }
+});
+
+test('the raw normalizer subscribes to what tardis-dev itself would for the same types and symbols', (t) => {
+  const stock: Record<DataType, MapperFactory<Exchange, NormalizedData>> = {
+    trade: normalizeTrades as unknown as MapperFactory<Exchange, NormalizedData>,
+    book_ticker: normalizeBookTickers as unknown as MapperFactory<Exchange, NormalizedData>,
+    book_change: normalizeBookChanges as unknown as MapperFactory<Exchange, NormalizedData>,
+  };
+  const tardisFilters = getFilters as (
+    mappers: Mapper<Exchange, NormalizedData>[],
+    symbols: string[],
+  ) => unknown[];
+  const cases: [Exchange, DataType[], string[]][] = [
+    ['binance', ['trade', 'book_ticker', 'book_change'], ['btcusdt', 'ethusdt']],
+    ['binance', ['book_change'], ['solusdt']],
+    ['coinbase', ['trade', 'book_ticker', 'book_change'], ['btc-usd', 'eth-usd']],
+  ];
+  for (const [exchange, types, symbols] of cases) {
+    const mappers = types.map((type) => stock[type](exchange, new Date()));
+    t.deepEqual(
+      new RawTickNormalizer(exchange, types, new Date()).filters(symbols),
+      tardisFilters(mappers, [...symbols]),
+      `${exchange} ${types.join(',')}`,
+    );
+  }
+});
+
+test('after reset the raw normalizer starts over, as tardis-dev does for a new connection', (t) => {
+  // tardis-dev's Binance book change mapper takes one REST snapshot per connection and ignores later ones.
+  const snapshot = () => ({
+    stream: 'btcusdt@depthSnapshot',
+    generated: true,
+    data: { lastUpdateId: 10, bids: [['100.0', '2.0']], asks: [['100.5', '3.0']] },
+  });
+  const local = new Date(1_700_000_000_000);
+  const normalizer = new RawTickNormalizer('binance', ['book_change'], local);
+  const ticks: Tick[] = [];
+  const take = () => normalizer.normalize(snapshot(), local, (tick) => ticks.push(tick));
+  take();
+  t.like(ticks[0], { type: 'book_change', symbol: 'btcusdt', isSnapshot: true });
+  take();
+  t.is(ticks.length, 1, 'a second snapshot on one connection is ignored');
+  normalizer.reset();
+  take();
+  t.is(ticks.length, 2, 'a new connection takes its snapshot');
+  t.like(ticks[1], { type: 'book_change', isSnapshot: true, bids: [{ price: 100, amount: 2 }] });
 });
