@@ -132,6 +132,11 @@ export interface Simulator {
   groundTruth(symbol: string, exchange?: SimulatedExchange): GroundTruthStream;
   /** Terminates every connection (no close frame); returns how many. 'close' sends 1001 first. */
   dropAll(mode?: 'terminate' | 'close'): number;
+  /**
+   * Writes `text` as one data frame on every open connection of `exchange` (default binance), as a faulty
+   * exchange or proxy would; returns how many connections it went to. Not counted as a tick sent.
+   */
+  sendRaw(text: string, exchange?: SimulatedExchange): number;
   /** No data frames on any connection for `ms` (sockets stay open, subscriptions are answered). */
   stall(ms: number, mode?: StallMode): void;
   /** Answers new websocket upgrades with HTTP `status` (default 503) for `ms`. */
@@ -494,6 +499,16 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, url, on));
   };
 
+  const sendRaw = (text: string, target: SimulatedExchange = 'binance'): number => {
+    let sent = 0;
+    for (const conn of open) {
+      if (conn.record.exchange !== target || conn.ws.readyState !== WebSocket.OPEN) continue;
+      conn.ws.send(text);
+      sent++;
+    }
+    return sent;
+  };
+
   const dropAll = (mode: 'terminate' | 'close' = 'terminate'): number => {
     const conns = [...open];
     for (const conn of conns) {
@@ -693,6 +708,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     ratePerSymbol: options.ratePerSymbol,
     groundTruth: streamOf,
     dropAll,
+    sendRaw,
     stall,
     refuse,
     clear,
