@@ -88,7 +88,7 @@ export class TardisLiveFeed implements TickFeed {
           if (failure.signal.aborted || stop.signal.aborted) throw error;
           // A message tardis-dev's normalizer cannot take, or the stream itself failing: the hole is
           // explicit (coverage closes at the last message) and a new connection starts a second later.
-          if (!stop.signal.aborted) lost();
+          lost();
           this.logger.log('ERROR', 'exchange stream failed; reconnecting in 1 s', { exchange, error });
           await sleep(RESTART_DELAY_MS, undefined, { signal: stop.signal }).catch(() => undefined);
           continue;
