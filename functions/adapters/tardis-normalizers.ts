@@ -110,7 +110,7 @@ const STOCK_NORMALIZERS: Readonly<Record<DataType, AnyMapperFactory>> = Object.f
  * types, and each book ticker's update id read from the raw message it came from (the same reader as
  * TICK_NORMALIZERS, so a tick is the same either way). It does for tardis-dev's raw `stream()` what
  * `streamNormalized` does with TICK_NORMALIZERS, without wrapping a mapper or tagging tardis-dev's objects:
- * that wrapper cost the live relay about 2.5 % of its time (docs/PERFORMANCE.md).
+ * that wrapper cost the live relay about 2 % of its time (docs/PERFORMANCE.md, sixth pass).
  *
  * Like tardis-dev's own driver, it starts over after a disconnect: `reset()` drops the mappers (a book
  * change mapper keeps per-connection state), and the next message creates new ones at its receive time.
@@ -130,7 +130,11 @@ export class RawTickNormalizer {
     this.mappers = this.create(connectedAt);
   }
 
-  /** The subscriptions for `symbols`, one filter per channel, as tardis-dev's normalized streams ask for them. */
+  /**
+   * The subscriptions for `symbols`: one filter per channel with the union of its symbols (a channel asked
+   * for without symbols means all of them). For the exchanges configured here this is exactly what
+   * tardis-dev's normalized streams ask for (test/unit/relay-tardis.test.ts).
+   */
   filters(symbols: readonly string[]): Filter<string>[] {
     const byChannel = new Map<string, Filter<string>>();
     for (const filter of this.create(new Date()).flatMap((m) => m.getFilters([...symbols]))) {
