@@ -14,7 +14,7 @@ import {
 } from '../../scripts/local/exchange/ground-truth.ts';
 import { startHistoryServer, type HistoryServer } from '../../scripts/local/exchange/history-server.ts';
 import { startSimulator, type SimulatedExchange } from '../../scripts/local/exchange/simulator.ts';
-import { logsWith, relayOnSimulator, type PulledBatch } from '../support/relay.ts';
+import { drainRelay, relayOnSimulator, type PulledBatch } from '../support/relay.ts';
 
 const SEED = 47;
 const RATE = 50;
@@ -108,14 +108,7 @@ test('book_change streams of both exchanges carry the simulator book: one snapsh
   );
 
   // Freeze the market, then drain the relay: every batch it acknowledged must be pulled.
-  sim.stall(600_000, 'drop');
-  t.is(await relay.service.terminate(), 0, 'graceful exit');
-  const stopped = logsWith(relay.logs(), 'relay stopped')[0] as { counters: { batchesOut: number } };
-  t.truthy(stopped, 'shutdown summary logged');
-  t.true(
-    await collector.untilDistinct(stopped.counters.batchesOut, 20_000),
-    'every acknowledged batch pulled',
-  );
+  await drainRelay(t, sim, relay, collector);
 
   const snapshotsServed = sim.bookSnapshots();
   for (const market of MARKETS) {

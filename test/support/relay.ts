@@ -318,6 +318,30 @@ export function mergedWindows(batches: readonly Batch[]): { from: number; to: nu
 }
 
 /** Log lines with this message. */
+/**
+ * Freezes the market with the sockets open, stops the relay gracefully and waits until every batch it
+ * reported as acknowledged was pulled: afterwards the collector holds all the relay received. Returns the
+ * relay's shutdown counters.
+ */
+export async function drainRelay(
+  t: ExecutionContext,
+  sim: Simulator,
+  relay: RelayHandle,
+  collector: BatchCollector,
+): Promise<Record<string, number>> {
+  sim.stall(600_000, 'drop');
+  t.is(await relay.service.terminate(), 0, 'graceful exit');
+  const stopped = logsWith(relay.logs(), 'relay stopped')[0] as
+    | { counters: Record<string, number> }
+    | undefined;
+  t.truthy(stopped, 'shutdown summary logged');
+  t.true(
+    await collector.untilDistinct(stopped?.counters.batchesOut ?? Number.POSITIVE_INFINITY, 20_000),
+    'every acknowledged batch pulled',
+  );
+  return stopped?.counters ?? {};
+}
+
 export function logsWith(
   logs: readonly Record<string, unknown>[],
   message: string,
