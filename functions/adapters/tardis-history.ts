@@ -38,7 +38,7 @@ export class TardisHistorySource implements HistorySource {
         apiKey: this.apiKey,
         autoCleanup: true,
       },
-      // The same normalizers as the live feed, so backfilled quotes carry the update id and the live row ids.
+      // Quotes carry the update id as the live feed's do, so backfilled ticks get the live row ids.
       TICK_NORMALIZERS[stream.type] as Parameters<typeof replayNormalized>[1],
     ) as AsyncIterableIterator<{ type: string }>;
     const fromUs = from * 1000;

@@ -73,6 +73,7 @@ export class TardisLiveFeed implements TickFeed {
           timeoutIntervalMS: this.staleTimeoutMs,
           onError,
         });
+        let failed: { error: unknown } | undefined;
         try {
           await drive(
             source,
@@ -86,14 +87,19 @@ export class TardisLiveFeed implements TickFeed {
           );
         } catch (error) {
           if (failure.signal.aborted || stop.signal.aborted) throw error;
+          failed = { error };
+        }
+        if (stop.signal.aborted) break;
+        lost();
+        if (failed !== undefined) {
           // A message tardis-dev's normalizer cannot take, or the stream itself failing: the hole is
           // explicit (coverage closes at the last message) and a new connection starts a second later.
-          lost();
-          this.logger.log('ERROR', 'exchange stream failed; reconnecting in 1 s', { exchange, error });
+          this.logger.log('ERROR', 'exchange stream failed; reconnecting in 1 s', {
+            exchange,
+            error: failed.error,
+          });
           await sleep(RESTART_DELAY_MS, undefined, { signal: stop.signal }).catch(() => undefined);
-          continue;
         }
-        if (!stop.signal.aborted) lost();
       }
     });
     try {

@@ -27,6 +27,8 @@ const UPDATE_ID: Readonly<Record<string, UpdateIdReader>> = {
   binance: (m) => (m.data as Record<string, unknown> | undefined)?.u,
   coinbase: (m) => m.sequence,
 };
+const updateIdReader = (exchange: string): UpdateIdReader | undefined =>
+  Object.hasOwn(UPDATE_ID, exchange) ? UPDATE_ID[exchange] : undefined;
 
 /**
  * The update id as the exchange sent it: a number stays a number (not formatted as text here: the relay
@@ -58,8 +60,8 @@ class Tagging implements IterableIterator<BookTickerWithUpdateId> {
 
 /**
  * tardis-dev's book ticker normalizer, plus `updateId` from the raw message. A class, not an object of
- * closures: the relay makes a mapper per connection, and new closures each time would leave the optimizer
- * no feedback to inline these calls with (docs/PERFORMANCE.md).
+ * closures: a mapper is made per replay (and per reconnect), and new closures each time would leave the
+ * optimizer no feedback to inline these calls with (docs/PERFORMANCE.md).
  */
 class UpdateIdBookTickerMapper implements Mapper<Exchange, BookTickerWithUpdateId> {
   constructor(
@@ -79,30 +81,30 @@ class UpdateIdBookTickerMapper implements Mapper<Exchange, BookTickerWithUpdateI
   }
 }
 
-/** tardis-dev's book ticker normalizer, plus `updateId` from the raw message (live and history alike). */
+/** tardis-dev's book ticker normalizer, plus `updateId` from the raw message. */
 export const normalizeBookTickersWithUpdateId = ((exchange: Exchange, localTimestamp: Date) =>
   new UpdateIdBookTickerMapper(
     (normalizeBookTickers as unknown as MapperFactory<Exchange, BookTicker>)(exchange, localTimestamp),
-    Object.hasOwn(UPDATE_ID, exchange) ? UPDATE_ID[exchange] : undefined,
+    updateIdReader(exchange),
   )) as MapperFactory<Exchange, NormalizedData>;
 
 type AnyMapperFactory = MapperFactory<Exchange, NormalizedData>;
 
-/**
- * The normalizer of each data type, for the live relay and for history replays alike: both must use
- * these so that a tick gets the same row id from either source.
- */
-export const TICK_NORMALIZERS: Readonly<Record<DataType, AnyMapperFactory>> = Object.freeze({
-  trade: normalizeTrades as unknown as AnyMapperFactory,
-  book_ticker: normalizeBookTickersWithUpdateId,
-  book_change: normalizeBookChanges as unknown as AnyMapperFactory,
-});
-
 /** tardis-dev's own normalizer of each data type, as shipped. */
-const STOCK_NORMALIZERS: Readonly<Record<DataType, AnyMapperFactory>> = Object.freeze({
+export const STOCK_NORMALIZERS: Readonly<Record<DataType, AnyMapperFactory>> = Object.freeze({
   trade: normalizeTrades as unknown as AnyMapperFactory,
   book_ticker: normalizeBookTickers as unknown as AnyMapperFactory,
   book_change: normalizeBookChanges as unknown as AnyMapperFactory,
+});
+
+/**
+ * The normalizer of each data type for tardis-dev's normalized replays (history): the stock ones, with
+ * book tickers carrying the update id. The live feed gets the same ticks from RawTickNormalizer, which
+ * reads the id with the same reader; test/unit/relay-tardis.test.ts holds the two equal.
+ */
+export const TICK_NORMALIZERS: Readonly<Record<DataType, AnyMapperFactory>> = Object.freeze({
+  ...STOCK_NORMALIZERS,
+  book_ticker: normalizeBookTickersWithUpdateId,
 });
 
 /**
@@ -126,7 +128,7 @@ export class RawTickNormalizer {
     connectedAt: Date,
   ) {
     this.factories = types.map((type) => STOCK_NORMALIZERS[type]);
-    this.readUpdateId = Object.hasOwn(UPDATE_ID, exchange) ? UPDATE_ID[exchange] : undefined;
+    this.readUpdateId = updateIdReader(exchange);
     this.mappers = this.create(connectedAt);
   }
 
@@ -137,7 +139,8 @@ export class RawTickNormalizer {
    */
   filters(symbols: readonly string[]): Filter<string>[] {
     const byChannel = new Map<string, Filter<string>>();
-    for (const filter of this.create(new Date()).flatMap((m) => m.getFilters([...symbols]))) {
+    const mappers = this.mappers ?? this.create(new Date());
+    for (const filter of mappers.flatMap((m) => m.getFilters([...symbols]))) {
       const seen = byChannel.get(filter.channel);
       if (seen === undefined) {
         byChannel.set(filter.channel, {

@@ -110,7 +110,8 @@ test('v3 carries only content-hash row ids; keyed ids are derived by the reader'
 });
 
 test('live relay, writer and gap-filler give every tick the same row id', (t) => {
-  // Raw Binance frames through the normalizers the live relay and the history replay both use.
+  // Raw Binance frames through the history replay's normalizers; the live feed's RawTickNormalizer gives
+  // the same ticks (test/unit/relay-tardis.test.ts).
   const frames = [
     {
       stream: 'btcusdt@trade',

@@ -1,13 +1,16 @@
 import { deepStrictEqual } from 'node:assert';
 import test from 'ava';
-import type { Exchange, Mapper, MapperFactory, NormalizedData } from 'tardis-dev';
+import type { Exchange, Mapper, NormalizedData } from 'tardis-dev';
 // tardis-dev's own subscription builder (what streamNormalized asks the exchange for); not in its typed API.
 import { getFilters } from 'tardis-dev/dist/handy.js';
-import { normalizeBookChanges, normalizeBookTickers, normalizeTrades } from 'tardis-dev';
 import { abortable, drive } from '../../functions/adapters/abortable.ts';
 import { classifyFeedError } from '../../functions/adapters/tardis-live.ts';
 import { fromTardis } from '../../functions/adapters/tardis-mapping.ts';
-import { RawTickNormalizer, TICK_NORMALIZERS } from '../../functions/adapters/tardis-normalizers.ts';
+import {
+  RawTickNormalizer,
+  STOCK_NORMALIZERS,
+  TICK_NORMALIZERS,
+} from '../../functions/adapters/tardis-normalizers.ts';
 import { FeedRejectedError } from '../../functions/core/feed.ts';
 import { rowId } from '../../functions/core/row-id.ts';
 import type { DataType } from '../../functions/core/streams.ts';
@@ -220,11 +223,6 @@ test('an update id stays as the exchange sent it, a number or digits as text, an
 });
 
 test('the raw normalizer subscribes to what tardis-dev itself would for the same types and symbols', (t) => {
-  const stock: Record<DataType, MapperFactory<Exchange, NormalizedData>> = {
-    trade: normalizeTrades as unknown as MapperFactory<Exchange, NormalizedData>,
-    book_ticker: normalizeBookTickers as unknown as MapperFactory<Exchange, NormalizedData>,
-    book_change: normalizeBookChanges as unknown as MapperFactory<Exchange, NormalizedData>,
-  };
   const tardisFilters = getFilters as (
     mappers: Mapper<Exchange, NormalizedData>[],
     symbols: string[],
@@ -235,7 +233,7 @@ test('the raw normalizer subscribes to what tardis-dev itself would for the same
     ['coinbase', ['trade', 'book_ticker', 'book_change'], ['btc-usd', 'eth-usd']],
   ];
   for (const [exchange, types, symbols] of cases) {
-    const mappers = types.map((type) => stock[type](exchange, new Date()));
+    const mappers = types.map((type) => STOCK_NORMALIZERS[type](exchange, new Date()));
     t.deepEqual(
       new RawTickNormalizer(exchange, types, new Date()).filters(symbols),
       tardisFilters(mappers, [...symbols]),

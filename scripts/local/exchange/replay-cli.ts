@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { init, replayNormalized, type Exchange } from 'tardis-dev';
 import { TICK_NORMALIZERS } from '../../../functions/adapters/tardis-normalizers.ts';
 
-// The relay's normalizers: book tickers carry the exchange's update id (`updateId`).
+// The gap-filler's normalizers: book tickers carry the exchange's update id (`updateId`).
 const NORMALIZERS = {
   trades: TICK_NORMALIZERS.trade,
   bookTickers: TICK_NORMALIZERS.book_ticker,
