@@ -13,14 +13,14 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { format, resolveConfig } from 'prettier';
-import { tableResource } from '../functions/adapters/bigquery.ts';
+import { tableResource } from '../functions/adapters/bigquery/warehouse.ts';
 import {
   dedupViewName,
   dedupViewSql,
   TABLES,
   type TableName,
   type TableSchema,
-} from '../functions/core/schema.ts';
+} from '../functions/core/contract/schema.ts';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const SCHEMA_DIR = join(ROOT, 'infra/modules/bigquery/schemas');

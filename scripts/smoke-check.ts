@@ -11,11 +11,11 @@
  */
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
-import { FirestoreCheckpointStore } from '../functions/adapters/firestore.ts';
+import { FirestoreCheckpointStore } from '../functions/adapters/firestore/checkpoint-store.ts';
 import { systemClock, type Checkpoint } from '../functions/core/ports.ts';
-import { parseStreamsConfig } from '../functions/core/streams-config.ts';
-import { streamId, type StreamKey } from '../functions/core/streams.ts';
-import { DEFAULT_TOPOLOGY } from '../functions/core/topology.ts';
+import { parseStreamsConfig } from '../functions/core/model/streams-config.ts';
+import { streamId, type StreamKey } from '../functions/core/model/streams.ts';
+import { DEFAULT_TOPOLOGY } from '../functions/core/contract/topology.ts';
 
 export interface StreamFreshness {
   readonly stream: string;

@@ -1,7 +1,7 @@
-import type { EncodedMessage, Window } from './message.ts';
-import type { StreamKey } from './streams.ts';
-import type { Micros } from './tick.ts';
-import type { TableName } from './schema.ts';
+import type { EncodedMessage, Window } from './contract/message.ts';
+import type { StreamKey } from './model/streams.ts';
+import type { Micros } from './model/tick.ts';
+import type { TableName } from './contract/schema.ts';
 
 /** Wall-clock time in milliseconds; injected so tests can drive time. */
 export interface Clock {

@@ -1,8 +1,8 @@
-import { parse, readConfig, type ConfigOf } from '../core/config.ts';
-import { DEFAULT_GAPFILL_OPTIONS } from '../core/gapfill-service.ts';
-import { parseSeverity } from '../core/logger.ts';
-import { parseStreamsConfig } from '../core/streams-config.ts';
-import { DEFAULT_TOPOLOGY } from '../core/topology.ts';
+import { parse, readConfig, type ConfigOf } from '../core/shared/config.ts';
+import { DEFAULT_GAPFILL_OPTIONS } from '../core/gapfill/gapfill-service.ts';
+import { parseSeverity } from '../core/shared/logger.ts';
+import { parseStreamsConfig } from '../core/model/streams-config.ts';
+import { DEFAULT_TOPOLOGY } from '../core/contract/topology.ts';
 
 const ms = (min: number, max: number) => parse.int(min, max);
 

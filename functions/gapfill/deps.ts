@@ -3,12 +3,16 @@
  * ops CLI (`npm run ops -- backfill`) both build their GapfillDeps here, so the wiring is written once.
  */
 import { Firestore } from '@google-cloud/firestore';
-import { BigQueryWarehouse, createBigQueryClient } from '../adapters/bigquery.ts';
-import { FirestoreCheckpointStore } from '../adapters/firestore.ts';
-import { FirestoreGapLedger } from '../adapters/firestore-gaps.ts';
-import { FirestoreLeaseStore } from '../adapters/firestore-lease.ts';
-import { TardisHistorySource } from '../adapters/tardis-history.ts';
-import { DEFAULT_GAPFILL_OPTIONS, type GapfillDeps, type GapfillOptions } from '../core/gapfill-service.ts';
+import { BigQueryWarehouse, createBigQueryClient } from '../adapters/bigquery/warehouse.ts';
+import { FirestoreCheckpointStore } from '../adapters/firestore/checkpoint-store.ts';
+import { FirestoreGapLedger } from '../adapters/firestore/gap-ledger.ts';
+import { FirestoreLeaseStore } from '../adapters/firestore/lease-store.ts';
+import { TardisHistorySource } from '../adapters/tardis/history-source.ts';
+import {
+  DEFAULT_GAPFILL_OPTIONS,
+  type GapfillDeps,
+  type GapfillOptions,
+} from '../core/gapfill/gapfill-service.ts';
 import { systemClock, type Clock, type Logger } from '../core/ports.ts';
 import type { GapfillConfig } from './config.ts';
 

@@ -4,9 +4,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import * as functions from '@google-cloud/functions-framework';
-import { ConfigError } from '../core/config.ts';
-import { runGapfill } from '../core/gapfill-service.ts';
-import { jsonLogger } from '../core/logger.ts';
+import { ConfigError } from '../core/shared/config.ts';
+import { runGapfill } from '../core/gapfill/gapfill-service.ts';
+import { jsonLogger } from '../core/shared/logger.ts';
 import { readGapfillConfig, type GapfillConfig } from './config.ts';
 import { wireGapfill } from './deps.ts';
 

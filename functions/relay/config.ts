@@ -1,8 +1,8 @@
-import { DEFAULT_BATCH_LIMITS } from '../core/batcher.ts';
-import { parse, readConfig, type ConfigOf } from '../core/config.ts';
-import { parseSeverity } from '../core/logger.ts';
-import { parseStreamsConfig } from '../core/streams-config.ts';
-import { DEFAULT_TOPOLOGY } from '../core/topology.ts';
+import { DEFAULT_BATCH_LIMITS } from '../core/relay/batcher.ts';
+import { parse, readConfig, type ConfigOf } from '../core/shared/config.ts';
+import { parseSeverity } from '../core/shared/logger.ts';
+import { parseStreamsConfig } from '../core/model/streams-config.ts';
+import { DEFAULT_TOPOLOGY } from '../core/contract/topology.ts';
 
 export const RELAY_OPTIONS = {
   projectId: { env: 'GOOGLE_CLOUD_PROJECT', description: 'Google Cloud project id', parse: parse.string },

@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import type { RelayMonitor } from '../core/relay-monitor.ts';
+import type { RelayMonitor } from '../core/relay/status-reporter.ts';
 
 /**
  * The relay's HTTP surface (Cloud Run probes): `/readyz` answers 200 once every stream's subscription is

@@ -7,19 +7,23 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Firestore } from '@google-cloud/firestore';
 import { PubSub } from '@google-cloud/pubsub';
-import { FirestoreCheckpointStore } from '../adapters/firestore.ts';
-import { FirestoreGapLedger } from '../adapters/firestore-gaps.ts';
-import { FirestoreHeartbeatStore } from '../adapters/firestore-heartbeat.ts';
-import { DEFAULT_PUBLISHER_OPTIONS, PubSubTickPublisher, RELAY_GRPC_OPTIONS } from '../adapters/pubsub.ts';
-import { TardisLiveFeed, useBinanceRestUrl } from '../adapters/tardis-live.ts';
-import { ConfigError } from '../core/config.ts';
-import { FeedRejectedError } from '../core/feed.ts';
-import { jsonLogger } from '../core/logger.ts';
+import { FirestoreCheckpointStore } from '../adapters/firestore/checkpoint-store.ts';
+import { FirestoreGapLedger } from '../adapters/firestore/gap-ledger.ts';
+import { FirestoreHeartbeatStore } from '../adapters/firestore/heartbeat-store.ts';
+import {
+  DEFAULT_PUBLISHER_OPTIONS,
+  PubSubTickPublisher,
+  RELAY_GRPC_OPTIONS,
+} from '../adapters/pubsub/tick-publisher.ts';
+import { TardisLiveFeed, useBinanceRestUrl } from '../adapters/tardis/live-feed.ts';
+import { ConfigError } from '../core/shared/config.ts';
+import { FeedRejectedError } from '../core/relay/feed.ts';
+import { jsonLogger } from '../core/shared/logger.ts';
 import { systemClock } from '../core/ports.ts';
-import { RelayMonitor } from '../core/relay-monitor.ts';
-import { RelayService } from '../core/relay-service.ts';
-import { StartupRecovery } from '../core/relay-startup.ts';
-import { streamId } from '../core/streams.ts';
+import { RelayMonitor } from '../core/relay/status-reporter.ts';
+import { RelayService } from '../core/relay/relay-service.ts';
+import { StartupRecovery } from '../core/relay/startup-recovery.ts';
+import { streamId } from '../core/model/streams.ts';
 import { readRelayConfig, type RelayConfig } from './config.ts';
 import { createHealthServer } from './health-server.ts';
 

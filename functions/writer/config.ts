@@ -1,6 +1,6 @@
-import { ConfigError, parse, readConfig, type ConfigOf } from '../core/config.ts';
-import { parseSeverity } from '../core/logger.ts';
-import { DEFAULT_TOPOLOGY } from '../core/topology.ts';
+import { ConfigError, parse, readConfig, type ConfigOf } from '../core/shared/config.ts';
+import { parseSeverity } from '../core/shared/logger.ts';
+import { DEFAULT_TOPOLOGY } from '../core/contract/topology.ts';
 
 const list = (raw: string): string[] =>
   raw

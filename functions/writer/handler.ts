@@ -3,8 +3,8 @@
  * it: method, authentication, body size and shape, then the core writer decides the status.
  */
 import type { Logger } from '../core/ports.ts';
-import type { AuthDecision, PushAuthenticator } from '../core/push-auth.ts';
-import type { Writer } from '../core/writer-service.ts';
+import type { AuthDecision, PushAuthenticator } from '../core/writer/push-auth.ts';
+import type { Writer } from '../core/writer/writer-service.ts';
 
 /** The part of an Express request the handler reads. */
 export interface PushHttpRequest {

@@ -5,14 +5,14 @@
  */
 import * as functions from '@google-cloud/functions-framework';
 import { Firestore } from '@google-cloud/firestore';
-import { BigQueryWarehouse, createBigQueryClient, ensureWarehouse } from '../adapters/bigquery.ts';
-import { FirestoreCheckpointStore } from '../adapters/firestore.ts';
-import { OidcPushAuthenticator } from '../adapters/push-auth.ts';
-import { CheckpointCoalescer } from '../core/checkpoint-coalescer.ts';
-import { ConfigError } from '../core/config.ts';
-import { jsonLogger } from '../core/logger.ts';
+import { BigQueryWarehouse, createBigQueryClient, ensureWarehouse } from '../adapters/bigquery/warehouse.ts';
+import { FirestoreCheckpointStore } from '../adapters/firestore/checkpoint-store.ts';
+import { OidcPushAuthenticator } from '../adapters/google-auth/oidc-push-authenticator.ts';
+import { CheckpointCoalescer } from '../core/writer/checkpoint-coalescer.ts';
+import { ConfigError } from '../core/shared/config.ts';
+import { jsonLogger } from '../core/shared/logger.ts';
 import { systemClock } from '../core/ports.ts';
-import { createWriter } from '../core/writer-service.ts';
+import { createWriter } from '../core/writer/writer-service.ts';
 import { readWriterConfig, type WriterConfig } from './config.ts';
 import { createPushHandler } from './handler.ts';
 

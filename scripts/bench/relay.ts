@@ -27,16 +27,16 @@ import {
   type MapperFactory,
   type NormalizedData,
 } from 'tardis-dev';
-import { drive } from '../../functions/adapters/abortable.ts';
-import { RawTickNormalizer } from '../../functions/adapters/tardis-normalizers.ts';
-import { DEFAULT_BATCH_LIMITS } from '../../functions/core/batcher.ts';
-import type { TickFeed } from '../../functions/core/feed.ts';
-import { silentLogger } from '../../functions/core/logger.ts';
-import type { EncodedMessage } from '../../functions/core/message.ts';
+import { drive } from '../../functions/adapters/tardis/abortable.ts';
+import { RawTickNormalizer } from '../../functions/adapters/tardis/normalizers.ts';
+import { DEFAULT_BATCH_LIMITS } from '../../functions/core/relay/batcher.ts';
+import type { TickFeed } from '../../functions/core/relay/feed.ts';
+import { silentLogger } from '../../functions/core/shared/logger.ts';
+import type { EncodedMessage } from '../../functions/core/contract/message.ts';
 import type { TickPublisher } from '../../functions/core/ports.ts';
-import { RelayService } from '../../functions/core/relay-service.ts';
-import type { StreamKey } from '../../functions/core/streams.ts';
-import type { Tick as CoreTick } from '../../functions/core/tick.ts';
+import { RelayService } from '../../functions/core/relay/relay-service.ts';
+import type { StreamKey } from '../../functions/core/model/streams.ts';
+import type { Tick as CoreTick } from '../../functions/core/model/tick.ts';
 import { binanceFrame } from '../local/exchange/binance-wire.ts';
 import { tickSource, type Tick } from '../local/exchange/ground-truth.ts';
 

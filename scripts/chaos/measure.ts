@@ -1,7 +1,7 @@
 // What a chaos run measures once the gap-filler has settled: recovery time per fault, the longest span
 // not recorded live (from the gap ledger and from the trade ids), backfilled rows and poison handling.
 // All from the warehouse and the ledger after the fact, so measuring never disturbs the run.
-import { mergeIntervals, type Interval } from '../../functions/core/intervals.ts';
+import { mergeIntervals, type Interval } from '../../functions/core/shared/intervals.ts';
 import { tickSource, type IdRange } from '../local/exchange/ground-truth.ts';
 import type { Stack } from '../local/stack.ts';
 import type { FaultRecord } from './faults.ts';

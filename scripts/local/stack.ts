@@ -11,17 +11,17 @@ import {
   BigQueryWarehouse,
   createBigQueryClient,
   ensureWarehouse,
-} from '../../functions/adapters/bigquery.ts';
-import { FirestoreCheckpointStore } from '../../functions/adapters/firestore.ts';
+} from '../../functions/adapters/bigquery/warehouse.ts';
+import { FirestoreCheckpointStore } from '../../functions/adapters/firestore/checkpoint-store.ts';
 import { systemClock } from '../../functions/core/ports.ts';
-import type { DataType } from '../../functions/core/streams.ts';
-import { isolatedTopology, type Topology } from '../../functions/core/topology.ts';
+import type { DataType } from '../../functions/core/model/streams.ts';
+import { isolatedTopology, type Topology } from '../../functions/core/contract/topology.ts';
 import { startBigQueryStandin, type BigQueryStandin } from './bigquery/server.ts';
 import { startEmulators, type Emulators } from './emulators.ts';
 import { startSimulator, type Simulator } from './exchange/simulator.ts';
 import { startHistoryServer, type HistoryServer } from './exchange/history-server.ts';
-import { FirestoreGapLedger } from '../../functions/adapters/firestore-gaps.ts';
-import type { GapfillRun } from '../../functions/core/gapfill-service.ts';
+import { FirestoreGapLedger } from '../../functions/adapters/firestore/gap-ledger.ts';
+import type { GapfillRun } from '../../functions/core/gapfill/gapfill-service.ts';
 import { freePort } from './free-port.ts';
 import { startSchedulerStandin, type SchedulerStandin } from './scheduler/server.ts';
 import { signalGroup } from './process-group.ts';

@@ -2,9 +2,9 @@
 // Arguments and configuration are checked before a command's module (and its cloud clients, slow to
 // load) is imported, so a mistake is reported at once.
 import { parseArgs } from 'node:util';
-import { ConfigError } from '../../functions/core/config.ts';
-import type { GapState } from '../../functions/core/gaps.ts';
-import { parseStreamId, type StreamKey } from '../../functions/core/streams.ts';
+import { ConfigError } from '../../functions/core/shared/config.ts';
+import type { GapState } from '../../functions/core/gapfill/gaps.ts';
+import { parseStreamId, type StreamKey } from '../../functions/core/model/streams.ts';
 import { readGapfillConfig } from '../../functions/gapfill/config.ts';
 import { describeEnv, GAP_STATES, readLedgerEnv, readSchedulerEnv } from './env.ts';
 import { knownStream, OpsError, UsageError, type Io } from './io.ts';

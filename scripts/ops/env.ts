@@ -1,9 +1,9 @@
 // The ops CLI reads the deployables' environment variables, declared once in functions/gapfill/config.ts;
 // each command reads only what it needs, so `gaps` works without a Tardis key.
-import { parse, readConfig, type ConfigOf, type Option } from '../../functions/core/config.ts';
-import type { GapState } from '../../functions/core/gaps.ts';
-import { parseStreamsConfig } from '../../functions/core/streams-config.ts';
-import type { StreamKey } from '../../functions/core/streams.ts';
+import { parse, readConfig, type ConfigOf, type Option } from '../../functions/core/shared/config.ts';
+import type { GapState } from '../../functions/core/gapfill/gaps.ts';
+import { parseStreamsConfig } from '../../functions/core/model/streams-config.ts';
+import type { StreamKey } from '../../functions/core/model/streams.ts';
 import { GAPFILL_OPTIONS } from '../../functions/gapfill/config.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;

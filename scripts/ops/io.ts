@@ -1,5 +1,5 @@
 // What every ops command shares: where it writes, the environment it reads, and its error types.
-import { streamId, type StreamKey } from '../../functions/core/streams.ts';
+import { streamId, type StreamKey } from '../../functions/core/model/streams.ts';
 
 export interface Io {
   readonly env: Readonly<Record<string, string | undefined>>;

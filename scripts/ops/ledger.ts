@@ -1,10 +1,10 @@
 // `ops gaps` and `ops checkpoints`: what the gap ledger and the checkpoints say, read from Firestore.
 import { Firestore } from '@google-cloud/firestore';
-import { FirestoreCheckpointStore } from '../../functions/adapters/firestore.ts';
-import { FirestoreGapLedger } from '../../functions/adapters/firestore-gaps.ts';
-import type { Gap, GapState } from '../../functions/core/gaps.ts';
+import { FirestoreCheckpointStore } from '../../functions/adapters/firestore/checkpoint-store.ts';
+import { FirestoreGapLedger } from '../../functions/adapters/firestore/gap-ledger.ts';
+import type { Gap, GapState } from '../../functions/core/gapfill/gaps.ts';
 import { systemClock } from '../../functions/core/ports.ts';
-import { streamId, type StreamKey } from '../../functions/core/streams.ts';
+import { streamId, type StreamKey } from '../../functions/core/model/streams.ts';
 import { GAP_STATES, type LedgerEnv } from './env.ts';
 import { duration, iso, table } from './format.ts';
 import type { Io } from './io.ts';

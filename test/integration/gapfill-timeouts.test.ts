@@ -3,9 +3,9 @@
 // The BigQuery stand-in accepts the requests its faults pick and never answers them.
 import { execFile } from 'node:child_process';
 import test, { type ExecutionContext } from 'ava';
-import { createBigQueryClient, ensureWarehouse } from '../../functions/adapters/bigquery.ts';
-import { runGapfill } from '../../functions/core/gapfill-service.ts';
-import { silentLogger } from '../../functions/core/logger.ts';
+import { createBigQueryClient, ensureWarehouse } from '../../functions/adapters/bigquery/warehouse.ts';
+import { runGapfill } from '../../functions/core/gapfill/gapfill-service.ts';
+import { silentLogger } from '../../functions/core/shared/logger.ts';
 import { readGapfillConfig } from '../../functions/gapfill/config.ts';
 import { wireGapfill } from '../../functions/gapfill/deps.ts';
 import { startBigQueryStandin, type BigQueryStandin } from '../../scripts/local/bigquery/server.ts';

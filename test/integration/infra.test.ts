@@ -21,11 +21,16 @@ import { promisify } from 'node:util';
 import { inflateRawSync } from 'node:zlib';
 import { parse as parseHcl } from '@cdktf/hcl2json';
 import yaml from 'js-yaml';
-import type { Option } from '../../functions/core/config.ts';
+import type { Option } from '../../functions/core/shared/config.ts';
 import type { Checkpoint } from '../../functions/core/ports.ts';
-import { dedupViewName, TABLES, type TableName, type TableSchema } from '../../functions/core/schema.ts';
-import { parseStreamsConfig } from '../../functions/core/streams-config.ts';
-import { DEFAULT_TOPOLOGY, type Topology } from '../../functions/core/topology.ts';
+import {
+  dedupViewName,
+  TABLES,
+  type TableName,
+  type TableSchema,
+} from '../../functions/core/contract/schema.ts';
+import { parseStreamsConfig } from '../../functions/core/model/streams-config.ts';
+import { DEFAULT_TOPOLOGY, type Topology } from '../../functions/core/contract/topology.ts';
 import { generateInfraSchemas, SCHEMA_DIR, infraTables } from '../../scripts/gen-infra-schemas.ts';
 import {
   functionManifest,

@@ -1,5 +1,5 @@
 import test from 'ava';
-import type { TradeTick } from '../../functions/core/tick.ts';
+import type { TradeTick } from '../../functions/core/model/tick.ts';
 import { tradesByIdRange, type IdRange } from '../../scripts/local/exchange/ground-truth.ts';
 import { startSimulator, type ConnectionRecord } from '../../scripts/local/exchange/simulator.ts';
 import { drainRelay, logsWith, mergedWindows, relayOnSimulator, type PulledBatch } from '../support/relay.ts';

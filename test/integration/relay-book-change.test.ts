@@ -2,8 +2,8 @@ import test from 'ava';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { rowId } from '../../functions/core/row-id.ts';
-import type { BookChangeTick, PriceLevel, Tick } from '../../functions/core/tick.ts';
+import { rowId } from '../../functions/core/model/row-id.ts';
+import type { BookChangeTick, PriceLevel, Tick } from '../../functions/core/model/tick.ts';
 import {
   bookChangesBetween,
   bookSnapshot,

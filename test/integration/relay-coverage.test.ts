@@ -1,6 +1,6 @@
 import test from 'ava';
-import { SCHEMA_VERSION } from '../../functions/core/message.ts';
-import type { QuoteTick, TradeTick } from '../../functions/core/tick.ts';
+import { SCHEMA_VERSION } from '../../functions/core/contract/message.ts';
+import type { QuoteTick, TradeTick } from '../../functions/core/model/tick.ts';
 import { startSimulator, type ConnectionRecord } from '../../scripts/local/exchange/simulator.ts';
 import { tradesByIdRange, type IdRange } from '../../scripts/local/exchange/ground-truth.ts';
 import { drainRelay, mergedWindows, relayOnSimulator, type PulledBatch } from '../support/relay.ts';

@@ -2,8 +2,8 @@ import test from 'ava';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { rowId } from '../../functions/core/row-id.ts';
-import type { QuoteTick, TradeTick } from '../../functions/core/tick.ts';
+import { rowId } from '../../functions/core/model/row-id.ts';
+import type { QuoteTick, TradeTick } from '../../functions/core/model/tick.ts';
 import { bookTickerBetween, tradesBetween } from '../../scripts/local/exchange/ground-truth.ts';
 import { startHistoryServer, type HistoryServer } from '../../scripts/local/exchange/history-server.ts';
 

@@ -1,8 +1,8 @@
 import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { PubSub } from '@google-cloud/pubsub';
-import { RELAY_GRPC_OPTIONS } from '../../functions/adapters/pubsub.ts';
-import type { TradeTick } from '../../functions/core/tick.ts';
+import { RELAY_GRPC_OPTIONS } from '../../functions/adapters/pubsub/tick-publisher.ts';
+import type { TradeTick } from '../../functions/core/model/tick.ts';
 import { startPubSubEmulator } from '../../scripts/local/emulators.ts';
 import { startSimulator } from '../../scripts/local/exchange/simulator.ts';
 import { signalGroup } from '../../scripts/local/process-group.ts';

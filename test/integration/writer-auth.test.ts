@@ -1,5 +1,5 @@
 import test from 'ava';
-import { OidcPushAuthenticator } from '../../functions/adapters/push-auth.ts';
+import { OidcPushAuthenticator } from '../../functions/adapters/google-auth/oidc-push-authenticator.ts';
 import { startCertServer, tokenSigner } from '../support/oidc.ts';
 import { encodeBatch, pushEnvelope, startWriterHarness, tradeBatch } from '../support/writer-harness.ts';
 

@@ -5,9 +5,9 @@ import {
   BigQueryWarehouse,
   createBigQueryClient,
   ensureWarehouse,
-} from '../../functions/adapters/bigquery.ts';
+} from '../../functions/adapters/bigquery/warehouse.ts';
 import type { WarehouseRow } from '../../functions/core/ports.ts';
-import { WarehouseRequestError } from '../../functions/core/warehouse-error.ts';
+import { WarehouseRequestError } from '../../functions/core/shared/warehouse-error.ts';
 import { startBigQueryStandin } from '../../scripts/local/bigquery/server.ts';
 import { uniqueName } from '../support/env.ts';
 

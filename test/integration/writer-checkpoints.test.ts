@@ -1,11 +1,11 @@
 import test from 'ava';
 import { Firestore } from '@google-cloud/firestore';
-import { FirestoreCheckpointStore } from '../../functions/adapters/firestore.ts';
-import { comparePosition } from '../../functions/core/checkpoint.ts';
-import { CheckpointCoalescer } from '../../functions/core/checkpoint-coalescer.ts';
-import { silentLogger } from '../../functions/core/logger.ts';
+import { FirestoreCheckpointStore } from '../../functions/adapters/firestore/checkpoint-store.ts';
+import { comparePosition } from '../../functions/core/writer/checkpoint.ts';
+import { CheckpointCoalescer } from '../../functions/core/writer/checkpoint-coalescer.ts';
+import { silentLogger } from '../../functions/core/shared/logger.ts';
 import { systemClock, type Checkpoint, type CheckpointAdvance } from '../../functions/core/ports.ts';
-import type { TradeTick } from '../../functions/core/tick.ts';
+import type { TradeTick } from '../../functions/core/model/tick.ts';
 import { requireEmulators, uniqueName } from '../support/env.ts';
 import { seededRandom } from '../support/fakes.ts';
 import { encodeBatch, pushEnvelope, startWriterHarness, tradeBatch } from '../support/writer-harness.ts';

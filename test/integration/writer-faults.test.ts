@@ -1,5 +1,5 @@
 import test from 'ava';
-import { batchId } from '../../functions/core/message.ts';
+import { batchId } from '../../functions/core/contract/message.ts';
 import {
   encodeBatch,
   pushEnvelope,

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { encodeBatch, encodeBatchV1 } from '../../functions/core/message.ts';
+import { encodeBatch, encodeBatchV1 } from '../../functions/core/contract/message.ts';
 import { seededRandom } from '../support/fakes.ts';
 import { startWriterHarness, tradeBatch } from '../support/writer-harness.ts';
 

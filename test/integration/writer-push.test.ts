@@ -1,7 +1,7 @@
 import test from 'ava';
-import { rowId } from '../../functions/core/row-id.ts';
-import { TABLES } from '../../functions/core/schema.ts';
-import type { BookChangeTick, QuoteTick } from '../../functions/core/tick.ts';
+import { rowId } from '../../functions/core/model/row-id.ts';
+import { TABLES } from '../../functions/core/contract/schema.ts';
+import type { BookChangeTick, QuoteTick } from '../../functions/core/model/tick.ts';
 import {
   encodeBatch,
   pushEnvelope,

@@ -1,4 +1,4 @@
-import { mergeCheckpoint } from '../../functions/core/checkpoint.ts';
+import { mergeCheckpoint } from '../../functions/core/writer/checkpoint.ts';
 import type {
   Checkpoint,
   CheckpointAdvance,
@@ -8,8 +8,8 @@ import type {
   Warehouse,
   WarehouseRow,
 } from '../../functions/core/ports.ts';
-import type { TableName } from '../../functions/core/schema.ts';
-import { streamId, type StreamKey } from '../../functions/core/streams.ts';
+import type { TableName } from '../../functions/core/contract/schema.ts';
+import { streamId, type StreamKey } from '../../functions/core/model/streams.ts';
 
 /** A Warehouse port fake for core unit tests: rows kept per table, failures scripted per call. */
 export class MemoryWarehouse implements Warehouse {

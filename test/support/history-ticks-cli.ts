@@ -5,9 +5,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TardisHistorySource } from '../../functions/adapters/tardis-history.ts';
-import { rowId } from '../../functions/core/row-id.ts';
-import type { DataType } from '../../functions/core/streams.ts';
+import { TardisHistorySource } from '../../functions/adapters/tardis/history-source.ts';
+import { rowId } from '../../functions/core/model/row-id.ts';
+import type { DataType } from '../../functions/core/model/streams.ts';
 
 const [endpoint, exchange, symbol, type, from, to] = process.argv.slice(2);
 const cacheDir = mkdtempSync(join(tmpdir(), 'tickstream-history-ticks-'));

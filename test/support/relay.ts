@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PubSub, type Message, type Subscription } from '@google-cloud/pubsub';
 import type { ExecutionContext } from 'ava';
-import { decodeBatch, type Batch, type DecodedBatchBody } from '../../functions/core/message.ts';
+import { decodeBatch, type Batch, type DecodedBatchBody } from '../../functions/core/contract/message.ts';
 import {
   groupAlive,
   signalGroup,

@@ -1,4 +1,4 @@
-import type { TradeTick } from '../../functions/core/tick.ts';
+import type { TradeTick } from '../../functions/core/model/tick.ts';
 
 /** A valid trade tick; `n` picks the trade id and spaces timestamps 1 ms apart. */
 export function trade(n: number, overrides: Partial<TradeTick> = {}): TradeTick {

@@ -13,12 +13,12 @@ import {
   BigQueryWarehouse,
   createBigQueryClient,
   ensureWarehouse,
-} from '../../functions/adapters/bigquery.ts';
-import { FirestoreCheckpointStore } from '../../functions/adapters/firestore.ts';
-import { encodeBatch, type Batch, type EncodedMessage } from '../../functions/core/message.ts';
+} from '../../functions/adapters/bigquery/warehouse.ts';
+import { FirestoreCheckpointStore } from '../../functions/adapters/firestore/checkpoint-store.ts';
+import { encodeBatch, type Batch, type EncodedMessage } from '../../functions/core/contract/message.ts';
 import { systemClock } from '../../functions/core/ports.ts';
-import { rowId } from '../../functions/core/row-id.ts';
-import type { TradeTick } from '../../functions/core/tick.ts';
+import { rowId } from '../../functions/core/model/row-id.ts';
+import type { TradeTick } from '../../functions/core/model/tick.ts';
 import { startBigQueryStandin, type BigQueryStandin } from '../../scripts/local/bigquery/server.ts';
 import { freePort } from '../../scripts/local/free-port.ts';
 import { httpOk, logPath, ServiceProcess } from '../../scripts/local/service.ts';

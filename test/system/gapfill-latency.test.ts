@@ -4,7 +4,7 @@
 // must be filled no later than the schedule allows: one period plus the run in flight when it became
 // fillable plus the run that fills it (both measured), plus the scheduler's measured timer lag.
 import test from 'ava';
-import { fillableAt, type Gap } from '../../functions/core/gaps.ts';
+import { fillableAt, type Gap } from '../../functions/core/gapfill/gaps.ts';
 import { startStack } from '../../scripts/local/stack.ts';
 import { waitUntil } from '../../scripts/local/verify.ts';
 import { requireEmulators, uniqueName } from '../support/env.ts';

@@ -1,5 +1,5 @@
 import test from 'ava';
-import type { Gap } from '../../functions/core/gaps.ts';
+import type { Gap } from '../../functions/core/gapfill/gaps.ts';
 import type { IdRange } from '../../scripts/local/exchange/ground-truth.ts';
 import { startStack, type Stack, type StackOptions } from '../../scripts/local/stack.ts';
 import { compareTrades, waitUntil } from '../../scripts/local/verify.ts';

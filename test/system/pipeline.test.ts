@@ -1,5 +1,5 @@
 import test from 'ava';
-import { streamId } from '../../functions/core/streams.ts';
+import { streamId } from '../../functions/core/model/streams.ts';
 import { startStack } from '../../scripts/local/stack.ts';
 import { compareTrades, waitUntil } from '../../scripts/local/verify.ts';
 import { requireEmulators, uniqueName } from '../support/env.ts';

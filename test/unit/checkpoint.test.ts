@@ -1,7 +1,7 @@
 import test from 'ava';
-import { comparePosition, mergeCheckpoint } from '../../functions/core/checkpoint.ts';
-import { CheckpointCoalescer } from '../../functions/core/checkpoint-coalescer.ts';
-import { silentLogger } from '../../functions/core/logger.ts';
+import { comparePosition, mergeCheckpoint } from '../../functions/core/writer/checkpoint.ts';
+import { CheckpointCoalescer } from '../../functions/core/writer/checkpoint-coalescer.ts';
+import { silentLogger } from '../../functions/core/shared/logger.ts';
 import type { Checkpoint, CheckpointAdvance } from '../../functions/core/ports.ts';
 import { ManualClock, MemoryCheckpointStore, seededRandom } from '../support/fakes.ts';
 

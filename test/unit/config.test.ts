@@ -1,6 +1,6 @@
 import test from 'ava';
-import { ConfigError, parse, readConfig } from '../../functions/core/config.ts';
-import { parseStreamsConfig } from '../../functions/core/streams-config.ts';
+import { ConfigError, parse, readConfig } from '../../functions/core/shared/config.ts';
+import { parseStreamsConfig } from '../../functions/core/model/streams-config.ts';
 import { readRelayConfig } from '../../functions/relay/config.ts';
 
 test('a missing required variable is named in the error', (t) => {

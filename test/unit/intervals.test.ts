@@ -5,7 +5,7 @@ import {
   splitAligned,
   subtract,
   totalLength,
-} from '../../functions/core/intervals.ts';
+} from '../../functions/core/shared/intervals.ts';
 import { seededRandom } from '../support/fakes.ts';
 
 test('touching and overlapping intervals merge', (t) => {

@@ -1,18 +1,18 @@
 import test from 'ava';
 import type { Exchange, Mapper, NormalizedData } from 'tardis-dev';
-import { fromTardis } from '../../functions/adapters/tardis-mapping.ts';
-import { TICK_NORMALIZERS } from '../../functions/adapters/tardis-normalizers.ts';
+import { fromTardis } from '../../functions/adapters/tardis/mapping.ts';
+import { TICK_NORMALIZERS } from '../../functions/adapters/tardis/normalizers.ts';
 import {
   decodeBatch,
   encodeBatch,
   encodeBatchV1,
   MessageDecodeError,
   type Batch,
-} from '../../functions/core/message.ts';
-import { carriedRowId, rowId } from '../../functions/core/row-id.ts';
-import type { BookChangeTick, QuoteTick, Tick } from '../../functions/core/tick.ts';
-import { TickColumns } from '../../functions/core/tick-columns.ts';
-import { invalidTickValues } from '../../functions/core/validate.ts';
+} from '../../functions/core/contract/message.ts';
+import { carriedRowId, rowId } from '../../functions/core/model/row-id.ts';
+import type { BookChangeTick, QuoteTick, Tick } from '../../functions/core/model/tick.ts';
+import { TickColumns } from '../../functions/core/contract/tick-columns.ts';
+import { invalidTickValues } from '../../functions/core/model/validate.ts';
 import { trade } from '../support/ticks.ts';
 
 const T0 = Date.UTC(2026, 0, 1) * 1000;

@@ -1,7 +1,12 @@
 import test from 'ava';
-import { decodeBatch, encodeBatch, MessageDecodeError, type Batch } from '../../functions/core/message.ts';
-import { rowId } from '../../functions/core/row-id.ts';
-import type { BookChangeTick, QuoteTick } from '../../functions/core/tick.ts';
+import {
+  decodeBatch,
+  encodeBatch,
+  MessageDecodeError,
+  type Batch,
+} from '../../functions/core/contract/message.ts';
+import { rowId } from '../../functions/core/model/row-id.ts';
+import type { BookChangeTick, QuoteTick } from '../../functions/core/model/tick.ts';
 import { trade } from '../support/ticks.ts';
 
 const stream = { exchange: 'binance', symbol: 'btcusdt', type: 'trade' } as const;

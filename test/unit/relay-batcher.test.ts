@@ -1,7 +1,7 @@
 import test from 'ava';
-import { StreamBatcher } from '../../functions/core/batcher.ts';
-import { decodeBatch, type SealedBatch } from '../../functions/core/message.ts';
-import { rowId } from '../../functions/core/row-id.ts';
+import { StreamBatcher } from '../../functions/core/relay/batcher.ts';
+import { decodeBatch, type SealedBatch } from '../../functions/core/contract/message.ts';
+import { rowId } from '../../functions/core/model/row-id.ts';
 import { seededRandom } from '../support/fakes.ts';
 import { trade } from '../support/ticks.ts';
 

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { readRelayConfig } from '../../functions/relay/config.ts';
-import { parseStreamsConfig } from '../../functions/core/streams-config.ts';
+import { parseStreamsConfig } from '../../functions/core/model/streams-config.ts';
 
 test('streams of two exchanges parse, each symbol in its exchange format', (t) => {
   t.deepEqual(parseStreamsConfig('binance:btcusdt:trade,book_ticker;coinbase:BTC-USD,eth-usd:trade'), [

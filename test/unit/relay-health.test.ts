@@ -1,6 +1,6 @@
 import test from 'ava';
-import { evaluateHealth } from '../../functions/core/relay-health.ts';
-import type { StreamStatus } from '../../functions/core/relay-service.ts';
+import { evaluateHealth } from '../../functions/core/relay/health.ts';
+import type { StreamStatus } from '../../functions/core/relay/relay-service.ts';
 
 const stream = (id: string, overrides: Partial<StreamStatus> = {}): StreamStatus => ({
   stream: id,

@@ -1,7 +1,7 @@
 import test from 'ava';
-import { decodeBatch, encodeBatchV1, type Batch } from '../../functions/core/message.ts';
-import { rowId } from '../../functions/core/row-id.ts';
-import type { QuoteTick, Tick } from '../../functions/core/tick.ts';
+import { decodeBatch, encodeBatchV1, type Batch } from '../../functions/core/contract/message.ts';
+import { rowId } from '../../functions/core/model/row-id.ts';
+import type { QuoteTick, Tick } from '../../functions/core/model/tick.ts';
 import { seededRandom } from '../support/fakes.ts';
 import { trade } from '../support/ticks.ts';
 

@@ -1,10 +1,10 @@
 import test, { type ExecutionContext } from 'ava';
-import type { FeedEvent, TickFeed } from '../../functions/core/feed.ts';
-import { decodeBatch, type Batch, type EncodedMessage } from '../../functions/core/message.ts';
+import type { FeedEvent, TickFeed } from '../../functions/core/relay/feed.ts';
+import { decodeBatch, type Batch, type EncodedMessage } from '../../functions/core/contract/message.ts';
 import type { Logger, Severity, TickPublisher } from '../../functions/core/ports.ts';
-import { RelayService, type RelayOptions } from '../../functions/core/relay-service.ts';
-import type { StreamKey } from '../../functions/core/streams.ts';
-import type { QuoteTick, Tick } from '../../functions/core/tick.ts';
+import { RelayService, type RelayOptions } from '../../functions/core/relay/relay-service.ts';
+import type { StreamKey } from '../../functions/core/model/streams.ts';
+import type { QuoteTick, Tick } from '../../functions/core/model/tick.ts';
 import { ManualClock, seededRandom } from '../support/fakes.ts';
 import { trade } from '../support/ticks.ts';
 

@@ -1,8 +1,8 @@
 import test from 'ava';
-import { silentLogger } from '../../functions/core/logger.ts';
-import type { Gap, GapLedger, GapState } from '../../functions/core/gaps.ts';
-import { StartupRecovery } from '../../functions/core/relay-startup.ts';
-import { streamId, type StreamKey } from '../../functions/core/streams.ts';
+import { silentLogger } from '../../functions/core/shared/logger.ts';
+import type { Gap, GapLedger, GapState } from '../../functions/core/gapfill/gaps.ts';
+import { StartupRecovery } from '../../functions/core/relay/startup-recovery.ts';
+import { streamId, type StreamKey } from '../../functions/core/model/streams.ts';
 import { ManualClock, MemoryCheckpointStore } from '../support/fakes.ts';
 
 class MemoryGapLedger implements GapLedger {

@@ -3,18 +3,18 @@ import test from 'ava';
 import type { Exchange, Mapper, NormalizedData } from 'tardis-dev';
 // tardis-dev's own subscription builder (what streamNormalized asks the exchange for); not in its typed API.
 import { getFilters } from 'tardis-dev/dist/handy.js';
-import { abortable, drive } from '../../functions/adapters/abortable.ts';
-import { classifyFeedError } from '../../functions/adapters/tardis-live.ts';
-import { fromTardis } from '../../functions/adapters/tardis-mapping.ts';
+import { abortable, drive } from '../../functions/adapters/tardis/abortable.ts';
+import { classifyFeedError } from '../../functions/adapters/tardis/live-feed.ts';
+import { fromTardis } from '../../functions/adapters/tardis/mapping.ts';
 import {
   RawTickNormalizer,
   STOCK_NORMALIZERS,
   TICK_NORMALIZERS,
-} from '../../functions/adapters/tardis-normalizers.ts';
-import { FeedRejectedError } from '../../functions/core/feed.ts';
-import { rowId } from '../../functions/core/row-id.ts';
-import type { DataType } from '../../functions/core/streams.ts';
-import type { QuoteTick, Tick } from '../../functions/core/tick.ts';
+} from '../../functions/adapters/tardis/normalizers.ts';
+import { FeedRejectedError } from '../../functions/core/relay/feed.ts';
+import { rowId } from '../../functions/core/model/row-id.ts';
+import type { DataType } from '../../functions/core/model/streams.ts';
+import type { QuoteTick, Tick } from '../../functions/core/model/tick.ts';
 
 /**
  * Runs a raw exchange message through both ways the relay normalizes: the live feed's RawTickNormalizer and

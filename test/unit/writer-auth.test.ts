@@ -1,6 +1,6 @@
 import test from 'ava';
 import { OAuth2Client } from 'google-auth-library';
-import { audiencesForUrl, authorizePushClaims, bearerToken } from '../../functions/core/push-auth.ts';
+import { audiencesForUrl, authorizePushClaims, bearerToken } from '../../functions/core/writer/push-auth.ts';
 import { tokenSigner } from '../support/oidc.ts';
 
 const PUSHER = 'push-invoker@proj.iam.gserviceaccount.com';

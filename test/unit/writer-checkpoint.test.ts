@@ -1,16 +1,16 @@
 import test from 'ava';
-import { comparePosition } from '../../functions/core/checkpoint.ts';
-import { CheckpointCoalescer } from '../../functions/core/checkpoint-coalescer.ts';
-import { silentLogger } from '../../functions/core/logger.ts';
-import { encodeBatch } from '../../functions/core/message.ts';
+import { comparePosition } from '../../functions/core/writer/checkpoint.ts';
+import { CheckpointCoalescer } from '../../functions/core/writer/checkpoint-coalescer.ts';
+import { silentLogger } from '../../functions/core/shared/logger.ts';
+import { encodeBatch } from '../../functions/core/contract/message.ts';
 import {
   systemClock,
   type Checkpoint,
   type CheckpointAdvance,
   type CheckpointStore,
 } from '../../functions/core/ports.ts';
-import { rowId } from '../../functions/core/row-id.ts';
-import { createWriter } from '../../functions/core/writer-service.ts';
+import { rowId } from '../../functions/core/model/row-id.ts';
+import { createWriter } from '../../functions/core/writer/writer-service.ts';
 import { ManualClock, MemoryCheckpointStore, MemoryWarehouse, seededRandom } from '../support/fakes.ts';
 import { trade } from '../support/ticks.ts';
 

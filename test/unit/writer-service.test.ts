@@ -1,13 +1,17 @@
 import test from 'ava';
-import { CheckpointCoalescer } from '../../functions/core/checkpoint-coalescer.ts';
-import { silentLogger } from '../../functions/core/logger.ts';
-import { encodeBatch, encodeBatchV1, type Batch } from '../../functions/core/message.ts';
+import { CheckpointCoalescer } from '../../functions/core/writer/checkpoint-coalescer.ts';
+import { silentLogger } from '../../functions/core/shared/logger.ts';
+import { encodeBatch, encodeBatchV1, type Batch } from '../../functions/core/contract/message.ts';
 import type { RowFailure, WarehouseRow } from '../../functions/core/ports.ts';
-import { rowId } from '../../functions/core/row-id.ts';
-import type { TableName } from '../../functions/core/schema.ts';
-import type { TradeTick } from '../../functions/core/tick.ts';
-import { WarehouseRequestError } from '../../functions/core/warehouse-error.ts';
-import { createWriter, splitPayload, type WriterOptions } from '../../functions/core/writer-service.ts';
+import { rowId } from '../../functions/core/model/row-id.ts';
+import type { TableName } from '../../functions/core/contract/schema.ts';
+import type { TradeTick } from '../../functions/core/model/tick.ts';
+import { WarehouseRequestError } from '../../functions/core/shared/warehouse-error.ts';
+import {
+  createWriter,
+  splitPayload,
+  type WriterOptions,
+} from '../../functions/core/writer/writer-service.ts';
 import { ManualClock, MemoryCheckpointStore, MemoryWarehouse } from '../support/fakes.ts';
 import { trade } from '../support/ticks.ts';
 

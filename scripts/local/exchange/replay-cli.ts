@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { init, replayNormalized, type Exchange } from 'tardis-dev';
-import { TICK_NORMALIZERS } from '../../../functions/adapters/tardis-normalizers.ts';
+import { TICK_NORMALIZERS } from '../../../functions/adapters/tardis/normalizers.ts';
 
 // The gap-filler's normalizers: book tickers carry the exchange's update id (`updateId`).
 const NORMALIZERS = {

@@ -3,7 +3,7 @@
 // when ready (SCHEDULER_API_ENDPOINT takes `endpoint`); --period-ms runs every job every N ms instead of
 // on its cron schedule; --log adds a line per job change and attempt. Stops on SIGINT/SIGTERM.
 import { parseArgs } from 'node:util';
-import { jsonLogger, silentLogger } from '../../../functions/core/logger.ts';
+import { jsonLogger, silentLogger } from '../../../functions/core/shared/logger.ts';
 import { startSchedulerStandin } from './server.ts';
 
 const write = (line: string) => process.stdout.write(`${line}\n`);

@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { CloudSchedulerClient } from '@google-cloud/scheduler';
-import { silentLogger } from '../../../functions/core/logger.ts';
+import { silentLogger } from '../../../functions/core/shared/logger.ts';
 import type { Logger } from '../../../functions/core/ports.ts';
 import { createSchedulerClient } from './client.ts';
 import { JobEngine, SchedulerApiError, type Attempt, type Job } from './jobs.ts';

@@ -1,0 +1,55 @@
+import { OAuth2Client } from 'google-auth-library';
+import {
+  audiencesForUrl,
+  authorizePushClaims,
+  bearerToken,
+  type AuthDecision,
+  type PushAuthenticator,
+} from '../../core/writer/push-auth.ts';
+
+export interface OidcPushAuthOptions {
+  /** The service account Pub/Sub signs push tokens as (the subscription's `oidc_token`). */
+  readonly serviceAccount: string;
+  /** Accepted token audiences; empty: the URL the request was sent to (Pub/Sub's default audience). */
+  readonly audiences: readonly string[];
+  /** Where Google's token signing certificates are fetched (tests serve their own). */
+  readonly certsUrl?: string;
+}
+
+/**
+ * The PushAuthenticator on google-auth-library: `OAuth2Client.verifyIdToken` checks signature (Google's
+ * certificates, cached as long as Google says), issuer, expiry and audience; the core then checks the
+ * identity. Cloud Run already refuses callers without the invoker role; this is defence in depth should
+ * the service ever be opened.
+ */
+export class OidcPushAuthenticator implements PushAuthenticator {
+  private readonly client: OAuth2Client;
+
+  constructor(private readonly options: OidcPushAuthOptions) {
+    this.client = new OAuth2Client(
+      options.certsUrl ? { endpoints: { oauth2FederatedSignonPemCertsUrl: options.certsUrl } } : {},
+    );
+  }
+
+  async authenticate(authorization: string | undefined, requestUrl: string): Promise<AuthDecision> {
+    const idToken = bearerToken(authorization);
+    if (!idToken) return { ok: false, status: 401, reason: 'no bearer token' };
+    const audience =
+      this.options.audiences.length > 0 ? [...this.options.audiences] : audiencesForUrl(requestUrl);
+    let claims;
+    try {
+      const ticket = await this.client.verifyIdToken({ idToken, audience });
+      claims = ticket.getPayload();
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      // Not being able to fetch Google's certificates is our outage, not a bad token.
+      if (message.startsWith('Failed to retrieve verification certificates')) {
+        return { ok: false, status: 503, reason: message };
+      }
+      // The library quotes the token in some messages; never log a credential.
+      const safe = message.replace(/[\w-]{8,}\.[\w-]{8,}\.[\w-]*/g, '<token>').slice(0, 300);
+      return { ok: false, status: 401, reason: `invalid token: ${safe}` };
+    }
+    return authorizePushClaims(claims, this.options.serviceAccount);
+  }
+}

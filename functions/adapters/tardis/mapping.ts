@@ -1,0 +1,79 @@
+import type { BookChange, BookTicker, Trade } from 'tardis-dev';
+import { dateToMicros, type QuoteTick, type Tick } from '../../core/model/tick.ts';
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** Lower-cased symbols by exchange spelling: one small map instead of a new string per tick. */
+const lowerCase = new Map<string, string>();
+function lower(symbol: string): string {
+  let out = lowerCase.get(symbol);
+  if (out === undefined) {
+    out = symbol.toLowerCase();
+    if (lowerCase.size < 100_000) lowerCase.set(symbol, out);
+  }
+  return out;
+}
+
+/**
+ * Maps a tardis-dev normalized message to a core tick (undefined for types tickstream does not record).
+ * A book ticker's `updateId` is the one passed, else the one TICK_NORMALIZERS set on it (tardis-normalizers.ts).
+ * One small function per type, so that the optimizer inlines the relay's two hot ones into its feed loop
+ * (one function with all three cases was too large to inline, docs/PERFORMANCE.md).
+ */
+export function fromTardis(message: { type: string }, updateId?: string | number): Tick | undefined {
+  switch (message.type) {
+    case 'trade':
+      return tradeFrom(message as Trade);
+    case 'book_ticker': {
+      const quote = message as BookTicker & { updateId?: string | number };
+      return quoteFrom(quote, updateId ?? quote.updateId);
+    }
+    case 'book_change':
+      return bookChangeFrom(message as BookChange);
+    default:
+      return undefined;
+  }
+}
+
+function tradeFrom(m: Trade): Tick {
+  return {
+    type: 'trade',
+    exchange: m.exchange,
+    symbol: lower(m.symbol),
+    id: m.id,
+    price: m.price,
+    amount: m.amount,
+    side: m.side,
+    ts: dateToMicros(m.timestamp),
+    localTs: dateToMicros(m.localTimestamp),
+  };
+}
+
+function quoteFrom(m: BookTicker, updateId: string | number | undefined): Tick {
+  const quote: Mutable<QuoteTick> = {
+    type: 'book_ticker',
+    exchange: m.exchange,
+    symbol: lower(m.symbol),
+    bidPrice: m.bidPrice,
+    bidAmount: m.bidAmount,
+    askPrice: m.askPrice,
+    askAmount: m.askAmount,
+    ts: dateToMicros(m.timestamp),
+    localTs: dateToMicros(m.localTimestamp),
+  };
+  if (updateId !== undefined) quote.updateId = updateId;
+  return quote;
+}
+
+function bookChangeFrom(m: BookChange): Tick {
+  return {
+    type: 'book_change',
+    exchange: m.exchange,
+    symbol: lower(m.symbol),
+    isSnapshot: m.isSnapshot,
+    bids: m.bids,
+    asks: m.asks,
+    ts: dateToMicros(m.timestamp),
+    localTs: dateToMicros(m.localTimestamp),
+  };
+}

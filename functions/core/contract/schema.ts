@@ -1,0 +1,204 @@
+import type { DataType } from '../model/streams.ts';
+
+/**
+ * The single source of the warehouse's table definitions. The BigQuery adapter creates tables from it,
+ * the writer shapes rows by it, and infra/ tests check the Terraform schemas against it.
+ */
+export interface FieldSchema {
+  readonly name: string;
+  readonly type: 'STRING' | 'INT64' | 'FLOAT64' | 'BOOL' | 'TIMESTAMP' | 'JSON' | 'RECORD';
+  readonly mode: 'REQUIRED' | 'NULLABLE' | 'REPEATED';
+  readonly description?: string;
+  readonly fields?: readonly FieldSchema[];
+}
+
+export interface TableSchema {
+  readonly name: string;
+  readonly description: string;
+  readonly fields: readonly FieldSchema[];
+  /** Day partitioning column, when the table is partitioned. */
+  readonly partitionField?: string;
+  readonly clustering?: readonly string[];
+  /** Column that identifies a logical row; a `<name>_dedup` view keeps one row per value. */
+  readonly dedupKey?: string;
+  /** Which copy the dedup view keeps: the earliest ingested (default) or the latest state (ledgers). */
+  readonly dedupKeeps?: { readonly order: 'earliest' | 'latest'; readonly by: string };
+}
+
+const req = (name: string, type: FieldSchema['type'], description?: string): FieldSchema => ({
+  name,
+  type,
+  mode: 'REQUIRED',
+  ...(description ? { description } : {}),
+});
+const opt = (name: string, type: FieldSchema['type'], description?: string): FieldSchema => ({
+  name,
+  type,
+  mode: 'NULLABLE',
+  ...(description ? { description } : {}),
+});
+
+const tickKey = [
+  req('row_id', 'STRING', 'Deterministic id of the exchange event (same live and backfilled)'),
+  req('exchange', 'STRING'),
+  req('symbol', 'STRING'),
+];
+const tickTimes = [
+  req('exchange_ts', 'TIMESTAMP', 'Exchange event time'),
+  req('local_ts', 'TIMESTAMP', 'Receive time at the relay or at the Tardis recorder'),
+];
+const ingestion = [
+  req('ingested_at', 'TIMESTAMP', 'When the writer or gap-filler inserted the row'),
+  req('source', 'STRING', 'live | backfill'),
+  opt('relay_id', 'STRING'),
+  req('batch_id', 'STRING'),
+];
+
+const priceLevels = (name: string): FieldSchema => ({
+  name,
+  type: 'RECORD',
+  mode: 'REPEATED',
+  fields: [req('price', 'FLOAT64'), req('amount', 'FLOAT64')],
+});
+
+export const TABLES = {
+  trades: {
+    name: 'trades',
+    description: 'Trades, one row per delivery; use trades_dedup for one row per trade.',
+    fields: [
+      ...tickKey,
+      opt('trade_id', 'STRING'),
+      req('price', 'FLOAT64'),
+      req('amount', 'FLOAT64'),
+      req('side', 'STRING', 'buy | sell | unknown (taker side)'),
+      ...tickTimes,
+      ...ingestion,
+    ],
+    partitionField: 'exchange_ts',
+    clustering: ['exchange', 'symbol'],
+    dedupKey: 'row_id',
+  },
+  quotes: {
+    name: 'quotes',
+    description: 'Top of book (book_ticker) updates; use quotes_dedup.',
+    fields: [
+      ...tickKey,
+      opt('bid_price', 'FLOAT64'),
+      opt('bid_amount', 'FLOAT64'),
+      opt('ask_price', 'FLOAT64'),
+      opt('ask_amount', 'FLOAT64'),
+      ...tickTimes,
+      ...ingestion,
+    ],
+    partitionField: 'exchange_ts',
+    clustering: ['exchange', 'symbol'],
+    dedupKey: 'row_id',
+  },
+  book_changes: {
+    name: 'book_changes',
+    description: 'Order book deltas (and snapshots); use book_changes_dedup.',
+    fields: [
+      ...tickKey,
+      req('is_snapshot', 'BOOL'),
+      priceLevels('bids'),
+      priceLevels('asks'),
+      ...tickTimes,
+      ...ingestion,
+    ],
+    partitionField: 'exchange_ts',
+    clustering: ['exchange', 'symbol'],
+    dedupKey: 'row_id',
+  },
+  coverage: {
+    name: 'coverage',
+    description: 'Committed coverage windows: the stream was listened to during [window_from, window_to).',
+    fields: [
+      req('batch_id', 'STRING'),
+      req('exchange', 'STRING'),
+      req('symbol', 'STRING'),
+      req('data_type', 'STRING'),
+      req('window_from', 'TIMESTAMP'),
+      req('window_to', 'TIMESTAMP'),
+      req('rows', 'INT64'),
+      req('source', 'STRING', 'live | backfill'),
+      opt('relay_id', 'STRING'),
+      req('committed_at', 'TIMESTAMP'),
+    ],
+    partitionField: 'window_from',
+    clustering: ['exchange', 'symbol', 'data_type'],
+    dedupKey: 'batch_id',
+  },
+  quarantine: {
+    name: 'quarantine',
+    description: 'Input that could not be stored as ticks, kept verbatim with the reason.',
+    fields: [
+      req('quarantine_id', 'STRING'),
+      req('reason', 'STRING'),
+      opt('detail', 'STRING'),
+      opt('message_id', 'STRING'),
+      opt('batch_id', 'STRING'),
+      opt('exchange', 'STRING'),
+      opt('symbol', 'STRING'),
+      opt('data_type', 'STRING'),
+      req('payload', 'STRING', 'The undecodable message or tick, verbatim (base64 for binary data)'),
+      req('received_at', 'TIMESTAMP'),
+    ],
+    partitionField: 'received_at',
+    dedupKey: 'quarantine_id',
+  },
+  gaps: {
+    name: 'gaps',
+    description: 'Mirror of the gap ledger: one row per gap state change; gaps_dedup holds the latest state.',
+    fields: [
+      req('gap_id', 'STRING', 'Deterministic id of the hole (stream and interval)'),
+      req('exchange', 'STRING'),
+      req('symbol', 'STRING'),
+      req('data_type', 'STRING'),
+      req('gap_from', 'TIMESTAMP', 'Start of the uncovered interval (inclusive)'),
+      req('gap_to', 'TIMESTAMP', 'End of the uncovered interval (exclusive)'),
+      req('detected_by', 'STRING', 'coverage | trade_ids | stale_checkpoint | relay_startup | manual'),
+      req('state', 'STRING', 'open | filling | filled | failed | unfillable'),
+      req('attempts', 'INT64'),
+      opt('rows_backfilled', 'INT64'),
+      opt('reason', 'STRING'),
+      req('updated_at', 'TIMESTAMP'),
+      opt(
+        'fillable_at',
+        'TIMESTAMP',
+        'When the gap became fillable: gap_to + max(settle, availability delay)',
+      ),
+      opt('filled_at', 'TIMESTAMP', 'When the gap was filled (state filled)'),
+    ],
+    partitionField: 'gap_from',
+    clustering: ['exchange', 'symbol', 'data_type'],
+    dedupKey: 'gap_id',
+    dedupKeeps: { order: 'latest', by: 'updated_at' },
+  },
+} as const satisfies Record<string, TableSchema>;
+
+export type TableName = keyof typeof TABLES;
+
+export const TABLE_FOR_TYPE: Record<DataType, 'trades' | 'quotes' | 'book_changes'> = {
+  trade: 'trades',
+  book_ticker: 'quotes',
+  book_change: 'book_changes',
+};
+
+/** Name of the dedup view of a table. */
+export function dedupViewName(table: TableName): string {
+  return `${table}_dedup`;
+}
+
+/** The dedup view's SQL: one row per logical id (the earliest ingested copy, or the latest state). */
+export function dedupViewSql(projectId: string, dataset: string, table: TableSchema): string {
+  if (!table.dedupKey) throw new Error(`table ${table.name} has no dedup key`);
+  const order = table.dedupKeeps
+    ? `${table.dedupKeeps.by}${table.dedupKeeps.order === 'latest' ? ' DESC' : ''}`
+    : table.fields.some((f) => f.name === 'ingested_at')
+      ? 'ingested_at'
+      : table.dedupKey;
+  return (
+    `SELECT * FROM \`${projectId}.${dataset}.${table.name}\` WHERE TRUE ` +
+    `QUALIFY ROW_NUMBER() OVER (PARTITION BY ${table.dedupKey} ORDER BY ${order}) = 1`
+  );
+}
