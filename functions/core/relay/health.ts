@@ -1,4 +1,4 @@
-import type { StreamStatus } from './relay-service.ts';
+import type { StreamStatus } from './stream-registry.ts';
 
 export interface HealthOptions {
   /** A stream whose newest acknowledged coverage is older than this makes the relay unhealthy. */

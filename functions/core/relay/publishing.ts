@@ -1,0 +1,99 @@
+import type { SealedBatch } from '../contract/message.ts';
+import type { Clock, Logger, TickPublisher } from '../ports.ts';
+import { LatencyWindow, type LatencySummary, type RelayCounters } from './counters.ts';
+import type { StreamState } from './stream-registry.ts';
+
+/**
+ * Encoded batches out: hands each batch to the publisher within a bound on unsettled bytes, and accounts
+ * for the outcome. An acknowledged batch extends its stream's recorded coverage; a refused or failed one is
+ * logged with its window and counted, and its window never becomes coverage (downstream backfills it).
+ */
+export class BatchPublishing {
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly latency = new LatencyWindow();
+
+  constructor(
+    private readonly publisher: TickPublisher,
+    private readonly counters: RelayCounters,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+    private readonly maxInFlightBytes: number,
+  ) {}
+
+  publish(batch: SealedBatch, state: StreamState): void {
+    const size = batch.message.data.length;
+    if (this.counters.inFlightBytes + size > this.maxInFlightBytes) {
+      this.refuse(batch, state);
+      return;
+    }
+    this.counters.inFlightBytes += size;
+    this.counters.inFlightBatches++;
+    const startedAt = this.clock.now();
+    const done = this.publisher.publish(batch.message).then(
+      () => this.acknowledged(batch, state, startedAt),
+      (error: unknown) => this.failed(batch, state, startedAt, error),
+    );
+    const tracked = done.finally(() => {
+      this.counters.inFlightBytes -= size;
+      this.counters.inFlightBatches--;
+      this.inFlight.delete(tracked);
+    });
+    this.inFlight.add(tracked);
+  }
+
+  /** Waits until every publish handed over so far (and any started meanwhile) has settled. */
+  async settle(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
+  }
+
+  /** Publish latencies since the previous call. */
+  takeLatency(): LatencySummary {
+    return this.latency.take();
+  }
+
+  /** The in-flight bound is full: the batch is dropped and its window stays uncovered. */
+  private refuse(batch: SealedBatch, state: StreamState): void {
+    const { from, to } = batch.window;
+    this.counters.backpressureDrops++;
+    this.counters.ticksLostBackpressure += batch.count;
+    this.counters.uncoveredMs += to - from;
+    this.logger.log('ERROR', 'publisher backlog full; batch dropped, its window stays uncovered', {
+      stream: state.id,
+      batchId: batch.message.attributes.batch,
+      ticks: batch.count,
+      windowFrom: from,
+      windowTo: to,
+      inFlightBytes: this.counters.inFlightBytes,
+    });
+  }
+
+  private acknowledged(batch: SealedBatch, state: StreamState, startedAt: number): void {
+    const now = this.clock.now();
+    const ticks = batch.count;
+    this.counters.batchesOut++;
+    if (ticks === 0) this.counters.heartbeatsOut++;
+    this.counters.ticksPublished += ticks;
+    this.counters.bytesPublished += batch.message.data.length;
+    this.counters.publishLatencyMsTotal += now - startedAt;
+    this.latency.record(now - startedAt);
+    state.lastPublishAt = now;
+    const to = batch.window.to;
+    if (state.coveredTo === null || to > state.coveredTo) state.coveredTo = to;
+  }
+
+  private failed(batch: SealedBatch, state: StreamState, startedAt: number, error: unknown): void {
+    const { from, to } = batch.window;
+    this.counters.publishFailures++;
+    this.counters.ticksLostPublish += batch.count;
+    this.counters.uncoveredMs += to - from;
+    this.logger.log('ERROR', 'publish failed; batch lost, its window stays uncovered', {
+      stream: state.id,
+      batchId: batch.message.attributes.batch,
+      ticks: batch.count,
+      windowFrom: from,
+      windowTo: to,
+      afterMs: this.clock.now() - startedAt,
+      error,
+    });
+  }
+}
