@@ -1,7 +1,19 @@
 import type { SealedBatch } from '../contract/message.ts';
 import type { Clock, Logger, TickPublisher } from '../ports.ts';
-import { LatencyWindow, type LatencySummary, type RelayCounters } from './counters.ts';
+import { LatencyWindow } from '../shared/latency-window.ts';
+import type { RelayCounters } from './counters.ts';
 import type { StreamState } from './stream-registry.ts';
+
+/**
+ * Publish latencies of one metrics interval, as the relay logs them (`publishLatencyMs`): whole ms from the
+ * clock, unrounded, null when nothing was published.
+ */
+export interface PublishLatency {
+  readonly count: number;
+  readonly p50: number | null;
+  readonly p99: number | null;
+  readonly max: number | null;
+}
 
 /**
  * Encoded batches out: hands each batch to the publisher within a bound on unsettled bytes, and accounts
@@ -47,8 +59,16 @@ export class BatchPublishing {
   }
 
   /** Publish latencies since the previous call. */
-  takeLatency(): LatencySummary {
-    return this.latency.take();
+  takeLatency(): PublishLatency {
+    const latency = this.latency;
+    const taken = {
+      count: latency.count,
+      p50: latency.quantile(0.5),
+      p99: latency.quantile(0.99),
+      max: latency.max,
+    };
+    latency.reset();
+    return taken;
   }
 
   /** The in-flight bound is full: the batch is dropped and its window stays uncovered. */

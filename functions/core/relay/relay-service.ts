@@ -1,11 +1,11 @@
 import type { BatchLimits } from './batcher.ts';
 import type { FeedEvent, TickFeed } from './feed.ts';
 import type { Clock, Logger, TickPublisher } from '../ports.ts';
-import { newCounters, type LatencySummary, type RelayCounters } from './counters.ts';
+import { newCounters, type RelayCounters } from './counters.ts';
 import type { StreamKey } from '../model/streams.ts';
 import { Coverage } from './coverage.ts';
 import { RelayIntake } from './intake.ts';
-import { BatchPublishing } from './publishing.ts';
+import { BatchPublishing, type PublishLatency } from './publishing.ts';
 import { StreamRegistry, type StreamStatus } from './stream-registry.ts';
 
 export interface RelayOptions {
@@ -102,7 +102,7 @@ export class RelayService {
   }
 
   /** Publish latencies since the previous call. */
-  takeLatency(): LatencySummary {
+  takeLatency(): PublishLatency {
     return this.publishing.takeLatency();
   }
 

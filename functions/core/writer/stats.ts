@@ -23,58 +23,7 @@ export interface WriterCounters {
   rowsRetried: number;
 }
 
-export interface LatencySummary {
-  readonly count: number;
-  readonly meanMs: number;
-  readonly p50Ms: number;
-  readonly p99Ms: number;
-  readonly maxMs: number;
-}
-
-const SAMPLE_CAP = 4096;
-
-/** Insert latencies of the current reporting interval (a bounded sample: the first SAMPLE_CAP). */
-export class LatencyWindow {
-  private sample: number[] = [];
-  private count = 0;
-  private sum = 0;
-  private max = 0;
-
-  record(ms: number): void {
-    this.count++;
-    this.sum += ms;
-    if (ms > this.max) this.max = ms;
-    if (this.sample.length < SAMPLE_CAP) this.sample.push(ms);
-  }
-
-  /** Count, mean and max only: cheap enough for every response. */
-  quick(): Pick<LatencySummary, 'count' | 'meanMs' | 'maxMs'> {
-    return {
-      count: this.count,
-      meanMs: this.count === 0 ? 0 : round(this.sum / this.count),
-      maxMs: round(this.max),
-    };
-  }
-
-  summary(): LatencySummary {
-    const sorted = [...this.sample].sort((a, b) => a - b);
-    const at = (q: number) => round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0);
-    return {
-      count: this.count,
-      meanMs: this.count === 0 ? 0 : round(this.sum / this.count),
-      p50Ms: at(0.5),
-      p99Ms: at(0.99),
-      maxMs: round(this.max),
-    };
-  }
-
-  reset(): void {
-    this.sample = [];
-    this.count = 0;
-    this.sum = 0;
-    this.max = 0;
-  }
-}
+export { LatencyWindow, type LatencySummary } from '../shared/latency-window.ts';
 
 export function newCounters(): WriterCounters {
   return {
@@ -90,8 +39,4 @@ export function newCounters(): WriterCounters {
     insertRetries: 0,
     rowsRetried: 0,
   };
-}
-
-function round(ms: number): number {
-  return Math.round(ms * 10) / 10;
 }
