@@ -20,7 +20,7 @@ import { ConfigError } from '../core/shared/config.ts';
 import { FeedRejectedError } from '../core/relay/feed.ts';
 import { jsonLogger } from '../core/shared/logger.ts';
 import { systemClock } from '../core/ports.ts';
-import { RelayMonitor } from '../core/relay/status-reporter.ts';
+import { StatusReporter } from '../core/relay/status-reporter.ts';
 import { RelayService } from '../core/relay/relay-service.ts';
 import { StartupRecovery } from '../core/relay/startup-recovery.ts';
 import { streamId } from '../core/model/streams.ts';
@@ -83,7 +83,7 @@ const relay = new RelayService(
     onFirstCoverage: (stream, from) => recovery.onFirstCoverage(stream, from),
   },
 );
-const monitor = new RelayMonitor(
+const statusReporter = new StatusReporter(
   relay,
   new FirestoreHeartbeatStore(firestore, config.heartbeats),
   clock,
@@ -100,7 +100,7 @@ const monitor = new RelayMonitor(
   },
 );
 
-const health = createHealthServer(monitor);
+const health = createHealthServer(statusReporter);
 health.listen(config.port, () => {
   const address = health.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
@@ -144,7 +144,9 @@ async function shutdown(reason: string, exitCode: number): Promise<void> {
     ),
   });
   // Every batch is settled: the rest (a last heartbeat, closing clients) is courtesy, given a second at most.
-  const courtesy = Promise.allSettled([monitor.stop(), pubsub.close()]).then(() => firestore.terminate());
+  const courtesy = Promise.allSettled([statusReporter.stop(), pubsub.close()]).then(() =>
+    firestore.terminate(),
+  );
   await Promise.race([courtesy.catch(() => undefined), new Promise((r) => setTimeout(r, 1000).unref())]);
   health.close();
   clearTimeout(deadline);
@@ -157,7 +159,7 @@ process.on('SIGINT', () => void shutdown('SIGINT', 0));
 async function main(): Promise<void> {
   // Read the checkpoints before connecting, but never let a slow Firestore delay recording.
   await Promise.race([recovery.load(config.streams), new Promise((r) => setTimeout(r, 5_000).unref())]);
-  monitor.start();
+  statusReporter.start();
   await relay.start();
 }
 

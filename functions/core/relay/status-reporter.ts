@@ -34,7 +34,7 @@ export interface MemoryUsage {
   readonly heapUsed: number;
 }
 
-export interface MonitorOptions {
+export interface StatusReporterOptions {
   readonly relayId: string;
   readonly revision: string | null;
   readonly host: string | null;
@@ -51,7 +51,7 @@ export interface MonitorOptions {
  * and writes the instance's heartbeat document every `heartbeatIntervalMs`. Failures to write a
  * heartbeat are logged and never affect recording.
  */
-export class RelayMonitor {
+export class StatusReporter {
   private timers: NodeJS.Timeout[] = [];
   private writing: Promise<void> | undefined;
   private lastMetricsAt: number;
@@ -62,7 +62,7 @@ export class RelayMonitor {
     private readonly store: HeartbeatStore | undefined,
     private readonly clock: Clock,
     private readonly logger: Logger,
-    private readonly options: MonitorOptions,
+    private readonly options: StatusReporterOptions,
   ) {
     this.lastMetricsAt = clock.now();
     this.lastCounters = { ...relay.counters };
