@@ -33,8 +33,8 @@ export const DEFAULT_BATCH_LIMITS: BatchLimits = Object.freeze({
  */
 export class StreamBatcher {
   /**
-   * Start (ms) of the open coverage window, NaN while not covering: a number from the start, so the per-tick
-   * path keeps it as a double instead of boxing a new heap number for each tick's receive time.
+   * Start (ms) of the open coverage window, NaN while not covering: a number from the start, never null
+   * (see docs/PERFORMANCE.md).
    */
   private windowFrom = Number.NaN;
   /** The buffered ticks, in the message's layout: a cut encodes them, the tick objects are not kept. */
@@ -113,8 +113,9 @@ export class StreamBatcher {
 
   /**
    * Ends coverage at `boundary` and returns everything buffered (possibly an empty batch closing the
-   * window; nothing when there is neither a tick nor time to claim). Ticks received at or after the boundary still travel in this batch, outside its window:
-   * they were received, so they are published, but the window claims nothing past the evidence.
+   * window; nothing when there is neither a tick nor time to claim). Ticks received at or after the
+   * boundary still travel in this batch, outside its window: they were received, so they are published,
+   * but the window claims nothing past the evidence.
    */
   close(boundary: number): SealedBatch | undefined {
     if (!this.isCovering) return undefined;
