@@ -73,16 +73,9 @@ export class BatchPublishing {
 
   /** The in-flight bound is full: the batch is dropped and its window stays uncovered. */
   private refuse(batch: SealedBatch, state: StreamState): void {
-    const { from, to } = batch.window;
     this.counters.backpressureDrops++;
     this.counters.ticksLostBackpressure += batch.count;
-    this.counters.uncoveredMs += to - from;
-    this.logger.log('ERROR', 'publisher backlog full; batch dropped, its window stays uncovered', {
-      stream: state.id,
-      batchId: batch.message.attributes.batch,
-      ticks: batch.count,
-      windowFrom: from,
-      windowTo: to,
+    this.lose(batch, state, 'publisher backlog full; batch dropped, its window stays uncovered', {
       inFlightBytes: this.counters.inFlightBytes,
     });
   }
@@ -102,18 +95,30 @@ export class BatchPublishing {
   }
 
   private failed(batch: SealedBatch, state: StreamState, startedAt: number, error: unknown): void {
-    const { from, to } = batch.window;
     this.counters.publishFailures++;
     this.counters.ticksLostPublish += batch.count;
+    this.lose(batch, state, 'publish failed; batch lost, its window stays uncovered', {
+      afterMs: this.clock.now() - startedAt,
+      error,
+    });
+  }
+
+  /** A batch that will not reach the broker: its window counts as uncovered and is logged with the batch. */
+  private lose(
+    batch: SealedBatch,
+    state: StreamState,
+    message: string,
+    fields: Record<string, unknown>,
+  ): void {
+    const { from, to } = batch.window;
     this.counters.uncoveredMs += to - from;
-    this.logger.log('ERROR', 'publish failed; batch lost, its window stays uncovered', {
+    this.logger.log('ERROR', message, {
       stream: state.id,
       batchId: batch.message.attributes.batch,
       ticks: batch.count,
       windowFrom: from,
       windowTo: to,
-      afterMs: this.clock.now() - startedAt,
-      error,
+      ...fields,
     });
   }
 }
