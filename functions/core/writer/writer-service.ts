@@ -17,6 +17,8 @@ import {
 } from '../contract/push-envelope.ts';
 import { sleep as realSleep } from '../shared/retry.ts';
 import { coverageRow, tickToRow } from '../contract/rows.ts';
+import { quarantineRow } from '../contract/quarantine-row.ts';
+import { errorMessage } from '../shared/errors.ts';
 import { rowId as computeRowId } from '../model/row-id.ts';
 import { TABLE_FOR_TYPE, type TableName } from '../contract/schema.ts';
 import { streamId } from '../model/streams.ts';
@@ -179,7 +181,7 @@ export function createWriter(deps: WriterDeps) {
     deadline: number,
   ): Promise<void> {
     if (entries.length === 0) return;
-    const receivedAt = new Date(clock.now()).toISOString();
+    const receivedAt = clock.now();
     const attributes = envelope.message.attributes;
     const rows: WarehouseRow[] = [];
     const sizes: number[] = [];
@@ -188,21 +190,20 @@ export function createWriter(deps: WriterDeps) {
       parts.forEach((payload, k) => {
         const id = parts.length === 1 ? entry.id : `${entry.id}/part-${k + 1}-of-${parts.length}`;
         const detail = entry.detail.slice(0, 4096);
-        rows.push({
-          insertId: id,
-          json: {
-            quarantine_id: id,
+        rows.push(
+          quarantineRow({
+            id,
             reason: entry.reason,
             detail: parts.length === 1 ? detail : `${detail} (payload part ${k + 1} of ${parts.length})`,
-            message_id: envelope.message.messageId,
-            batch_id: short(attributes.batch),
+            messageId: envelope.message.messageId,
+            batchId: short(attributes.batch),
             exchange: short(batch?.stream.exchange ?? attributes.exchange),
             symbol: short(batch?.stream.symbol ?? attributes.symbol),
-            data_type: short(batch?.stream.type ?? attributes.type),
+            dataType: short(batch?.stream.type ?? attributes.type),
             payload,
-            received_at: receivedAt,
-          },
-        });
+            receivedAt,
+          }),
+        );
         sizes.push(Buffer.byteLength(payload) + detail.length + 512);
       });
     }
@@ -452,8 +453,4 @@ export function splitPayload(payload: string, max: number): string[] {
 function payloadText(data: Buffer): string {
   const text = data.toString('utf8');
   return Buffer.from(text, 'utf8').equals(data) ? text : `base64:${data.toString('base64')}`;
-}
-
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
