@@ -12,7 +12,7 @@ import { CheckpointCoalescer } from '../core/writer/checkpoint-coalescer.ts';
 import { ConfigError } from '../core/shared/config.ts';
 import { jsonLogger } from '../core/shared/logger.ts';
 import { systemClock } from '../core/ports.ts';
-import { createWriter } from '../core/writer/writer-service.ts';
+import { createWriter } from '../core/writer/writer.ts';
 import { readWriterConfig, type WriterConfig } from './config.ts';
 import { createPushHandler } from './handler.ts';
 
