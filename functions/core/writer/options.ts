@@ -34,3 +34,6 @@ export const DEFAULT_WRITER_OPTIONS: WriterOptions = Object.freeze({
   quarantineChunkChars: 1024 * 1024,
   validation: DEFAULT_VALIDATION,
 });
+
+/** Least time between two writes of one stream's checkpoint document (CheckpointCoalescer). */
+export const DEFAULT_CHECKPOINT_INTERVAL_MS = 1000;
