@@ -1,4 +1,4 @@
-import { comparePosition } from './checkpoint.ts';
+import { comparePosition, type Position } from './checkpoint.ts';
 import {
   decodeBatch,
   batchId as makeBatchId,
@@ -33,7 +33,8 @@ export interface BatchPlan {
   /** The tick array each row came from, for quarantine should the warehouse refuse it. */
   readonly raw: unknown[];
   readonly bad: QuarantineEntry[];
-  readonly last: { ts: number; tradeId: string | null } | null;
+  /** The furthest tick stored: where the checkpoint moves to. */
+  readonly last: Position | null;
 }
 
 /** Everything a delivery will write, computed before any I/O. */
@@ -97,7 +98,7 @@ function planBatch(
   const rawRows: unknown[] = [];
   const meta = { ingestedAt: now, source: 'live' as const, relayId: batch.relayId, batchId: id };
   const fixed = 320 + id.length + batch.stream.symbol.length;
-  let last: { ts: number; tradeId: string | null } | null = null;
+  let last: Position | null = null;
   let skipped = 0;
   for (let i = 0; i < batch.ticks.length; i++) {
     // Index of the tick in the message's `t` array (undecodable ticks were left out of batch.ticks).
