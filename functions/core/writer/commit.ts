@@ -1,3 +1,7 @@
+/**
+ * The writer's commit step: a plan's inserts (group-committed, retried within the delivery deadline),
+ * then its coverage row, then its checkpoint.
+ */
 import type { CheckpointCoalescer } from './checkpoint-coalescer.ts';
 import {
   insertDurably as insertRows,

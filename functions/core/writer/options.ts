@@ -1,3 +1,4 @@
+/** The writer core's options and their defaults, declared once (functions/writer/config.ts reads them). */
 import { DEFAULT_VALIDATION, type ValidationLimits } from '../model/validate.ts';
 
 export interface WriterOptions {

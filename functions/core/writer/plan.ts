@@ -1,3 +1,7 @@
+/**
+ * The writer's plan: a push envelope decoded and validated into rows, quarantine entries and the
+ * checkpoint position. Pure: no I/O, and time only as the `now` passed in.
+ */
 import { comparePosition, type Position } from './checkpoint.ts';
 import {
   decodeBatch,

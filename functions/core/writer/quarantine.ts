@@ -1,3 +1,4 @@
+/** What the writer keeps in quarantine, and those entries as quarantine rows (long payloads in parts). */
 import type { Batch } from '../contract/message.ts';
 import type { WarehouseRow } from '../ports.ts';
 import { stringifyLoose, type PushEnvelope } from '../contract/push-envelope.ts';

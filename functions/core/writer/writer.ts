@@ -1,3 +1,8 @@
+/**
+ * The writer's core: one push delivery in, one HTTP status out (400 not a push, 200 stored or
+ * quarantined, 503 not durable: Pub/Sub redelivers). plan.ts says what a delivery writes, commit.ts
+ * writes it.
+ */
 import type { CheckpointCoalescer, CoalescerStats } from './checkpoint-coalescer.ts';
 import type { Clock, Logger, Warehouse } from '../ports.ts';
 import { EnvelopeError, parsePushEnvelope, type PushEnvelope } from '../contract/push-envelope.ts';
