@@ -1,6 +1,7 @@
 import { ConfigError, parse, readConfig, type ConfigOf } from '../core/shared/config.ts';
 import { parseSeverity } from '../core/shared/logger.ts';
 import { DEFAULT_TOPOLOGY } from '../core/contract/topology.ts';
+import { DEFAULT_CHECKPOINT_INTERVAL_MS, DEFAULT_WRITER_OPTIONS } from '../core/writer/options.ts';
 
 const list = (raw: string): string[] =>
   raw
@@ -37,20 +38,20 @@ export const WRITER_OPTIONS = {
   insertAttempts: {
     env: 'WRITER_INSERT_ATTEMPTS',
     description: 'insertAll attempts within one delivery before answering 503',
-    default: 6,
+    default: DEFAULT_WRITER_OPTIONS.insertAttempts,
     parse: parse.int(1, 20),
   },
   insertTimeoutMs: {
     env: 'WRITER_INSERT_TIMEOUT_MS',
     description: 'Timeout of one insertAll request',
-    default: 10_000,
+    default: DEFAULT_WRITER_OPTIONS.insertTimeoutMs,
     parse: parse.int(100, 120_000),
   },
   deliveryDeadlineMs: {
     env: 'WRITER_DELIVERY_DEADLINE_MS',
     description:
       'Time budget of one push delivery; keep it well below the push ack deadline (60 s local, 120 s cloud)',
-    default: 40_000,
+    default: DEFAULT_WRITER_OPTIONS.deliveryDeadlineMs,
     parse: parse.int(1000, 600_000),
   },
   insertTransport: {
@@ -63,7 +64,7 @@ export const WRITER_OPTIONS = {
   insertConcurrency: {
     env: 'WRITER_INSERT_CONCURRENCY',
     description: 'insertAll requests in flight per table; concurrent deliveries beyond it share requests',
-    default: 2,
+    default: DEFAULT_WRITER_OPTIONS.maxInFlightPerTable,
     parse: parse.int(1, 64),
   },
   maxBodyBytes: {
@@ -81,7 +82,7 @@ export const WRITER_OPTIONS = {
   checkpointIntervalMs: {
     env: 'CHECKPOINT_MIN_INTERVAL_MS',
     description: 'Least time between two writes of one checkpoint document',
-    default: 1000,
+    default: DEFAULT_CHECKPOINT_INTERVAL_MS,
     parse: parse.int(0, 60_000),
   },
   pushServiceAccount: {

@@ -4,7 +4,7 @@
  */
 import type { Logger } from '../core/ports.ts';
 import type { AuthDecision, PushAuthenticator } from '../core/writer/push-auth.ts';
-import type { Writer } from '../core/writer/writer-service.ts';
+import type { Writer } from '../core/writer/writer.ts';
 
 /** The part of an Express request the handler reads. */
 export interface PushHttpRequest {

@@ -1,7 +1,7 @@
 /**
  * Composition root of the writer: a functions-framework HTTP function (target `writer`) behind a
- * Pub/Sub push subscription. It only wires adapters into the core; the rules live in core/writer-service
- * and the HTTP layer in handler.ts.
+ * Pub/Sub push subscription. It only wires adapters into the core; the rules live in core/writer/
+ * (writer.ts decides the status) and the HTTP layer in handler.ts.
  */
 import * as functions from '@google-cloud/functions-framework';
 import { Firestore } from '@google-cloud/firestore';
@@ -12,7 +12,7 @@ import { CheckpointCoalescer } from '../core/writer/checkpoint-coalescer.ts';
 import { ConfigError } from '../core/shared/config.ts';
 import { jsonLogger } from '../core/shared/logger.ts';
 import { systemClock } from '../core/ports.ts';
-import { createWriter } from '../core/writer/writer-service.ts';
+import { createWriter } from '../core/writer/writer.ts';
 import { readWriterConfig, type WriterConfig } from './config.ts';
 import { createPushHandler } from './handler.ts';
 

@@ -10,7 +10,7 @@ import {
   type CheckpointStore,
 } from '../../functions/core/ports.ts';
 import { rowId } from '../../functions/core/model/row-id.ts';
-import { createWriter } from '../../functions/core/writer/writer-service.ts';
+import { createWriter } from '../../functions/core/writer/writer.ts';
 import { ManualClock, MemoryCheckpointStore, MemoryWarehouse, seededRandom } from '../support/fakes.ts';
 import { trade } from '../support/ticks.ts';
 

@@ -1,6 +1,7 @@
 import { combineAdvances } from './checkpoint.ts';
 import type { CheckpointAdvance, CheckpointStore, Clock, Logger } from '../ports.ts';
 import { streamId } from '../model/streams.ts';
+import { DEFAULT_CHECKPOINT_INTERVAL_MS } from './options.ts';
 
 interface StreamState {
   pending: CheckpointAdvance | undefined;
@@ -39,7 +40,7 @@ export class CheckpointCoalescer {
     private readonly store: CheckpointStore,
     private readonly clock: Clock,
     private readonly logger: Logger,
-    private readonly minIntervalMs = 1000,
+    private readonly minIntervalMs = DEFAULT_CHECKPOINT_INTERVAL_MS,
   ) {}
 
   submit(advance: CheckpointAdvance): void {

@@ -1,10 +1,13 @@
 import type { Checkpoint, CheckpointAdvance } from '../ports.ts';
 
-/** Orders two (timestamp, trade id) positions; numeric trade ids compare as numbers. */
-export function comparePosition(
-  a: { ts: number; tradeId: string | null },
-  b: { ts: number; tradeId: string | null },
-): number {
+/** Where a stream stands: the timestamp and trade id (trades only) of its last stored tick. */
+export interface Position {
+  readonly ts: number;
+  readonly tradeId: string | null;
+}
+
+/** Orders two positions; numeric trade ids compare as numbers. */
+export function comparePosition(a: Position, b: Position): number {
   if (a.ts !== b.ts) return a.ts < b.ts ? -1 : 1;
   if (a.tradeId === b.tradeId) return 0;
   if (a.tradeId === null) return -1;

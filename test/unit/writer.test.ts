@@ -7,11 +7,9 @@ import { rowId } from '../../functions/core/model/row-id.ts';
 import type { TableName } from '../../functions/core/contract/schema.ts';
 import type { TradeTick } from '../../functions/core/model/tick.ts';
 import { WarehouseRequestError } from '../../functions/core/shared/warehouse-error.ts';
-import {
-  createWriter,
-  splitPayload,
-  type WriterOptions,
-} from '../../functions/core/writer/writer-service.ts';
+import type { WriterOptions } from '../../functions/core/writer/options.ts';
+import { splitPayload } from '../../functions/core/writer/quarantine.ts';
+import { createWriter } from '../../functions/core/writer/writer.ts';
 import { ManualClock, MemoryCheckpointStore, MemoryWarehouse } from '../support/fakes.ts';
 import { trade } from '../support/ticks.ts';
 
