@@ -1,4 +1,4 @@
-import { EXCHANGES, isSupportedExchange } from './exchanges.ts';
+import { EXCHANGES, isSupportedExchange } from '../exchanges/index.ts';
 import { DATA_TYPES, isDataType, type StreamKey } from './streams.ts';
 
 /**
