@@ -1,7 +1,9 @@
 import { stream, type Exchange } from 'tardis-dev';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FeedRejectedError, type FeedEvent, type TickFeed } from '../../core/relay/feed.ts';
+import { exchangeDescriptor, type RawMessage } from '../../core/exchanges/index.ts';
 import type { Logger } from '../../core/ports.ts';
+import { errorMessage } from '../../core/shared/errors.ts';
 import type { DataType, StreamKey } from '../../core/model/streams.ts';
 import type { Tick } from '../../core/model/tick.ts';
 import { drive } from './abortable.ts';
@@ -119,16 +121,14 @@ const ERROR_PREFIX = 'Received error message: ';
 /**
  * Decides whether an error tardis-dev reports is an exchange refusing our subscription (permanent: the
  * configuration names something the exchange does not list) rather than a connection problem (tardis-dev
- * reconnects with backoff). Recognised refusals:
- * - Coinbase: `{"type":"error","message":"Failed to subscribe","reason":"BTC-XYZ is not a valid product"}`;
- * - Binance: `{"error":{"code":2,"msg":"Invalid request: ..."},"id":N}` (a malformed stream name).
+ * reconnects with backoff). The exchange's descriptor reads its own refusals (core/exchanges/).
  */
 export function classifyFeedError(
   exchange: string,
   configured: readonly string[],
   error: unknown,
 ): FeedRejectedError | undefined {
-  const text = error instanceof Error ? error.message : String(error);
+  const text = errorMessage(error);
   const at = text.indexOf(ERROR_PREFIX);
   if (at < 0) return undefined;
   let body: unknown;
@@ -138,21 +138,7 @@ export function classifyFeedError(
     return undefined;
   }
   if (typeof body !== 'object' || body === null) return undefined;
-  const message = body as Record<string, unknown>;
-  if (exchange === 'coinbase' && message.type === 'error') {
-    const reason = typeof message.reason === 'string' ? message.reason : String(message.message ?? '');
-    const product = /^(\S+) is not a valid product/i.exec(reason)?.[1]?.toLowerCase();
-    if (product === undefined) return undefined;
-    const named = configured.filter((s) => s === product);
-    return new FeedRejectedError(exchange, named.length > 0 ? named : [product], reason, { cause: error });
-  }
-  if (exchange === 'binance') {
-    const detail = message.error as { code?: unknown; msg?: unknown } | undefined;
-    if (detail?.code === 2) {
-      return new FeedRejectedError(exchange, configured, String(detail.msg ?? 'invalid request'), {
-        cause: error,
-      });
-    }
-  }
-  return undefined;
+  const refusal = exchangeDescriptor(exchange)?.refusal(body as RawMessage, configured);
+  if (refusal === undefined) return undefined;
+  return new FeedRejectedError(exchange, refusal.symbols, refusal.reason, { cause: error });
 }

@@ -9,6 +9,7 @@ import {
   type MapperFactory,
   type NormalizedData,
 } from 'tardis-dev';
+import { exchangeDescriptor, type ExchangeDescriptor } from '../../core/exchanges/index.ts';
 import type { DataType } from '../../core/model/streams.ts';
 import { isNumericUpdateId, type Tick } from '../../core/model/tick.ts';
 import { fromTardis } from './mapping.ts';
@@ -16,19 +17,10 @@ import { fromTardis } from './mapping.ts';
 /** A normalized book ticker with the exchange's update id, when the raw message has one. */
 export type BookTickerWithUpdateId = BookTicker & { updateId?: string | number };
 
-/**
- * Where each exchange puts the id of a best bid/ask update in its raw message. tardis-dev's normalized
- * book ticker drops it (and on Binance spot uses the local receive time as timestamp), so it is read
- * from the raw message here. Binance: `{"stream":"btcusdt@bookTicker","data":{"u":400900217,...}}`;
- * Coinbase ticker: `{"type":"ticker","sequence":37475248783,...}`.
- */
-type UpdateIdReader = (message: Record<string, unknown>) => unknown;
-const UPDATE_ID: Readonly<Record<string, UpdateIdReader>> = {
-  binance: (m) => (m.data as Record<string, unknown> | undefined)?.u,
-  coinbase: (m) => m.sequence,
-};
+type UpdateIdReader = ExchangeDescriptor['bookTickerUpdateId'];
+/** The exchange's reader of a book ticker's update id in the raw message (its descriptor's). */
 const updateIdReader = (exchange: string): UpdateIdReader | undefined =>
-  Object.hasOwn(UPDATE_ID, exchange) ? UPDATE_ID[exchange] : undefined;
+  exchangeDescriptor(exchange)?.bookTickerUpdateId;
 
 /**
  * The update id as the exchange sent it: a number stays a number (not formatted as text here: the relay
