@@ -6,11 +6,8 @@ import { getFilters } from 'tardis-dev/dist/handy.js';
 import { abortable, drive } from '../../functions/adapters/tardis/abortable.ts';
 import { classifyFeedError } from '../../functions/adapters/tardis/live-feed.ts';
 import { fromTardis } from '../../functions/adapters/tardis/mapping.ts';
-import {
-  RawTickNormalizer,
-  STOCK_NORMALIZERS,
-  TICK_NORMALIZERS,
-} from '../../functions/adapters/tardis/normalizers.ts';
+import { STOCK_NORMALIZERS } from '../../functions/adapters/tardis/exchanges.ts';
+import { RawTickNormalizer, TICK_NORMALIZERS } from '../../functions/adapters/tardis/normalizers.ts';
 import { FeedRejectedError } from '../../functions/core/relay/feed.ts';
 import { rowId } from '../../functions/core/model/row-id.ts';
 import type { DataType } from '../../functions/core/model/streams.ts';

@@ -1,7 +1,5 @@
 import {
-  normalizeBookChanges,
   normalizeBookTickers,
-  normalizeTrades,
   type BookTicker,
   type Exchange,
   type Filter,
@@ -12,6 +10,7 @@ import {
 import { exchangeDescriptor, type ExchangeDescriptor } from '../../core/exchanges/index.ts';
 import type { DataType } from '../../core/model/streams.ts';
 import { isNumericUpdateId, type Tick } from '../../core/model/tick.ts';
+import { STOCK_NORMALIZERS, type AnyMapperFactory } from './exchanges.ts';
 import { fromTardis } from './mapping.ts';
 
 /** A normalized book ticker with the exchange's update id, when the raw message has one. */
@@ -79,15 +78,6 @@ export const normalizeBookTickersWithUpdateId = ((exchange: Exchange, localTimes
     (normalizeBookTickers as unknown as MapperFactory<Exchange, BookTicker>)(exchange, localTimestamp),
     updateIdReader(exchange),
   )) as MapperFactory<Exchange, NormalizedData>;
-
-type AnyMapperFactory = MapperFactory<Exchange, NormalizedData>;
-
-/** tardis-dev's own normalizer of each data type, as shipped. */
-export const STOCK_NORMALIZERS: Readonly<Record<DataType, AnyMapperFactory>> = Object.freeze({
-  trade: normalizeTrades as unknown as AnyMapperFactory,
-  book_ticker: normalizeBookTickers as unknown as AnyMapperFactory,
-  book_change: normalizeBookChanges as unknown as AnyMapperFactory,
-});
 
 /**
  * The normalizer of each data type for tardis-dev's normalized replays (history): the stock ones, with
