@@ -1,16 +1,8 @@
-import {
-  normalizeBookTickers,
-  type BookTicker,
-  type Exchange,
-  type Filter,
-  type Mapper,
-  type MapperFactory,
-  type NormalizedData,
-} from 'tardis-dev';
+import type { BookTicker, Exchange, Filter, Mapper, NormalizedData } from 'tardis-dev';
 import { exchangeDescriptor, type ExchangeDescriptor } from '../../core/exchanges/index.ts';
 import type { DataType } from '../../core/model/streams.ts';
 import { isNumericUpdateId, type Tick } from '../../core/model/tick.ts';
-import { STOCK_NORMALIZERS, type AnyMapperFactory } from './exchanges.ts';
+import { tardisNormalizer, type AnyMapperFactory } from './exchanges.ts';
 import { fromTardis } from './mapping.ts';
 
 /** A normalized book ticker with the exchange's update id, when the raw message has one. */
@@ -72,26 +64,25 @@ class UpdateIdBookTickerMapper implements Mapper<Exchange, BookTickerWithUpdateI
   }
 }
 
-/** tardis-dev's book ticker normalizer, plus `updateId` from the raw message. */
-export const normalizeBookTickersWithUpdateId = ((exchange: Exchange, localTimestamp: Date) =>
-  new UpdateIdBookTickerMapper(
-    (normalizeBookTickers as unknown as MapperFactory<Exchange, BookTicker>)(exchange, localTimestamp),
-    updateIdReader(exchange),
-  )) as MapperFactory<Exchange, NormalizedData>;
-
 /**
- * The normalizer of each data type for tardis-dev's normalized replays (history): the stock ones, with
- * book tickers carrying the update id. The live feed gets the same ticks from RawTickNormalizer, which
- * reads the id with the same reader; test/unit/relay-tardis.test.ts holds the two equal.
+ * The normalizer of each data type for tardis-dev's normalized replays (history): the exchange's own
+ * (adapters/tardis/exchanges.ts), with book tickers carrying the update id. The live feed gets the same
+ * ticks from RawTickNormalizer, which reads the id with the same reader; test/unit/relay-tardis.test.ts
+ * holds the two equal.
  */
 export const TICK_NORMALIZERS: Readonly<Record<DataType, AnyMapperFactory>> = Object.freeze({
-  ...STOCK_NORMALIZERS,
-  book_ticker: normalizeBookTickersWithUpdateId,
+  trade: (exchange, local) => tardisNormalizer(exchange, 'trade')(exchange, local),
+  book_ticker: (exchange, local) =>
+    new UpdateIdBookTickerMapper(
+      tardisNormalizer(exchange, 'book_ticker')(exchange, local) as Mapper<Exchange, BookTicker>,
+      updateIdReader(exchange),
+    ) as Mapper<Exchange, NormalizedData>,
+  book_change: (exchange, local) => tardisNormalizer(exchange, 'book_change')(exchange, local),
 });
 
 /**
- * Raw exchange messages of one connection to core ticks: tardis-dev's stock normalizers of the given
- * types, and each book ticker's update id read from the raw message it came from (the same reader as
+ * Raw exchange messages of one connection to core ticks: the exchange's tardis-dev normalizers of the
+ * given types, and each book ticker's update id read from the raw message it came from (the same reader as
  * TICK_NORMALIZERS, so a tick is the same either way). It does for tardis-dev's raw `stream()` what
  * `streamNormalized` does with TICK_NORMALIZERS, without wrapping a mapper or tagging tardis-dev's objects:
  * that wrapper cost the live relay about 2 % of its time (docs/PERFORMANCE.md, sixth pass).
@@ -109,7 +100,7 @@ export class RawTickNormalizer {
     types: readonly DataType[],
     connectedAt: Date,
   ) {
-    this.factories = types.map((type) => STOCK_NORMALIZERS[type]);
+    this.factories = types.map((type) => tardisNormalizer(exchange, type));
     this.readUpdateId = updateIdReader(exchange);
     this.mappers = this.create(connectedAt);
   }
