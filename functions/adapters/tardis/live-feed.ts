@@ -36,74 +36,15 @@ export class TardisLiveFeed implements TickFeed {
   ) {}
 
   async run(sink: (event: FeedEvent) => void, signal: AbortSignal): Promise<void> {
-    const byExchange = new Map<string, { symbols: Set<string>; types: Set<DataType> }>();
-    for (const s of this.streams) {
-      const entry = byExchange.get(s.exchange) ?? { symbols: new Set(), types: new Set() };
-      entry.symbols.add(s.symbol);
-      entry.types.add(s.type);
-      byExchange.set(s.exchange, entry);
-    }
     // A fatal error on one exchange stops them all: the relay exits and names the refused entry.
     const stop = new AbortController();
     const onAbort = () => stop.abort();
     signal.addEventListener('abort', onAbort, { once: true });
     if (signal.aborted) stop.abort();
     const failure = new AbortController();
-    const loops = [...byExchange.entries()].map(async ([exchange, { symbols, types }]) => {
-      const configured = [...symbols];
-      const onError = (error: Error) => {
-        const rejected = classifyFeedError(exchange, configured, error);
-        if (rejected) {
-          failure.abort(rejected);
-          return;
-        }
-        this.logger.log('WARNING', 'exchange feed error; tardis-dev reconnects', { exchange, error });
-      };
-      const onTick = (tick: Tick) => sink({ kind: 'tick', tick });
-      // Like streamNormalized: a stream that ends or fails is replaced by a new connection.
-      while (!stop.signal.aborted) {
-        const normalizer = new RawTickNormalizer(exchange as Exchange, [...types], new Date());
-        let lastReceived = Date.now();
-        const lost = () => {
-          normalizer.reset();
-          sink({ kind: 'disconnect', exchange, symbols: configured, at: lastReceived });
-        };
-        const source = stream({
-          exchange: exchange as Exchange,
-          filters: normalizer.filters(configured),
-          withDisconnects: true,
-          timeoutIntervalMS: this.staleTimeoutMs,
-          onError,
-        });
-        let failed: { error: unknown } | undefined;
-        try {
-          await drive(
-            source,
-            (received) => {
-              if (received === undefined) return lost(); // tardis-dev reconnects the socket
-              lastReceived = received.localTimestamp.getTime();
-              normalizer.normalize(received.message, received.localTimestamp, onTick);
-            },
-            stop.signal,
-            failure.signal,
-          );
-        } catch (error) {
-          if (failure.signal.aborted || stop.signal.aborted) throw error;
-          failed = { error };
-        }
-        if (stop.signal.aborted) break;
-        lost();
-        if (failed !== undefined) {
-          // A message tardis-dev's normalizer cannot take, or the stream itself failing: the hole is
-          // explicit (coverage closes at the last message) and a new connection starts a second later.
-          this.logger.log('ERROR', 'exchange stream failed; reconnecting in 1 s', {
-            exchange,
-            error: failed.error,
-          });
-          await sleep(RESTART_DELAY_MS, undefined, { signal: stop.signal }).catch(() => undefined);
-        }
-      }
-    });
+    const loops = [...streamsByExchange(this.streams)].map(([exchange, { symbols, types }]) =>
+      this.consume(exchange, [...symbols], [...types], sink, stop.signal, failure),
+    );
     try {
       await Promise.all(loops);
     } catch (error) {
@@ -114,6 +55,83 @@ export class TardisLiveFeed implements TickFeed {
       signal.removeEventListener('abort', onAbort);
     }
   }
+
+  /** One exchange's connections, one after another until `stop`; a refusal aborts `failure`. */
+  private async consume(
+    exchange: string,
+    configured: string[],
+    types: DataType[],
+    sink: (event: FeedEvent) => void,
+    stop: AbortSignal,
+    failure: AbortController,
+  ): Promise<void> {
+    const onError = (error: Error) => {
+      const rejected = classifyFeedError(exchange, configured, error);
+      if (rejected) {
+        failure.abort(rejected);
+        return;
+      }
+      this.logger.log('WARNING', 'exchange feed error; tardis-dev reconnects', { exchange, error });
+    };
+    const onTick = (tick: Tick) => sink({ kind: 'tick', tick });
+    // Like streamNormalized: a stream that ends or fails is replaced by a new connection.
+    while (!stop.aborted) {
+      const normalizer = new RawTickNormalizer(exchange as Exchange, types, new Date());
+      let lastReceived = Date.now();
+      const lost = () => {
+        normalizer.reset();
+        sink({ kind: 'disconnect', exchange, symbols: configured, at: lastReceived });
+      };
+      const source = stream({
+        exchange: exchange as Exchange,
+        filters: normalizer.filters(configured),
+        withDisconnects: true,
+        timeoutIntervalMS: this.staleTimeoutMs,
+        onError,
+      });
+      let failed: { error: unknown } | undefined;
+      try {
+        await drive(
+          source,
+          (received) => {
+            if (received === undefined) return lost(); // tardis-dev reconnects the socket
+            lastReceived = received.localTimestamp.getTime();
+            normalizer.normalize(received.message, received.localTimestamp, onTick);
+          },
+          stop,
+          failure.signal,
+        );
+      } catch (error) {
+        if (failure.signal.aborted || stop.aborted) throw error;
+        failed = { error };
+      }
+      if (stop.aborted) break;
+      lost();
+      if (failed !== undefined) {
+        // A message tardis-dev's normalizer cannot take, or the stream itself failing: the hole is
+        // explicit (coverage closes at the last message) and a new connection starts a second later.
+        this.logger.log('ERROR', 'exchange stream failed; reconnecting in 1 s', {
+          exchange,
+          error: failed.error,
+        });
+        await sleep(RESTART_DELAY_MS, undefined, { signal: stop }).catch(() => undefined);
+      }
+    }
+  }
+}
+
+/** The symbols and data types configured on each exchange. */
+function streamsByExchange(
+  streams: readonly StreamKey[],
+): Map<string, { symbols: Set<string>; types: Set<DataType> }> {
+  const byExchange = new Map<string, { symbols: Set<string>; types: Set<DataType> }>();
+  for (const s of streams) {
+    const entry = byExchange.get(s.exchange) ?? { symbols: new Set(), types: new Set() };
+    entry.symbols.add(s.symbol);
+    entry.types.add(s.type);
+    byExchange.set(s.exchange, entry);
+  }
+  return byExchange;
 }
 
 const ERROR_PREFIX = 'Received error message: ';
