@@ -25,7 +25,7 @@ function updateIdOf(read: UpdateIdReader | undefined, message: unknown): string 
   return undefined;
 }
 
-/** Sets `updateId` on each book ticker an inner mapper yields (a plain iterator: cheaper than a generator). */
+/** Sets `updateId` on each book ticker an inner mapper yields (a plain iterator: see docs/PERFORMANCE.md). */
 class Tagging implements IterableIterator<BookTickerWithUpdateId> {
   constructor(
     private readonly inner: IterableIterator<BookTicker>,
@@ -43,8 +43,7 @@ class Tagging implements IterableIterator<BookTickerWithUpdateId> {
 
 /**
  * tardis-dev's book ticker normalizer, plus `updateId` from the raw message. A class, not an object of
- * closures: a mapper is made per replay (and per reconnect), and new closures each time would leave the
- * optimizer no feedback to inline these calls with (docs/PERFORMANCE.md).
+ * closures, because a mapper is made per replay and per reconnect: see docs/PERFORMANCE.md.
  */
 class UpdateIdBookTickerMapper implements Mapper<Exchange, BookTickerWithUpdateId> {
   constructor(
@@ -84,8 +83,8 @@ export const TICK_NORMALIZERS: Readonly<Record<DataType, AnyMapperFactory>> = Ob
  * Raw exchange messages of one connection to core ticks: the exchange's tardis-dev normalizers of the
  * given types, and each book ticker's update id read from the raw message it came from (the same reader as
  * TICK_NORMALIZERS, so a tick is the same either way). It does for tardis-dev's raw `stream()` what
- * `streamNormalized` does with TICK_NORMALIZERS, without wrapping a mapper or tagging tardis-dev's objects:
- * that wrapper cost the live relay about 2 % of its time (docs/PERFORMANCE.md, sixth pass).
+ * `streamNormalized` does with TICK_NORMALIZERS, without wrapping a mapper or tagging tardis-dev's objects
+ * on the live relay's per-message path (see docs/PERFORMANCE.md).
  *
  * Like tardis-dev's own driver, it starts over after a disconnect: `reset()` drops the mappers (a book
  * change mapper keeps per-connection state), and the next message creates new ones at its receive time.
