@@ -15,7 +15,8 @@ import {
   PubSubTickPublisher,
   RELAY_GRPC_OPTIONS,
 } from '../adapters/pubsub/tick-publisher.ts';
-import { TardisLiveFeed, useBinanceRestUrl } from '../adapters/tardis/live-feed.ts';
+import { TardisLiveFeed } from '../adapters/tardis/live-feed.ts';
+import { useBinanceRestUrl } from '../adapters/tardis/binance-rest-url.ts';
 import { ConfigError } from '../core/shared/config.ts';
 import { FeedRejectedError } from '../core/relay/feed.ts';
 import { jsonLogger } from '../core/shared/logger.ts';

@@ -1,5 +1,6 @@
 import test from 'ava';
 import { readRelayConfig } from '../../functions/relay/config.ts';
+import { invalidSymbolReason } from '../../functions/core/exchanges/index.ts';
 import { parseStreamsConfig } from '../../functions/core/model/streams-config.ts';
 
 test('streams of two exchanges parse, each symbol in its exchange format', (t) => {
@@ -23,6 +24,21 @@ test('a symbol in the wrong format for its exchange is refused with the entry na
   t.throws(() => parseStreamsConfig('kraken:xbtusd:trade'), {
     message: /unknown exchange "kraken" \(one of binance, coinbase\)/,
   });
+});
+
+test("an exchange's symbol rule is one function, for the relay's stream list and any other caller", (t) => {
+  t.is(invalidSymbolReason('binance', 'btcusdt'), undefined);
+  t.is(invalidSymbolReason('coinbase', 'btc-usd'), undefined);
+  t.is(
+    invalidSymbolReason('binance', 'btc-usdt'),
+    '"btc-usdt" is not a binance symbol (letters and digits only, e.g. btcusdt)',
+  );
+  t.is(
+    invalidSymbolReason('coinbase', 'BTC-USD'),
+    '"BTC-USD" is not a coinbase symbol (BASE-QUOTE, e.g. btc-usd)',
+  );
+  t.is(invalidSymbolReason('kraken', 'xbtusd'), 'unknown exchange "kraken"');
+  t.is(invalidSymbolReason('constructor', 'x'), 'unknown exchange "constructor"');
 });
 
 test('relay defaults: 100 ms wait, 1 s heartbeats, bounded publish and in-flight memory', (t) => {

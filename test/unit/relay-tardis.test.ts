@@ -6,14 +6,12 @@ import { getFilters } from 'tardis-dev/dist/handy.js';
 import { abortable, drive } from '../../functions/adapters/tardis/abortable.ts';
 import { classifyFeedError } from '../../functions/adapters/tardis/live-feed.ts';
 import { fromTardis } from '../../functions/adapters/tardis/mapping.ts';
-import {
-  RawTickNormalizer,
-  STOCK_NORMALIZERS,
-  TICK_NORMALIZERS,
-} from '../../functions/adapters/tardis/normalizers.ts';
+import { STOCK_NORMALIZERS, TARDIS_EXCHANGES } from '../../functions/adapters/tardis/exchanges.ts';
+import { RawTickNormalizer, TICK_NORMALIZERS } from '../../functions/adapters/tardis/normalizers.ts';
+import { EXCHANGES } from '../../functions/core/exchanges/index.ts';
 import { FeedRejectedError } from '../../functions/core/relay/feed.ts';
 import { rowId } from '../../functions/core/model/row-id.ts';
-import type { DataType } from '../../functions/core/model/streams.ts';
+import { DATA_TYPES, type DataType } from '../../functions/core/model/streams.ts';
 import type { QuoteTick, Tick } from '../../functions/core/model/tick.ts';
 
 /**
@@ -130,6 +128,33 @@ test('an exchange refusing a subscription is fatal and names the symbol; connect
     'Received error message: {"error":{"code":0,"msg":"Too many requests"},"id":1}',
   );
   t.is(classifyFeedError('binance', ['btcusdt'], rateLimited), undefined);
+  // Each exchange reads only its own refusals; an exchange without a descriptor has none.
+  t.is(classifyFeedError('binance', ['btcusdt'], coinbase), undefined);
+  t.is(classifyFeedError('coinbase', ['btc-usd'], binance), undefined);
+  t.is(classifyFeedError('kraken', ['xbtusd'], binance), undefined);
+});
+
+test('every exchange descriptor names the channels its tardis-dev normalizers ask for, live and in history', (t) => {
+  t.deepEqual(Object.keys(TARDIS_EXCHANGES).sort(), Object.keys(EXCHANGES).sort());
+  const channelsOf = (mapper: Mapper<Exchange, NormalizedData>) =>
+    mapper
+      .getFilters(['x'])
+      .map((f) => f.channel)
+      .sort();
+  for (const descriptor of Object.values(EXCHANGES)) {
+    const exchange = descriptor.id as Exchange;
+    for (const type of DATA_TYPES) {
+      const channels = descriptor.channels[type];
+      if (channels === undefined) continue;
+      const live = new RawTickNormalizer(exchange, [type], new Date()).filters(['x']).map((f) => f.channel);
+      t.deepEqual(live.sort(), [...channels].sort(), `${exchange} ${type} live`);
+      t.deepEqual(
+        channelsOf(TICK_NORMALIZERS[type](exchange, new Date())),
+        [...channels].sort(),
+        `${exchange} ${type} history`,
+      );
+    }
+  }
 });
 
 test('abortable ends a stalled source on abort and rethrows an out-of-band failure', async (t) => {

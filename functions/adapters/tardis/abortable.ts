@@ -47,9 +47,9 @@ export async function* abortable<T, U>(
 /**
  * Pulls `source` and hands each value to `onValue` synchronously until the source ends (resolves),
  * `signal` aborts (resolves at once, even while the source is stalled) or `failure` aborts or the source
- * throws (rejects). A plain promise loop rather than an async generator: the live feed runs it per
- * message, and every generator layer costs a share of the hot path. The source is closed at the end,
- * without waiting on it for more than a second.
+ * throws (rejects). A plain promise loop rather than an async generator, because the live feed runs it
+ * per message (see docs/PERFORMANCE.md). The source is closed at the end, without waiting on it for more
+ * than a second.
  */
 export function drive<T>(
   source: AsyncIterableIterator<T>,

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { init, replayNormalized, type Exchange } from 'tardis-dev';
 import { HistoryError, historyFailureForStatus, type HistorySource } from '../../core/gapfill/history.ts';
 import type { StreamKey } from '../../core/model/streams.ts';
+import { errorMessage } from '../../core/shared/errors.ts';
 import type { Tick } from '../../core/model/tick.ts';
 import { abortable } from './abortable.ts';
 import { fromTardis } from './mapping.ts';
@@ -64,7 +65,7 @@ export class TardisHistorySource implements HistorySource {
 
 /** tardis-dev raises `HttpError: status code: N, ...` (also across its worker thread, as a message). */
 function toHistoryError(error: unknown): HistoryError {
-  const message = error instanceof Error ? error.message : String(error);
+  const message = errorMessage(error);
   const status = /status code: (\d{3})/.exec(message)?.[1];
   if (status) {
     return new HistoryError(message.slice(0, 300), historyFailureForStatus(Number(status)), Number(status), {

@@ -1,7 +1,9 @@
-import { getRealTimeFeedFactory, setRealTimeFeedFactory, stream, type Exchange } from 'tardis-dev';
+import { stream, type Exchange } from 'tardis-dev';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FeedRejectedError, type FeedEvent, type TickFeed } from '../../core/relay/feed.ts';
+import { exchangeDescriptor, type RawMessage } from '../../core/exchanges/index.ts';
 import type { Logger } from '../../core/ports.ts';
+import { errorMessage } from '../../core/shared/errors.ts';
 import type { DataType, StreamKey } from '../../core/model/streams.ts';
 import type { Tick } from '../../core/model/tick.ts';
 import { drive } from './abortable.ts';
@@ -34,74 +36,15 @@ export class TardisLiveFeed implements TickFeed {
   ) {}
 
   async run(sink: (event: FeedEvent) => void, signal: AbortSignal): Promise<void> {
-    const byExchange = new Map<string, { symbols: Set<string>; types: Set<DataType> }>();
-    for (const s of this.streams) {
-      const entry = byExchange.get(s.exchange) ?? { symbols: new Set(), types: new Set() };
-      entry.symbols.add(s.symbol);
-      entry.types.add(s.type);
-      byExchange.set(s.exchange, entry);
-    }
     // A fatal error on one exchange stops them all: the relay exits and names the refused entry.
     const stop = new AbortController();
     const onAbort = () => stop.abort();
     signal.addEventListener('abort', onAbort, { once: true });
     if (signal.aborted) stop.abort();
     const failure = new AbortController();
-    const loops = [...byExchange.entries()].map(async ([exchange, { symbols, types }]) => {
-      const configured = [...symbols];
-      const onError = (error: Error) => {
-        const rejected = classifyFeedError(exchange, configured, error);
-        if (rejected) {
-          failure.abort(rejected);
-          return;
-        }
-        this.logger.log('WARNING', 'exchange feed error; tardis-dev reconnects', { exchange, error });
-      };
-      const onTick = (tick: Tick) => sink({ kind: 'tick', tick });
-      // Like streamNormalized: a stream that ends or fails is replaced by a new connection.
-      while (!stop.signal.aborted) {
-        const normalizer = new RawTickNormalizer(exchange as Exchange, [...types], new Date());
-        let lastReceived = Date.now();
-        const lost = () => {
-          normalizer.reset();
-          sink({ kind: 'disconnect', exchange, symbols: configured, at: lastReceived });
-        };
-        const source = stream({
-          exchange: exchange as Exchange,
-          filters: normalizer.filters(configured),
-          withDisconnects: true,
-          timeoutIntervalMS: this.staleTimeoutMs,
-          onError,
-        });
-        let failed: { error: unknown } | undefined;
-        try {
-          await drive(
-            source,
-            (received) => {
-              if (received === undefined) return lost(); // tardis-dev reconnects the socket
-              lastReceived = received.localTimestamp.getTime();
-              normalizer.normalize(received.message, received.localTimestamp, onTick);
-            },
-            stop.signal,
-            failure.signal,
-          );
-        } catch (error) {
-          if (failure.signal.aborted || stop.signal.aborted) throw error;
-          failed = { error };
-        }
-        if (stop.signal.aborted) break;
-        lost();
-        if (failed !== undefined) {
-          // A message tardis-dev's normalizer cannot take, or the stream itself failing: the hole is
-          // explicit (coverage closes at the last message) and a new connection starts a second later.
-          this.logger.log('ERROR', 'exchange stream failed; reconnecting in 1 s', {
-            exchange,
-            error: failed.error,
-          });
-          await sleep(RESTART_DELAY_MS, undefined, { signal: stop.signal }).catch(() => undefined);
-        }
-      }
-    });
+    const loops = [...streamsByExchange(this.streams)].map(([exchange, { symbols, types }]) =>
+      this.consume(exchange, [...symbols], [...types], sink, stop.signal, failure),
+    );
     try {
       await Promise.all(loops);
     } catch (error) {
@@ -112,34 +55,83 @@ export class TardisLiveFeed implements TickFeed {
       signal.removeEventListener('abort', onAbort);
     }
   }
-}
 
-type FeedClass = new (...args: unknown[]) => { httpURL?: string };
-let binanceSpotFeed: FeedClass | undefined;
-
-/**
- * Points tardis-dev's Binance spot feed at another REST base for the order book snapshot it fetches
- * (`${url}/exchangeInfo`, `${url}/depth?symbol=X&limit=1000`): `WSS_URL_BINANCE` redirects only the
- * websocket, the REST base is a class field. Installs a subclass with that field through
- * `setRealTimeFeedFactory`, process-wide; `undefined` restores tardis-dev's own class.
- */
-export function useBinanceRestUrl(url: string | undefined): void {
-  binanceSpotFeed ??= getRealTimeFeedFactory('binance') as unknown as FeedClass;
-  const base = binanceSpotFeed;
-  if (url === undefined) {
-    setRealTimeFeedFactory('binance', base as unknown as Parameters<typeof setRealTimeFeedFactory>[1]);
-    return;
-  }
-  class RedirectedBinanceFeed extends base {
-    constructor(...args: unknown[]) {
-      super(...args);
-      this.httpURL = url;
+  /** One exchange's connections, one after another until `stop`; a refusal aborts `failure`. */
+  private async consume(
+    exchange: string,
+    configured: string[],
+    types: DataType[],
+    sink: (event: FeedEvent) => void,
+    stop: AbortSignal,
+    failure: AbortController,
+  ): Promise<void> {
+    const onError = (error: Error) => {
+      const rejected = classifyFeedError(exchange, configured, error);
+      if (rejected) {
+        failure.abort(rejected);
+        return;
+      }
+      this.logger.log('WARNING', 'exchange feed error; tardis-dev reconnects', { exchange, error });
+    };
+    const onTick = (tick: Tick) => sink({ kind: 'tick', tick });
+    // Like streamNormalized: a stream that ends or fails is replaced by a new connection.
+    while (!stop.aborted) {
+      const normalizer = new RawTickNormalizer(exchange as Exchange, types, new Date());
+      let lastReceived = Date.now();
+      const lost = () => {
+        normalizer.reset();
+        sink({ kind: 'disconnect', exchange, symbols: configured, at: lastReceived });
+      };
+      const source = stream({
+        exchange: exchange as Exchange,
+        filters: normalizer.filters(configured),
+        withDisconnects: true,
+        timeoutIntervalMS: this.staleTimeoutMs,
+        onError,
+      });
+      let failed: { error: unknown } | undefined;
+      try {
+        await drive(
+          source,
+          (received) => {
+            if (received === undefined) return lost(); // tardis-dev reconnects the socket
+            lastReceived = received.localTimestamp.getTime();
+            normalizer.normalize(received.message, received.localTimestamp, onTick);
+          },
+          stop,
+          failure.signal,
+        );
+      } catch (error) {
+        if (failure.signal.aborted || stop.aborted) throw error;
+        failed = { error };
+      }
+      if (stop.aborted) break;
+      lost();
+      if (failed !== undefined) {
+        // A message tardis-dev's normalizer cannot take, or the stream itself failing: the hole is
+        // explicit (coverage closes at the last message) and a new connection starts a second later.
+        this.logger.log('ERROR', 'exchange stream failed; reconnecting in 1 s', {
+          exchange,
+          error: failed.error,
+        });
+        await sleep(RESTART_DELAY_MS, undefined, { signal: stop }).catch(() => undefined);
+      }
     }
   }
-  setRealTimeFeedFactory(
-    'binance',
-    RedirectedBinanceFeed as unknown as Parameters<typeof setRealTimeFeedFactory>[1],
-  );
+}
+
+/** The symbols and data types configured on each exchange. */
+function streamsByExchange(
+  streams: readonly StreamKey[],
+): Map<string, { symbols: Set<string>; types: Set<DataType> }> {
+  const byExchange = new Map<string, { symbols: Set<string>; types: Set<DataType> }>();
+  for (const s of streams) {
+    const entry = byExchange.get(s.exchange) ?? { symbols: new Set(), types: new Set() };
+    entry.symbols.add(s.symbol);
+    entry.types.add(s.type);
+    byExchange.set(s.exchange, entry);
+  }
+  return byExchange;
 }
 
 const ERROR_PREFIX = 'Received error message: ';
@@ -147,16 +139,14 @@ const ERROR_PREFIX = 'Received error message: ';
 /**
  * Decides whether an error tardis-dev reports is an exchange refusing our subscription (permanent: the
  * configuration names something the exchange does not list) rather than a connection problem (tardis-dev
- * reconnects with backoff). Recognised refusals:
- * - Coinbase: `{"type":"error","message":"Failed to subscribe","reason":"BTC-XYZ is not a valid product"}`;
- * - Binance: `{"error":{"code":2,"msg":"Invalid request: ..."},"id":N}` (a malformed stream name).
+ * reconnects with backoff). The exchange's descriptor reads its own refusals (core/exchanges/).
  */
 export function classifyFeedError(
   exchange: string,
   configured: readonly string[],
   error: unknown,
 ): FeedRejectedError | undefined {
-  const text = error instanceof Error ? error.message : String(error);
+  const text = errorMessage(error);
   const at = text.indexOf(ERROR_PREFIX);
   if (at < 0) return undefined;
   let body: unknown;
@@ -166,21 +156,7 @@ export function classifyFeedError(
     return undefined;
   }
   if (typeof body !== 'object' || body === null) return undefined;
-  const message = body as Record<string, unknown>;
-  if (exchange === 'coinbase' && message.type === 'error') {
-    const reason = typeof message.reason === 'string' ? message.reason : String(message.message ?? '');
-    const product = /^(\S+) is not a valid product/i.exec(reason)?.[1]?.toLowerCase();
-    if (product === undefined) return undefined;
-    const named = configured.filter((s) => s === product);
-    return new FeedRejectedError(exchange, named.length > 0 ? named : [product], reason, { cause: error });
-  }
-  if (exchange === 'binance') {
-    const detail = message.error as { code?: unknown; msg?: unknown } | undefined;
-    if (detail?.code === 2) {
-      return new FeedRejectedError(exchange, configured, String(detail.msg ?? 'invalid request'), {
-        cause: error,
-      });
-    }
-  }
-  return undefined;
+  const refusal = exchangeDescriptor(exchange)?.refusal(body as RawMessage, configured);
+  if (refusal === undefined) return undefined;
+  return new FeedRejectedError(exchange, refusal.symbols, refusal.reason, { cause: error });
 }

@@ -16,9 +16,8 @@ function lower(symbol: string): string {
 
 /**
  * Maps a tardis-dev normalized message to a core tick (undefined for types tickstream does not record).
- * A book ticker's `updateId` is the one passed, else the one TICK_NORMALIZERS set on it (tardis-normalizers.ts).
- * One small function per type, so that the optimizer inlines the relay's two hot ones into its feed loop
- * (one function with all three cases was too large to inline, docs/PERFORMANCE.md).
+ * A book ticker's `updateId` is the one passed, else the one TICK_NORMALIZERS set on it (normalizers.ts).
+ * One small function per type, so the relay's two hot ones stay cheap to call: see docs/PERFORMANCE.md.
  */
 export function fromTardis(message: { type: string }, updateId?: string | number): Tick | undefined {
   switch (message.type) {

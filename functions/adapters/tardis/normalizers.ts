@@ -1,34 +1,17 @@
-import {
-  normalizeBookChanges,
-  normalizeBookTickers,
-  normalizeTrades,
-  type BookTicker,
-  type Exchange,
-  type Filter,
-  type Mapper,
-  type MapperFactory,
-  type NormalizedData,
-} from 'tardis-dev';
+import type { BookTicker, Exchange, Filter, Mapper, NormalizedData } from 'tardis-dev';
+import { exchangeDescriptor, type ExchangeDescriptor } from '../../core/exchanges/index.ts';
 import type { DataType } from '../../core/model/streams.ts';
 import { isNumericUpdateId, type Tick } from '../../core/model/tick.ts';
+import { tardisNormalizer, type AnyMapperFactory } from './exchanges.ts';
 import { fromTardis } from './mapping.ts';
 
 /** A normalized book ticker with the exchange's update id, when the raw message has one. */
 export type BookTickerWithUpdateId = BookTicker & { updateId?: string | number };
 
-/**
- * Where each exchange puts the id of a best bid/ask update in its raw message. tardis-dev's normalized
- * book ticker drops it (and on Binance spot uses the local receive time as timestamp), so it is read
- * from the raw message here. Binance: `{"stream":"btcusdt@bookTicker","data":{"u":400900217,...}}`;
- * Coinbase ticker: `{"type":"ticker","sequence":37475248783,...}`.
- */
-type UpdateIdReader = (message: Record<string, unknown>) => unknown;
-const UPDATE_ID: Readonly<Record<string, UpdateIdReader>> = {
-  binance: (m) => (m.data as Record<string, unknown> | undefined)?.u,
-  coinbase: (m) => m.sequence,
-};
+type UpdateIdReader = ExchangeDescriptor['bookTickerUpdateId'];
+/** The exchange's reader of a book ticker's update id in the raw message (its descriptor's). */
 const updateIdReader = (exchange: string): UpdateIdReader | undefined =>
-  Object.hasOwn(UPDATE_ID, exchange) ? UPDATE_ID[exchange] : undefined;
+  exchangeDescriptor(exchange)?.bookTickerUpdateId;
 
 /**
  * The update id as the exchange sent it: a number stays a number (not formatted as text here: the relay
@@ -42,7 +25,7 @@ function updateIdOf(read: UpdateIdReader | undefined, message: unknown): string 
   return undefined;
 }
 
-/** Sets `updateId` on each book ticker an inner mapper yields (a plain iterator: cheaper than a generator). */
+/** Sets `updateId` on each book ticker an inner mapper yields (a plain iterator: see docs/PERFORMANCE.md). */
 class Tagging implements IterableIterator<BookTickerWithUpdateId> {
   constructor(
     private readonly inner: IterableIterator<BookTicker>,
@@ -60,8 +43,7 @@ class Tagging implements IterableIterator<BookTickerWithUpdateId> {
 
 /**
  * tardis-dev's book ticker normalizer, plus `updateId` from the raw message. A class, not an object of
- * closures: a mapper is made per replay (and per reconnect), and new closures each time would leave the
- * optimizer no feedback to inline these calls with (docs/PERFORMANCE.md).
+ * closures, because a mapper is made per replay and per reconnect: see docs/PERFORMANCE.md.
  */
 class UpdateIdBookTickerMapper implements Mapper<Exchange, BookTickerWithUpdateId> {
   constructor(
@@ -81,38 +63,28 @@ class UpdateIdBookTickerMapper implements Mapper<Exchange, BookTickerWithUpdateI
   }
 }
 
-/** tardis-dev's book ticker normalizer, plus `updateId` from the raw message. */
-export const normalizeBookTickersWithUpdateId = ((exchange: Exchange, localTimestamp: Date) =>
-  new UpdateIdBookTickerMapper(
-    (normalizeBookTickers as unknown as MapperFactory<Exchange, BookTicker>)(exchange, localTimestamp),
-    updateIdReader(exchange),
-  )) as MapperFactory<Exchange, NormalizedData>;
-
-type AnyMapperFactory = MapperFactory<Exchange, NormalizedData>;
-
-/** tardis-dev's own normalizer of each data type, as shipped. */
-export const STOCK_NORMALIZERS: Readonly<Record<DataType, AnyMapperFactory>> = Object.freeze({
-  trade: normalizeTrades as unknown as AnyMapperFactory,
-  book_ticker: normalizeBookTickers as unknown as AnyMapperFactory,
-  book_change: normalizeBookChanges as unknown as AnyMapperFactory,
-});
-
 /**
- * The normalizer of each data type for tardis-dev's normalized replays (history): the stock ones, with
- * book tickers carrying the update id. The live feed gets the same ticks from RawTickNormalizer, which
- * reads the id with the same reader; test/unit/relay-tardis.test.ts holds the two equal.
+ * The normalizer of each data type for tardis-dev's normalized replays (history): the exchange's own
+ * (adapters/tardis/exchanges.ts), with book tickers carrying the update id. The live feed gets the same
+ * ticks from RawTickNormalizer, which reads the id with the same reader; test/unit/relay-tardis.test.ts
+ * holds the two equal.
  */
 export const TICK_NORMALIZERS: Readonly<Record<DataType, AnyMapperFactory>> = Object.freeze({
-  ...STOCK_NORMALIZERS,
-  book_ticker: normalizeBookTickersWithUpdateId,
+  trade: (exchange, local) => tardisNormalizer(exchange, 'trade')(exchange, local),
+  book_ticker: (exchange, local) =>
+    new UpdateIdBookTickerMapper(
+      tardisNormalizer(exchange, 'book_ticker')(exchange, local) as Mapper<Exchange, BookTicker>,
+      updateIdReader(exchange),
+    ) as Mapper<Exchange, NormalizedData>,
+  book_change: (exchange, local) => tardisNormalizer(exchange, 'book_change')(exchange, local),
 });
 
 /**
- * Raw exchange messages of one connection to core ticks: tardis-dev's stock normalizers of the given
- * types, and each book ticker's update id read from the raw message it came from (the same reader as
+ * Raw exchange messages of one connection to core ticks: the exchange's tardis-dev normalizers of the
+ * given types, and each book ticker's update id read from the raw message it came from (the same reader as
  * TICK_NORMALIZERS, so a tick is the same either way). It does for tardis-dev's raw `stream()` what
- * `streamNormalized` does with TICK_NORMALIZERS, without wrapping a mapper or tagging tardis-dev's objects:
- * that wrapper cost the live relay about 2 % of its time (docs/PERFORMANCE.md, sixth pass).
+ * `streamNormalized` does with TICK_NORMALIZERS, without wrapping a mapper or tagging tardis-dev's objects
+ * on the live relay's per-message path (see docs/PERFORMANCE.md).
  *
  * Like tardis-dev's own driver, it starts over after a disconnect: `reset()` drops the mappers (a book
  * change mapper keeps per-connection state), and the next message creates new ones at its receive time.
@@ -127,7 +99,7 @@ export class RawTickNormalizer {
     types: readonly DataType[],
     connectedAt: Date,
   ) {
-    this.factories = types.map((type) => STOCK_NORMALIZERS[type]);
+    this.factories = types.map((type) => tardisNormalizer(exchange, type));
     this.readUpdateId = updateIdReader(exchange);
     this.mappers = this.create(connectedAt);
   }

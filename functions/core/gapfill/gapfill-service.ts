@@ -5,7 +5,7 @@ import {
   type DurableInsertOptions,
   type InsertSink,
 } from '../shared/durable-insert.ts';
-import { EXCHANGES } from '../model/exchanges.ts';
+import { EXCHANGES } from '../exchanges/index.ts';
 import { fillableAt, newGap, type Gap, type GapDetector, type GapLedger, type GapState } from './gaps.ts';
 import { HistoryError, type HistorySource } from './history.ts';
 import { holes, mergeIntervals, splitAligned, subtract, type Interval } from '../shared/intervals.ts';

@@ -1,4 +1,4 @@
-import { EXCHANGES, isSupportedExchange } from './exchanges.ts';
+import { EXCHANGES, exchangeDescriptor, invalidSymbolReason, recordsDataType } from '../exchanges/index.ts';
 import { DATA_TYPES, isDataType, type StreamKey } from './streams.ts';
 
 /**
@@ -17,21 +17,17 @@ export function parseStreamsConfig(raw: string): StreamKey[] {
     const parts = entry.split(':');
     if (parts.length !== 3) throw new Error(`stream entry "${entry}" must be exchange:symbols:types`);
     const [exchange, symbolList, typeList] = parts.map((p) => p.trim()) as [string, string, string];
-    if (!isSupportedExchange(exchange)) {
+    const descriptor = exchangeDescriptor(exchange);
+    if (descriptor === undefined) {
       throw new Error(
         `stream entry "${entry}": unknown exchange "${exchange}" (one of ${Object.keys(EXCHANGES).join(', ')})`,
       );
     }
-    const info = EXCHANGES[exchange]!;
     const symbols = symbolList.split(',').map((s) => s.trim().toLowerCase());
     const types = typeList.split(',').map((t) => t.trim());
     for (const symbol of symbols) {
-      if (!info.symbol.pattern.test(symbol)) {
-        throw new Error(
-          `stream entry "${entry}": "${symbol}" is not a ${exchange} symbol ` +
-            `(${info.symbol.hint}, e.g. ${info.symbol.example})`,
-        );
-      }
+      const invalid = invalidSymbolReason(exchange, symbol);
+      if (invalid !== undefined) throw new Error(`stream entry "${entry}": ${invalid}`);
     }
     for (const type of types) {
       if (!isDataType(type)) {
@@ -39,7 +35,7 @@ export function parseStreamsConfig(raw: string): StreamKey[] {
           `stream entry "${entry}": unknown data type "${type}" (one of ${DATA_TYPES.join(', ')})`,
         );
       }
-      if (!info.dataTypes.includes(type)) {
+      if (!recordsDataType(descriptor, type)) {
         throw new Error(`stream entry "${entry}": ${exchange} has no "${type}" feed`);
       }
       for (const symbol of symbols) {

@@ -1,4 +1,4 @@
-import { isSupportedExchange } from './exchanges.ts';
+import { isSupportedExchange } from '../exchanges/index.ts';
 import type { Batch } from '../contract/message.ts';
 import type { StreamKey } from './streams.ts';
 import { isNumericUpdateId, type Tick } from './tick.ts';

@@ -1,0 +1,41 @@
+import type { DataType } from '../model/streams.ts';
+
+/** A raw exchange message, as parsed from its JSON. */
+export type RawMessage = Readonly<Record<string, unknown>>;
+
+/** An exchange refusing a subscription: the configured symbols it refuses, and its words. */
+export interface Refusal {
+  readonly symbols: readonly string[];
+  readonly reason: string;
+}
+
+/**
+ * What tickstream knows about one exchange, free of any client library: one such object per exchange,
+ * in this folder, registered in index.ts. tardis-dev's part (its normalizers) is adapters/tardis/exchanges.ts.
+ */
+export interface ExchangeDescriptor {
+  /** The name in stream ids, row ids and tardis-dev: `binance`. */
+  readonly id: string;
+  /** The exchange numbers trades 1, 2, 3... per symbol, so a jump in ids is a hole. */
+  readonly contiguousTradeIds: boolean;
+  /**
+   * The shape of a symbol as tardis-dev's real-time feed takes it, lower-cased. The relay has no exchange
+   * REST access at start, so this format check is what it can know offline.
+   */
+  readonly symbol: { readonly pattern: RegExp; readonly example: string; readonly hint: string };
+  /**
+   * The Tardis channels of each data type it records (absent: not recorded). tardis-dev subscribes to
+   * them live and asks the Tardis data feed for them in history: the same names both ways.
+   */
+  readonly channels: Readonly<Partial<Record<DataType, readonly string[]>>>;
+  /**
+   * The exchange's id of a best bid/ask update in its raw message, or undefined. tardis-dev's normalized
+   * book ticker drops it; it is the quote's identity in its row id.
+   */
+  readonly bookTickerUpdateId: (message: RawMessage) => unknown;
+  /**
+   * Whether an error message the exchange sent (its JSON body) refuses our subscription: permanent, the
+   * configuration names something it does not list. Undefined for anything else (tardis-dev reconnects).
+   */
+  readonly refusal: (body: RawMessage, configured: readonly string[]) => Refusal | undefined;
+}
