@@ -17,7 +17,7 @@ import {
 } from '../adapters/pubsub/tick-publisher.ts';
 import { TardisLiveFeed } from '../adapters/tardis/live-feed.ts';
 import { useBinanceRestUrl } from '../adapters/tardis/binance-rest-url.ts';
-import { ConfigError } from '../core/shared/config.ts';
+import { EXIT_CONFIG, loadConfigOrExit, writeLine } from '../adapters/process/entry-point.ts';
 import { FeedRejectedError } from '../core/relay/feed.ts';
 import { jsonLogger } from '../core/shared/logger.ts';
 import { systemClock } from '../core/ports.ts';
@@ -25,29 +25,12 @@ import { StatusReporter } from '../core/relay/status-reporter.ts';
 import { RelayService } from '../core/relay/relay-service.ts';
 import { StartupRecovery } from '../core/relay/startup-recovery.ts';
 import { streamId } from '../core/model/streams.ts';
-import { readRelayConfig, type RelayConfig } from './config.ts';
+import { readRelayConfig } from './config.ts';
 import { createHealthServer } from './health-server.ts';
 
-/** EX_CONFIG: the configuration is wrong (bad entry, or a stream the exchange refuses); restarting won't help. */
-const EXIT_CONFIG = 78;
-
-const write = (line: string) => process.stdout.write(line + '\n');
-
-function loadConfig(): RelayConfig {
-  try {
-    return readRelayConfig(process.env);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    jsonLogger(write).log('CRITICAL', `invalid configuration: ${error.message}`, {
-      variable: error.variable,
-    });
-    process.exit(EXIT_CONFIG); // nothing has started yet
-  }
-}
-
-const config = loadConfig();
+const config = loadConfigOrExit(readRelayConfig);
 const relayId = config.relayId || `relay-${randomBytes(4).toString('hex')}`;
-const logger = jsonLogger(write, { level: config.logLevel, fields: { component: 'relay', relayId } });
+const logger = jsonLogger(writeLine, { level: config.logLevel, fields: { component: 'relay', relayId } });
 const clock = systemClock;
 
 if (config.binanceRestUrl !== '') useBinanceRestUrl(config.binanceRestUrl);

@@ -9,29 +9,15 @@ import { BigQueryWarehouse, createBigQueryClient, ensureWarehouse } from '../ada
 import { FirestoreCheckpointStore } from '../adapters/firestore/checkpoint-store.ts';
 import { OidcPushAuthenticator } from '../adapters/google-auth/oidc-push-authenticator.ts';
 import { CheckpointCoalescer } from '../core/writer/checkpoint-coalescer.ts';
-import { ConfigError } from '../core/shared/config.ts';
+import { loadConfigOrExit, writeLine } from '../adapters/process/entry-point.ts';
 import { jsonLogger } from '../core/shared/logger.ts';
 import { systemClock } from '../core/ports.ts';
 import { createWriter } from '../core/writer/writer.ts';
-import { readWriterConfig, type WriterConfig } from './config.ts';
+import { readWriterConfig } from './config.ts';
 import { createPushHandler } from './handler.ts';
 
-const write = (line: string) => process.stdout.write(line + '\n');
-
-function loadConfig(): WriterConfig {
-  try {
-    return readWriterConfig(process.env);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    jsonLogger(write).log('CRITICAL', `invalid configuration: ${error.message}`, {
-      variable: error.variable,
-    });
-    process.exit(78); // EX_CONFIG: nothing has started yet
-  }
-}
-
-const config = loadConfig();
-const logger = jsonLogger(write, { level: config.logLevel, fields: { component: 'writer' } });
+const config = loadConfigOrExit(readWriterConfig);
+const logger = jsonLogger(writeLine, { level: config.logLevel, fields: { component: 'writer' } });
 // The client's own retries are off: the writer retries only failed rows, within its delivery deadline.
 const bigquery = createBigQueryClient(config.projectId, config.bigqueryEndpoint || undefined, {
   autoRetry: false,
