@@ -17,7 +17,7 @@ import {
 } from '../adapters/pubsub/tick-publisher.ts';
 import { TardisLiveFeed, useBinanceRestUrl } from '../adapters/tardis/live-feed.ts';
 import { ConfigError } from '../core/shared/config.ts';
-import { FeedRejectedError } from '../core/relay/feed.ts';
+import { FeedRejectedError } from '../core/relay/feed-rejected-error.ts';
 import { jsonLogger } from '../core/shared/logger.ts';
 import { systemClock } from '../core/ports.ts';
 import { RelayMonitor } from '../core/relay/status-reporter.ts';

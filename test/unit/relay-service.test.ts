@@ -1,7 +1,6 @@
 import test, { type ExecutionContext } from 'ava';
-import type { FeedEvent, TickFeed } from '../../functions/core/relay/feed.ts';
 import { decodeBatch, type Batch, type EncodedMessage } from '../../functions/core/contract/message.ts';
-import type { Logger, Severity, TickPublisher } from '../../functions/core/ports.ts';
+import type { FeedEvent, Logger, Severity, TickFeed, TickPublisher } from '../../functions/core/ports.ts';
 import { RelayService, type RelayOptions } from '../../functions/core/relay/relay-service.ts';
 import type { StreamKey } from '../../functions/core/model/streams.ts';
 import type { QuoteTick, Tick } from '../../functions/core/model/tick.ts';

@@ -1,6 +1,7 @@
 import test from 'ava';
 import { silentLogger } from '../../functions/core/shared/logger.ts';
-import type { Gap, GapLedger, GapState } from '../../functions/core/gapfill/gaps.ts';
+import type { Gap, GapState } from '../../functions/core/gapfill/gaps.ts';
+import type { GapLedger } from '../../functions/core/ports.ts';
 import { StartupRecovery } from '../../functions/core/relay/startup-recovery.ts';
 import { streamId, type StreamKey } from '../../functions/core/model/streams.ts';
 import { ManualClock, MemoryCheckpointStore } from '../support/fakes.ts';

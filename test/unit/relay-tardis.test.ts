@@ -11,7 +11,7 @@ import {
   STOCK_NORMALIZERS,
   TICK_NORMALIZERS,
 } from '../../functions/adapters/tardis/normalizers.ts';
-import { FeedRejectedError } from '../../functions/core/relay/feed.ts';
+import { FeedRejectedError } from '../../functions/core/relay/feed-rejected-error.ts';
 import { rowId } from '../../functions/core/model/row-id.ts';
 import type { DataType } from '../../functions/core/model/streams.ts';
 import type { QuoteTick, Tick } from '../../functions/core/model/tick.ts';

@@ -1,7 +1,7 @@
 import { getRealTimeFeedFactory, setRealTimeFeedFactory, stream, type Exchange } from 'tardis-dev';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { FeedRejectedError, type FeedEvent, type TickFeed } from '../../core/relay/feed.ts';
-import type { Logger } from '../../core/ports.ts';
+import { FeedRejectedError } from '../../core/relay/feed-rejected-error.ts';
+import type { FeedEvent, Logger, TickFeed } from '../../core/ports.ts';
 import type { DataType, StreamKey } from '../../core/model/streams.ts';
 import type { Tick } from '../../core/model/tick.ts';
 import { drive } from './abortable.ts';

@@ -1,7 +1,6 @@
 import { StreamBatcher, type BatchLimits } from './batcher.ts';
-import type { FeedEvent, TickFeed } from './feed.ts';
 import type { SealedBatch } from '../contract/message.ts';
-import type { Clock, Logger, TickPublisher } from '../ports.ts';
+import type { Clock, FeedEvent, Logger, TickFeed, TickPublisher } from '../ports.ts';
 import { LatencyWindow, newCounters, type LatencySummary, type RelayCounters } from './counters.ts';
 import { carriedRowId } from '../model/row-id.ts';
 import { streamId, type DataType, type StreamKey } from '../model/streams.ts';
