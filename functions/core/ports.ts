@@ -1,4 +1,4 @@
-import type { EncodedMessage } from './contract/message.ts';
+import type { EncodedMessage } from './contract/batch.ts';
 import type { Gap, GapState } from './gapfill/gaps.ts';
 import type { RelayCounters } from './relay/counters.ts';
 import type { StreamKey } from './model/streams.ts';

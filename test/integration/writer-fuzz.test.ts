@@ -1,5 +1,6 @@
 import test from 'ava';
-import { encodeBatch, encodeBatchV1 } from '../../functions/core/contract/message.ts';
+import { encodeBatch } from '../../functions/core/contract/encode.ts';
+import { encodeBatchV1 } from '../../functions/core/contract/message-v1.ts';
 import { seededRandom } from '../support/fakes.ts';
 import { startWriterHarness, tradeBatch } from '../support/writer-harness.ts';
 

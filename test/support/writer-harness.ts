@@ -15,7 +15,8 @@ import {
   ensureWarehouse,
 } from '../../functions/adapters/bigquery/warehouse.ts';
 import { FirestoreCheckpointStore } from '../../functions/adapters/firestore/checkpoint-store.ts';
-import { encodeBatch, type Batch, type EncodedMessage } from '../../functions/core/contract/message.ts';
+import type { Batch, EncodedMessage } from '../../functions/core/contract/batch.ts';
+import { encodeBatch } from '../../functions/core/contract/encode.ts';
 import { systemClock } from '../../functions/core/ports.ts';
 import { rowId } from '../../functions/core/model/row-id.ts';
 import type { TradeTick } from '../../functions/core/model/tick.ts';

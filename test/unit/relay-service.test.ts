@@ -1,5 +1,6 @@
 import test, { type ExecutionContext } from 'ava';
-import { decodeBatch, type Batch, type EncodedMessage } from '../../functions/core/contract/message.ts';
+import type { Batch, EncodedMessage } from '../../functions/core/contract/batch.ts';
+import { decodeBatch } from '../../functions/core/contract/decode.ts';
 import type { FeedEvent, Logger, Severity, TickFeed, TickPublisher } from '../../functions/core/ports.ts';
 import { RelayService, type RelayOptions } from '../../functions/core/relay/relay-service.ts';
 import type { StreamKey } from '../../functions/core/model/streams.ts';

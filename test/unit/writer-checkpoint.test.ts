@@ -2,7 +2,7 @@ import test from 'ava';
 import { comparePosition } from '../../functions/core/writer/checkpoint.ts';
 import { CheckpointCoalescer } from '../../functions/core/writer/checkpoint-coalescer.ts';
 import { silentLogger } from '../../functions/core/shared/logger.ts';
-import { encodeBatch } from '../../functions/core/contract/message.ts';
+import { encodeBatch } from '../../functions/core/contract/encode.ts';
 import {
   systemClock,
   type Checkpoint,

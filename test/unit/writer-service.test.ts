@@ -1,7 +1,9 @@
 import test from 'ava';
 import { CheckpointCoalescer } from '../../functions/core/writer/checkpoint-coalescer.ts';
 import { silentLogger } from '../../functions/core/shared/logger.ts';
-import { encodeBatch, encodeBatchV1, type Batch } from '../../functions/core/contract/message.ts';
+import type { Batch } from '../../functions/core/contract/batch.ts';
+import { encodeBatch } from '../../functions/core/contract/encode.ts';
+import { encodeBatchV1 } from '../../functions/core/contract/message-v1.ts';
 import type { RowFailure, WarehouseRow } from '../../functions/core/ports.ts';
 import { rowId } from '../../functions/core/model/row-id.ts';
 import type { TableName } from '../../functions/core/contract/schema.ts';

@@ -7,7 +7,7 @@ import {
 } from '../model/tick.ts';
 import type { DataType, StreamKey } from '../model/streams.ts';
 
-/** What a message header says about its batch besides the ticks (see message.ts). */
+/** What a message header says about its batch besides the ticks (see encode.ts). */
 export interface ColumnsHead {
   readonly stream: StreamKey;
   readonly relayId: string;
@@ -17,7 +17,7 @@ export interface ColumnsHead {
 
 /** Float64Array is host-endian; the wire is little-endian (every Cloud Run host is). */
 export const LITTLE_ENDIAN = new Uint8Array(new Float64Array([1]).buffer)[7] === 0x3f;
-/** The schema version this module writes (see message.ts); the header ends at the first newline. */
+/** The schema version this module writes (see encode.ts); the header ends at the first newline. */
 export const SCHEMA_VERSION = 3;
 export const NEWLINE = 0x0a;
 /** A side as its character code: b(uy), s(ell), u(nknown); 0, no side, makes the reader quarantine the tick. */
@@ -37,7 +37,7 @@ const TICK_BYTES: Readonly<Record<DataType, number>> = { trade: 96, book_ticker:
 const LEVEL_BYTES = 24;
 
 /**
- * One stream's ticks held for a message (v3, see message.ts): the numeric fields as float64s, the exchange
+ * One stream's ticks held for a message (v3, see encode.ts): the numeric fields as float64s, the exchange
  * keys (trade id, quote update id as text) and one-character codes (side, snapshot flag) beside, and the
  * carried content-hash row ids when a tick has no key.
  *
@@ -165,7 +165,7 @@ export class TickColumns {
     this.length = i + 1;
   }
 
-  /** The message data (header line, then the columns) of the first `count` ticks, see message.ts. */
+  /** The message data (header line, then the columns) of the first `count` ticks, see encode.ts. */
   encode(head: ColumnsHead, count: number): Buffer {
     const n = count;
     const all = n === this.length;

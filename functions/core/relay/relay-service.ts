@@ -1,5 +1,5 @@
 import { StreamBatcher, type BatchLimits } from './batcher.ts';
-import type { SealedBatch } from '../contract/message.ts';
+import type { SealedBatch } from '../contract/batch.ts';
 import type { Clock, FeedEvent, Logger, TickFeed, TickPublisher } from '../ports.ts';
 import { LatencyWindow, newCounters, type LatencySummary, type RelayCounters } from './counters.ts';
 import { carriedRowId } from '../model/row-id.ts';

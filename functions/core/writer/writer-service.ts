@@ -6,7 +6,9 @@ import {
   type RefusedRow,
 } from '../shared/durable-insert.ts';
 import { InsertCombiner } from './insert-combiner.ts';
-import { decodeBatch, batchId as makeBatchId, MessageDecodeError, type Batch } from '../contract/message.ts';
+import { batchId as makeBatchId, type Batch } from '../contract/batch.ts';
+import { decodeBatch } from '../contract/decode.ts';
+import { MessageDecodeError } from '../contract/decoded-batch.ts';
 import type { Clock, Logger, Warehouse, WarehouseRow } from '../ports.ts';
 import {
   EnvelopeError,
