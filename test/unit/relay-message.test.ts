@@ -4,7 +4,7 @@ import { decodeBatch } from '../../functions/core/contract/decode.ts';
 import { encodeBatchV1 } from '../../functions/core/contract/message-v1.ts';
 import { rowId } from '../../functions/core/model/row-id.ts';
 import type { QuoteTick, Tick } from '../../functions/core/model/tick.ts';
-import { seededRandom } from '../support/fakes.ts';
+import { seededRandom } from '../../scripts/local/seeded-random.ts';
 import { trade } from '../support/ticks.ts';
 
 const quote = (overrides: Partial<QuoteTick> = {}): QuoteTick => ({

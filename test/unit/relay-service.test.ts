@@ -5,7 +5,8 @@ import type { FeedEvent, Logger, Severity, TickFeed, TickPublisher } from '../..
 import { RelayService, type RelayOptions } from '../../functions/core/relay/relay-service.ts';
 import type { StreamKey } from '../../functions/core/model/streams.ts';
 import type { QuoteTick, Tick } from '../../functions/core/model/tick.ts';
-import { ManualClock, seededRandom } from '../support/fakes.ts';
+import { ManualClock } from '../support/doubles/clock.ts';
+import { seededRandom } from '../../scripts/local/seeded-random.ts';
 import { trade } from '../support/ticks.ts';
 
 class FakeFeed implements TickFeed {

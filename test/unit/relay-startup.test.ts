@@ -4,7 +4,8 @@ import type { Gap, GapState } from '../../functions/core/gapfill/gaps.ts';
 import type { GapLedger } from '../../functions/core/ports.ts';
 import { StartupRecovery } from '../../functions/core/relay/startup-recovery.ts';
 import { streamId, type StreamKey } from '../../functions/core/model/streams.ts';
-import { ManualClock, MemoryCheckpointStore } from '../support/fakes.ts';
+import { MemoryCheckpointStore } from '../support/doubles/checkpoint-store.ts';
+import { ManualClock } from '../support/doubles/clock.ts';
 
 class MemoryGapLedger implements GapLedger {
   readonly gaps = new Map<string, Gap>();

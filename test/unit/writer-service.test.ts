@@ -14,7 +14,9 @@ import {
   splitPayload,
   type WriterOptions,
 } from '../../functions/core/writer/writer-service.ts';
-import { ManualClock, MemoryCheckpointStore, MemoryWarehouse } from '../support/fakes.ts';
+import { MemoryCheckpointStore } from '../support/doubles/checkpoint-store.ts';
+import { ManualClock } from '../support/doubles/clock.ts';
+import { MemoryWarehouse } from '../support/doubles/warehouse.ts';
 import { trade } from '../support/ticks.ts';
 
 const stream = { exchange: 'binance', symbol: 'btcusdt', type: 'trade' } as const;
