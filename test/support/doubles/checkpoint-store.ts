@@ -2,6 +2,7 @@ import { mergeCheckpoint } from '../../../functions/core/writer/checkpoint.ts';
 import type { Checkpoint, CheckpointAdvance, CheckpointStore, Clock } from '../../../functions/core/ports.ts';
 import { streamId, type StreamKey } from '../../../functions/core/model/streams.ts';
 
+/** A CheckpointStore double: checkpoints in memory, merged by the core's mergeCheckpoint. */
 export class MemoryCheckpointStore implements CheckpointStore {
   readonly docs = new Map<string, Checkpoint>();
   writes = 0;

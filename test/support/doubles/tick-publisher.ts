@@ -2,7 +2,7 @@ import { decodeBatch } from '../../../functions/core/contract/decode.ts';
 import type { Batch, EncodedMessage } from '../../../functions/core/contract/batch.ts';
 import type { TickPublisher } from '../../../functions/core/ports.ts';
 
-/** Publishes into memory; `mode` decides how each publish settles. */
+/** A TickPublisher double: publishes into memory (decoded); `mode` decides how each publish settles. */
 export class FakePublisher implements TickPublisher {
   readonly published: Batch[] = [];
   readonly pending: { resolve: () => void; reject: (e: Error) => void; batch: Batch }[] = [];
