@@ -12,8 +12,10 @@ export interface Clock {
   now(): number;
 }
 
+/** The production Clock: Date.now(). */
 export const systemClock: Clock = { now: () => Date.now() };
 
+/** Cloud Logging severities, lowest first. */
 export type Severity = 'DEBUG' | 'INFO' | 'NOTICE' | 'WARNING' | 'ERROR' | 'CRITICAL';
 
 /** Structured logging: one JSON object per line with severity, message and domain fields. */

@@ -5,12 +5,11 @@ import { attributesOf, type Batch, type EncodedMessage } from './batch.ts';
 /**
  * Message contract v3 (docs/ARCHITECTURE.md): one Pub/Sub message carries one batch of one stream.
  * data = a one-line UTF-8 JSON header (routing fields, ids, sides), a newline, then the numbers as
- * little-endian float64 columns: copied, not formatted as decimal text, which cost the relay more than
- * parsing the frame did. Keyed row ids (trade id, quote update id) are derived by the reader, so only
- * content-hash ids travel. v3 is v2 plus one thing: quote update ids the exchange sent as numbers may
- * travel as one more column instead of header text. The writer still reads v2 and v1 (all-JSON,
- * positional arrays) from older relays. The attributes repeat the routing fields so subscribers can
- * filter without decoding.
+ * little-endian float64 columns: copied, not formatted as decimal text (see docs/PERFORMANCE.md).
+ * Keyed row ids (trade id, quote update id) are derived by the reader, so only content-hash ids travel.
+ * v3 is v2 plus one thing: quote update ids the exchange sent as numbers may travel as one more column
+ * instead of header text. The writer still reads v2 and v1 (all-JSON, positional arrays) from older
+ * relays. The attributes repeat the routing fields so subscribers can filter without decoding.
  */
 
 /** Encodes the first `count` ticks held in `columns` as a v3 message (see the module comment). */

@@ -43,9 +43,9 @@ const LEVEL_BYTES = 24;
  *
  * The relay appends each tick as it arrives and keeps nothing of the tick object (a buffered tick costs
  * its 32-56 bytes of floats, not an object graph held for up to 100 ms). The floats are stored tick after
- * tick, so one push writes one or two cache lines instead of one per field (1-2.5 % of the relay's time,
- * docs/PERFORMANCE.md); a cut lays the prefix it claims out as the message's columns. The storage is
- * reused from batch to batch and only grows.
+ * tick, so one push writes one or two cache lines instead of one per field (see docs/PERFORMANCE.md);
+ * a cut lays the prefix it claims out as the message's columns. The storage is reused from batch to
+ * batch and only grows.
  */
 export class TickColumns {
   /** Ticks held. */
@@ -54,7 +54,7 @@ export class TickColumns {
   /** The float64 fields of each tick in wire order, `stride` per tick, tick after tick. */
   private rows: Float64Array;
   private readonly stride: number;
-  /** TICK_BYTES of this type, read per tick: a field, not a lookup by the type's name (a megamorphic load). */
+  /** TICK_BYTES of this type, read per tick, so kept in a field (see docs/PERFORMANCE.md). */
   private readonly tickBytes: number;
   /** Where a cut lays the rows out as columns (aligned, unlike the message after its header). */
   private scratch: Float64Array;
@@ -189,8 +189,8 @@ export class TickColumns {
         header.d = this.codes.toString('latin1', 0, n);
         break;
       case 'book_ticker':
-        // Numeric update ids travel as one more float64 column, copied like the prices; formatting them
-        // as text cost the relay about 3.5 % of its time. A text id anywhere in the batch sends them all as text.
+        // Numeric update ids travel as one more float64 column, copied like the prices, not formatted as
+        // text (see docs/PERFORMANCE.md). A text id anywhere in the batch sends them all as text.
         if (this.textKeys > 0) {
           columns--; // the key column, the last
           header.u = this.quoteKeysAsText(n);
