@@ -1,15 +1,21 @@
-import type { EncodedMessage, Window } from './contract/message.ts';
+import type { EncodedMessage } from './contract/batch.ts';
+import type { Gap, GapState } from './gapfill/gaps.ts';
+import type { RelayCounters } from './relay/counters.ts';
 import type { StreamKey } from './model/streams.ts';
-import type { Micros } from './model/tick.ts';
+import type { Micros, Tick } from './model/tick.ts';
 import type { TableName } from './contract/schema.ts';
+
+// ---- Every deployable -------------------------------------------------------------------------
 
 /** Wall-clock time in milliseconds; injected so tests can drive time. */
 export interface Clock {
   now(): number;
 }
 
+/** The production Clock: Date.now(). */
 export const systemClock: Clock = { now: () => Date.now() };
 
+/** Cloud Logging severities, lowest first. */
 export type Severity = 'DEBUG' | 'INFO' | 'NOTICE' | 'WARNING' | 'ERROR' | 'CRITICAL';
 
 /** Structured logging: one JSON object per line with severity, message and domain fields. */
@@ -18,11 +24,75 @@ export interface Logger {
   child(fields: Record<string, unknown>): Logger;
 }
 
+// ---- Relay --------------------------------------------------------------------------------------
+
+/** What a live exchange feed delivers: ticks, and disconnects that end coverage. */
+export type FeedEvent =
+  | { readonly kind: 'tick'; readonly tick: Tick }
+  | {
+      readonly kind: 'disconnect';
+      readonly exchange: string;
+      /** Symbols affected, or undefined for all of the exchange's symbols. */
+      readonly symbols: readonly string[] | undefined;
+      /** Receive time (ms) of the last message the lost connection delivered. */
+      readonly at: number;
+    };
+
+/**
+ * A live source of normalized ticks for a set of streams (tardis-dev in production).
+ *
+ * `run` hands every event to `sink` synchronously, in the order each exchange connection received it,
+ * and never buffers a received event across a timer turn: whenever other code runs, every message
+ * stamped with a receive time so far has been delivered. The relay's coverage claims rest on that.
+ * It resolves when `signal` aborts and rejects when the feed cannot continue (e.g. FeedRejectedError).
+ */
+export interface TickFeed {
+  run(sink: (event: FeedEvent) => void, signal: AbortSignal): Promise<void>;
+}
+
 /** Publishes encoded batches; resolves with the message id once the broker has it. */
 export interface TickPublisher {
   publish(message: EncodedMessage): Promise<string>;
   /** Sends everything buffered and releases the connection. Safe to call twice. */
   close(): Promise<void>;
+}
+
+/** The liveness record one relay instance keeps in Firestore (`relay_heartbeats/<relayId>`). */
+export interface RelayHeartbeat {
+  readonly relayId: string;
+  /** Cloud Run revision and host, when known. */
+  readonly revision: string | null;
+  readonly host: string | null;
+  readonly startedAt: number;
+  readonly updatedAt: number;
+  readonly ready: boolean;
+  readonly healthy: boolean;
+  readonly lastPublishAt: number | null;
+  readonly streams: readonly {
+    readonly stream: string;
+    readonly covering: boolean;
+    readonly coveredTo: number | null;
+    readonly lastTickAt: number | null;
+    readonly coverageLagMs: number;
+  }[];
+  readonly counters: RelayCounters;
+}
+
+/** Stores relay heartbeats; `expireAt` (ms) is for the collection's TTL policy. */
+export interface HeartbeatStore {
+  write(heartbeat: RelayHeartbeat, expireAt: number): Promise<void>;
+}
+
+// ---- Writer (the warehouse and checkpoints are shared with the gap-filler and the relay) ---------
+
+/** Whether a push request may be processed; 401 (no or bad token), 403 (wrong identity) or 503 otherwise. */
+export type AuthDecision =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly status: 401 | 403 | 503; readonly reason: string };
+
+/** Verifies the OIDC token Pub/Sub attaches to a push request (`Authorization: Bearer`). */
+export interface PushAuthenticator {
+  authenticate(authorization: string | undefined, requestUrl: string): Promise<AuthDecision>;
 }
 
 /** A row for insertAll: the insert id (for best-effort dedup) and the JSON row. */
@@ -80,4 +150,27 @@ export interface CheckpointStore {
   list(): Promise<Checkpoint[]>;
 }
 
-export type { Window };
+// ---- Gap-filler (the relay records startup gaps in the ledger too) ------------------------------
+
+/** Historical market data (Tardis.dev): every tick of a stream whose receive time lies in [from, to). */
+export interface HistorySource {
+  ticks(stream: StreamKey, from: number, to: number, signal: AbortSignal): AsyncIterable<Tick>;
+}
+
+/** The durable gap ledger (Firestore); the gap-filler mirrors it into BigQuery's `gaps` table. */
+export interface GapLedger {
+  /** Records a gap unless one with the same id exists; returns whether it was new. */
+  record(gap: Gap): Promise<boolean>;
+  get(id: string): Promise<Gap | undefined>;
+  list(filter?: { states?: readonly GapState[]; stream?: StreamKey }): Promise<Gap[]>;
+  /** Writes `next` only if the stored gap is still in `expected` state (compare-and-set); returns success. */
+  transition(id: string, expected: GapState, next: Gap): Promise<boolean>;
+}
+
+/** A named, expiring, exclusive lease (Firestore in production), so overlapping runs never work together. */
+export interface LeaseStore {
+  /** Takes the lease if it is free, expired or already ours; returns whether we hold it now. */
+  acquire(name: string, holder: string, ttlMs: number): Promise<boolean>;
+  /** Gives the lease up if we still hold it. */
+  release(name: string, holder: string): Promise<void>;
+}

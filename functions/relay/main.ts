@@ -18,7 +18,7 @@ import {
 import { TardisLiveFeed } from '../adapters/tardis/live-feed.ts';
 import { useBinanceRestUrl } from '../adapters/tardis/binance-rest-url.ts';
 import { EXIT_CONFIG, loadConfigOrExit, writeLine } from '../adapters/process/entry-point.ts';
-import { FeedRejectedError } from '../core/relay/feed.ts';
+import { FeedRejectedError } from '../core/relay/feed-rejected-error.ts';
 import { jsonLogger } from '../core/shared/logger.ts';
 import { systemClock } from '../core/ports.ts';
 import { StatusReporter } from '../core/relay/status-reporter.ts';

@@ -2,8 +2,7 @@
  * The writer's HTTP layer, apart from the functions-framework registration (index.ts) so tests can drive
  * it: method, authentication, body size and shape, then the core writer decides the status.
  */
-import type { Logger } from '../core/ports.ts';
-import type { AuthDecision, PushAuthenticator } from '../core/writer/push-auth.ts';
+import type { AuthDecision, Logger, PushAuthenticator } from '../core/ports.ts';
 import type { Writer } from '../core/writer/writer.ts';
 
 /** The part of an Express request the handler reads. */

@@ -30,10 +30,9 @@ import {
 import { drive } from '../../functions/adapters/tardis/abortable.ts';
 import { RawTickNormalizer } from '../../functions/adapters/tardis/normalizers.ts';
 import { DEFAULT_BATCH_LIMITS } from '../../functions/core/relay/batcher.ts';
-import type { TickFeed } from '../../functions/core/relay/feed.ts';
 import { silentLogger } from '../../functions/core/shared/logger.ts';
-import type { EncodedMessage } from '../../functions/core/contract/message.ts';
-import type { TickPublisher } from '../../functions/core/ports.ts';
+import type { EncodedMessage } from '../../functions/core/contract/batch.ts';
+import type { TickFeed, TickPublisher } from '../../functions/core/ports.ts';
 import { RelayService } from '../../functions/core/relay/relay-service.ts';
 import type { StreamKey } from '../../functions/core/model/streams.ts';
 import type { Tick as CoreTick } from '../../functions/core/model/tick.ts';

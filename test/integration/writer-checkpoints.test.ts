@@ -7,7 +7,7 @@ import { silentLogger } from '../../functions/core/shared/logger.ts';
 import { systemClock, type Checkpoint, type CheckpointAdvance } from '../../functions/core/ports.ts';
 import type { TradeTick } from '../../functions/core/model/tick.ts';
 import { requireEmulators, uniqueName } from '../support/env.ts';
-import { seededRandom } from '../support/fakes.ts';
+import { seededRandom } from '../../scripts/local/seeded-random.ts';
 import { encodeBatch, pushEnvelope, startWriterHarness, tradeBatch } from '../support/writer-harness.ts';
 
 type Position = Pick<Checkpoint, 'lastTickTs' | 'lastTradeId' | 'coveredTo'>;

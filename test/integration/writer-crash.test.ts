@@ -1,5 +1,5 @@
 import test from 'ava';
-import { batchId } from '../../functions/core/contract/message.ts';
+import { batchId } from '../../functions/core/contract/batch.ts';
 import { encodeBatch, pushEnvelope, startWriterHarness, tradeBatch } from '../support/writer-harness.ts';
 
 async function waitFor(what: string, probe: () => Promise<boolean>, timeoutMs: number): Promise<void> {

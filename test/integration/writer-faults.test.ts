@@ -1,5 +1,5 @@
 import test from 'ava';
-import { batchId } from '../../functions/core/contract/message.ts';
+import { batchId } from '../../functions/core/contract/batch.ts';
 import {
   encodeBatch,
   pushEnvelope,

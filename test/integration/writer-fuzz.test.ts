@@ -1,6 +1,7 @@
 import test from 'ava';
-import { encodeBatch, encodeBatchV1 } from '../../functions/core/contract/message.ts';
-import { seededRandom } from '../support/fakes.ts';
+import { encodeBatch } from '../../functions/core/contract/encode.ts';
+import { encodeBatchV1 } from '../../functions/core/contract/message-v1.ts';
+import { seededRandom } from '../../scripts/local/seeded-random.ts';
 import { startWriterHarness, tradeBatch } from '../support/writer-harness.ts';
 
 const ENVELOPES = 10_000;

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PubSub, type Message, type Subscription } from '@google-cloud/pubsub';
 import type { ExecutionContext } from 'ava';
-import { decodeBatch, type Batch, type DecodedBatchBody } from '../../functions/core/contract/message.ts';
+import type { Batch, DecodedBatchBody } from '../../functions/core/contract/batch.ts';
+import { decodeBatch } from '../../functions/core/contract/decode.ts';
 import {
   groupAlive,
   signalGroup,

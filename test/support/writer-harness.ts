@@ -15,7 +15,8 @@ import {
   ensureWarehouse,
 } from '../../functions/adapters/bigquery/warehouse.ts';
 import { FirestoreCheckpointStore } from '../../functions/adapters/firestore/checkpoint-store.ts';
-import { encodeBatch, type Batch, type EncodedMessage } from '../../functions/core/contract/message.ts';
+import type { Batch, EncodedMessage } from '../../functions/core/contract/batch.ts';
+import { encodeBatch } from '../../functions/core/contract/encode.ts';
 import { systemClock } from '../../functions/core/ports.ts';
 import { rowId } from '../../functions/core/model/row-id.ts';
 import type { TradeTick } from '../../functions/core/model/tick.ts';
@@ -111,38 +112,22 @@ export async function startWriterHarness(options: WriterHarnessOptions): Promise
 
     const port = await freePort();
     const url = `http://127.0.0.1:${port}/`;
-    const writer = new ServiceProcess({
-      name: 'writer',
-      args: [FUNCTIONS_FRAMEWORK, '--target=writer', '--source=functions/writer/index.ts', `--port=${port}`],
-      env: {
-        GOOGLE_CLOUD_PROJECT: projectId,
-        GCLOUD_PROJECT: projectId,
-        FIRESTORE_EMULATOR_HOST: emulators.firestore,
-        METADATA_SERVER_DETECTION: 'none',
-        BIGQUERY_API_ENDPOINT: endpoint,
-        BIGQUERY_DATASET: dataset,
-        CHECKPOINTS_COLLECTION: collection,
-        LOG_LEVEL: 'INFO',
-        ...options.writerEnv,
-      },
-      logPath: logPath(workDir, 'writer'),
-      ready: () => httpOk(url, (status) => status === 405),
+    const writer = await startWriterProcess(port, workDir, {
+      GOOGLE_CLOUD_PROJECT: projectId,
+      GCLOUD_PROJECT: projectId,
+      FIRESTORE_EMULATOR_HOST: emulators.firestore,
+      METADATA_SERVER_DETECTION: 'none',
+      BIGQUERY_API_ENDPOINT: endpoint,
+      BIGQUERY_DATASET: dataset,
+      CHECKPOINTS_COLLECTION: collection,
+      LOG_LEVEL: 'INFO',
+      ...options.writerEnv,
     });
-    await writer.start();
     cleanup.push(() => writer.terminate(2000));
 
-    let topic: Topic | undefined;
-    let subscription: Subscription | undefined;
-    if (options.pushSubscription) {
-      [topic] = await pubsub.createTopic(`ticks_${base}`);
-      cleanup.push(() => topic!.delete());
-      [subscription] = await topic.createSubscription(`push_${base}`, {
-        pushConfig: { pushEndpoint: url },
-        ackDeadlineSeconds: options.ackDeadlineSeconds ?? 60,
-      });
-      // Deleting the subscription first stops the emulator pushing to a writer that is going away.
-      cleanup.push(() => subscription!.delete());
-    }
+    const { topic, subscription } = options.pushSubscription
+      ? await createPushSubscription(pubsub, base, url, options.ackDeadlineSeconds ?? 60, cleanup)
+      : { topic: undefined, subscription: undefined };
 
     const table = (name: string) => `\`${projectId}.${dataset}.${name}\``;
     return {
@@ -162,11 +147,7 @@ export async function startWriterHarness(options: WriterHarnessOptions): Promise
       workDir,
       insertRequests,
       post: (body, headers) => postPush(url, body, headers),
-      async scalar(sql) {
-        const [rows] = await bigquery.query({ query: sql, useLegacySql: false });
-        const first = (rows as Record<string, unknown>[])[0];
-        return Number(first ? Object.values(first)[0] : NaN);
-      },
+      scalar: (sql) => firstValue(bigquery, sql),
       table,
       stop,
     };
@@ -174,6 +155,50 @@ export async function startWriterHarness(options: WriterHarnessOptions): Promise
     await stop();
     throw error;
   }
+}
+
+/** The first column of the first row a query returns, as a number (NaN when there is no row). */
+async function firstValue(bigquery: BigQuery, sql: string): Promise<number> {
+  const [rows] = await bigquery.query({ query: sql, useLegacySql: false });
+  const first = (rows as Record<string, unknown>[])[0];
+  return Number(first ? Object.values(first)[0] : NaN);
+}
+
+/** Starts the writer function under functions-framework on `port`; resolves once it answers. */
+async function startWriterProcess(
+  port: number,
+  workDir: string,
+  env: Record<string, string>,
+): Promise<ServiceProcess> {
+  const url = `http://127.0.0.1:${port}/`;
+  const writer = new ServiceProcess({
+    name: 'writer',
+    args: [FUNCTIONS_FRAMEWORK, '--target=writer', '--source=functions/writer/index.ts', `--port=${port}`],
+    env,
+    logPath: logPath(workDir, 'writer'),
+    ready: () => httpOk(url, (status) => status === 405),
+  });
+  await writer.start();
+  return writer;
+}
+
+/** A topic and a push subscription to `url`, removed by `cleanup` (the subscription first). */
+async function createPushSubscription(
+  pubsub: PubSub,
+  base: string,
+  url: string,
+  ackDeadlineSeconds: number,
+  cleanup: (() => Promise<unknown>)[],
+): Promise<{ topic: Topic; subscription: Subscription }> {
+  const [topic] = await pubsub.createTopic(`ticks_${base}`);
+  cleanup.push(() => topic.delete());
+  const [subscription] = await topic.createSubscription(`push_${base}`, {
+    pushConfig: { pushEndpoint: url },
+    ackDeadlineSeconds,
+  });
+  // Deleting the subscription first stops the emulator pushing to a writer that is going away.
+  cleanup.push(() => subscription.delete());
+  return { topic, subscription };
 }
 
 export async function postPush(

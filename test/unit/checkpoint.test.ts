@@ -3,7 +3,9 @@ import { comparePosition, mergeCheckpoint } from '../../functions/core/writer/ch
 import { CheckpointCoalescer } from '../../functions/core/writer/checkpoint-coalescer.ts';
 import { silentLogger } from '../../functions/core/shared/logger.ts';
 import type { Checkpoint, CheckpointAdvance } from '../../functions/core/ports.ts';
-import { ManualClock, MemoryCheckpointStore, seededRandom } from '../support/fakes.ts';
+import { MemoryCheckpointStore } from '../support/doubles/checkpoint-store.ts';
+import { ManualClock } from '../support/doubles/clock.ts';
+import { seededRandom } from '../../scripts/local/seeded-random.ts';
 
 const stream = { exchange: 'binance', symbol: 'btcusdt', type: 'trade' } as const;
 const adv = (n: number, rows = 1): CheckpointAdvance => ({

@@ -6,7 +6,7 @@ import {
   subtract,
   totalLength,
 } from '../../functions/core/shared/intervals.ts';
-import { seededRandom } from '../support/fakes.ts';
+import { seededRandom } from '../../scripts/local/seeded-random.ts';
 
 test('touching and overlapping intervals merge', (t) => {
   t.deepEqual(

@@ -2,13 +2,11 @@ import test from 'ava';
 import type { Exchange, Mapper, NormalizedData } from 'tardis-dev';
 import { fromTardis } from '../../functions/adapters/tardis/mapping.ts';
 import { TICK_NORMALIZERS } from '../../functions/adapters/tardis/normalizers.ts';
-import {
-  decodeBatch,
-  encodeBatch,
-  encodeBatchV1,
-  MessageDecodeError,
-  type Batch,
-} from '../../functions/core/contract/message.ts';
+import type { Batch } from '../../functions/core/contract/batch.ts';
+import { decodeBatch } from '../../functions/core/contract/decode.ts';
+import { MessageDecodeError } from '../../functions/core/contract/decoded-batch.ts';
+import { encodeBatch } from '../../functions/core/contract/encode.ts';
+import { encodeBatchV1 } from '../../functions/core/contract/message-v1.ts';
 import { carriedRowId, rowId } from '../../functions/core/model/row-id.ts';
 import type { BookChangeTick, QuoteTick, Tick } from '../../functions/core/model/tick.ts';
 import { TickColumns } from '../../functions/core/contract/tick-columns.ts';

@@ -1,10 +1,8 @@
 import test from 'ava';
-import {
-  decodeBatch,
-  encodeBatch,
-  MessageDecodeError,
-  type Batch,
-} from '../../functions/core/contract/message.ts';
+import type { Batch } from '../../functions/core/contract/batch.ts';
+import { decodeBatch } from '../../functions/core/contract/decode.ts';
+import { MessageDecodeError } from '../../functions/core/contract/decoded-batch.ts';
+import { encodeBatch } from '../../functions/core/contract/encode.ts';
 import { rowId } from '../../functions/core/model/row-id.ts';
 import type { BookChangeTick, QuoteTick } from '../../functions/core/model/tick.ts';
 import { trade } from '../support/ticks.ts';

@@ -1,8 +1,9 @@
 import test from 'ava';
 import { StreamBatcher } from '../../functions/core/relay/batcher.ts';
-import { decodeBatch, type SealedBatch } from '../../functions/core/contract/message.ts';
+import type { SealedBatch } from '../../functions/core/contract/batch.ts';
+import { decodeBatch } from '../../functions/core/contract/decode.ts';
 import { rowId } from '../../functions/core/model/row-id.ts';
-import { seededRandom } from '../support/fakes.ts';
+import { seededRandom } from '../../scripts/local/seeded-random.ts';
 import { trade } from '../support/ticks.ts';
 
 const stream = { exchange: 'binance', symbol: 'btcusdt', type: 'trade' } as const;

@@ -1,8 +1,10 @@
 import test from 'ava';
-import { decodeBatch, encodeBatchV1, type Batch } from '../../functions/core/contract/message.ts';
+import type { Batch } from '../../functions/core/contract/batch.ts';
+import { decodeBatch } from '../../functions/core/contract/decode.ts';
+import { encodeBatchV1 } from '../../functions/core/contract/message-v1.ts';
 import { rowId } from '../../functions/core/model/row-id.ts';
 import type { QuoteTick, Tick } from '../../functions/core/model/tick.ts';
-import { seededRandom } from '../support/fakes.ts';
+import { seededRandom } from '../../scripts/local/seeded-random.ts';
 import { trade } from '../support/ticks.ts';
 
 const quote = (overrides: Partial<QuoteTick> = {}): QuoteTick => ({

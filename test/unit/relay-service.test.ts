@@ -1,56 +1,14 @@
 import test, { type ExecutionContext } from 'ava';
-import type { FeedEvent, TickFeed } from '../../functions/core/relay/feed.ts';
-import { decodeBatch, type Batch, type EncodedMessage } from '../../functions/core/contract/message.ts';
-import type { Logger, Severity, TickPublisher } from '../../functions/core/ports.ts';
+import type { Batch } from '../../functions/core/contract/batch.ts';
 import { RelayService, type RelayOptions } from '../../functions/core/relay/relay-service.ts';
 import type { StreamKey } from '../../functions/core/model/streams.ts';
 import type { QuoteTick, Tick } from '../../functions/core/model/tick.ts';
-import { ManualClock, seededRandom } from '../support/fakes.ts';
+import { ManualClock } from '../support/doubles/clock.ts';
+import { MemoryLogger } from '../support/doubles/logger.ts';
+import { FakeFeed } from '../support/doubles/tick-feed.ts';
+import { FakePublisher } from '../support/doubles/tick-publisher.ts';
+import { seededRandom } from '../../scripts/local/seeded-random.ts';
 import { trade } from '../support/ticks.ts';
-
-class FakeFeed implements TickFeed {
-  sink: ((event: FeedEvent) => void) | undefined;
-  run(sink: (event: FeedEvent) => void, signal: AbortSignal): Promise<void> {
-    this.sink = sink;
-    return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
-  }
-  push(event: FeedEvent): void {
-    this.sink!(event);
-  }
-}
-
-/** Publishes into memory; `mode` decides how each publish settles. */
-class FakePublisher implements TickPublisher {
-  readonly published: Batch[] = [];
-  readonly pending: { resolve: () => void; reject: (e: Error) => void; batch: Batch }[] = [];
-  mode: 'ok' | 'fail' | 'hang' = 'ok';
-  closed = 0;
-  async publish(message: EncodedMessage): Promise<string> {
-    const { batch } = decodeBatch(message.data);
-    if (this.mode === 'fail') throw new Error('UNAVAILABLE');
-    if (this.mode === 'hang') {
-      await new Promise<void>((resolve, reject) => this.pending.push({ resolve, reject, batch }));
-    }
-    this.published.push(batch);
-    return String(this.published.length);
-  }
-  async close(): Promise<void> {
-    this.closed++;
-  }
-}
-
-class MemoryLogger implements Logger {
-  readonly entries: { severity: Severity; message: string; fields: Record<string, unknown> }[] = [];
-  log(severity: Severity, message: string, fields: Record<string, unknown> = {}): void {
-    this.entries.push({ severity, message, fields });
-  }
-  child(): Logger {
-    return this;
-  }
-  with(message: string) {
-    return this.entries.filter((e) => e.message.startsWith(message));
-  }
-}
 
 const T0 = Date.UTC(2026, 0, 1, 12);
 const key = (symbol: string, type: StreamKey['type'] = 'trade'): StreamKey => ({

@@ -1,33 +1,10 @@
 import test from 'ava';
 import { silentLogger } from '../../functions/core/shared/logger.ts';
-import type { Gap, GapLedger, GapState } from '../../functions/core/gapfill/gaps.ts';
 import { StartupRecovery } from '../../functions/core/relay/startup-recovery.ts';
 import { streamId, type StreamKey } from '../../functions/core/model/streams.ts';
-import { ManualClock, MemoryCheckpointStore } from '../support/fakes.ts';
-
-class MemoryGapLedger implements GapLedger {
-  readonly gaps = new Map<string, Gap>();
-  records = 0;
-  async record(gap: Gap): Promise<boolean> {
-    this.records++;
-    if (this.gaps.has(gap.id)) return false;
-    this.gaps.set(gap.id, gap);
-    return true;
-  }
-  async get(id: string): Promise<Gap | undefined> {
-    return this.gaps.get(id);
-  }
-  async list(filter: { states?: readonly GapState[]; stream?: StreamKey } = {}): Promise<Gap[]> {
-    return [...this.gaps.values()].filter(
-      (g) =>
-        (!filter.states || filter.states.includes(g.state)) &&
-        (!filter.stream || streamId(g.stream) === streamId(filter.stream)),
-    );
-  }
-  async transition(): Promise<boolean> {
-    return false;
-  }
-}
+import { MemoryCheckpointStore } from '../support/doubles/checkpoint-store.ts';
+import { ManualClock } from '../support/doubles/clock.ts';
+import { MemoryGapLedger } from '../support/doubles/gap-ledger.ts';
 
 const btc: StreamKey = { exchange: 'binance', symbol: 'btcusdt', type: 'trade' };
 const eth: StreamKey = { exchange: 'binance', symbol: 'ethusdt', type: 'trade' };

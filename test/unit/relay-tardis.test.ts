@@ -9,7 +9,7 @@ import { fromTardis } from '../../functions/adapters/tardis/mapping.ts';
 import { STOCK_NORMALIZERS, TARDIS_EXCHANGES } from '../../functions/adapters/tardis/exchanges.ts';
 import { RawTickNormalizer, TICK_NORMALIZERS } from '../../functions/adapters/tardis/normalizers.ts';
 import { EXCHANGES } from '../../functions/core/exchanges/index.ts';
-import { FeedRejectedError } from '../../functions/core/relay/feed.ts';
+import { FeedRejectedError } from '../../functions/core/relay/feed-rejected-error.ts';
 import { rowId } from '../../functions/core/model/row-id.ts';
 import { DATA_TYPES, type DataType } from '../../functions/core/model/streams.ts';
 import type { QuoteTick, Tick } from '../../functions/core/model/tick.ts';

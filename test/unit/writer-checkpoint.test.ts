@@ -2,7 +2,7 @@ import test from 'ava';
 import { comparePosition } from '../../functions/core/writer/checkpoint.ts';
 import { CheckpointCoalescer } from '../../functions/core/writer/checkpoint-coalescer.ts';
 import { silentLogger } from '../../functions/core/shared/logger.ts';
-import { encodeBatch } from '../../functions/core/contract/message.ts';
+import { encodeBatch } from '../../functions/core/contract/encode.ts';
 import {
   systemClock,
   type Checkpoint,
@@ -11,7 +11,10 @@ import {
 } from '../../functions/core/ports.ts';
 import { rowId } from '../../functions/core/model/row-id.ts';
 import { createWriter } from '../../functions/core/writer/writer.ts';
-import { ManualClock, MemoryCheckpointStore, MemoryWarehouse, seededRandom } from '../support/fakes.ts';
+import { MemoryCheckpointStore } from '../support/doubles/checkpoint-store.ts';
+import { ManualClock } from '../support/doubles/clock.ts';
+import { MemoryWarehouse } from '../support/doubles/warehouse.ts';
+import { seededRandom } from '../../scripts/local/seeded-random.ts';
 import { trade } from '../support/ticks.ts';
 
 const stream = { exchange: 'binance', symbol: 'btcusdt', type: 'trade' } as const;

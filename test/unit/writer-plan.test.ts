@@ -1,5 +1,6 @@
 import test from 'ava';
-import { encodeBatch, encodeBatchV1 } from '../../functions/core/contract/message.ts';
+import { encodeBatch } from '../../functions/core/contract/encode.ts';
+import { encodeBatchV1 } from '../../functions/core/contract/message-v1.ts';
 import { parsePushEnvelope } from '../../functions/core/contract/push-envelope.ts';
 import { DEFAULT_VALIDATION } from '../../functions/core/model/validate.ts';
 import { rowId } from '../../functions/core/model/row-id.ts';

@@ -1,7 +1,9 @@
 import test from 'ava';
 import { CheckpointCoalescer } from '../../functions/core/writer/checkpoint-coalescer.ts';
 import { silentLogger } from '../../functions/core/shared/logger.ts';
-import { encodeBatch, encodeBatchV1, type Batch } from '../../functions/core/contract/message.ts';
+import type { Batch } from '../../functions/core/contract/batch.ts';
+import { encodeBatch } from '../../functions/core/contract/encode.ts';
+import { encodeBatchV1 } from '../../functions/core/contract/message-v1.ts';
 import type { RowFailure, WarehouseRow } from '../../functions/core/ports.ts';
 import { rowId } from '../../functions/core/model/row-id.ts';
 import type { TableName } from '../../functions/core/contract/schema.ts';
@@ -10,7 +12,9 @@ import { WarehouseRequestError } from '../../functions/core/shared/warehouse-err
 import type { WriterOptions } from '../../functions/core/writer/options.ts';
 import { splitPayload } from '../../functions/core/writer/quarantine.ts';
 import { createWriter } from '../../functions/core/writer/writer.ts';
-import { ManualClock, MemoryCheckpointStore, MemoryWarehouse } from '../support/fakes.ts';
+import { MemoryCheckpointStore } from '../support/doubles/checkpoint-store.ts';
+import { ManualClock } from '../support/doubles/clock.ts';
+import { MemoryWarehouse } from '../support/doubles/warehouse.ts';
 import { trade } from '../support/ticks.ts';
 
 const stream = { exchange: 'binance', symbol: 'btcusdt', type: 'trade' } as const;

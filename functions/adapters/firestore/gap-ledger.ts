@@ -1,5 +1,6 @@
 import type { Firestore } from '@google-cloud/firestore';
-import type { Gap, GapLedger, GapState } from '../../core/gapfill/gaps.ts';
+import type { Gap, GapState } from '../../core/gapfill/gaps.ts';
+import type { GapLedger } from '../../core/ports.ts';
 import { isDataType, type StreamKey } from '../../core/model/streams.ts';
 
 interface GapDoc {

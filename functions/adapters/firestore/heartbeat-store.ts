@@ -1,5 +1,5 @@
 import { Timestamp, type Firestore } from '@google-cloud/firestore';
-import type { HeartbeatStore, RelayHeartbeat } from '../../core/relay/status-reporter.ts';
+import type { HeartbeatStore, RelayHeartbeat } from '../../core/ports.ts';
 
 /**
  * The HeartbeatStore port on Firestore: one document per relay instance (id = relay id), overwritten

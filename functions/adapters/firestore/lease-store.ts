@@ -1,6 +1,5 @@
 import { Timestamp, type Firestore } from '@google-cloud/firestore';
-import type { Clock } from '../../core/ports.ts';
-import type { LeaseStore } from '../../core/gapfill/lease.ts';
+import type { Clock, LeaseStore } from '../../core/ports.ts';
 
 interface LeaseDoc {
   holder: string;

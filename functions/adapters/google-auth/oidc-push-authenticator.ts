@@ -1,11 +1,6 @@
 import { OAuth2Client } from 'google-auth-library';
-import {
-  audiencesForUrl,
-  authorizePushClaims,
-  bearerToken,
-  type AuthDecision,
-  type PushAuthenticator,
-} from '../../core/writer/push-auth.ts';
+import type { AuthDecision, PushAuthenticator } from '../../core/ports.ts';
+import { audiencesForUrl, authorizePushClaims, bearerToken } from '../../core/writer/push-auth.ts';
 
 export interface OidcPushAuthOptions {
   /** The service account Pub/Sub signs push tokens as (the subscription's `oidc_token`). */

@@ -1,5 +1,5 @@
 import type { ClientConfig, PubSub, Topic } from '@google-cloud/pubsub';
-import type { EncodedMessage } from '../../core/contract/message.ts';
+import type { EncodedMessage } from '../../core/contract/batch.ts';
 import type { TickPublisher } from '../../core/ports.ts';
 
 export interface PublisherOptions {

@@ -1,8 +1,8 @@
 import { stream, type Exchange } from 'tardis-dev';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { FeedRejectedError, type FeedEvent, type TickFeed } from '../../core/relay/feed.ts';
+import { FeedRejectedError } from '../../core/relay/feed-rejected-error.ts';
 import { exchangeDescriptor, type RawMessage } from '../../core/exchanges/index.ts';
-import type { Logger } from '../../core/ports.ts';
+import type { FeedEvent, Logger, TickFeed } from '../../core/ports.ts';
 import { errorMessage } from '../../core/shared/errors.ts';
 import type { DataType, StreamKey } from '../../core/model/streams.ts';
 import type { Tick } from '../../core/model/tick.ts';

@@ -1,5 +1,5 @@
 import { microsToIso, type Tick } from '../model/tick.ts';
-import type { Batch, Window } from './message.ts';
+import type { Batch, Window } from './batch.ts';
 import type { StreamKey } from '../model/streams.ts';
 
 export interface IngestionMeta {

@@ -7,7 +7,7 @@ import {
 } from '../model/tick.ts';
 import type { DataType, StreamKey } from '../model/streams.ts';
 
-/** What a message header says about its batch besides the ticks (see message.ts). */
+/** What a message header says about its batch besides the ticks (see encode.ts). */
 export interface ColumnsHead {
   readonly stream: StreamKey;
   readonly relayId: string;
@@ -17,7 +17,7 @@ export interface ColumnsHead {
 
 /** Float64Array is host-endian; the wire is little-endian (every Cloud Run host is). */
 export const LITTLE_ENDIAN = new Uint8Array(new Float64Array([1]).buffer)[7] === 0x3f;
-/** The schema version this module writes (see message.ts); the header ends at the first newline. */
+/** The schema version this module writes (see encode.ts); the header ends at the first newline. */
 export const SCHEMA_VERSION = 3;
 export const NEWLINE = 0x0a;
 /** A side as its character code: b(uy), s(ell), u(nknown); 0, no side, makes the reader quarantine the tick. */
@@ -37,15 +37,15 @@ const TICK_BYTES: Readonly<Record<DataType, number>> = { trade: 96, book_ticker:
 const LEVEL_BYTES = 24;
 
 /**
- * One stream's ticks held for a message (v3, see message.ts): the numeric fields as float64s, the exchange
+ * One stream's ticks held for a message (v3, see encode.ts): the numeric fields as float64s, the exchange
  * keys (trade id, quote update id as text) and one-character codes (side, snapshot flag) beside, and the
  * carried content-hash row ids when a tick has no key.
  *
  * The relay appends each tick as it arrives and keeps nothing of the tick object (a buffered tick costs
  * its 32-56 bytes of floats, not an object graph held for up to 100 ms). The floats are stored tick after
- * tick, so one push writes one or two cache lines instead of one per field (1-2.5 % of the relay's time,
- * docs/PERFORMANCE.md); a cut lays the prefix it claims out as the message's columns. The storage is
- * reused from batch to batch and only grows.
+ * tick, so one push writes one or two cache lines instead of one per field (see docs/PERFORMANCE.md);
+ * a cut lays the prefix it claims out as the message's columns. The storage is reused from batch to
+ * batch and only grows.
  */
 export class TickColumns {
   /** Ticks held. */
@@ -54,7 +54,7 @@ export class TickColumns {
   /** The float64 fields of each tick in wire order, `stride` per tick, tick after tick. */
   private rows: Float64Array;
   private readonly stride: number;
-  /** TICK_BYTES of this type, read per tick: a field, not a lookup by the type's name (a megamorphic load). */
+  /** TICK_BYTES of this type, read per tick, so kept in a field (see docs/PERFORMANCE.md). */
   private readonly tickBytes: number;
   /** Where a cut lays the rows out as columns (aligned, unlike the message after its header). */
   private scratch: Float64Array;
@@ -165,7 +165,7 @@ export class TickColumns {
     this.length = i + 1;
   }
 
-  /** The message data (header line, then the columns) of the first `count` ticks, see message.ts. */
+  /** The message data (header line, then the columns) of the first `count` ticks, see encode.ts. */
   encode(head: ColumnsHead, count: number): Buffer {
     const n = count;
     const all = n === this.length;
@@ -189,8 +189,8 @@ export class TickColumns {
         header.d = this.codes.toString('latin1', 0, n);
         break;
       case 'book_ticker':
-        // Numeric update ids travel as one more float64 column, copied like the prices; formatting them
-        // as text cost the relay about 3.5 % of its time. A text id anywhere in the batch sends them all as text.
+        // Numeric update ids travel as one more float64 column, copied like the prices, not formatted as
+        // text (see docs/PERFORMANCE.md). A text id anywhere in the batch sends them all as text.
         if (this.textKeys > 0) {
           columns--; // the key column, the last
           header.u = this.quoteKeysAsText(n);

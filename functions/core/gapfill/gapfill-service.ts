@@ -1,4 +1,13 @@
-import type { CheckpointStore, Clock, Logger, Warehouse, WarehouseRow } from '../ports.ts';
+import type {
+  CheckpointStore,
+  Clock,
+  GapLedger,
+  HistorySource,
+  LeaseStore,
+  Logger,
+  Warehouse,
+  WarehouseRow,
+} from '../ports.ts';
 import {
   insertDurably,
   TransientInsertError,
@@ -6,10 +15,9 @@ import {
   type InsertSink,
 } from '../shared/durable-insert.ts';
 import { EXCHANGES } from '../exchanges/index.ts';
-import { fillableAt, newGap, type Gap, type GapDetector, type GapLedger, type GapState } from './gaps.ts';
-import { HistoryError, type HistorySource } from './history.ts';
+import { fillableAt, newGap, type Gap, type GapDetector, type GapState } from './gaps.ts';
+import { HistoryError } from './history.ts';
 import { holes, mergeIntervals, splitAligned, subtract, type Interval } from '../shared/intervals.ts';
-import type { LeaseStore } from './lease.ts';
 import { backoffMs } from '../shared/retry.ts';
 import { rowId } from '../model/row-id.ts';
 import { coverageRowFor, tickToRow } from '../contract/rows.ts';

@@ -83,13 +83,3 @@ export function newGap(
     filledAt: null,
   };
 }
-
-/** The durable gap ledger (Firestore); the gap-filler mirrors it into BigQuery's `gaps` table. */
-export interface GapLedger {
-  /** Records a gap unless one with the same id exists; returns whether it was new. */
-  record(gap: Gap): Promise<boolean>;
-  get(id: string): Promise<Gap | undefined>;
-  list(filter?: { states?: readonly GapState[]; stream?: StreamKey }): Promise<Gap[]>;
-  /** Writes `next` only if the stored gap is still in `expected` state (compare-and-set); returns success. */
-  transition(id: string, expected: GapState, next: Gap): Promise<boolean>;
-}

@@ -1,6 +1,3 @@
-import type { StreamKey } from '../model/streams.ts';
-import type { Tick } from '../model/tick.ts';
-
 /** Why a history fetch failed, decided once here so the gap-filler's retry policy is one switch. */
 export type HistoryFailure =
   /** The API key was refused (401/403): retrying will not help until someone fixes the key. */
@@ -27,9 +24,4 @@ export function historyFailureForStatus(status: number): HistoryFailure {
   if (status === 401 || status === 403) return 'unauthorized';
   if (status === 400 || status === 404) return 'out_of_range';
   return 'unavailable';
-}
-
-/** Historical market data (Tardis.dev): every tick of a stream whose receive time lies in [from, to). */
-export interface HistorySource {
-  ticks(stream: StreamKey, from: number, to: number, signal: AbortSignal): AsyncIterable<Tick>;
 }

@@ -1,5 +1,5 @@
 import { isSupportedExchange } from '../exchanges/index.ts';
-import type { Batch } from '../contract/message.ts';
+import type { Batch } from '../contract/batch.ts';
 import type { StreamKey } from './streams.ts';
 import { isNumericUpdateId, type Tick } from './tick.ts';
 

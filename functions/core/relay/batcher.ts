@@ -1,4 +1,5 @@
-import { encodeColumns, type SealedBatch } from '../contract/message.ts';
+import type { SealedBatch } from '../contract/batch.ts';
+import { encodeColumns } from '../contract/encode.ts';
 import type { StreamKey } from '../model/streams.ts';
 import { TickColumns } from '../contract/tick-columns.ts';
 import type { Tick } from '../model/tick.ts';

@@ -3,7 +3,7 @@ import { carriedRowId } from '../model/row-id.ts';
 import type { Tick } from '../model/tick.ts';
 import type { RelayCounters } from './counters.ts';
 import { coverageBoundary, noteEvidence, type Coverage } from './coverage.ts';
-import type { FeedEvent } from './feed.ts';
+import type { FeedEvent } from '../ports.ts';
 import type { BatchPublishing } from './publishing.ts';
 import { ofType, type StreamRegistry } from './stream-registry.ts';
 

@@ -1,4 +1,4 @@
-import type { SealedBatch } from '../contract/message.ts';
+import type { SealedBatch } from '../contract/batch.ts';
 import type { Clock, Logger, TickPublisher } from '../ports.ts';
 import { LatencyWindow } from '../shared/latency-window.ts';
 import type { RelayCounters } from './counters.ts';

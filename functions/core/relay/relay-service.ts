@@ -1,6 +1,5 @@
 import type { BatchLimits } from './batcher.ts';
-import type { FeedEvent, TickFeed } from './feed.ts';
-import type { Clock, Logger, TickPublisher } from '../ports.ts';
+import type { Clock, FeedEvent, Logger, TickFeed, TickPublisher } from '../ports.ts';
 import { newCounters, type RelayCounters } from './counters.ts';
 import type { StreamKey } from '../model/streams.ts';
 import { Coverage } from './coverage.ts';

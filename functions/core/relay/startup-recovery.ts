@@ -1,5 +1,5 @@
-import { newGap, type GapLedger } from '../gapfill/gaps.ts';
-import type { Checkpoint, CheckpointStore, Clock, Logger } from '../ports.ts';
+import { newGap } from '../gapfill/gaps.ts';
+import type { Checkpoint, CheckpointStore, Clock, GapLedger, Logger } from '../ports.ts';
 import { streamId, type StreamKey } from '../model/streams.ts';
 
 export interface StartupRecoveryOptions {

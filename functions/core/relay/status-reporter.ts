@@ -1,33 +1,7 @@
-import type { Clock, Logger } from '../ports.ts';
+import type { Clock, HeartbeatStore, Logger, RelayHeartbeat } from '../ports.ts';
 import { evaluateHealth, type HealthReport } from './health.ts';
 import type { RelayCounters } from './counters.ts';
 import type { RelayService } from './relay-service.ts';
-
-/** The liveness record one relay instance keeps in Firestore (`relay_heartbeats/<relayId>`). */
-export interface RelayHeartbeat {
-  readonly relayId: string;
-  /** Cloud Run revision and host, when known. */
-  readonly revision: string | null;
-  readonly host: string | null;
-  readonly startedAt: number;
-  readonly updatedAt: number;
-  readonly ready: boolean;
-  readonly healthy: boolean;
-  readonly lastPublishAt: number | null;
-  readonly streams: readonly {
-    readonly stream: string;
-    readonly covering: boolean;
-    readonly coveredTo: number | null;
-    readonly lastTickAt: number | null;
-    readonly coverageLagMs: number;
-  }[];
-  readonly counters: RelayCounters;
-}
-
-/** Stores relay heartbeats; `expireAt` (ms) is for the collection's TTL policy. */
-export interface HeartbeatStore {
-  write(heartbeat: RelayHeartbeat, expireAt: number): Promise<void>;
-}
 
 export interface MemoryUsage {
   readonly rss: number;

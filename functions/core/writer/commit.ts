@@ -9,7 +9,7 @@ import {
   type RefusedRow,
 } from '../shared/durable-insert.ts';
 import { InsertCombiner } from './insert-combiner.ts';
-import type { Batch } from '../contract/message.ts';
+import type { Batch } from '../contract/batch.ts';
 import type { Clock, Warehouse, WarehouseRow } from '../ports.ts';
 import type { PushEnvelope } from '../contract/push-envelope.ts';
 import { coverageRow } from '../contract/rows.ts';

@@ -3,13 +3,9 @@
  * checkpoint position. Pure: no I/O, and time only as the `now` passed in.
  */
 import { comparePosition, type Position } from './checkpoint.ts';
-import {
-  decodeBatch,
-  batchId as makeBatchId,
-  MessageDecodeError,
-  type Batch,
-  type DecodedBatch,
-} from '../contract/message.ts';
+import { batchId as makeBatchId, type Batch } from '../contract/batch.ts';
+import { decodeBatch } from '../contract/decode.ts';
+import { MessageDecodeError, type DecodedBatch } from '../contract/decoded-batch.ts';
 import type { WarehouseRow } from '../ports.ts';
 import { isValidBase64, stringifyLoose, type PushEnvelope } from '../contract/push-envelope.ts';
 import { tickToRow } from '../contract/rows.ts';

@@ -1,17 +1,9 @@
+import type { AuthDecision } from '../ports.ts';
+
 /** The claims of a verified push OIDC token that the writer checks. */
 export interface PushClaims {
   readonly email?: unknown;
   readonly email_verified?: unknown;
-}
-
-/** Whether a push request may be processed; 401 (no or bad token), 403 (wrong identity) or 503 otherwise. */
-export type AuthDecision =
-  | { readonly ok: true }
-  | { readonly ok: false; readonly status: 401 | 403 | 503; readonly reason: string };
-
-/** Verifies the OIDC token Pub/Sub attaches to a push request (`Authorization: Bearer`). */
-export interface PushAuthenticator {
-  authenticate(authorization: string | undefined, requestUrl: string): Promise<AuthDecision>;
 }
 
 /** The identity check on a token whose signature, audience and expiry were already verified. */

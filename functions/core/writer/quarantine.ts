@@ -1,5 +1,5 @@
 /** What the writer keeps in quarantine, and those entries as quarantine rows (long payloads in parts). */
-import type { Batch } from '../contract/message.ts';
+import type { Batch } from '../contract/batch.ts';
 import type { WarehouseRow } from '../ports.ts';
 import { stringifyLoose, type PushEnvelope } from '../contract/push-envelope.ts';
 import { quarantineRow } from '../contract/quarantine-row.ts';

@@ -1,15 +1,5 @@
-import { mergeCheckpoint } from '../../functions/core/writer/checkpoint.ts';
-import type {
-  Checkpoint,
-  CheckpointAdvance,
-  CheckpointStore,
-  Clock,
-  RowFailure,
-  Warehouse,
-  WarehouseRow,
-} from '../../functions/core/ports.ts';
-import type { TableName } from '../../functions/core/contract/schema.ts';
-import { streamId, type StreamKey } from '../../functions/core/model/streams.ts';
+import type { RowFailure, Warehouse, WarehouseRow } from '../../../functions/core/ports.ts';
+import type { TableName } from '../../../functions/core/contract/schema.ts';
 
 /** A Warehouse port fake for core unit tests: rows kept per table, failures scripted per call. */
 export class MemoryWarehouse implements Warehouse {
@@ -49,37 +39,3 @@ export class MemoryWarehouse implements Warehouse {
     return new Set(this.rows(table).map((r) => r.insertId));
   }
 }
-
-export class MemoryCheckpointStore implements CheckpointStore {
-  readonly docs = new Map<string, Checkpoint>();
-  writes = 0;
-  constructor(private readonly clock: Clock = { now: () => Date.now() }) {}
-
-  async advance(advance: CheckpointAdvance): Promise<Checkpoint> {
-    this.writes++;
-    const key = streamId(advance.stream);
-    const merged = mergeCheckpoint(this.docs.get(key), advance, this.clock.now());
-    this.docs.set(key, merged);
-    return merged;
-  }
-
-  async get(stream: StreamKey): Promise<Checkpoint | undefined> {
-    return this.docs.get(streamId(stream));
-  }
-
-  async list(): Promise<Checkpoint[]> {
-    return [...this.docs.values()];
-  }
-}
-
-export class ManualClock implements Clock {
-  constructor(public time = Date.UTC(2026, 0, 1)) {}
-  now(): number {
-    return this.time;
-  }
-  advance(ms: number): void {
-    this.time += ms;
-  }
-}
-
-export { seededRandom } from '../../scripts/local/seeded-random.ts';

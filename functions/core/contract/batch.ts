@@ -1,0 +1,66 @@
+import type { StreamKey } from '../model/streams.ts';
+import type { Tick } from '../model/tick.ts';
+import type { ColumnsHead } from './tick-columns.ts';
+
+// The wire contract's batch: one Pub/Sub message carries one batch of one stream (layout in encode.ts).
+
+/** A half-open interval [from, to) of relay wall-clock milliseconds during which the stream was listened to. */
+export interface Window {
+  readonly from: number;
+  readonly to: number;
+}
+
+export interface Batch {
+  readonly stream: StreamKey;
+  readonly relayId: string;
+  readonly seq: number;
+  /** The coverage this batch proves: every tick received for the stream during the window is in it. */
+  readonly window: Window;
+  readonly ticks: readonly Tick[];
+  /**
+   * The row id of each tick. To encode, an entry may be undefined: the encoder then uses `rowId(tick)`
+   * where the message must carry one (keyed ids, which v2 does not carry, may be left unbuilt; see
+   * `carriedRowId`).
+   */
+  readonly rowIds: readonly (string | undefined)[];
+}
+
+/** A batch as decoded: every tick's row id is known. */
+export interface DecodedBatchBody extends Batch {
+  readonly rowIds: readonly string[];
+}
+
+export interface EncodedMessage {
+  readonly data: Buffer;
+  readonly attributes: Record<string, string>;
+}
+
+export function batchId(relayId: string, stream: StreamKey, seq: number): string {
+  return `${relayId}/${stream.exchange}:${stream.symbol}:${stream.type}/${seq}`;
+}
+
+/** A batch as the relay publishes it: encoded once when cut, with what the relay accounts for it. */
+export interface SealedBatch {
+  readonly stream: StreamKey;
+  readonly seq: number;
+  readonly window: Window;
+  /** Ticks in the batch. */
+  readonly count: number;
+  readonly message: EncodedMessage;
+}
+
+export function attributesOf(head: ColumnsHead, count: number, version: number): Record<string, string> {
+  const { stream, window } = head;
+  return {
+    schema: String(version),
+    exchange: stream.exchange,
+    symbol: stream.symbol,
+    type: stream.type,
+    relay: head.relayId,
+    seq: String(head.seq),
+    batch: batchId(head.relayId, stream, head.seq),
+    wfrom: String(window.from),
+    wto: String(window.to),
+    count: String(count),
+  };
+}
