@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { isScenario, SCENARIOS } from './chaos/plan.ts';
 import { runScenario } from './chaos/run.ts';
 import { REPO_ROOT } from './local/service.ts';
+import { errorMessage } from '../functions/core/shared/errors.ts';
 
 const HELP = `usage: npm run chaos -- --scenario NAME [--seed N] [--duration S] [--json]
 
@@ -114,7 +115,7 @@ try {
     JSON.stringify({
       scenario,
       seed,
-      error: error instanceof Error ? error.message : String(error),
+      error: errorMessage(error),
       ok: false,
     }),
   );

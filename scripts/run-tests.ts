@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { EmulatorStartError, emulatorEnv, startEmulators, type Emulators } from './local/emulators.ts';
 import { settleWithin, signalGroup, spawnWatchdog } from './local/process-group.ts';
 import { formatCounts, TapTally, type TestCounts } from './local/tap-summary.ts';
+import { errorMessage } from '../functions/core/shared/errors.ts';
 
 /** Project id every test sees (PUBSUB_PROJECT_ID, GCLOUD_PROJECT). */
 const TEST_PROJECT_ID = 'tickstream-test';
@@ -63,7 +64,7 @@ async function main(avaArgs: readonly string[]): Promise<number> {
         `launched with ${pubsub.launcher}`,
     );
   } catch (error) {
-    note(`the emulators did not start: ${error instanceof Error ? error.message : String(error)}`);
+    note(`the emulators did not start: ${errorMessage(error)}`);
     if (error instanceof EmulatorStartError && error.logPath !== undefined) printLogTail(error.logPath);
     counts.failed = 1;
   }

@@ -10,6 +10,7 @@ import { startStack, type Stack } from './local/stack.ts';
 import { REPO_ROOT } from './local/service.ts';
 import { settleGapfill, waitForDrain } from './local/settle.ts';
 import { compareTrades, waitUntil } from './local/verify.ts';
+import { errorMessage } from '../functions/core/shared/errors.ts';
 
 const HELP = `usage: npm start -- [--duration S] [--rate N] [--symbols a,b,c] [--seed N] [--gapfill-period S] [--json] [--live]
 
@@ -103,7 +104,7 @@ try {
     live,
   });
 } catch (error) {
-  console.error(`the local cloud did not start: ${error instanceof Error ? error.message : error}`);
+  console.error(`the local cloud did not start: ${errorMessage(error)}`);
   process.exit(1);
 }
 say('pipeline running', {

@@ -8,6 +8,7 @@ import { parseStreamId, type StreamKey } from '../../functions/core/model/stream
 import { readGapfillConfig } from '../../functions/gapfill/config.ts';
 import { describeEnv, GAP_STATES, readLedgerEnv, readSchedulerEnv } from './env.ts';
 import { knownStream, OpsError, UsageError, type Io } from './io.ts';
+import { errorMessage } from '../../functions/core/shared/errors.ts';
 
 const SCHEDULER_ACTIONS = ['run', 'pause', 'resume', 'status'] as const;
 
@@ -188,7 +189,7 @@ function flags(args: readonly string[], options: FlagSpec, allowPositionals = fa
   try {
     return parseArgs({ args: [...args], options, allowPositionals, strict: true });
   } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error));
+    throw new UsageError(errorMessage(error));
   }
 }
 
@@ -197,7 +198,7 @@ function stream(raw: unknown): StreamKey | undefined {
   try {
     return parseStreamId(String(raw));
   } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error));
+    throw new UsageError(errorMessage(error));
   }
 }
 

@@ -1,6 +1,7 @@
 import { OAuth2Client } from 'google-auth-library';
 import type { AuthDecision, PushAuthenticator } from '../../core/ports.ts';
 import { audiencesForUrl, authorizePushClaims, bearerToken } from '../../core/writer/push-auth.ts';
+import { errorMessage } from '../../core/shared/errors.ts';
 
 export interface OidcPushAuthOptions {
   /** The service account Pub/Sub signs push tokens as (the subscription's `oidc_token`). */
@@ -36,7 +37,7 @@ export class OidcPushAuthenticator implements PushAuthenticator {
       const ticket = await this.client.verifyIdToken({ idToken, audience });
       claims = ticket.getPayload();
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
+      const message = errorMessage(error);
       // Not being able to fetch Google's certificates is our outage, not a bad token.
       if (message.startsWith('Failed to retrieve verification certificates')) {
         return { ok: false, status: 503, reason: message };

@@ -3,6 +3,8 @@
  * `readConfig` parses the environment once into a frozen object and fails with a ConfigError that names
  * the variable, so a bad deployment stops at start instead of misbehaving later.
  */
+import { errorMessage } from './errors.ts';
+
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
   constructor(
@@ -40,7 +42,7 @@ export function readConfig<S extends Record<string, Option<unknown>>>(
     try {
       out[key] = option.parse(raw.trim());
     } catch (error) {
-      const why = error instanceof Error ? error.message : String(error);
+      const why = errorMessage(error);
       throw new ConfigError(option.env, `invalid value ${JSON.stringify(raw)}: ${why}`, { cause: error });
     }
   }

@@ -2,6 +2,7 @@ import type { Clock, RowFailure, WarehouseRow } from '../ports.ts';
 import { backoffMs, sleep as realSleep } from './retry.ts';
 import type { TableName } from '../contract/schema.ts';
 import { isTooLarge } from './warehouse-error.ts';
+import { errorMessage } from './errors.ts';
 
 /** The rows could not be made durable now; the caller must retry later (the writer answers 503). */
 export class TransientInsertError extends Error {
@@ -152,8 +153,4 @@ async function insertGroup(
     lastError = `${retry.length} rows failed (${failures.find((f) => f.retryable)?.reason ?? ''})`;
     todo = retry;
   }
-}
-
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

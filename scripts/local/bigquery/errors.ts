@@ -1,3 +1,5 @@
+import { errorMessage } from '../../../functions/core/shared/errors.ts';
+
 /** The `status` strings Google APIs put next to an HTTP code. */
 const STATUS_TEXT: Record<number, string> = {
   400: 'INVALID_ARGUMENT',
@@ -62,6 +64,6 @@ export function faultError(status: number): BigQueryHttpError {
 
 /** The error's message without DuckDB's multi-line decoration. */
 export function firstLine(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error);
+  const text = errorMessage(error);
   return text.split('\n')[0] ?? text;
 }

@@ -42,6 +42,7 @@ import {
 import { BadRequestError, handleControl, numberField, readJsonObject, sendJson } from './http-json.ts';
 import { createSelfSignedCert } from './tls-cert.ts';
 import { seededRandom } from '../seeded-random.ts';
+import { errorMessage } from '../../../functions/core/shared/errors.ts';
 
 const gzip = promisify(gzipCallback);
 const MINUTE_MS = 60_000;
@@ -364,7 +365,7 @@ export async function startHistoryServer(options: HistoryServerOptions): Promise
       res.end(result.body);
     } catch (error) {
       status = error instanceof HttpFailure ? error.status : 500;
-      const message = error instanceof Error ? error.message : String(error);
+      const message = errorMessage(error);
       sendJson(res, status, { code: status, message });
     }
     byStatus[status] = (byStatus[status] ?? 0) + 1;

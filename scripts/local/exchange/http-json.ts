@@ -1,5 +1,6 @@
 /** Small JSON helpers for the control endpoints of the local exchange stand-ins. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { errorMessage } from '../../../functions/core/shared/errors.ts';
 
 const MAX_BODY_BYTES = 64 * 1024;
 
@@ -55,7 +56,7 @@ export async function handleControl(
     if (result === undefined) sendJson(res, 404, { error: 'not found' });
     else sendJson(res, 200, result);
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
+    const message = errorMessage(error);
     sendJson(res, error instanceof BadRequestError ? 400 : 500, { error: message });
   }
 }

@@ -10,6 +10,7 @@
 import { parseArgs } from 'node:util';
 import { startHistoryServer, type HistoryServer } from './history-server.ts';
 import { startSimulator } from './simulator.ts';
+import { errorMessage } from '../../../functions/core/shared/errors.ts';
 
 const { values } = parseArgs({
   options: {
@@ -82,6 +83,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  log('ERROR', error instanceof Error ? error.message : String(error));
+  log('ERROR', errorMessage(error));
   process.exitCode = 1;
 });

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { init, replayNormalized, type Exchange } from 'tardis-dev';
 import { TICK_NORMALIZERS } from '../../../functions/adapters/tardis/normalizers.ts';
+import { errorMessage } from '../../../functions/core/shared/errors.ts';
 
 // The gap-filler's normalizers: book tickers carry the exchange's update id (`updateId`).
 const NORMALIZERS = {
@@ -89,7 +90,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  const message = error instanceof Error ? error.message : String(error);
+  const message = errorMessage(error);
   write({ type: 'error', message });
   process.exitCode = 1;
 });

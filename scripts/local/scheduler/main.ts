@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import { jsonLogger, silentLogger } from '../../../functions/core/shared/logger.ts';
 import { startSchedulerStandin } from './server.ts';
+import { errorMessage } from '../../../functions/core/shared/errors.ts';
 
 const write = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -25,7 +26,7 @@ try {
     },
   }));
 } catch (error) {
-  fail(error instanceof Error ? error.message : String(error));
+  fail(errorMessage(error));
 }
 if (values.help) {
   write(
@@ -50,7 +51,7 @@ try {
     ...(periodMs === undefined ? {} : { periodMs }),
   });
 } catch (error) {
-  fail(`the scheduler stand-in did not start: ${error instanceof Error ? error.message : String(error)}`);
+  fail(`the scheduler stand-in did not start: ${errorMessage(error)}`);
 }
 const { host, port: bound } = standin.endpoint;
 // The ready line is itself a log entry and the first line on stdout: readers take `endpoint` from it.

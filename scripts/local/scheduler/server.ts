@@ -10,6 +10,7 @@ import type { Logger } from '../../../functions/core/ports.ts';
 import { createSchedulerClient } from './client.ts';
 import { JobEngine, SchedulerApiError, type Attempt, type Job } from './jobs.ts';
 import { Code } from './policy.ts';
+import { errorMessage } from '../../../functions/core/shared/errors.ts';
 
 export type { Attempt, Job } from './jobs.ts';
 
@@ -127,7 +128,7 @@ export async function startSchedulerStandin(
         if (!known) logger.log('ERROR', 'scheduler stand-in failed a request', { method, error });
         callback({
           code: known ? error.code : grpc.status.INTERNAL,
-          details: error instanceof Error ? error.message : String(error),
+          details: errorMessage(error),
         });
       }
     };
