@@ -9,7 +9,7 @@ export default tseslint.config(
     },
   },
   {
-    // The core is pure: no cloud clients, sockets or tardis-dev, and never an adapter.
+    // The core does no I/O: no cloud clients, sockets or tardis-dev, and never an adapter.
     files: ['functions/core/**/*.ts'],
     rules: {
       'no-restricted-imports': [
@@ -18,7 +18,7 @@ export default tseslint.config(
           patterns: [
             {
               group: ['@google-cloud/*', 'ws', 'tardis-dev', '@duckdb/*'],
-              message: 'functions/core is pure: use a port.',
+              message: 'functions/core does no I/O: use a port.',
             },
             {
               group: ['**/adapters/**', '../adapters/*'],

@@ -1,6 +1,6 @@
 /**
  * Writes the BigQuery schema files Terraform loads (infra/modules/bigquery/schemas/) from the code's single
- * schema source, functions/core/schema.ts (TABLES), through the same tableResource() the adapter uses:
+ * schema source, functions/core/contract/schema.ts (TABLES), through the same tableResource() the adapter uses:
  *
  * - `<table>.json`: the table's fields in BigQuery's JSON schema format (also usable with `bq mk --schema`);
  * - `tables.json`: per table its description, partitioning, clustering and dedup view (name and SQL with

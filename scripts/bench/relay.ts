@@ -382,7 +382,7 @@ export async function run(args: string[]): Promise<number> {
       json: { type: 'boolean', default: false },
       messages: { type: 'string', default: '200000' },
       // Single rounds spread by about ±0.1 on this VM; the median of 25 holds a run to about ±0.01, where 9
-      // rounds left ±0.02, as wide as the relay's margin over the target (docs/PERFORMANCE.md, sixth pass).
+      // rounds left ±0.02, as wide as the relay's margin over the target (docs/performance-history.md, sixth pass).
       rounds: { type: 'string', default: '25' },
       // A tenth of the frames: small enough that every variant meets the same drift of the machine, large
       // enough that refilling caches after the other variants ran costs nothing measurable (docs/PERFORMANCE.md).

@@ -19,7 +19,7 @@ export interface Batch {
   readonly ticks: readonly Tick[];
   /**
    * The row id of each tick. To encode, an entry may be undefined: the encoder then uses `rowId(tick)`
-   * where the message must carry one (keyed ids, which v2 does not carry, may be left unbuilt; see
+   * where the message must carry one (keyed ids, which v2 and v3 do not carry, may be left unbuilt; see
    * `carriedRowId`).
    */
   readonly rowIds: readonly (string | undefined)[];

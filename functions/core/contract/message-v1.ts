@@ -10,7 +10,7 @@ type LevelRow = [number, number];
 type BookRow = [string, 0 | 1, LevelRow[], LevelRow[], Micros, Micros];
 
 /**
- * Encodes a batch in the v1 format (JSON, positional arrays, every row id). Relays publish v2; this
+ * Encodes a batch in the v1 format (JSON, positional arrays, every row id). Relays publish v3; this
  * stays for tests of the writer's v1 reading, which old relays need during a rolling deploy.
  */
 export function encodeBatchV1(batch: Batch): EncodedMessage {

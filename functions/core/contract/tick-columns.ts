@@ -88,7 +88,7 @@ export class TickColumns {
     this.codes = Buffer.alloc(this.capacity);
   }
 
-  /** Approximate encoded size of the ticks held (a v1-sized upper bound of v2's). */
+  /** Approximate encoded size of the ticks held (a v1-sized upper bound of v3's). */
   get approxBytes(): number {
     return this.tickBytes * this.length + (LEVEL_BYTES / 2) * this.levelValues;
   }

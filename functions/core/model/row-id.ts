@@ -20,7 +20,7 @@ export function hasKeyedRowId(tick: Tick): boolean {
 }
 
 /**
- * The row id a v2 message carries for a tick: undefined when the id is keyed (the reader derives it
+ * The row id a v2 or v3 message carries for a tick: undefined when the id is keyed (the reader derives it
  * from the key in the tick, see `rowId`), else the content hash id, which travels with the tick.
  */
 export function carriedRowId(tick: Tick): string | undefined {
