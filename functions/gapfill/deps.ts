@@ -8,11 +8,8 @@ import { FirestoreCheckpointStore } from '../adapters/firestore/checkpoint-store
 import { FirestoreGapLedger } from '../adapters/firestore/gap-ledger.ts';
 import { FirestoreLeaseStore } from '../adapters/firestore/lease-store.ts';
 import { TardisHistorySource } from '../adapters/tardis/history-source.ts';
-import {
-  DEFAULT_GAPFILL_OPTIONS,
-  type GapfillDeps,
-  type GapfillOptions,
-} from '../core/gapfill/gapfill-service.ts';
+import type { GapfillDeps } from '../core/gapfill/deps.ts';
+import { DEFAULT_GAPFILL_OPTIONS, type GapfillOptions } from '../core/gapfill/options.ts';
 import { systemClock, type Clock, type Logger } from '../core/ports.ts';
 import type { GapfillConfig } from './config.ts';
 

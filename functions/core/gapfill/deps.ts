@@ -1,0 +1,19 @@
+import type { CheckpointStore, Clock, Logger, Warehouse } from '../ports.ts';
+import type { GapLedger } from './gaps.ts';
+import type { HistorySource } from './history.ts';
+import type { LeaseStore } from './lease.ts';
+import type { GapfillOptions } from './options.ts';
+
+/** The ports and options one gap-filler run works with. */
+export interface GapfillDeps {
+  readonly warehouse: Warehouse;
+  readonly ledger: GapLedger;
+  readonly leases: LeaseStore;
+  readonly history: HistorySource;
+  readonly checkpoints: CheckpointStore;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** Unique per run, e.g. instance + random: the lease holder. */
+  readonly holder: string;
+  readonly options: GapfillOptions;
+}
