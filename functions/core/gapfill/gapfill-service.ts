@@ -1,7 +1,8 @@
 import { streamId } from '../model/streams.ts';
 import type { GapfillDeps } from './deps.ts';
 import { detect } from './detect.ts';
-import { dueAt, fillOne, KEY_REFUSED } from './fill.ts';
+import { dueForFill, refusedKeyPause, retryInterrupted } from './fill-decision.ts';
+import { fillOne } from './fill.ts';
 import type { Gap, GapState } from './gaps.ts';
 import { gapFields } from './log-fields.ts';
 import { mirror } from './mirror.ts';
@@ -55,19 +56,14 @@ export async function runGapfill(deps: GapfillDeps): Promise<GapfillRun> {
   }
 }
 
-/** A gap left `filling` by a run that died is retried: we hold the lease, so nobody else is filling it. */
-async function recoverInterrupted({ ledger, clock, logger, ...deps }: GapfillDeps): Promise<void> {
+/** Gaps left `filling` by a run that died go back to `failed`, due now (see retryInterrupted). */
+async function recoverInterrupted(deps: GapfillDeps): Promise<void> {
+  const { ledger, clock, logger } = deps;
   for (const gap of await ledger.list({ states: ['filling'] })) {
-    const next: Gap = {
-      ...gap,
-      state: 'failed',
-      reason: 'interrupted run',
-      nextAttemptAt: clock.now(),
-      updatedAt: clock.now(),
-    };
+    const next = retryInterrupted(gap, clock.now());
     if (await ledger.transition(gap.id, 'filling', next)) {
       logger.log('WARNING', 'gap left filling by an interrupted run; will retry', gapFields(gap));
-      await mirror({ ledger, clock, logger, ...deps }, next);
+      await mirror(deps, next);
     }
   }
 }
@@ -79,8 +75,7 @@ async function fillAll(
 ): Promise<void> {
   const { ledger, clock, options, logger } = deps;
   const retryable = await ledger.list({ states: RETRYABLE });
-  // While a refused key's backoff runs, no gap is tried: one 401 per backoff period, not one per gap.
-  const refused = retryable.find((g) => g.reason?.startsWith(KEY_REFUSED) && g.nextAttemptAt > clock.now());
+  const refused = refusedKeyPause(retryable, clock.now());
   if (refused) {
     logger.log('ERROR', 'fills paused: the history API refused the API key; check TARDIS_API_KEY', {
       nextAttemptAt: new Date(refused.nextAttemptAt).toISOString(),
@@ -88,9 +83,7 @@ async function fillAll(
     });
     return;
   }
-  const candidates = retryable
-    .filter((g) => g.nextAttemptAt <= clock.now() && dueAt(g, options) <= clock.now())
-    .sort((a, b) => a.from - b.from);
+  const candidates = dueForFill(retryable, clock.now(), options);
   for (const gap of candidates) {
     if (clock.now() - startedAt > options.runBudgetMs) {
       logger.log('NOTICE', 'run budget spent; remaining gaps wait for the next run', {
