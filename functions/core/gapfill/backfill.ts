@@ -1,6 +1,7 @@
 import type { WarehouseRow } from '../ports.ts';
 import { insertDurably, TransientInsertError } from '../shared/durable-insert.ts';
 import { rowId } from '../model/row-id.ts';
+import { quarantineRow } from '../contract/quarantine-row.ts';
 import { coverageRowFor, tickToRow } from '../contract/rows.ts';
 import { TABLE_FOR_TYPE } from '../contract/schema.ts';
 import { invalidReason } from '../model/validate.ts';
@@ -26,7 +27,7 @@ export async function backfill(deps: GapfillDeps, gap: Gap, signal: AbortSignal)
     written += pending.length - refused.length;
     for (const { index, why } of refused) {
       const json = pending[index]!.json;
-      quarantined.push(quarantineRow(batchId, gap, 'rejected_by_warehouse', why, json, clock.now()));
+      quarantined.push(quarantineEntry(batchId, gap, 'rejected_by_warehouse', why, json, clock.now()));
     }
     pending = [];
   };
@@ -35,7 +36,7 @@ export async function backfill(deps: GapfillDeps, gap: Gap, signal: AbortSignal)
     const id = rowId(tick);
     const why = invalidReason(tick, clock.now());
     if (why) {
-      quarantined.push(quarantineRow(batchId, gap, 'invalid_tick', why, tick, clock.now()));
+      quarantined.push(quarantineEntry(batchId, gap, 'invalid_tick', why, tick, clock.now()));
       continue;
     }
     pending.push({
@@ -71,7 +72,8 @@ export async function backfill(deps: GapfillDeps, gap: Gap, signal: AbortSignal)
   return written;
 }
 
-function quarantineRow(
+/** A quarantine row for input of the gap's backfill that cannot be stored as a tick. */
+function quarantineEntry(
   batchId: string,
   gap: Gap,
   reason: string,
@@ -80,20 +82,16 @@ function quarantineRow(
   now: number,
 ): WarehouseRow {
   const text = JSON.stringify(payload);
-  const id = `${batchId}#${reason}#${text.length}#${text.slice(0, 64)}`;
-  return {
-    insertId: id,
-    json: {
-      quarantine_id: id,
-      reason,
-      detail,
-      message_id: null,
-      batch_id: batchId,
-      exchange: gap.stream.exchange,
-      symbol: gap.stream.symbol,
-      data_type: gap.stream.type,
-      payload: text,
-      received_at: new Date(now).toISOString(),
-    },
-  };
+  return quarantineRow({
+    id: `${batchId}#${reason}#${text.length}#${text.slice(0, 64)}`,
+    reason,
+    detail,
+    messageId: null,
+    batchId,
+    exchange: gap.stream.exchange,
+    symbol: gap.stream.symbol,
+    dataType: gap.stream.type,
+    payload: text,
+    receivedAt: now,
+  });
 }
