@@ -81,3 +81,20 @@ export interface CheckpointStore {
 }
 
 export type { Window };
+
+// The gap-filler's detection queries (appended here; its import belongs at the top of this file).
+import type { Interval } from './shared/intervals.ts';
+
+/** A jump in contiguous trade ids: receive times (ms) of the last trade before it and the first after. */
+export interface TradeIdJump {
+  readonly before: number;
+  readonly after: number;
+}
+
+/** What the gap-filler's detection reads of one stream's committed data received in [start, horizon) (ms). */
+export interface GapQueries {
+  /** The committed coverage windows overlapping the range, ordered by start. */
+  coverageWindows(stream: StreamKey, start: number, horizon: number): Promise<Interval[]>;
+  /** The jumps in the stream's trade ids among its trades in the range. */
+  tradeIdJumps(stream: StreamKey, start: number, horizon: number): Promise<TradeIdJump[]>;
+}

@@ -4,6 +4,7 @@
  */
 import { Firestore } from '@google-cloud/firestore';
 import { BigQueryWarehouse, createBigQueryClient } from '../adapters/bigquery/warehouse.ts';
+import { BigQueryGapQueries } from '../core/gapfill/gap-queries.ts';
 import { FirestoreCheckpointStore } from '../adapters/firestore/checkpoint-store.ts';
 import { FirestoreGapLedger } from '../adapters/firestore/gap-ledger.ts';
 import { FirestoreLeaseStore } from '../adapters/firestore/lease-store.ts';
@@ -23,8 +24,6 @@ export type GapfillWiring = Omit<GapfillDeps, 'holder'> & {
 export function gapfillOptions(config: GapfillConfig): GapfillOptions {
   return {
     ...DEFAULT_GAPFILL_OPTIONS,
-    projectId: config.projectId,
-    dataset: config.dataset,
     streams: config.streams,
     lookbackMs: config.lookbackMs,
     settleMs: config.settleMs,
@@ -44,15 +43,17 @@ export function wireGapfill(
   // FIRESTORE_EMULATOR_HOST, when set, points this client at the emulator.
   const firestore = new Firestore({ projectId: config.projectId });
   const bigquery = createBigQueryClient(config.projectId, config.bigqueryEndpoint || undefined);
+  // Every request with an enforced timeout: the client's own `timeout` is not (see BigQueryWarehouse).
+  const warehouse = new BigQueryWarehouse(bigquery, config.dataset, {
+    transport: 'direct',
+    requestTimeoutMs: config.insertTimeoutMs,
+    queryTimeoutMs: config.queryTimeoutMs,
+  });
   let closing: Promise<void> | undefined;
   return {
     firestore,
-    // Every request with an enforced timeout: the client's own `timeout` is not (see BigQueryWarehouse).
-    warehouse: new BigQueryWarehouse(bigquery, config.dataset, {
-      transport: 'direct',
-      requestTimeoutMs: config.insertTimeoutMs,
-      queryTimeoutMs: config.queryTimeoutMs,
-    }),
+    warehouse,
+    gapQueries: new BigQueryGapQueries(warehouse, config.projectId, config.dataset),
     ledger: new FirestoreGapLedger(firestore, config.gaps),
     leases: new FirestoreLeaseStore(firestore, config.leases, clock),
     checkpoints: new FirestoreCheckpointStore(firestore, config.checkpoints, clock),

@@ -1,4 +1,4 @@
-import type { CheckpointStore, Clock, Logger, Warehouse } from '../ports.ts';
+import type { CheckpointStore, Clock, GapQueries, Logger, Warehouse } from '../ports.ts';
 import type { GapLedger } from './gaps.ts';
 import type { HistorySource } from './history.ts';
 import type { LeaseStore } from './lease.ts';
@@ -7,6 +7,7 @@ import type { GapfillOptions } from './options.ts';
 /** The ports and options one gap-filler run works with. */
 export interface GapfillDeps {
   readonly warehouse: Warehouse;
+  readonly gapQueries: GapQueries;
   readonly ledger: GapLedger;
   readonly leases: LeaseStore;
   readonly history: HistorySource;

@@ -6,21 +6,13 @@ import { newGap, type Gap, type GapDetector } from './gaps.ts';
 
 /** Holes in committed coverage and in contiguous trade ids, minus gaps the ledger already has. */
 export async function detect(deps: GapfillDeps, stream: StreamKey): Promise<Gap[]> {
-  const { options, clock, warehouse } = deps;
+  const { options, clock, gapQueries } = deps;
   const now = clock.now();
   const horizon = now - options.settleMs;
   const start = now - options.lookbackMs;
   if (horizon <= start) return [];
-  const table = (name: string) => `\`${options.projectId}.${options.dataset}.${name}\``;
-  const params = { exchange: stream.exchange, symbol: stream.symbol, type: stream.type };
 
-  const coverage = await warehouse.query<{ f: number; t: number }>(
-    `SELECT UNIX_MILLIS(window_from) AS f, UNIX_MILLIS(window_to) AS t FROM ${table('coverage_dedup')} ` +
-      `WHERE exchange = @exchange AND symbol = @symbol AND data_type = @type ` +
-      `AND window_to > @start AND window_from < @horizon ORDER BY f`,
-    { ...params, start: new Date(start), horizon: new Date(horizon) },
-  );
-  const covered = mergeIntervals(coverage.map((c) => ({ from: Number(c.f), to: Number(c.t) })));
+  const covered = mergeIntervals(await gapQueries.coverageWindows(stream, start, horizon));
   const found: { interval: Interval; by: GapDetector }[] = [];
 
   let first = covered[0]?.from;
@@ -37,22 +29,8 @@ export async function detect(deps: GapfillDeps, stream: StreamKey): Promise<Gap[
   }
 
   if (stream.type === 'trade' && EXCHANGES[stream.exchange]?.contiguousTradeIds) {
-    const jumps = await warehouse.query<{ pf: number; pt: number }>(
-      `SELECT UNIX_MILLIS(prev_ts) AS pf, UNIX_MILLIS(ts) AS pt FROM (` +
-        `SELECT CAST(trade_id AS INT64) AS id, local_ts AS ts, ` +
-        `LAG(CAST(trade_id AS INT64)) OVER (ORDER BY CAST(trade_id AS INT64)) AS prev_id, ` +
-        `LAG(local_ts) OVER (ORDER BY CAST(trade_id AS INT64)) AS prev_ts ` +
-        `FROM ${table('trades_dedup')} WHERE exchange = @exchange AND symbol = @symbol ` +
-        `AND local_ts >= @start AND local_ts < @horizon) WHERE id - prev_id > 1`,
-      {
-        exchange: stream.exchange,
-        symbol: stream.symbol,
-        start: new Date(start),
-        horizon: new Date(horizon),
-      },
-    );
-    for (const j of jumps)
-      found.push({ interval: { from: Number(j.pf), to: Number(j.pt) + 1 }, by: 'trade_ids' });
+    for (const jump of await gapQueries.tradeIdJumps(stream, start, horizon))
+      found.push({ interval: { from: jump.before, to: jump.after + 1 }, by: 'trade_ids' });
   }
 
   // Coverage holes first: a trade-id jump across a coverage hole is the same hole seen twice.

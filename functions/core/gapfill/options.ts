@@ -1,8 +1,6 @@
 import type { StreamKey } from '../model/streams.ts';
 
 export interface GapfillOptions {
-  readonly projectId: string;
-  readonly dataset: string;
   /** The streams that should be recorded (the relay's configuration). */
   readonly streams: readonly StreamKey[];
   /** How far back detection looks. */
