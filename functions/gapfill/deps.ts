@@ -3,8 +3,8 @@
  * ops CLI (`npm run ops -- backfill`) both build their GapfillDeps here, so the wiring is written once.
  */
 import { Firestore } from '@google-cloud/firestore';
+import { BigQueryGapQueries } from '../adapters/bigquery/gap-queries.ts';
 import { BigQueryWarehouse, createBigQueryClient } from '../adapters/bigquery/warehouse.ts';
-import { BigQueryGapQueries } from '../core/gapfill/gap-queries.ts';
 import { FirestoreCheckpointStore } from '../adapters/firestore/checkpoint-store.ts';
 import { FirestoreGapLedger } from '../adapters/firestore/gap-ledger.ts';
 import { FirestoreLeaseStore } from '../adapters/firestore/lease-store.ts';

@@ -1,6 +1,6 @@
-import type { GapQueries, TradeIdJump, Warehouse } from '../ports.ts';
-import type { StreamKey } from '../model/streams.ts';
-import type { Interval } from '../shared/intervals.ts';
+import type { GapQueries, TradeIdJump, Warehouse } from '../../core/ports.ts';
+import type { StreamKey } from '../../core/model/streams.ts';
+import type { Interval } from '../../core/shared/intervals.ts';
 
 /** The GapQueries port as BigQuery SQL over the dataset's dedup views. */
 export class BigQueryGapQueries implements GapQueries {
