@@ -4,7 +4,8 @@
  */
 import { Firestore } from '@google-cloud/firestore';
 import { BigQueryGapQueries } from '../adapters/bigquery/gap-queries.ts';
-import { BigQueryWarehouse, createBigQueryClient } from '../adapters/bigquery/warehouse.ts';
+import { createBigQueryClient } from '../adapters/bigquery/client.ts';
+import { BigQueryWarehouse } from '../adapters/bigquery/warehouse.ts';
 import { FirestoreCheckpointStore } from '../adapters/firestore/checkpoint-store.ts';
 import { FirestoreGapLedger } from '../adapters/firestore/gap-ledger.ts';
 import { FirestoreLeaseStore } from '../adapters/firestore/lease-store.ts';
