@@ -16,8 +16,7 @@ export interface BigQueryWarehouseOptions {
   /**
    * How insertAll requests travel. `client` (default): through the client's request stack, with its
    * retry settings. `direct`: the client's endpoint and credentials, but sent with Node's HTTP agent
-   * (keep-alive), never retried. The client's stack (teeny-request, retry-request, node-fetch) costs
-   * about 2.5 ms of CPU per request, half of the writer's CPU per batch (docs/PERFORMANCE.md).
+   * (keep-alive), never retried: the client's request stack is the costlier path (see docs/PERFORMANCE.md).
    */
   readonly transport?: 'client' | 'direct';
   /**
@@ -44,7 +43,7 @@ export class BigQueryWarehouse implements Warehouse {
   async insert(table: TableName, rows: readonly WarehouseRow[]): Promise<RowFailure[]> {
     if (rows.length === 0) return [];
     // The body is serialized here once: Table#insert deep-copies every row and the client walks every
-    // value of a `json` body looking for project id tokens, which is most of its cost per row.
+    // value of a `json` body looking for project id tokens (see docs/PERFORMANCE.md).
     // skipInvalidRows: valid rows go in even when a neighbour is invalid; retries are ours to decide.
     const body = JSON.stringify({
       skipInvalidRows: true,
