@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { format, resolveConfig } from 'prettier';
-import { tableResource } from '../functions/adapters/bigquery/warehouse.ts';
+import { tableResource } from '../functions/adapters/bigquery/tables.ts';
 import {
   dedupViewName,
   dedupViewSql,

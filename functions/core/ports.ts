@@ -4,6 +4,7 @@ import type { RelayCounters } from './relay/counters.ts';
 import type { StreamKey } from './model/streams.ts';
 import type { Micros, Tick } from './model/tick.ts';
 import type { TableName } from './contract/schema.ts';
+import type { Interval } from './shared/intervals.ts';
 
 // ---- Every deployable -------------------------------------------------------------------------
 
@@ -173,4 +174,18 @@ export interface LeaseStore {
   acquire(name: string, holder: string, ttlMs: number): Promise<boolean>;
   /** Gives the lease up if we still hold it. */
   release(name: string, holder: string): Promise<void>;
+}
+
+/** A jump in contiguous trade ids: receive times (ms) of the last trade before it and the first after. */
+export interface TradeIdJump {
+  readonly before: number;
+  readonly after: number;
+}
+
+/** What the gap-filler's detection reads of one stream's committed data received in [start, horizon) (ms). */
+export interface GapQueries {
+  /** The committed coverage windows overlapping the range, ordered by start. */
+  coverageWindows(stream: StreamKey, start: number, horizon: number): Promise<Interval[]>;
+  /** The jumps in the stream's trade ids among its trades in the range. */
+  tradeIdJumps(stream: StreamKey, start: number, horizon: number): Promise<TradeIdJump[]>;
 }

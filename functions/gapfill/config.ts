@@ -1,5 +1,5 @@
 import { parse, readConfig, type ConfigOf } from '../core/shared/config.ts';
-import { DEFAULT_GAPFILL_OPTIONS } from '../core/gapfill/gapfill-service.ts';
+import { DEFAULT_GAPFILL_OPTIONS } from '../core/gapfill/options.ts';
 import { parseSeverity } from '../core/shared/logger.ts';
 import { parseStreamsConfig } from '../core/model/streams-config.ts';
 import { DEFAULT_TOPOLOGY } from '../core/contract/topology.ts';

@@ -3,16 +3,15 @@
  * ops CLI (`npm run ops -- backfill`) both build their GapfillDeps here, so the wiring is written once.
  */
 import { Firestore } from '@google-cloud/firestore';
-import { BigQueryWarehouse, createBigQueryClient } from '../adapters/bigquery/warehouse.ts';
+import { BigQueryGapQueries } from '../adapters/bigquery/gap-queries.ts';
+import { createBigQueryClient } from '../adapters/bigquery/client.ts';
+import { BigQueryWarehouse } from '../adapters/bigquery/warehouse.ts';
 import { FirestoreCheckpointStore } from '../adapters/firestore/checkpoint-store.ts';
 import { FirestoreGapLedger } from '../adapters/firestore/gap-ledger.ts';
 import { FirestoreLeaseStore } from '../adapters/firestore/lease-store.ts';
 import { TardisHistorySource } from '../adapters/tardis/history-source.ts';
-import {
-  DEFAULT_GAPFILL_OPTIONS,
-  type GapfillDeps,
-  type GapfillOptions,
-} from '../core/gapfill/gapfill-service.ts';
+import type { GapfillDeps } from '../core/gapfill/deps.ts';
+import { DEFAULT_GAPFILL_OPTIONS, type GapfillOptions } from '../core/gapfill/options.ts';
 import { systemClock, type Clock, type Logger } from '../core/ports.ts';
 import type { GapfillConfig } from './config.ts';
 
@@ -26,8 +25,6 @@ export type GapfillWiring = Omit<GapfillDeps, 'holder'> & {
 export function gapfillOptions(config: GapfillConfig): GapfillOptions {
   return {
     ...DEFAULT_GAPFILL_OPTIONS,
-    projectId: config.projectId,
-    dataset: config.dataset,
     streams: config.streams,
     lookbackMs: config.lookbackMs,
     settleMs: config.settleMs,
@@ -47,15 +44,17 @@ export function wireGapfill(
   // FIRESTORE_EMULATOR_HOST, when set, points this client at the emulator.
   const firestore = new Firestore({ projectId: config.projectId });
   const bigquery = createBigQueryClient(config.projectId, config.bigqueryEndpoint || undefined);
+  // Every request with an enforced timeout: the client's own `timeout` is not (see BigQueryWarehouse).
+  const warehouse = new BigQueryWarehouse(bigquery, config.dataset, {
+    transport: 'direct',
+    requestTimeoutMs: config.insertTimeoutMs,
+    queryTimeoutMs: config.queryTimeoutMs,
+  });
   let closing: Promise<void> | undefined;
   return {
     firestore,
-    // Every request with an enforced timeout: the client's own `timeout` is not (see BigQueryWarehouse).
-    warehouse: new BigQueryWarehouse(bigquery, config.dataset, {
-      transport: 'direct',
-      requestTimeoutMs: config.insertTimeoutMs,
-      queryTimeoutMs: config.queryTimeoutMs,
-    }),
+    warehouse,
+    gapQueries: new BigQueryGapQueries(warehouse, config.projectId, config.dataset),
     ledger: new FirestoreGapLedger(firestore, config.gaps),
     leases: new FirestoreLeaseStore(firestore, config.leases, clock),
     checkpoints: new FirestoreCheckpointStore(firestore, config.checkpoints, clock),

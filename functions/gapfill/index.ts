@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import * as functions from '@google-cloud/functions-framework';
 import { ConfigError } from '../core/shared/config.ts';
+import { errorMessage } from '../core/shared/errors.ts';
 import { runGapfill } from '../core/gapfill/gapfill-service.ts';
 import { jsonLogger } from '../core/shared/logger.ts';
 import { readGapfillConfig, type GapfillConfig } from './config.ts';
@@ -43,6 +44,6 @@ functions.http('gapfill', async (req, res) => {
   } catch (error) {
     // A failed run leaves the ledger consistent (gaps stay open/failed); Scheduler retries or the next minute runs.
     logger.log('ERROR', 'gap-filler run failed', { error });
-    res.status(500).json({ error: error instanceof Error ? error.message : String(error) });
+    res.status(500).json({ error: errorMessage(error) });
   }
 });

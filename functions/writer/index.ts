@@ -5,7 +5,9 @@
  */
 import * as functions from '@google-cloud/functions-framework';
 import { Firestore } from '@google-cloud/firestore';
-import { BigQueryWarehouse, createBigQueryClient, ensureWarehouse } from '../adapters/bigquery/warehouse.ts';
+import { createBigQueryClient } from '../adapters/bigquery/client.ts';
+import { ensureWarehouse } from '../adapters/bigquery/tables.ts';
+import { BigQueryWarehouse } from '../adapters/bigquery/warehouse.ts';
 import { FirestoreCheckpointStore } from '../adapters/firestore/checkpoint-store.ts';
 import { OidcPushAuthenticator } from '../adapters/google-auth/oidc-push-authenticator.ts';
 import { CheckpointCoalescer } from '../core/writer/checkpoint-coalescer.ts';

@@ -7,11 +7,9 @@ import { join } from 'node:path';
 import { PubSub } from '@google-cloud/pubsub';
 import { Firestore } from '@google-cloud/firestore';
 import type { BigQuery } from '@google-cloud/bigquery';
-import {
-  BigQueryWarehouse,
-  createBigQueryClient,
-  ensureWarehouse,
-} from '../../functions/adapters/bigquery/warehouse.ts';
+import { createBigQueryClient } from '../../functions/adapters/bigquery/client.ts';
+import { ensureWarehouse } from '../../functions/adapters/bigquery/tables.ts';
+import { BigQueryWarehouse } from '../../functions/adapters/bigquery/warehouse.ts';
 import { FirestoreCheckpointStore } from '../../functions/adapters/firestore/checkpoint-store.ts';
 import { systemClock } from '../../functions/core/ports.ts';
 import type { DataType } from '../../functions/core/model/streams.ts';

@@ -1,6 +1,6 @@
 // `ops backfill`: fills one window of one stream by hand, through the gap-filler's own core and wiring.
 import { hostname } from 'node:os';
-import { backfillWindow } from '../../functions/core/gapfill/gapfill-service.ts';
+import { backfillWindow } from '../../functions/core/gapfill/manual-backfill.ts';
 import { jsonLogger } from '../../functions/core/shared/logger.ts';
 import { streamId, type StreamKey } from '../../functions/core/model/streams.ts';
 import type { GapfillConfig } from '../../functions/gapfill/config.ts';

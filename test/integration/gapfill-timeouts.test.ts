@@ -3,7 +3,8 @@
 // The BigQuery stand-in accepts the requests its faults pick and never answers them.
 import { execFile } from 'node:child_process';
 import test, { type ExecutionContext } from 'ava';
-import { createBigQueryClient, ensureWarehouse } from '../../functions/adapters/bigquery/warehouse.ts';
+import { createBigQueryClient } from '../../functions/adapters/bigquery/client.ts';
+import { ensureWarehouse } from '../../functions/adapters/bigquery/tables.ts';
 import { runGapfill } from '../../functions/core/gapfill/gapfill-service.ts';
 import { silentLogger } from '../../functions/core/shared/logger.ts';
 import { readGapfillConfig } from '../../functions/gapfill/config.ts';

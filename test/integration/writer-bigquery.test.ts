@@ -1,11 +1,9 @@
 import test from 'ava';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import {
-  BigQueryWarehouse,
-  createBigQueryClient,
-  ensureWarehouse,
-} from '../../functions/adapters/bigquery/warehouse.ts';
+import { createBigQueryClient } from '../../functions/adapters/bigquery/client.ts';
+import { ensureWarehouse } from '../../functions/adapters/bigquery/tables.ts';
+import { BigQueryWarehouse } from '../../functions/adapters/bigquery/warehouse.ts';
 import type { WarehouseRow } from '../../functions/core/ports.ts';
 import { WarehouseRequestError } from '../../functions/core/shared/warehouse-error.ts';
 import { startBigQueryStandin } from '../../scripts/local/bigquery/server.ts';

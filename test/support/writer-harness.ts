@@ -9,11 +9,9 @@ import { join } from 'node:path';
 import type { BigQuery } from '@google-cloud/bigquery';
 import { Firestore } from '@google-cloud/firestore';
 import { PubSub, type Subscription, type Topic } from '@google-cloud/pubsub';
-import {
-  BigQueryWarehouse,
-  createBigQueryClient,
-  ensureWarehouse,
-} from '../../functions/adapters/bigquery/warehouse.ts';
+import { createBigQueryClient } from '../../functions/adapters/bigquery/client.ts';
+import { ensureWarehouse } from '../../functions/adapters/bigquery/tables.ts';
+import { BigQueryWarehouse } from '../../functions/adapters/bigquery/warehouse.ts';
 import { FirestoreCheckpointStore } from '../../functions/adapters/firestore/checkpoint-store.ts';
 import type { Batch, EncodedMessage } from '../../functions/core/contract/batch.ts';
 import { encodeBatch } from '../../functions/core/contract/encode.ts';
