@@ -1,4 +1,4 @@
-import { EXCHANGES } from '../exchanges/index.ts';
+import { exchangeDescriptor } from '../exchanges/index.ts';
 import type { StreamKey } from '../model/streams.ts';
 import { holes, mergeIntervals, splitAligned, subtract, type Interval } from '../shared/intervals.ts';
 import type { GapfillDeps } from './deps.ts';
@@ -29,7 +29,7 @@ export async function detect(deps: GapfillDeps, stream: StreamKey): Promise<Gap[
   }
   const found = first === undefined ? [] : coverageHoles(covered, first, horizon);
 
-  if (stream.type === 'trade' && EXCHANGES[stream.exchange]?.contiguousTradeIds) {
+  if (stream.type === 'trade' && exchangeDescriptor(stream.exchange)?.contiguousTradeIds) {
     for (const jump of await gapQueries.tradeIdJumps(stream, start, horizon))
       found.push({ interval: { from: jump.before, to: jump.after + 1 }, by: 'trade_ids' });
   }
