@@ -4,30 +4,16 @@
  */
 import { randomBytes } from 'node:crypto';
 import * as functions from '@google-cloud/functions-framework';
-import { ConfigError } from '../core/shared/config.ts';
+import { loadConfigOrExit, writeLine } from '../adapters/process/entry-point.ts';
 import { errorMessage } from '../core/shared/errors.ts';
 import { runGapfill } from '../core/gapfill/gapfill-service.ts';
 import { jsonLogger } from '../core/shared/logger.ts';
-import { readGapfillConfig, type GapfillConfig } from './config.ts';
+import { readGapfillConfig } from './config.ts';
 import { wireGapfill } from './deps.ts';
 
-const write = (line: string) => process.stdout.write(line + '\n');
-
-function loadConfig(): GapfillConfig {
-  try {
-    return readGapfillConfig(process.env);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    jsonLogger(write).log('CRITICAL', `invalid configuration: ${error.message}`, {
-      variable: error.variable,
-    });
-    process.exit(78); // EX_CONFIG: nothing has started yet
-  }
-}
-
-const config = loadConfig();
+const config = loadConfigOrExit(readGapfillConfig);
 const instance = randomBytes(4).toString('hex');
-const logger = jsonLogger(write, { level: config.logLevel, fields: { component: 'gapfill', instance } });
+const logger = jsonLogger(writeLine, { level: config.logLevel, fields: { component: 'gapfill', instance } });
 const deps = wireGapfill(config, logger);
 let runs = 0;
 
