@@ -8,6 +8,7 @@ import { newCounters } from '../../functions/core/relay/counters.ts';
 import { MemoryCheckpointStore } from '../support/doubles/checkpoint-store.ts';
 import { ManualClock } from '../support/doubles/clock.ts';
 import { MemoryGapLedger } from '../support/doubles/gap-ledger.ts';
+import { MemoryGapQueries } from '../support/doubles/gap-queries.ts';
 import { MemoryHeartbeatStore } from '../support/doubles/heartbeat-store.ts';
 import { MemoryHistorySource } from '../support/doubles/history-source.ts';
 import { MemoryLeaseStore } from '../support/doubles/lease-store.ts';
@@ -174,4 +175,30 @@ test('the memory lease store gives a lease to one holder until it expires or is 
   t.false(await leases.acquire('gapfill', 'a', 1000));
   await leases.release('gapfill', 'b');
   t.true(await leases.acquire('gapfill', 'a', 1000));
+});
+
+test('the memory gap queries return the windows overlapping a range in order, and jumps in trade ids', async (t) => {
+  const stream: StreamKey = { exchange: 'binance', symbol: 'btcusdt', type: 'trade' };
+  const other: StreamKey = { ...stream, symbol: 'ethusdt' };
+  const queries = new MemoryGapQueries();
+  queries.addCoverage(stream, 300, 400);
+  queries.addCoverage(stream, 100, 200);
+  queries.addCoverage(stream, 500, 600);
+  queries.addCoverage(other, 100, 600);
+  t.deepEqual(await queries.coverageWindows(stream, 150, 500), [
+    { from: 100, to: 200 },
+    { from: 300, to: 400 },
+  ]);
+  for (const [id, at] of [
+    [1, 110],
+    [2, 120],
+    [2, 125],
+    [5, 130],
+    [6, 140],
+    [9, 700],
+  ] as const) {
+    queries.addTrade(stream, id, at);
+  }
+  t.deepEqual(await queries.tradeIdJumps(stream, 100, 600), [{ before: 120, after: 130 }]);
+  t.deepEqual(await queries.tradeIdJumps(other, 100, 600), []);
 });
