@@ -124,8 +124,13 @@ test('a member leaving gives up only its own slots, each to one other member', (
   }
 });
 
-test('with fewer members than R a shard gets every member, and no member none', (t) => {
-  const single = assignReplicas(SHARDS, ['relay-a'], 2);
+test('R defaults to 2; with fewer members than R a shard gets every member, and with none no member', (t) => {
+  t.true(
+    [...assignReplicas(SHARDS, ['relay-a', 'relay-b', 'relay-c']).values()].every(
+      (held) => held.length === 2,
+    ),
+  );
+  const single = assignReplicas(SHARDS, ['relay-a']);
   t.true([...single.values()].every((held) => held.length === 1 && held[0] === 'relay-a'));
   const pair = assignReplicas(SHARDS, ['relay-a', 'relay-b'], 3);
   t.true([...pair.values()].every((held) => held.length === 2));

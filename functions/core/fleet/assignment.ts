@@ -4,6 +4,7 @@
  * primary. A member joining or leaving moves only the slots it takes or held, about 1/N of them.
  */
 import { createHash } from 'node:crypto';
+import { DEFAULT_FLEET_OPTIONS } from './options.ts';
 
 /** Shard id -> its replicas' member ids, best first (rank 0 is the preferred primary). */
 export type Assignment = ReadonlyMap<string, readonly string[]>;
@@ -20,7 +21,7 @@ export function rendezvousScore(shardId: string, memberId: string): string {
 export function assignReplicas(
   shardIds: readonly string[],
   members: readonly string[],
-  replicas: number,
+  replicas: number = DEFAULT_FLEET_OPTIONS.replicas,
 ): Assignment {
   if (!Number.isInteger(replicas) || replicas < 1)
     throw new Error(`replicas must be an integer >= 1, not ${replicas}`);
