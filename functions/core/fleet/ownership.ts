@@ -80,8 +80,9 @@ function decidePublisher(
     return publish(role, `${what}: keep publishing, losing the control plane never stops a publisher`);
   }
   const { record } = observed;
-  if (record.epoch < role.epoch)
+  if (record.epoch < role.epoch) {
     return publish(role, `a stale read of epoch ${record.epoch}: keep publishing`);
+  }
   if (record.epoch === role.epoch) {
     if (role.role === 'yielding') return publish(role, 'a stale read of our own epoch: keep yielding');
     if (record.holder !== view.self) {
@@ -97,7 +98,7 @@ function decidePublisher(
       reason: `epoch ${record.epoch} has published past our coverage`,
     };
   }
-  if (view.rank !== undefined && view.sinceChangeMs >= view.leaseMs) {
+  if (view.rank !== undefined && leaseExpired(view)) {
     return takeOver(record, record.publishedTo, `epoch ${record.epoch} went silent before covering ours`);
   }
   return publish(
@@ -109,7 +110,7 @@ function decidePublisher(
 function decideStandby(observed: Observation, view: LocalView): Decision {
   if (observed.kind === 'unreadable') return standBy('record unreadable: a take-over needs a transaction');
   if (view.rank === undefined) return standBy('not a replica of this shard');
-  const expired = view.sinceChangeMs >= view.leaseMs;
+  const expired = leaseExpired(view);
   if (observed.kind === 'absent') {
     if (view.rank > 0 && !expired) return standBy('no record yet: the preferred primary claims it first');
     return takeOver(null, null, 'no record: claim the shard');
@@ -120,6 +121,11 @@ function decideStandby(observed: Observation, view: LocalView): Decision {
   }
   if (!expired) return standBy(`epoch ${record.epoch} is renewed by ${record.holder}`);
   return takeOver(record, record.publishedTo, `epoch ${record.epoch} unchanged for ${view.sinceChangeMs} ms`);
+}
+
+/** The record has stood unchanged for a whole lease, as this instance timed it. */
+function leaseExpired(view: LocalView): boolean {
+  return view.sinceChangeMs >= view.leaseMs;
 }
 
 function publish(role: Role, reason: string): Decision {
