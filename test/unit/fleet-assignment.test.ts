@@ -137,3 +137,18 @@ test('R defaults to 2; with fewer members than R a shard gets every member, and 
   t.true([...assignReplicas(SHARDS, [], 2).values()].every((held) => held.length === 0));
   t.throws(() => assignReplicas(SHARDS, ['relay-a'], 0), { message: /replicas must be an integer >= 1/ });
 });
+
+test('the rendezvous ranking is pinned: instances of two releases must assign alike', (t) => {
+  const assignment = assignReplicas(
+    ['binance/0', 'binance/1', 'coinbase/0'],
+    ['relay-a', 'relay-b', 'relay-c', 'relay-d'],
+  );
+  t.deepEqual(
+    [...assignment],
+    [
+      ['binance/0', ['relay-d', 'relay-c']],
+      ['binance/1', ['relay-a', 'relay-c']],
+      ['coinbase/0', ['relay-d', 'relay-a']],
+    ],
+  );
+});

@@ -129,3 +129,14 @@ test('the stream-to-shard hash is deterministic and well spread', (t) => {
     counts.join(','),
   );
 });
+
+test('the stream-to-shard hash is pinned: instances of two releases must place streams alike', (t) => {
+  const placed = ['binance:btcusdt:trade', 'binance:ethusdt:book_ticker', 'coinbase:btc-usd:trade'].map(
+    (id) => [1, 7, 100].map((n) => shardIndex(id, n)),
+  );
+  t.deepEqual(placed, [
+    [0, 1, 40],
+    [0, 3, 81],
+    [0, 6, 53],
+  ]);
+});
