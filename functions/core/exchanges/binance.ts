@@ -21,4 +21,6 @@ export const BINANCE: ExchangeDescriptor = {
     if (detail?.code !== 2) return undefined;
     return { symbols: configured, reason: String(detail.msg ?? 'invalid request') };
   },
+  // Binance allows 1024; tardis-dev sends one SUBSCRIBE per channel naming every symbol, and long lists fail.
+  maxStreamsPerConnection: 200,
 };

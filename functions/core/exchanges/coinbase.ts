@@ -23,4 +23,6 @@ export const COINBASE: ExchangeDescriptor = {
     const named = configured.filter((s) => s === product);
     return { symbols: named.length > 0 ? named : [product], reason };
   },
+  // No documented cap, but slow consumers are disconnected: kept small.
+  maxStreamsPerConnection: 100,
 };

@@ -38,4 +38,9 @@ export interface ExchangeDescriptor {
    * configuration names something it does not list. Undefined for anything else (tardis-dev reconnects).
    */
   readonly refusal: (body: RawMessage, configured: readonly string[]) => Refusal | undefined;
+  /**
+   * At most this many streams (`exchange:symbol:type`) on one connection, i.e. one shard of the fleet
+   * (functions/core/fleet/shards.ts). At or below the exchange's own cap; why each value: decisions/0021.
+   */
+  readonly maxStreamsPerConnection: number;
 }
