@@ -10,8 +10,6 @@ export interface PushHttpRequest {
   readonly method: string;
   readonly body: unknown;
   readonly rawBody?: Buffer;
-  readonly protocol: string;
-  readonly originalUrl: string;
   get(header: string): string | undefined;
 }
 
@@ -23,7 +21,7 @@ export interface PushHttpResponse {
 
 export interface PushHandlerDeps {
   readonly writer: Writer;
-  /** Verifies push tokens; absent: push authentication is off (local runs). */
+  /** Verifies push tokens; absent: PUSH_AUTH=off (the local stack and tests). */
   readonly auth: PushAuthenticator | undefined;
   readonly logger: Logger;
   readonly maxBodyBytes: number;
@@ -43,7 +41,7 @@ export function createPushHandler(deps: PushHandlerDeps) {
       res.status(405).json({ status: 405, detail: 'POST a Pub/Sub push envelope' });
       return;
     }
-    const decision = auth ? await auth.authenticate(req.get('authorization'), requestUrl(req)) : ALLOWED;
+    const decision = auth ? await auth.authenticate(req.get('authorization')) : ALLOWED;
     if (!decision.ok) {
       logger.log(decision.status === 503 ? 'ERROR' : 'WARNING', 'push request not authenticated', {
         status: decision.status,
@@ -83,10 +81,4 @@ function parseBody(body: unknown): unknown {
   } catch {
     return undefined; // not JSON: not a push (400)
   }
-}
-
-/** The URL the caller addressed (behind Cloud Run's front end, as the caller saw it). */
-function requestUrl(req: PushHttpRequest): string {
-  const path = req.originalUrl.split('?')[0] ?? '/';
-  return `${req.protocol}://${req.get('host') ?? 'localhost'}${path}`;
 }

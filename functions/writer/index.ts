@@ -60,19 +60,20 @@ const writer = createWriter({
     maxInFlightPerTable: config.insertConcurrency,
   },
 });
-const auth = config.pushServiceAccount
-  ? new OidcPushAuthenticator({
-      serviceAccount: config.pushServiceAccount,
-      audiences: config.pushAudiences,
-      ...(config.pushCertsUrl ? { certsUrl: config.pushCertsUrl } : {}),
-    })
-  : undefined;
+const auth =
+  config.pushAuth === 'oidc'
+    ? new OidcPushAuthenticator({
+        serviceAccount: config.pushServiceAccount,
+        audience: config.pushAudience,
+        ...(config.pushCertsUrl ? { certsUrl: config.pushCertsUrl } : {}),
+      })
+    : undefined;
 if (config.statsIntervalMs > 0) {
   setInterval(() => writer.reportStats(), config.statsIntervalMs).unref();
 }
 logger.log('INFO', 'writer ready', {
   dataset: config.dataset,
-  pushAuth: config.pushServiceAccount ? 'oidc' : 'off',
+  pushAuth: config.pushAuth,
   deliveryDeadlineMs: config.deliveryDeadlineMs,
   insertTimeoutMs: config.insertTimeoutMs,
 });
