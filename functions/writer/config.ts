@@ -63,7 +63,8 @@ export const WRITER_OPTIONS = {
   },
   maxBodyBytes: {
     env: 'WRITER_MAX_BODY_BYTES',
-    description: 'Largest request body processed (a push of a 10 MB message is about 14 MB); larger gets 413',
+    description:
+      'Largest request body read (a push of a 10 MB message is about 14 MB); larger is refused with 413 before it is read',
     default: 16 * 1024 * 1024,
     parse: parse.int(1024, 1024 * 1024 * 1024),
   },

@@ -1,6 +1,7 @@
 /**
  * The writer's HTTP layer, apart from the functions-framework registration (index.ts) so tests can drive
- * it: method, authentication, body size and shape, then the core writer decides the status.
+ * it: method, authentication and body shape, then the core writer decides the status (the body size is
+ * refused before this, in body-limit.ts).
  */
 import type { AuthDecision, Logger, PushAuthenticator } from '../core/ports.ts';
 import type { Writer } from '../core/writer/writer.ts';
@@ -9,7 +10,6 @@ import type { Writer } from '../core/writer/writer.ts';
 export interface PushHttpRequest {
   readonly method: string;
   readonly body: unknown;
-  readonly rawBody?: Buffer;
   get(header: string): string | undefined;
 }
 
@@ -24,7 +24,6 @@ export interface PushHandlerDeps {
   /** Verifies push tokens; absent: PUSH_AUTH=off (the local stack and tests). */
   readonly auth: PushAuthenticator | undefined;
   readonly logger: Logger;
-  readonly maxBodyBytes: number;
   /** Resolves once the warehouse exists (local runs may create it on first use); absent: it exists. */
   readonly warehouseReady?: () => Promise<void>;
 }
@@ -50,15 +49,6 @@ export function createPushHandler(deps: PushHandlerDeps) {
       res
         .status(decision.status)
         .json({ status: decision.status, outcome: 'rejected', detail: decision.reason });
-      return;
-    }
-    const size = req.rawBody?.length ?? Number(req.get('content-length') ?? 0);
-    if (size > deps.maxBodyBytes) {
-      // Pub/Sub never sends this much (10 MB of data is about 14 MB of push body): not a push.
-      writer.counters.deliveries++;
-      writer.counters.rejected++;
-      logger.log('WARNING', 'request body too large', { bytes: size, limit: deps.maxBodyBytes });
-      reply(res, 413, { outcome: 'rejected', detail: `body of ${size} bytes exceeds ${deps.maxBodyBytes}` });
       return;
     }
     try {

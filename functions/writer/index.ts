@@ -16,6 +16,7 @@ import { jsonLogger } from '../core/shared/logger.ts';
 import { systemClock } from '../core/ports.ts';
 import { createWriter } from '../core/writer/writer.ts';
 import { readWriterConfig } from './config.ts';
+import { enforceBodyLimit } from './body-limit.ts';
 import { createPushHandler } from './handler.ts';
 
 const config = loadConfigOrExit(readWriterConfig);
@@ -78,13 +79,19 @@ logger.log('INFO', 'writer ready', {
   insertTimeoutMs: config.insertTimeoutMs,
 });
 
+// Pub/Sub never sends more than this (10 MB of data is about 14 MB of push body): not a push.
+enforceBodyLimit(config.maxBodyBytes, (refusal) => {
+  writer.counters.deliveries++;
+  writer.counters.rejected++;
+  logger.log('WARNING', 'request body refused before reading', { ...refusal, limit: config.maxBodyBytes });
+  return { stats: writer.quickStats() };
+});
 functions.http(
   'writer',
   createPushHandler({
     writer,
     auth,
     logger,
-    maxBodyBytes: config.maxBodyBytes,
     ...(config.ensureTables ? { warehouseReady } : {}),
   }),
 );
