@@ -133,23 +133,23 @@ module "writer" {
 module "gapfill" {
   source = "./modules/gapfill"
 
-  project_id             = var.project_id
-  region                 = var.region
-  name                   = local.services.gapfill
-  source_zip             = var.gapfill_source_zip
-  source_bucket          = module.artifacts.source_bucket
-  docker_repository      = module.artifacts.repository_id
-  build_service_account  = module.iam.function_builder_id
-  service_account_email  = module.iam.gapfill_email
-  dataset                = module.bigquery.dataset_id
-  checkpoints            = local.topology.checkpoints
-  gaps                   = local.topology.gaps
-  leases                 = local.topology.leases
-  tardis_api_endpoint    = var.tardis_api_endpoint
-  tardis_api_key_secret  = module.secrets.tardis_api_key_secret_id
-  tardis_api_key_version = var.tardis_api_key_version
-  log_level              = var.log_level
-  streams                = var.relay_streams
+  project_id            = var.project_id
+  region                = var.region
+  name                  = local.services.gapfill
+  source_zip            = var.gapfill_source_zip
+  source_bucket         = module.artifacts.source_bucket
+  docker_repository     = module.artifacts.repository_id
+  build_service_account = module.iam.function_builder_id
+  service_account_email = module.iam.gapfill_email
+  dataset               = module.bigquery.dataset_id
+  checkpoints           = local.topology.checkpoints
+  gaps                  = local.topology.gaps
+  leases                = local.topology.leases
+  tardis_api_endpoint   = var.tardis_api_endpoint
+  tardis_api_key_secret = module.secrets.tardis_api_key_secret_id
+  tardis_key_version    = var.tardis_api_key_version
+  log_level             = var.log_level
+  streams               = var.relay_streams
 }
 
 module "scheduler" {

@@ -57,7 +57,7 @@ resource "google_cloudfunctions2_function" "gapfill" {
       key        = "TARDIS_API_KEY"
       project_id = var.project_id
       secret     = var.tardis_api_key_secret
-      version    = var.tardis_api_key_version
+      version    = var.tardis_key_version
     }
   }
 }

@@ -72,7 +72,7 @@ variable "streams" {
   type        = string
 }
 
-variable "tardis_api_key_version" {
+variable "tardis_key_version" {
   description = "The secret version the gap-filler reads (a number, never latest)."
   type        = string
 }
