@@ -52,7 +52,8 @@ export function enforceBodyLimit(limitBytes: number, onRefused: OnBodyRefused): 
         refuse(res, refusal, onRefused);
         return;
       }
-      if (req.headers['content-length'] === undefined) capUndeclaredBody(req, res, limitBytes, onRefused);
+      // Chunked: no declared length (Node refuses a request declaring both).
+      if (req.headers['transfer-encoding'] !== undefined) capUndeclaredBody(req, res, limitBytes, onRefused);
       for (const listener of listeners) listener.call(server, req, res);
     });
   });
