@@ -15,7 +15,7 @@ import {
 let h: WriterHarness;
 
 test.before(async () => {
-  h = await startWriterHarness({ name: 'push', writerEnv: { WRITER_STATS_INTERVAL_MS: '300' } });
+  h = await startWriterHarness({ name: 'push', writerEnv: { WRITER_STATS_INTERVAL_MS: '1000' } });
 });
 test.after.always(async () => {
   await h?.stop();
