@@ -24,6 +24,11 @@ locals {
     gapfill = "tickstream-gapfill"
   }
 
+  # The writer's deterministic Cloud Run URL (https://SERVICE-PROJECT_NUMBER.REGION.run.app): the push
+  # endpoint, the OIDC audience Pub/Sub signs, and the only audience the writer accepts (PUSH_AUTH_AUDIENCE).
+  # Known before the function exists, so the writer's own env can carry it without a cycle.
+  writer_url = "https://${local.services.writer}-${data.google_project.this.number}.${var.region}.run.app"
+
   relay_image = "${var.region}-docker.pkg.dev/${var.project_id}/${var.artifact_repository}/relay:${var.image_tag}"
 }
 
@@ -60,7 +65,7 @@ module "pubsub" {
   push_subscription          = local.topology.push_subscription
   dead_letter_topic          = local.topology.dead_letter_topic
   dead_letter_subscription   = local.topology.dead_letter_subscription
-  push_endpoint              = module.writer.uri
+  push_endpoint              = local.writer_url
   push_service_account_email = module.iam.push_invoker_email
   max_delivery_attempts      = var.max_delivery_attempts
 }
@@ -117,6 +122,7 @@ module "writer" {
   build_service_account = module.iam.function_builder_id
   service_account_email = module.iam.writer_email
   push_service_account  = module.iam.push_invoker_email
+  push_audience         = local.writer_url
   dataset               = module.bigquery.dataset_id
   checkpoints           = local.topology.checkpoints
   log_level             = var.log_level
@@ -141,6 +147,7 @@ module "gapfill" {
   leases                = local.topology.leases
   tardis_api_endpoint   = var.tardis_api_endpoint
   tardis_api_key_secret = module.secrets.tardis_api_key_secret_id
+  tardis_key_version    = var.tardis_api_key_version
   log_level             = var.log_level
   streams               = var.relay_streams
 }

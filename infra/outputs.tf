@@ -1,5 +1,5 @@
 output "relay_url" {
-  description = "URL of the relay's health endpoints (/healthz, /readyz); IAM-protected."
+  description = "URL of the relay's health endpoints (/healthz, /readyz); internal ingress, reachable only from the project's VPC."
   value       = module.relay.uri
 }
 
@@ -9,8 +9,8 @@ output "relay_image" {
 }
 
 output "writer_url" {
-  description = "URL the push subscription delivers to."
-  value       = module.writer.uri
+  description = "The writer's deterministic URL: the push endpoint and the push token audience."
+  value       = local.writer_url
 }
 
 output "gapfill_url" {

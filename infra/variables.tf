@@ -62,6 +62,16 @@ variable "tardis_api_endpoint" {
   default     = "https://api.tardis.dev/v1"
 }
 
+variable "tardis_api_key_version" {
+  description = "Version of the tardis-api-key secret the gap-filler reads, a number (never latest): a rotation is a reviewed apply."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[1-9][0-9]*$", var.tardis_api_key_version))
+    error_message = "tardis_api_key_version must be a version number such as 3, not latest: pin the secret version."
+  }
+}
+
 variable "log_level" {
   description = "Least severity the deployables log (DEBUG, INFO, NOTICE, WARNING, ERROR, CRITICAL)."
   type        = string

@@ -91,9 +91,9 @@ export type AuthDecision =
   | { readonly ok: true }
   | { readonly ok: false; readonly status: 401 | 403 | 503; readonly reason: string };
 
-/** Verifies the OIDC token Pub/Sub attaches to a push request (`Authorization: Bearer`). */
+/** Verifies the OIDC token Pub/Sub attaches to a push request (`Authorization: Bearer`) for its configured audience. */
 export interface PushAuthenticator {
-  authenticate(authorization: string | undefined, requestUrl: string): Promise<AuthDecision>;
+  authenticate(authorization: string | undefined): Promise<AuthDecision>;
 }
 
 /** A row for insertAll: the insert id (for best-effort dedup) and the JSON row. */

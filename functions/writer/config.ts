@@ -3,12 +3,6 @@ import { parseSeverity } from '../core/shared/logger.ts';
 import { DEFAULT_TOPOLOGY } from '../core/contract/topology.ts';
 import { DEFAULT_CHECKPOINT_INTERVAL_MS, DEFAULT_WRITER_OPTIONS } from '../core/writer/options.ts';
 
-const list = (raw: string): string[] =>
-  raw
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '');
-
 export const WRITER_OPTIONS = {
   projectId: { env: 'GOOGLE_CLOUD_PROJECT', description: 'Google Cloud project id', parse: parse.string },
   dataset: {
@@ -69,7 +63,8 @@ export const WRITER_OPTIONS = {
   },
   maxBodyBytes: {
     env: 'WRITER_MAX_BODY_BYTES',
-    description: 'Largest request body processed (a push of a 10 MB message is about 14 MB); larger gets 413',
+    description:
+      'Largest request body read (a push of a 10 MB message is about 14 MB); larger is refused with 413 before it is read',
     default: 16 * 1024 * 1024,
     parse: parse.int(1024, 1024 * 1024 * 1024),
   },
@@ -85,17 +80,25 @@ export const WRITER_OPTIONS = {
     default: DEFAULT_CHECKPOINT_INTERVAL_MS,
     parse: parse.int(0, 60_000),
   },
+  pushAuth: {
+    env: 'PUSH_AUTH',
+    description:
+      "'oidc': every push must carry Pub/Sub's OIDC token; 'off': no check, for the local stack and tests only (production never sets it)",
+    default: 'oidc' as const,
+    parse: parse.oneOf('oidc', 'off'),
+  },
   pushServiceAccount: {
     env: 'PUSH_AUTH_SERVICE_ACCOUNT',
-    description: 'Service account email push tokens must carry; empty turns push authentication off (local)',
+    description: 'Service account email push tokens must carry (required unless PUSH_AUTH=off)',
     default: '',
     parse: parse.string,
   },
-  pushAudiences: {
+  pushAudience: {
     env: 'PUSH_AUTH_AUDIENCE',
-    description: 'Accepted push token audiences, comma separated; empty: the URL the request was sent to',
-    default: [] as string[],
-    parse: list,
+    description:
+      "Audience push tokens must carry: the writer's deterministic URL, as in the subscription's oidc_token (required unless PUSH_AUTH=off)",
+    default: '',
+    parse: parse.string,
   },
   pushCertsUrl: {
     env: 'PUSH_AUTH_CERTS_URL',
@@ -121,5 +124,16 @@ export function readWriterConfig(env: Readonly<Record<string, string | undefined
       `must be at least twice WRITER_INSERT_TIMEOUT_MS (${config.insertTimeoutMs}) so that a retry fits`,
     );
   }
+  if (config.pushAuth === 'oidc') requirePushAuth(config);
   return config;
+}
+
+/** Push authentication fails closed: with it on, the identity and the audience must both be configured. */
+function requirePushAuth(config: WriterConfig): void {
+  const off = 'is required unless PUSH_AUTH=off (local runs only)';
+  if (config.pushServiceAccount === '') throw new ConfigError('PUSH_AUTH_SERVICE_ACCOUNT', off);
+  if (config.pushAudience === '') throw new ConfigError('PUSH_AUTH_AUDIENCE', off);
+  if (!URL.canParse(config.pushAudience)) {
+    throw new ConfigError('PUSH_AUTH_AUDIENCE', `must be the writer's URL, got ${config.pushAudience}`);
+  }
 }

@@ -1,6 +1,7 @@
 /**
  * The writer's HTTP layer, apart from the functions-framework registration (index.ts) so tests can drive
- * it: method, authentication, body size and shape, then the core writer decides the status.
+ * it: method, authentication and body shape, then the core writer decides the status (the body size is
+ * refused before this, in body-limit.ts).
  */
 import type { AuthDecision, Logger, PushAuthenticator } from '../core/ports.ts';
 import type { Writer } from '../core/writer/writer.ts';
@@ -9,9 +10,6 @@ import type { Writer } from '../core/writer/writer.ts';
 export interface PushHttpRequest {
   readonly method: string;
   readonly body: unknown;
-  readonly rawBody?: Buffer;
-  readonly protocol: string;
-  readonly originalUrl: string;
   get(header: string): string | undefined;
 }
 
@@ -23,10 +21,9 @@ export interface PushHttpResponse {
 
 export interface PushHandlerDeps {
   readonly writer: Writer;
-  /** Verifies push tokens; absent: push authentication is off (local runs). */
+  /** Verifies push tokens; absent: PUSH_AUTH=off (the local stack and tests). */
   readonly auth: PushAuthenticator | undefined;
   readonly logger: Logger;
-  readonly maxBodyBytes: number;
   /** Resolves once the warehouse exists (local runs may create it on first use); absent: it exists. */
   readonly warehouseReady?: () => Promise<void>;
 }
@@ -43,7 +40,7 @@ export function createPushHandler(deps: PushHandlerDeps) {
       res.status(405).json({ status: 405, detail: 'POST a Pub/Sub push envelope' });
       return;
     }
-    const decision = auth ? await auth.authenticate(req.get('authorization'), requestUrl(req)) : ALLOWED;
+    const decision = auth ? await auth.authenticate(req.get('authorization')) : ALLOWED;
     if (!decision.ok) {
       logger.log(decision.status === 503 ? 'ERROR' : 'WARNING', 'push request not authenticated', {
         status: decision.status,
@@ -52,15 +49,6 @@ export function createPushHandler(deps: PushHandlerDeps) {
       res
         .status(decision.status)
         .json({ status: decision.status, outcome: 'rejected', detail: decision.reason });
-      return;
-    }
-    const size = req.rawBody?.length ?? Number(req.get('content-length') ?? 0);
-    if (size > deps.maxBodyBytes) {
-      // Pub/Sub never sends this much (10 MB of data is about 14 MB of push body): not a push.
-      writer.counters.deliveries++;
-      writer.counters.rejected++;
-      logger.log('WARNING', 'request body too large', { bytes: size, limit: deps.maxBodyBytes });
-      reply(res, 413, { outcome: 'rejected', detail: `body of ${size} bytes exceeds ${deps.maxBodyBytes}` });
       return;
     }
     try {
@@ -83,10 +71,4 @@ function parseBody(body: unknown): unknown {
   } catch {
     return undefined; // not JSON: not a push (400)
   }
-}
-
-/** The URL the caller addressed (behind Cloud Run's front end, as the caller saw it). */
-function requestUrl(req: PushHttpRequest): string {
-  const path = req.originalUrl.split('?')[0] ?? '/';
-  return `${req.protocol}://${req.get('host') ?? 'localhost'}${path}`;
 }

@@ -16,6 +16,7 @@ import { jsonLogger } from '../core/shared/logger.ts';
 import { systemClock } from '../core/ports.ts';
 import { createWriter } from '../core/writer/writer.ts';
 import { readWriterConfig } from './config.ts';
+import { enforceBodyLimit } from './body-limit.ts';
 import { createPushHandler } from './handler.ts';
 
 const config = loadConfigOrExit(readWriterConfig);
@@ -60,30 +61,37 @@ const writer = createWriter({
     maxInFlightPerTable: config.insertConcurrency,
   },
 });
-const auth = config.pushServiceAccount
-  ? new OidcPushAuthenticator({
-      serviceAccount: config.pushServiceAccount,
-      audiences: config.pushAudiences,
-      ...(config.pushCertsUrl ? { certsUrl: config.pushCertsUrl } : {}),
-    })
-  : undefined;
+const auth =
+  config.pushAuth === 'oidc'
+    ? new OidcPushAuthenticator({
+        serviceAccount: config.pushServiceAccount,
+        audience: config.pushAudience,
+        ...(config.pushCertsUrl ? { certsUrl: config.pushCertsUrl } : {}),
+      })
+    : undefined;
 if (config.statsIntervalMs > 0) {
   setInterval(() => writer.reportStats(), config.statsIntervalMs).unref();
 }
 logger.log('INFO', 'writer ready', {
   dataset: config.dataset,
-  pushAuth: config.pushServiceAccount ? 'oidc' : 'off',
+  pushAuth: config.pushAuth,
   deliveryDeadlineMs: config.deliveryDeadlineMs,
   insertTimeoutMs: config.insertTimeoutMs,
 });
 
+// Pub/Sub never sends more than this (10 MB of data is about 14 MB of push body): not a push.
+enforceBodyLimit(config.maxBodyBytes, (refusal) => {
+  writer.counters.deliveries++;
+  writer.counters.rejected++;
+  logger.log('WARNING', 'request body refused before reading', { ...refusal, limit: config.maxBodyBytes });
+  return { stats: writer.quickStats() };
+});
 functions.http(
   'writer',
   createPushHandler({
     writer,
     auth,
     logger,
-    maxBodyBytes: config.maxBodyBytes,
     ...(config.ensureTables ? { warehouseReady } : {}),
   }),
 );

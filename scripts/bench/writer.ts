@@ -96,6 +96,7 @@ export async function run(args: string[]): Promise<number> {
         BIGQUERY_DATASET: writerDataset,
         CHECKPOINTS_COLLECTION: `bench_checkpoints_${process.pid}`,
         LOG_LEVEL: 'WARNING',
+        PUSH_AUTH: 'off',
         WRITER_INSERT_TRANSPORT: values.transport,
         ...(values['insert-concurrency'] ? { WRITER_INSERT_CONCURRENCY: values['insert-concurrency'] } : {}),
       },

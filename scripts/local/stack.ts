@@ -194,6 +194,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         BIGQUERY_API_ENDPOINT: bigquery.url,
         BIGQUERY_DATASET: topology.dataset,
         CHECKPOINTS_COLLECTION: topology.checkpoints,
+        PUSH_AUTH: 'off', // the emulator's push carries no token
         ...options.writerEnv,
       },
       logPath: logPath(workDir, 'writer'),

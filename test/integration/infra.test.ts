@@ -248,6 +248,17 @@ const TOPOLOGY_ENV: Record<string, keyof Topology> = {
   HEARTBEATS_COLLECTION: 'heartbeats',
 };
 
+/** The writer's deterministic URL, as infra/main.tf builds it. */
+const WRITER_URL =
+  'https://${local.services.writer}-${data.google_project.this.number}.${var.region}.run.app';
+
+/** Every .tf file under `dir`. */
+function tfFiles(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.tf'))
+    .map((f) => join(dir, f));
+}
+
 const camel = (snake: string) => snake.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
 
 // ---------------------------------------------------------------------------------------------------------
@@ -362,6 +373,12 @@ test('the gap-filler gets the agreed env vars and the Tardis key from Secret Man
     'TARDIS_API_KEY',
   ]);
   const key = env.get('TARDIS_API_KEY') as { secret?: unknown };
+  const gapfill = resource(mod(inf, 'gapfill'), 'google_cloudfunctions2_function', 'gapfill');
+  const secretEnv = gapfill.service_config[0].secret_environment_variables[0];
+  t.deepEqual(resolve(inf, 'gapfill', secretEnv.version), {
+    kind: 'variable',
+    name: 'tardis_api_key_version',
+  });
   t.truthy(key.secret, 'TARDIS_API_KEY comes from a secret, not a plain value');
   t.deepEqual(resolve(inf, 'gapfill', key.secret), {
     kind: 'literal',
@@ -371,6 +388,22 @@ test('the gap-filler gets the agreed env vars and the Tardis key from Secret Man
       resource(mod(inf, 'secrets'), 'google_secret_manager_secret', 'tardis_api_key').secret_id,
     ),
   });
+});
+
+test('the Tardis key is read at a pinned version number that the build must pass, never latest', async (t) => {
+  const inf = await infra();
+  const variable = inf.root.hcl.variable.tardis_api_key_version[0];
+  t.false('default' in variable, 'no default: every apply names the version');
+  const condition = String(variable.validation[0].condition);
+  const pattern = /regex\("([^"]+)"/.exec(condition)?.[1]?.replace(/\\\\/g, '\\');
+  t.truthy(pattern, condition);
+  const accepts = (v: string) => new RegExp(pattern!).test(v);
+  t.true(accepts('1') && accepts('12'));
+  t.false(accepts('latest') || accepts('0') || accepts(''));
+  for (const file of tfFiles(INFRA)) {
+    t.notRegex(readFileSync(file, 'utf8'), /version\s*=\s*"latest"/, `${file} reads a secret at latest`);
+  }
+  t.true(cloudbuild().options?.env?.includes('TF_VAR_tardis_api_key_version=${_TARDIS_API_KEY_VERSION}'));
 });
 
 test('env vars that name a resource resolve to the topology names', async (t) => {
@@ -639,11 +672,10 @@ test('the push subscription authenticates with OIDC, backs off, and dead-letters
   const inf = await infra();
   const push = resource(mod(inf, 'pubsub'), 'google_pubsub_subscription', 'writer_push');
   const endpoint = resolve(inf, 'pubsub', push.push_config[0].push_endpoint);
-  t.like(endpoint, {
-    kind: 'resource',
-    module: 'writer',
-    type: 'google_cloudfunctions2_function',
-    name: 'writer',
+  t.deepEqual(endpoint, {
+    kind: 'opaque',
+    module: 'root',
+    expr: WRITER_URL,
   });
   t.deepEqual(resolve(inf, 'pubsub', push.push_config[0].oidc_token[0].audience), endpoint);
   t.true(
@@ -664,6 +696,32 @@ test('the push subscription authenticates with OIDC, backs off, and dead-letters
     writer.service_config[0].timeout_seconds >= push.ack_deadline_seconds,
     'the writer outlives the ack deadline',
   );
+});
+
+test("the push endpoint is the writer function's deterministic URL, and the writer accepts only that audience", async (t) => {
+  const inf = await infra();
+  const writer = resource(mod(inf, 'writer'), 'google_cloudfunctions2_function', 'writer');
+  t.deepEqual(resolve(inf, 'writer', writer.name), resolve(inf, 'root', '${local.services.writer}'));
+  t.deepEqual(resolve(inf, 'writer', writer.location), resolve(inf, 'root', '${var.region}'));
+  t.regex(WRITER_URL, /^https:\/\/\$\{local\.services\.writer\}-\$\{data\.google_project\.this\.number\}\./);
+  const push = resource(mod(inf, 'pubsub'), 'google_pubsub_subscription', 'writer_push');
+  const audience = resolve(inf, 'pubsub', push.push_config[0].oidc_token[0].audience);
+  const env = envOf(inf, DEPLOYABLES.writer);
+  t.deepEqual(resolve(inf, 'writer', env.get('PUSH_AUTH_AUDIENCE')), audience);
+  t.is(serviceAccount(inf, 'writer', env.get('PUSH_AUTH_SERVICE_ACCOUNT')), 'push_invoker');
+  t.is(
+    serviceAccount(inf, 'pubsub', push.push_config[0].oidc_token[0].service_account_email),
+    'push_invoker',
+  );
+  t.deepEqual(resolve(inf, 'root', inf.root.hcl.output.writer_url[0].value), audience);
+});
+
+test("Terraform never turns the writer's push authentication off", (t) => {
+  const files = tfFiles(INFRA);
+  t.true(files.length > 10);
+  for (const file of [...files, join(INFRA, 'terraform.tfvars.example'), join(ROOT, 'cloudbuild.yaml')]) {
+    t.notRegex(readFileSync(file, 'utf8'), /\bPUSH_AUTH\b(?!_)/, `${file} must not set PUSH_AUTH`);
+  }
 });
 
 test('dead letters are kept by their own subscription and the Pub/Sub agent may move them', async (t) => {
@@ -723,6 +781,7 @@ test('the functions run nodejs22 with the writer and gapfill entry points from a
 test('the relay runs as one always-on instance with health probes', async (t) => {
   const inf = await infra();
   const relay = resource(mod(inf, 'relay'), 'google_cloud_run_v2_service', 'relay');
+  t.is(relay.ingress, 'INGRESS_TRAFFIC_INTERNAL_ONLY', 'nothing outside the project reaches the relay');
   const template = relay.template[0];
   t.like(template.scaling[0], { min_instance_count: 1, max_instance_count: 1 });
   const container = template.containers[0];
@@ -836,6 +895,12 @@ test('cloudbuild.yaml parses and every step has a unique id and waits only on ea
   t.regex(steps.lint!, /npm run lint/);
   t.regex(steps.test!, /npm test/);
   t.regex(steps.compile!, /tsc -p tsconfig\.build\.json/);
+});
+
+test("the build checks the deploy through data, never through the relay's internal URL", (t) => {
+  const steps = cloudbuild().steps.map(commandText).join('\n');
+  t.notRegex(steps, /relay_url|readyz/);
+  t.true(cloudbuild().steps.some((s) => s.id === 'smoke-checkpoints'));
 });
 
 test('every script, npm script and file cloudbuild.yaml calls exists', (t) => {

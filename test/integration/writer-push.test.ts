@@ -1,4 +1,6 @@
 import test from 'ava';
+import { connect, type Socket } from 'node:net';
+import { gzipSync } from 'node:zlib';
 import { rowId } from '../../functions/core/model/row-id.ts';
 import { TABLES } from '../../functions/core/contract/schema.ts';
 import type { BookChangeTick, QuoteTick } from '../../functions/core/model/tick.ts';
@@ -13,7 +15,7 @@ import {
 let h: WriterHarness;
 
 test.before(async () => {
-  h = await startWriterHarness({ name: 'push', writerEnv: { WRITER_STATS_INTERVAL_MS: '300' } });
+  h = await startWriterHarness({ name: 'push', writerEnv: { WRITER_STATS_INTERVAL_MS: '1000' } });
 });
 test.after.always(async () => {
   await h?.stop();
@@ -81,6 +83,28 @@ test.serial(
     t.is(reply.status, 413);
     t.true(h.writer.running, 'the writer survives it');
     t.is((await h.post({ message: {}, subscription: 's' })).status, 200, 'and keeps serving');
+  },
+);
+
+test.serial(
+  'a body over the limit is refused before it is read: declared, chunked, or not JSON past the limit; a compressed one too',
+  async (t) => {
+    const limit = 16 * 1024 * 1024;
+    const unsent = await statusOfHeadersOnly(h.url, limit + 1);
+    t.is(unsent, 413, 'answered from the headers while the body is still unsent');
+    const notJson = await h.post(`{"message": ${'x'.repeat(limit)}`);
+    t.is(notJson.status, 413, 'not 400: the JSON parser never saw it');
+    t.regex(String(notJson.body?.detail), /exceeds 16777216/);
+    const chunked = await statusOfChunkedBody(h.url, limit + 1024 * 1024);
+    t.is(chunked, 413, 'a body without a declared length is cut at the limit');
+    const gzip = await h.post(gzipSync(JSON.stringify({ message: {}, subscription: 's' })), {
+      'content-encoding': 'gzip',
+    });
+    t.is(gzip.status, 415);
+    const refused = h.writer.logLines().filter((l) => l.includes('request body refused before reading'));
+    t.true(refused.length >= 4, 'each refusal is logged');
+    t.true(h.writer.running);
+    t.is((await h.post({ message: {}, subscription: 's' })).status, 200, 'and it keeps serving');
   },
 );
 
@@ -216,3 +240,53 @@ test.serial('quote and book change batches land in their tables', async (t) => {
     4,
   );
 });
+
+/** Sends only the headers of a POST declaring `length` bytes and resolves with the reply's status. */
+function statusOfHeadersOnly(url: string, length: number): Promise<number> {
+  return rawPost(url, `Content-Length: ${length}`, (socket) => socket.write('{'));
+}
+
+/** Sends `length` bytes in 1 MiB chunks without declaring the length; resolves with the reply's status. */
+function statusOfChunkedBody(url: string, length: number): Promise<number> {
+  const size = 1024 * 1024;
+  const frame = Buffer.concat([
+    Buffer.from(`${size.toString(16)}\r\n`),
+    Buffer.alloc(size, 0x61),
+    Buffer.from('\r\n'),
+  ]);
+  return rawPost(url, 'Transfer-Encoding: chunked', async (socket, replied) => {
+    for (let sent = 0; sent < length && !replied(); sent += size) {
+      const ok = socket.write(frame);
+      if (!ok) await new Promise((resolve) => socket.once('drain', resolve));
+    }
+  });
+}
+
+/** A POST on a plain socket: the headers, then `send`; resolves with the status of the first reply. */
+function rawPost(
+  url: string,
+  header: string,
+  send: (socket: Socket, replied: () => boolean) => unknown,
+): Promise<number> {
+  const { hostname, port } = new URL(url);
+  let status: number | undefined;
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => {
+      socket.write(
+        `POST / HTTP/1.1\r\nHost: ${hostname}\r\nContent-Type: application/json\r\n${header}\r\n\r\n`,
+      );
+      void Promise.resolve(send(socket, () => status !== undefined)).catch(() => undefined);
+    });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error('no reply'));
+    }, 10_000);
+    socket.once('data', (data: Buffer) => {
+      clearTimeout(timer);
+      status = Number(/^HTTP\/1\.1 (\d{3})/.exec(data.toString())?.[1]);
+      socket.destroy();
+      resolve(status);
+    });
+    socket.on('error', () => undefined); // the writer may close while the rest is being sent
+  });
+}

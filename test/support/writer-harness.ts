@@ -119,6 +119,7 @@ export async function startWriterHarness(options: WriterHarnessOptions): Promise
       BIGQUERY_DATASET: dataset,
       CHECKPOINTS_COLLECTION: collection,
       LOG_LEVEL: 'INFO',
+      PUSH_AUTH: 'off',
       ...options.writerEnv,
     });
     cleanup.push(() => writer.terminate(2000));

@@ -89,19 +89,20 @@ test('the memory heartbeat store keeps the latest heartbeat of a relay until it 
   t.is(store.latest('r1', T + 60_001), undefined);
 });
 
-test('the memory push authenticator accepts its tokens for the push account only', async (t) => {
-  const auth = new MemoryPushAuthenticator('push@example.iam.gserviceaccount.com');
+test('the memory push authenticator accepts its tokens for the push account and its audience only', async (t) => {
   const url = 'https://writer.example/push';
-  const good = auth.issue({ email: 'push@example.iam.gserviceaccount.com', email_verified: true }, url);
+  const auth = new MemoryPushAuthenticator('push@example.iam.gserviceaccount.com', url);
+  const good = auth.issue({ email: 'push@example.iam.gserviceaccount.com', email_verified: true });
+  const elsewhere = auth.issue(
+    { email: 'push@example.iam.gserviceaccount.com', email_verified: true },
+    'https://elsewhere.example/push',
+  );
   const stranger = auth.issue({ email: 'other@example.com', email_verified: true });
-  t.deepEqual(await auth.authenticate(`Bearer ${good}`, url), { ok: true });
-  t.like(await auth.authenticate(`Bearer ${good}`, 'https://elsewhere.example/push'), {
-    ok: false,
-    status: 401,
-  });
-  t.like(await auth.authenticate(`Bearer ${stranger}`, url), { ok: false, status: 403 });
-  t.like(await auth.authenticate('Bearer not-issued', url), { ok: false, status: 401 });
-  t.like(await auth.authenticate(undefined, url), { ok: false, status: 401, reason: 'no bearer token' });
+  t.deepEqual(await auth.authenticate(`Bearer ${good}`), { ok: true });
+  t.like(await auth.authenticate(`Bearer ${elsewhere}`), { ok: false, status: 401 });
+  t.like(await auth.authenticate(`Bearer ${stranger}`), { ok: false, status: 403 });
+  t.like(await auth.authenticate('Bearer not-issued'), { ok: false, status: 401 });
+  t.like(await auth.authenticate(undefined), { ok: false, status: 401, reason: 'no bearer token' });
 });
 
 test('the memory warehouse stores inserted rows and reports the scripted failures', async (t) => {

@@ -1,6 +1,8 @@
 import test from 'ava';
 import { OAuth2Client } from 'google-auth-library';
-import { audiencesForUrl, authorizePushClaims, bearerToken } from '../../functions/core/writer/push-auth.ts';
+import { ConfigError } from '../../functions/core/shared/config.ts';
+import { authorizePushClaims, bearerToken } from '../../functions/core/writer/push-auth.ts';
+import { readWriterConfig } from '../../functions/writer/config.ts';
 import { tokenSigner } from '../support/oidc.ts';
 
 const PUSHER = 'push-invoker@proj.iam.gserviceaccount.com';
@@ -27,9 +29,27 @@ test('the bearer token is taken from the Authorization header only in the Bearer
   t.is(bearerToken(undefined), undefined);
 });
 
-test('without a configured audience, the push endpoint URL the request was sent to is accepted', (t) => {
-  t.deepEqual(audiencesForUrl(`${AUDIENCE}/`), [`${AUDIENCE}/`, AUDIENCE]);
-  t.deepEqual(audiencesForUrl(`${AUDIENCE}/push`), [`${AUDIENCE}/push`, `${AUDIENCE}/push/`]);
+test('push auth is on unless turned off, and then needs both the service account and the audience', (t) => {
+  const base = { GOOGLE_CLOUD_PROJECT: 'p' };
+  const refused = (env: Record<string, string>) => t.throws(() => readWriterConfig({ ...base, ...env }));
+  t.like(refused({}), { name: 'ConfigError', variable: 'PUSH_AUTH_SERVICE_ACCOUNT' });
+  t.like(refused({ PUSH_AUTH: 'oidc', PUSH_AUTH_AUDIENCE: AUDIENCE }), {
+    variable: 'PUSH_AUTH_SERVICE_ACCOUNT',
+  });
+  t.like(refused({ PUSH_AUTH_SERVICE_ACCOUNT: PUSHER }), { variable: 'PUSH_AUTH_AUDIENCE' });
+  t.like(refused({ PUSH_AUTH_SERVICE_ACCOUNT: PUSHER, PUSH_AUTH_AUDIENCE: 'writer' }), {
+    variable: 'PUSH_AUTH_AUDIENCE',
+  });
+  t.like(refused({ PUSH_AUTH: 'no', PUSH_AUTH_SERVICE_ACCOUNT: PUSHER, PUSH_AUTH_AUDIENCE: AUDIENCE }), {
+    variable: 'PUSH_AUTH',
+  });
+  t.true(refused({}) instanceof ConfigError);
+  t.like(readWriterConfig({ ...base, PUSH_AUTH_SERVICE_ACCOUNT: PUSHER, PUSH_AUTH_AUDIENCE: AUDIENCE }), {
+    pushAuth: 'oidc',
+    pushServiceAccount: PUSHER,
+    pushAudience: AUDIENCE,
+  });
+  t.like(readWriterConfig({ ...base, PUSH_AUTH: 'off' }), { pushAuth: 'off' });
 });
 
 test('a token signed with the published key verifies offline; forged, foreign, expired ones do not', async (t) => {

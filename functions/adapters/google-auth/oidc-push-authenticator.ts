@@ -1,13 +1,13 @@
 import { OAuth2Client } from 'google-auth-library';
 import type { AuthDecision, PushAuthenticator } from '../../core/ports.ts';
-import { audiencesForUrl, authorizePushClaims, bearerToken } from '../../core/writer/push-auth.ts';
+import { authorizePushClaims, bearerToken } from '../../core/writer/push-auth.ts';
 import { errorMessage } from '../../core/shared/errors.ts';
 
 export interface OidcPushAuthOptions {
   /** The service account Pub/Sub signs push tokens as (the subscription's `oidc_token`). */
   readonly serviceAccount: string;
-  /** Accepted token audiences; empty: the URL the request was sent to (Pub/Sub's default audience). */
-  readonly audiences: readonly string[];
+  /** The audience tokens must carry (the subscription's `oidc_token.audience`); never taken from the request. */
+  readonly audience: string;
   /** Where Google's token signing certificates are fetched (tests serve their own). */
   readonly certsUrl?: string;
 }
@@ -27,14 +27,12 @@ export class OidcPushAuthenticator implements PushAuthenticator {
     );
   }
 
-  async authenticate(authorization: string | undefined, requestUrl: string): Promise<AuthDecision> {
+  async authenticate(authorization: string | undefined): Promise<AuthDecision> {
     const idToken = bearerToken(authorization);
     if (!idToken) return { ok: false, status: 401, reason: 'no bearer token' };
-    const audience =
-      this.options.audiences.length > 0 ? [...this.options.audiences] : audiencesForUrl(requestUrl);
     let claims;
     try {
-      const ticket = await this.client.verifyIdToken({ idToken, audience });
+      const ticket = await this.client.verifyIdToken({ idToken, audience: this.options.audience });
       claims = ticket.getPayload();
     } catch (error) {
       const message = errorMessage(error);

@@ -25,19 +25,3 @@ export function bearerToken(authorization: string | undefined): string | undefin
   const match = /^Bearer\s+([A-Za-z0-9._~+/=-]+)\s*$/i.exec(authorization ?? '');
   return match?.[1];
 }
-
-/**
- * Audiences a push token for this request may carry when none is configured: Pub/Sub's default
- * audience is the push endpoint URL, which is the URL the request was sent to (with or without the
- * trailing slash of the root path).
- */
-export function audiencesForUrl(requestUrl: string): string[] {
-  const url = new URL(requestUrl);
-  const base = `${url.protocol}//${url.host}`;
-  const path = url.pathname;
-  const out = new Set([`${base}${path}`]);
-  if (path === '/') out.add(base);
-  else if (path.endsWith('/')) out.add(`${base}${path.slice(0, -1)}`);
-  else out.add(`${base}${path}/`);
-  return [...out];
-}

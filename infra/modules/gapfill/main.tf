@@ -51,12 +51,13 @@ resource "google_cloudfunctions2_function" "gapfill" {
       RELAY_STREAMS          = var.streams
     }
 
-    # The deploy fails while the secret has no version: add the key first (docs/DEPLOY.md).
+    # A pinned version, never latest: a new key reaches the gap-filler only through a reviewed apply.
+    # The deploy fails while that version does not exist: add the key first (docs/DEPLOY.md).
     secret_environment_variables {
       key        = "TARDIS_API_KEY"
       project_id = var.project_id
       secret     = var.tardis_api_key_secret
-      version    = "latest"
+      version    = var.tardis_key_version
     }
   }
 }

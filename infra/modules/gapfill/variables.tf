@@ -71,3 +71,8 @@ variable "streams" {
   description = "The streams that should be recorded, in the relay's RELAY_STREAMS format; holes are looked for in these."
   type        = string
 }
+
+variable "tardis_key_version" {
+  description = "The secret version the gap-filler reads (a number, never latest)."
+  type        = string
+}

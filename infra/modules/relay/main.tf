@@ -17,9 +17,10 @@ resource "google_cloud_run_v2_service" "relay" {
   description         = "tickstream relay: exchange websockets (tardis-dev) to Pub/Sub"
   deletion_protection = false
 
-  # Reachable only with run.invoker (nobody holds it but deployers): the endpoints are health checks,
-  # and Cloud Build's smoke check calls /readyz with an identity token.
-  ingress = "INGRESS_TRAFFIC_ALL"
+  # Nothing outside the project's network reaches the relay: its endpoints are Cloud Run's own probes.
+  # The deploy checks it through data instead (the startup probe gates the rollout, the smoke check
+  # reads checkpoints, docs/DEPLOY.md).
+  ingress = "INGRESS_TRAFFIC_INTERNAL_ONLY"
 
   template {
     service_account       = var.service_account_email

@@ -42,17 +42,17 @@ resource "google_cloudfunctions2_function" "writer" {
     # Pub/Sub push from this project counts as internal traffic; nothing else may reach the writer.
     ingress_settings = "ALLOW_INTERNAL_ONLY"
 
-    # PUSH_AUTH_SERVICE_ACCOUNT turns on the writer's own check of the push OIDC token (defence in depth
-    # behind Cloud Run's invoker check). No PUSH_AUTH_AUDIENCE: the token's audience is the push
-    # endpoint, this function's own URL, which cannot be fed back into its own env without a cycle; the
-    # writer accepts the URL the request was sent to. The writer's delivery deadline (40 s default)
-    # stays well below the push ack deadline (120 s).
+    # The writer checks the push OIDC token itself (defence in depth behind Cloud Run's invoker check):
+    # the push identity and the pinned audience, without which it refuses to start. The switch that
+    # turns the check off is for local runs and never set here (an infra test holds that). The writer's
+    # delivery deadline (40 s default) stays well below the push ack deadline (120 s).
     environment_variables = {
       GOOGLE_CLOUD_PROJECT      = var.project_id
       BIGQUERY_DATASET          = var.dataset
       CHECKPOINTS_COLLECTION    = var.checkpoints
       LOG_LEVEL                 = var.log_level
       PUSH_AUTH_SERVICE_ACCOUNT = var.push_service_account
+      PUSH_AUTH_AUDIENCE        = var.push_audience
     }
   }
 }

@@ -60,3 +60,8 @@ variable "push_service_account" {
   description = "Email of the service account the push subscription signs its OIDC tokens as."
   type        = string
 }
+
+variable "push_audience" {
+  description = "The audience of the push OIDC tokens: this function's deterministic URL, as in the subscription."
+  type        = string
+}
