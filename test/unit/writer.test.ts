@@ -370,6 +370,26 @@ test('a batch from an unknown exchange is quarantined whole', async (t) => {
   t.regex(String(warehouse.rows('quarantine')[0]?.json.detail), /unknown exchange/);
 });
 
+test("a batch whose symbol is not in the exchange's shape (BTCUSDT) is quarantined whole; btcusdt is stored", async (t) => {
+  const { writer, warehouse } = setup();
+  const upper = { ...stream, symbol: 'BTCUSDT' };
+  const ticks = [trade(1, { symbol: 'BTCUSDT' })];
+  const data = encodeBatch(batchOf(ticks, 0, { stream: upper, rowIds: ticks.map(rowId) })).data;
+  const refused = await writer.handle(envelope(data, 'upper'));
+  t.like(refused, { status: 200, outcome: 'quarantined', rows: 0 });
+  t.like(warehouse.rows('quarantine')[0]?.json, { reason: 'invalid_batch', symbol: 'BTCUSDT' });
+  t.regex(String(warehouse.rows('quarantine')[0]?.json.detail), /"BTCUSDT" is not a binance symbol/);
+  t.is(warehouse.rows('coverage').length, 0);
+
+  const stored = await writer.handle(push([trade(1)], 0, 'lower'));
+  t.like(stored, { status: 200, outcome: 'committed', rows: 1 });
+  t.deepEqual(
+    warehouse.rows('trades').map((r) => r.json.symbol),
+    ['btcusdt'],
+  );
+  t.is(warehouse.rows('coverage').length, 1);
+});
+
 test('a row id that does not match its tick is quarantined (v1, every id travels)', async (t) => {
   const { writer, warehouse } = setup();
   const data = encodeBatchV1(batchOf([trade(1)], 0, { rowIds: ['forged'] })).data;
