@@ -7,7 +7,7 @@ import { httpOk, logPath, ServiceProcess } from '../local/service.ts';
 import { waitUntil } from '../local/verify.ts';
 import type { Stack } from '../local/stack.ts';
 import type { FaultKind, FaultSpec } from './plan.ts';
-import { poisonMessage } from './poison.ts';
+import type { PoisonSource } from './poison.ts';
 import type { RssSampler } from './rss.ts';
 
 export interface ChaosContext {
@@ -19,6 +19,8 @@ export interface ChaosContext {
   readonly rss: RssSampler;
   readonly symbols: readonly string[];
   readonly seed: number;
+  /** Builds the run's poison messages, every one distinct. */
+  readonly poison: PoisonSource;
   /** Pub/Sub message ids of the poison messages published. */
   readonly poisonIds: string[];
   readonly log: (message: string, fields?: Record<string, unknown>) => void;
@@ -147,9 +149,7 @@ export async function injectFault(ctx: ChaosContext, spec: FaultSpec): Promise<F
       for (const message of spec.messages) {
         const wait = start + message.atMs - Date.now();
         if (wait > 0) await sleep(wait);
-        const symbol = ctx.symbols[n % ctx.symbols.length]!;
-        const poison = poisonMessage(message.poison, symbol, ctx.seed * 1000 + n, Date.now());
-        ctx.poisonIds.push(await topic.publishMessage(poison));
+        ctx.poisonIds.push(await topic.publishMessage(ctx.poison.next(message.poison, Date.now())));
         n++;
       }
       return done({ published: n, kinds: [...new Set(spec.messages.map((m) => m.poison))].length });

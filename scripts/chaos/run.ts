@@ -10,6 +10,7 @@ import { compareTrades, waitUntil } from '../local/verify.ts';
 import { injectFault, type ChaosContext, type FaultRecord } from './faults.ts';
 import { ledgerRpo, liveMissingSpan, poisonOutcome, recoveryTimes, viewSources } from './measure.ts';
 import { freezesEmulators, planScenario, type Plan, type ScenarioName } from './plan.ts';
+import { PoisonSource } from './poison.ts';
 import { RssSampler } from './rss.ts';
 
 export interface ChaosOptions {
@@ -116,6 +117,7 @@ export async function runScenario(options: ChaosOptions): Promise<ChaosResult> {
     rss,
     symbols,
     seed: options.seed,
+    poison: new PoisonSource(options.seed, symbols),
     poisonIds: [],
     log,
   };
