@@ -30,8 +30,9 @@ export class PoisonSource {
 
 /**
  * A malformed message of `kind` for stream binance:<symbol>:trade, built at `now` (ms). `n` makes each
- * message distinct (in its data, and in its attributes for `empty`). `bad-ticks` is a well-formed batch whose every tick is invalid: the writer keeps the
- * ticks in quarantine and commits the batch's coverage, which lies inside time the real relay covers.
+ * message distinct (in its data, and in its attributes for `empty`). `bad-ticks` is a well-formed batch
+ * whose every tick is invalid: the writer keeps the ticks in quarantine and commits the batch's coverage,
+ * which lies inside time the real relay covers.
  */
 export function poisonMessage(kind: PoisonKind, symbol: string, n: number, now: number): PoisonMessage {
   const attributes: Record<string, string> = { chaos: 'poison', poison: kind, n: String(n) };
