@@ -35,35 +35,26 @@ export interface FaultRecord {
   readonly detail: Record<string, unknown>;
 }
 
-type SpecOf<K extends FaultKind> = Extract<FaultSpec, { kind: K }>;
+type SpecOf<K extends FaultKind> = FaultSpec & { readonly kind: K };
 type Done = (detail?: Record<string, unknown>, end?: number) => FaultRecord;
+type Injector<K extends FaultKind> = (
+  ctx: ChaosContext,
+  spec: SpecOf<K>,
+  start: number,
+  done: Done,
+) => Promise<FaultRecord>;
 
 export async function injectFault(ctx: ChaosContext, spec: FaultSpec): Promise<FaultRecord> {
   const start = Date.now();
   const done: Done = (detail = {}, end = Date.now()) => ({ kind: spec.kind, start, end, detail });
-  switch (spec.kind) {
-    case 'relay-kill':
-      return killRelay(ctx, spec, start, done);
-    case 'writer-kill':
-      return killWriter(ctx, spec, start, done);
-    case 'relay-redeploy':
-      return redeployRelay(ctx, spec, start, done);
-    case 'bigquery-brownout':
-      return brownOutBigQuery(ctx, spec, start, done);
-    case 'firestore-outage':
-    case 'pubsub-outage':
-      return freezeEmulator(ctx, spec, start, done);
-    case 'exchange-flaps':
-      return flapExchange(ctx, spec, start, done);
-    case 'poison-messages':
-      return publishPoison(ctx, spec, start, done);
-  }
+  const inject = INJECTORS[spec.kind] as Injector<FaultKind>;
+  return inject(ctx, spec, start, done);
 }
 
 /** Kills the serving relay and starts it again after `downMs`. */
 async function killRelay(
   ctx: ChaosContext,
-  spec: SpecOf<'relay-kill' | 'writer-kill'>,
+  spec: SpecOf<'relay-kill'>,
   start: number,
   done: Done,
 ): Promise<FaultRecord> {
@@ -78,7 +69,7 @@ async function killRelay(
 /** Kills the writer mid-flight and starts it again after `downMs`. */
 async function killWriter(
   ctx: ChaosContext,
-  spec: SpecOf<'relay-kill' | 'writer-kill'>,
+  spec: SpecOf<'writer-kill'>,
   start: number,
   done: Done,
 ): Promise<FaultRecord> {
@@ -221,6 +212,18 @@ async function publishPoison(
   }
   return done({ published: n, kinds: [...new Set(spec.messages.map((m) => m.poison))].length });
 }
+
+/** The injector of each fault kind. */
+const INJECTORS: { readonly [K in FaultKind]: Injector<K> } = {
+  'relay-kill': killRelay,
+  'writer-kill': killWriter,
+  'relay-redeploy': redeployRelay,
+  'bigquery-brownout': brownOutBigQuery,
+  'firestore-outage': freezeEmulator,
+  'pubsub-outage': freezeEmulator,
+  'exchange-flaps': flapExchange,
+  'poison-messages': publishPoison,
+};
 
 /** Another relay instance on the same configuration (its own health port and log), started and ready. */
 async function startRelayInstance(ctx: ChaosContext, n: number): Promise<ServiceProcess> {
