@@ -10,9 +10,29 @@ export interface PoisonMessage {
 const RELAY = 'chaos-poison';
 
 /**
+ * The poison messages of one run: each takes the run's next serial (its `q`, trade ids and `n`), so no two
+ * are alike and no two claim one batch id, however many bursts the run injects.
+ */
+export class PoisonSource {
+  private sent = 0;
+
+  constructor(
+    private readonly seed: number,
+    private readonly symbols: readonly string[],
+  ) {}
+
+  /** The run's next message of `kind`, built at `now` (ms), on the symbols in turn. */
+  next(kind: PoisonKind, now: number): PoisonMessage {
+    const serial = this.sent++;
+    return poisonMessage(kind, this.symbols[serial % this.symbols.length]!, this.seed * 1000 + serial, now);
+  }
+}
+
+/**
  * A malformed message of `kind` for stream binance:<symbol>:trade, built at `now` (ms). `n` makes each
- * message distinct. `bad-ticks` is a well-formed batch whose every tick is invalid: the writer keeps the
- * ticks in quarantine and commits the batch's coverage, which lies inside time the real relay covers.
+ * message distinct (in its data, and in its attributes for `empty`). `bad-ticks` is a well-formed batch
+ * whose every tick is invalid: the writer keeps the ticks in quarantine and commits the batch's coverage,
+ * which lies inside time the real relay covers.
  */
 export function poisonMessage(kind: PoisonKind, symbol: string, n: number, now: number): PoisonMessage {
   const attributes: Record<string, string> = { chaos: 'poison', poison: kind, n: String(n) };
@@ -31,8 +51,12 @@ export function poisonMessage(kind: PoisonKind, symbol: string, n: number, now: 
   switch (kind) {
     case 'not-json':
       return { data: Buffer.from(`this is not json {{ #${n}`), attributes };
-    case 'binary':
-      return { data: Buffer.from(Array.from({ length: 64 }, (_, i) => (i * 37 + n * 11) % 256)), attributes };
+    case 'binary': {
+      const serial = Buffer.alloc(4);
+      serial.writeUInt32BE(n >>> 0);
+      const bytes = Buffer.from(Array.from({ length: 64 }, (_, i) => (i * 37 + n * 11) % 256));
+      return { data: Buffer.concat([bytes, serial]), attributes };
+    }
     case 'empty':
       return { data: Buffer.alloc(0), attributes };
     case 'wrong-version':

@@ -8,9 +8,12 @@ import { startStack, type Stack } from '../local/stack.ts';
 import { settleGapfill, waitForDrain } from '../local/settle.ts';
 import { compareTrades, waitUntil } from '../local/verify.ts';
 import { injectFault, type ChaosContext, type FaultRecord } from './faults.ts';
-import { ledgerRpo, liveMissingSpan, poisonOutcome, recoveryTimes, viewSources } from './measure.ts';
 import { freezesEmulators, planScenario, type Plan, type ScenarioName } from './plan.ts';
+import { PoisonSource } from './poison.ts';
+import { measureRun, type ChaosResult } from './result.ts';
 import { RssSampler } from './rss.ts';
+
+export type { ChaosResult, FaultSummary } from './result.ts';
 
 export interface ChaosOptions {
   readonly scenario: ScenarioName;
@@ -34,48 +37,6 @@ export interface ChaosOptions {
   readonly settleTimeoutMs?: number;
   readonly workDir?: string;
   readonly log?: (message: string, fields?: Record<string, unknown>) => void;
-}
-
-export interface FaultSummary {
-  readonly kind: string;
-  /** Offset of the fault's start from the start of the fault phase, ms. */
-  readonly atMs: number;
-  readonly lengthMs: number;
-  readonly rtoMs: number | null;
-  readonly detail: Record<string, unknown>;
-}
-
-export interface ChaosResult {
-  readonly scenario: ScenarioName;
-  readonly seed: number;
-  readonly sent: number;
-  readonly stored_unique: number;
-  readonly missing: number;
-  readonly duplicates_in_views: number;
-  readonly raw_duplicates: number;
-  /** Slowest recovery over all faults (see FaultOutcome.rtoMs); null when a stream never recovered. */
-  readonly rto_ms: number | null;
-  /** Longest coverage hole in the gap ledger (merged per stream), clipped to the run window. */
-  readonly rpo_ms: number;
-  readonly backfilled: number;
-  readonly max_rss_mb: number;
-  /** Longest exchange-time span of trades no live row holds (what the backfill had to supply). */
-  readonly rpo_live_span_ms: number;
-  readonly missing_live: number;
-  readonly gaps: number;
-  readonly gapfill_runs: number;
-  readonly settled: boolean;
-  /** Live rows in the view outside the run's id ranges (must be 0). */
-  readonly unexpected_live: number;
-  readonly poison?: { published: number; quarantined: number; tickRows: number };
-  readonly faults: readonly FaultSummary[];
-  readonly duration_s: number;
-  /** The machine's 1-minute load average when the run started and when it ended. */
-  readonly load_avg: { readonly start: number; readonly end: number };
-  /** Seconds per stage: start, warmup, faults, recovery, drain, gapfill, measure. */
-  readonly timings_s: Readonly<Record<string, number>>;
-  readonly ok: boolean;
-  readonly workDir: string;
 }
 
 const DEFAULT_SYMBOLS = ['btcusdt', 'ethusdt', 'solusdt'];
@@ -116,6 +77,7 @@ export async function runScenario(options: ChaosOptions): Promise<ChaosResult> {
     rss,
     symbols,
     seed: options.seed,
+    poison: new PoisonSource(options.seed, symbols),
     poisonIds: [],
     log,
   };
@@ -179,16 +141,7 @@ async function drive(
   await sleep(options.tailMs ?? 2_000);
   lap('recovery');
 
-  // Freeze the ground truth: no more frames (sockets stay open). Frames whose write completes just
-  // after the stall are still recorded, so read the ranges once writes have settled.
-  stack.simulator.stall(24 * 3600_000, 'drop');
-  await sleep(500);
-  const expected: Record<string, IdRange> = {};
-  for (const symbol of symbols) {
-    const ranges = stack.simulator.sentTrades(symbol);
-    if (ranges.length === 0) throw new Error(`the simulator sent no trade of ${symbol}`);
-    expected[symbol] = { firstId: ranges[0]!.firstId, lastId: ranges[ranges.length - 1]!.lastId };
-  }
+  const expected = await freezeGroundTruth(stack, symbols);
   const expectedRanges = Object.fromEntries(Object.entries(expected).map(([s, r]) => [s, [r]]));
   const compare = () =>
     compareTrades(stack.warehouse, stack.projectId, stack.topology.dataset, 'binance', expectedRanges);
@@ -204,67 +157,35 @@ async function drive(
   log('gap-filler settled', { settled: settle.settled, runs: settle.runs, missing: settle.result.missing });
   lap('gapfill');
 
-  for (const gap of await stack.ledger.list()) {
-    log('gap', {
-      stream: gap.stream.symbol,
-      fromMs: gap.from - phaseStart,
-      lengthMs: gap.to - gap.from,
-      by: gap.detectedBy,
-      state: gap.state,
-      rows: gap.rowsBackfilled,
-    });
-  }
-  const outcomes = await recoveryTimes(stack, symbols, records);
-  const rpo = await ledgerRpo(stack, runFrom, expected);
-  const live = await liveMissingSpan(stack, expected);
-  const sources = await viewSources(stack, expected);
-  const poison = ctx.poisonIds.length > 0 ? await poisonOutcome(stack, ctx.poisonIds) : undefined;
-  ctx.rss.stop();
-  lap('measure');
+  return measureRun(stack, ctx, symbols, {
+    plan,
+    startedAt,
+    runFrom,
+    phaseStart,
+    loadAtStart,
+    records,
+    expected,
+    settle,
+    timings,
+    lap,
+  });
+}
 
-  const result = settle.result;
-  const rtos = outcomes.map((o) => o.rtoMs);
-  const rto = rtos.length === 0 ? 0 : rtos.some((r) => r === null) ? null : Math.max(...(rtos as number[]));
-  const recovered = rto !== null;
-  const ok =
-    recovered &&
-    result.missing === 0 &&
-    result.duplicates === 0 &&
-    sources.liveOutsideRange === 0 &&
-    (poison === undefined || (poison.quarantined === poison.published && poison.tickRows === 0));
-  return {
-    scenario: plan.scenario,
-    seed: plan.seed,
-    sent: result.sent,
-    stored_unique: result.stored,
-    missing: result.missing,
-    duplicates_in_views: result.duplicates,
-    raw_duplicates: result.rawDuplicates,
-    rto_ms: rto,
-    rpo_ms: rpo.rpoMs,
-    backfilled: sources.backfilled,
-    max_rss_mb: ctx.rss.peakMb,
-    rpo_live_span_ms: live.spanMs,
-    missing_live: live.missingLive,
-    gaps: rpo.gaps,
-    gapfill_runs: settle.runs,
-    settled: settle.settled,
-    unexpected_live: sources.liveOutsideRange,
-    ...(poison ? { poison } : {}),
-    faults: outcomes.map((o) => ({
-      kind: o.kind,
-      atMs: o.start - phaseStart,
-      lengthMs: o.end - o.start,
-      rtoMs: o.rtoMs,
-      detail: o.detail,
-    })),
-    duration_s: Math.round((Date.now() - startedAt) / 1000),
-    timings_s: timings,
-    // Other work on the machine slows every service here (they share its cores): judge RTO with it.
-    load_avg: { start: loadAtStart, end: Math.round(loadavg()[0]! * 10) / 10 },
-    ok,
-    workDir: stack.workDir,
-  };
+/**
+ * Freezes the ground truth (no more frames, sockets stay open) and returns the trade ids each symbol was sent.
+ */
+async function freezeGroundTruth(stack: Stack, symbols: readonly string[]): Promise<Record<string, IdRange>> {
+  // Freeze the ground truth: no more frames (sockets stay open). Frames whose write completes just
+  // after the stall are still recorded, so read the ranges once writes have settled.
+  stack.simulator.stall(24 * 3600_000, 'drop');
+  await sleep(500);
+  const expected: Record<string, IdRange> = {};
+  for (const symbol of symbols) {
+    const ranges = stack.simulator.sentTrades(symbol);
+    if (ranges.length === 0) throw new Error(`the simulator sent no trade of ${symbol}`);
+    expected[symbol] = { firstId: ranges[0]!.firstId, lastId: ranges[ranges.length - 1]!.lastId };
+  }
+  return expected;
 }
 
 /** Waits until every symbol has a live row committed with exchange time at or after `since`. */

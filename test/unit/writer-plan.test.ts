@@ -6,6 +6,7 @@ import { DEFAULT_VALIDATION } from '../../functions/core/model/validate.ts';
 import { rowId } from '../../functions/core/model/row-id.ts';
 import { planDelivery } from '../../functions/core/writer/plan.ts';
 import { quarantineRows } from '../../functions/core/writer/quarantine.ts';
+import { expectedTickQuarantineId } from '../support/quarantine-ids.ts';
 import { trade } from '../support/ticks.ts';
 
 const NOW = Date.UTC(2026, 0, 2);
@@ -55,7 +56,13 @@ test('a tick whose row id does not match is planned for quarantine under its ind
   t.is(plan.rows.length, 1);
   t.deepEqual(
     plan.bad.map(({ id, reason, detail }) => ({ id, reason, detail })),
-    [{ id: `${plan.id}#1`, reason: 'invalid_tick', detail: 'row id does not match the tick' }],
+    [
+      {
+        id: expectedTickQuarantineId(plan.id, envelope.message.data, 1),
+        reason: 'invalid_tick',
+        detail: 'row id does not match the tick',
+      },
+    ],
   );
 });
 

@@ -15,6 +15,7 @@ import { createWriter } from '../../functions/core/writer/writer.ts';
 import { MemoryCheckpointStore } from '../support/doubles/checkpoint-store.ts';
 import { ManualClock } from '../support/doubles/clock.ts';
 import { MemoryWarehouse } from '../support/doubles/warehouse.ts';
+import { expectedTickQuarantineId } from '../support/quarantine-ids.ts';
 import { trade } from '../support/ticks.ts';
 
 const stream = { exchange: 'binance', symbol: 'btcusdt', type: 'trade' } as const;
@@ -139,16 +140,15 @@ test('bad base64 is quarantined, not looped', async (t) => {
 
 test('invalid ticks go to quarantine while the valid rows of the batch are stored', async (t) => {
   const { writer, warehouse } = setup();
-  const result = await writer.handle(
-    push([
-      trade(1),
-      trade(2, { price: -5 }),
-      trade(3, { amount: 0 }),
-      trade(4, { ts: 4e15 }),
-      trade(5, { localTs: (NOW + 3_600_000) * 1000 }),
-      trade(6, { id: 'x'.repeat(200) }),
-    ]),
-  );
+  const ticks = [
+    trade(1),
+    trade(2, { price: -5 }),
+    trade(3, { amount: 0 }),
+    trade(4, { ts: 4e15 }),
+    trade(5, { localTs: (NOW + 3_600_000) * 1000 }),
+    trade(6, { id: 'x'.repeat(200) }),
+  ];
+  const result = await writer.handle(push(ticks));
   t.is(result.status, 200);
   t.is(result.rows, 1);
   t.is(result.quarantined, 5);
@@ -174,7 +174,39 @@ test('invalid ticks go to quarantine while the valid rows of the batch are store
     trade(2).ts,
     trade(2).localTs,
   ]);
-  t.is(quarantined[0]?.json.quarantine_id, 'r1/binance:btcusdt:trade/0#1');
+  const data = encodeBatch(batchOf(ticks)).data;
+  t.is(quarantined[0]?.json.quarantine_id, expectedTickQuarantineId('r1/binance:btcusdt:trade/0', data, 1));
+});
+
+test('two different messages claiming one batch id both keep their quarantined ticks', async (t) => {
+  const { writer, warehouse } = setup();
+  await writer.handle(push([trade(1, { price: -5 })], 0, 'a'));
+  await writer.handle(push([trade(2, { price: -6 })], 0, 'b'));
+  const rows = warehouse.rows('quarantine');
+  t.is(new Set(rows.map((r) => r.json.batch_id)).size, 1, 'one batch id');
+  t.is(warehouse.uniqueIds('quarantine').size, 2);
+  t.deepEqual(
+    rows.map((r) => r.json.message_id),
+    ['a', 'b'],
+  );
+});
+
+test('a message delivered twice, or published twice by a relay retry, keeps one quarantine row per tick', async (t) => {
+  const { writer, warehouse } = setup();
+  const message = encodeBatch(batchOf([trade(1, { price: -5 })]));
+  for (const id of ['a', 'a', 'a-publish-retry'])
+    await writer.handle(envelope(message.data, id, message.attributes));
+  t.is(warehouse.rows('quarantine').length, 3);
+  t.is(warehouse.uniqueIds('quarantine').size, 1);
+});
+
+test('rows the warehouse refuses are quarantined under their message key and row id', async (t) => {
+  const { writer, warehouse } = setup();
+  warehouse.script.push({ kind: 'fail', pick: () => ({ reason: 'invalid', retryable: false }) });
+  const message = encodeBatch(batchOf([trade(1)]));
+  await writer.handle(envelope(message.data, 'a', message.attributes));
+  const id = expectedTickQuarantineId('r1/binance:btcusdt:trade/0', message.data, rowId(trade(1)));
+  t.deepEqual([...warehouse.uniqueIds('quarantine')], [id]);
 });
 
 test('numbers JSON cannot hold are quarantined with their text, and NaN makes the message unreadable', async (t) => {
@@ -368,6 +400,26 @@ test('a batch from an unknown exchange is quarantined whole', async (t) => {
   t.is(result.status, 200);
   t.is(warehouse.rows('trades').length, 0);
   t.regex(String(warehouse.rows('quarantine')[0]?.json.detail), /unknown exchange/);
+});
+
+test("a batch whose symbol is not in the exchange's shape (BTCUSDT) is quarantined whole; btcusdt is stored", async (t) => {
+  const { writer, warehouse } = setup();
+  const upper = { ...stream, symbol: 'BTCUSDT' };
+  const ticks = [trade(1, { symbol: 'BTCUSDT' })];
+  const data = encodeBatch(batchOf(ticks, 0, { stream: upper, rowIds: ticks.map(rowId) })).data;
+  const refused = await writer.handle(envelope(data, 'upper'));
+  t.like(refused, { status: 200, outcome: 'quarantined', rows: 0 });
+  t.like(warehouse.rows('quarantine')[0]?.json, { reason: 'invalid_batch', symbol: 'BTCUSDT' });
+  t.regex(String(warehouse.rows('quarantine')[0]?.json.detail), /"BTCUSDT" is not a binance symbol/);
+  t.is(warehouse.rows('coverage').length, 0);
+
+  const stored = await writer.handle(push([trade(1)], 0, 'lower'));
+  t.like(stored, { status: 200, outcome: 'committed', rows: 1 });
+  t.deepEqual(
+    warehouse.rows('trades').map((r) => r.json.symbol),
+    ['btcusdt'],
+  );
+  t.is(warehouse.rows('coverage').length, 1);
 });
 
 test('a row id that does not match its tick is quarantined (v1, every id travels)', async (t) => {

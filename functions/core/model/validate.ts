@@ -1,4 +1,4 @@
-import { isSupportedExchange } from '../exchanges/index.ts';
+import { invalidSymbolReason } from '../exchanges/index.ts';
 import type { Batch } from '../contract/batch.ts';
 import type { StreamKey } from './streams.ts';
 import { isNumericUpdateId, type Tick } from './tick.ts';
@@ -24,16 +24,16 @@ export const DEFAULT_VALIDATION: ValidationLimits = Object.freeze({
   maxWindowMs: 60 * 60_000,
 });
 
-const SYMBOL = /^[A-Za-z0-9._\-/]{1,64}$/;
 const RELAY_ID = /^[A-Za-z0-9._\-]{1,64}$/;
 /** Exchange trade (and quote update) ids are short; a longer one is garbage (it is in the row id, the insertId). */
 const MAX_TRADE_ID_LENGTH = 64;
 
-/** Why no tick of this stream can be a valid row (checked once per batch), or undefined. */
+/**
+ * Why no tick of this stream can be a valid row (checked once per batch), or undefined: the exchange's
+ * own symbol rule, the one the relay's configuration is checked with, so `BTCUSDT` is no second stream.
+ */
 export function invalidStreamReason(stream: Pick<StreamKey, 'exchange' | 'symbol'>): string | undefined {
-  if (!isSupportedExchange(stream.exchange)) return `unknown exchange "${stream.exchange}"`;
-  if (!SYMBOL.test(stream.symbol)) return `invalid symbol "${stream.symbol}"`;
-  return undefined;
+  return invalidSymbolReason(stream.exchange, stream.symbol);
 }
 
 /**

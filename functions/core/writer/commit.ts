@@ -16,7 +16,7 @@ import { coverageRow } from '../contract/rows.ts';
 import type { TableName } from '../contract/schema.ts';
 import type { WriterOptions } from './options.ts';
 import type { BatchPlan, PoisonPlan } from './plan.ts';
-import { quarantineRows, refusedEntries, type QuarantineEntry } from './quarantine.ts';
+import { quarantineRows, refusedEntries, tickQuarantineKey, type QuarantineEntry } from './quarantine.ts';
 import type { LatencyWindow, WriterCounters } from './stats.ts';
 
 export interface CommitDeps {
@@ -85,7 +85,8 @@ export class CommitStep {
             this.quarantine(envelope, batch, bad, deadline),
           ]);
     if (refused.length > 0) {
-      await this.quarantine(envelope, batch, refusedEntries(id, rows, raw, refused), deadline);
+      const key = tickQuarantineKey(id, envelope.message.data);
+      await this.quarantine(envelope, batch, refusedEntries(key, rows, raw, refused), deadline);
     }
 
     // Coverage only after the rows it vouches for are durable: a crash in between re-sends both.

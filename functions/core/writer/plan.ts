@@ -13,7 +13,7 @@ import { rowId as computeRowId } from '../model/row-id.ts';
 import { TABLE_FOR_TYPE, type TableName } from '../contract/schema.ts';
 import type { Tick } from '../model/tick.ts';
 import { invalidBatchReason, invalidTickValues, type ValidationLimits } from '../model/validate.ts';
-import type { QuarantineEntry } from './quarantine.ts';
+import { tickQuarantineKey, type QuarantineEntry } from './quarantine.ts';
 
 /** A message that cannot be stored as ticks: kept whole in quarantine (with its batch, if it decoded). */
 export interface PoisonPlan {
@@ -77,18 +77,24 @@ export function planDelivery(envelope: PushEnvelope, now: number, limits: Valida
   if (batchProblem) {
     return wholeMessage('invalid_batch', batchProblem, payloadText(message.data), decoded.batch);
   }
-  return planBatch(decoded, now, limits);
+  return planBatch(decoded, message.data, now, limits);
 }
 
-/** Shapes a valid batch's ticks into rows; invalid and undecodable ticks become quarantine entries. */
+/**
+ * Shapes a valid batch's ticks into rows; invalid and undecodable ticks become quarantine entries, keyed by
+ * the message's `data` (hashed only when some tick is bad).
+ */
 function planBatch(
   { batch, undecodable, raw }: DecodedBatch,
+  data: Buffer,
   now: number,
   limits: ValidationLimits,
 ): BatchPlan {
   const id = makeBatchId(batch.relayId, batch.stream, batch.seq);
+  let key: string | undefined;
+  const entryId = (index: number) => `${(key ??= tickQuarantineKey(id, data))}#${index}`;
   const bad: QuarantineEntry[] = undecodable.map((u) => ({
-    id: `${id}#${u.index}`,
+    id: entryId(u.index),
     reason: 'undecodable_tick',
     detail: u.reason,
     payload: stringifyLoose(u.raw),
@@ -110,7 +116,7 @@ function planBatch(
       rowId !== computeRowId(tick) ? 'row id does not match the tick' : invalidTickValues(tick, now, limits);
     if (why) {
       bad.push({
-        id: `${id}#${i + skipped}`,
+        id: entryId(i + skipped),
         reason: 'invalid_tick',
         detail: why,
         payload: stringifyLoose(raw[i]),

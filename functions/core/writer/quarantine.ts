@@ -1,4 +1,5 @@
 /** What the writer keeps in quarantine, and those entries as quarantine rows (long payloads in parts). */
+import { createHash } from 'node:crypto';
 import type { Batch } from '../contract/batch.ts';
 import type { WarehouseRow } from '../ports.ts';
 import { stringifyLoose, type PushEnvelope } from '../contract/push-envelope.ts';
@@ -52,15 +53,24 @@ export function quarantineRows(
   return { rows, sizes };
 }
 
-/** Rows of batch `id` the warehouse refused for good, as quarantine entries keeping their ticks. */
+/**
+ * The key of a message's tick-level quarantine ids (`<key>#<index>`, `<key>#<row id>`): its batch id and a
+ * hash of its data. A redelivery or a relay's publish retry (same bytes, new messageId) repeats the key, so
+ * its rows collapse in `quarantine_dedup`; a different message claiming the same batch id keeps its own.
+ */
+export function tickQuarantineKey(batchId: string, data: Buffer): string {
+  return `${batchId}@${createHash('sha256').update(data).digest('base64url').slice(0, 22)}`;
+}
+
+/** Rows of the message keyed `key` the warehouse refused for good, as quarantine entries keeping their ticks. */
 export function refusedEntries(
-  id: string,
+  key: string,
   rows: readonly WarehouseRow[],
   raw: readonly unknown[],
   refused: readonly RefusedRow[],
 ): QuarantineEntry[] {
   return refused.map(({ index, why }) => ({
-    id: `${id}#${rows[index]!.insertId}`,
+    id: `${key}#${rows[index]!.insertId}`,
     reason: 'rejected_by_warehouse',
     detail: why,
     payload: stringifyLoose(raw[index]),

@@ -1,0 +1,138 @@
+// What one chaos run reports (the last JSON line of `npm run chaos`): measured from the warehouse, the
+// gap ledger and the harness once the gap-filler has settled.
+import { loadavg } from 'node:os';
+import type { IdRange } from '../local/exchange/ground-truth.ts';
+import type { Stack } from '../local/stack.ts';
+import type { TradeComparison } from '../local/verify.ts';
+import type { ChaosContext, FaultRecord } from './faults.ts';
+import { ledgerRpo, liveMissingSpan, poisonOutcome, recoveryTimes, viewSources } from './measure.ts';
+import type { Plan, ScenarioName } from './plan.ts';
+
+export interface FaultSummary {
+  readonly kind: string;
+  /** Offset of the fault's start from the start of the fault phase, ms. */
+  readonly atMs: number;
+  readonly lengthMs: number;
+  readonly rtoMs: number | null;
+  readonly detail: Record<string, unknown>;
+}
+
+export interface ChaosResult {
+  readonly scenario: ScenarioName;
+  readonly seed: number;
+  readonly sent: number;
+  readonly stored_unique: number;
+  readonly missing: number;
+  readonly duplicates_in_views: number;
+  readonly raw_duplicates: number;
+  /** Slowest recovery over all faults (see FaultOutcome.rtoMs); null when a stream never recovered. */
+  readonly rto_ms: number | null;
+  /** Longest coverage hole in the gap ledger (merged per stream), clipped to the run window. */
+  readonly rpo_ms: number;
+  readonly backfilled: number;
+  readonly max_rss_mb: number;
+  /** Longest exchange-time span of trades no live row holds (what the backfill had to supply). */
+  readonly rpo_live_span_ms: number;
+  readonly missing_live: number;
+  readonly gaps: number;
+  readonly gapfill_runs: number;
+  readonly settled: boolean;
+  /** Live rows in the view outside the run's id ranges (must be 0). */
+  readonly unexpected_live: number;
+  readonly poison?: { published: number; quarantined: number; tickRows: number };
+  readonly faults: readonly FaultSummary[];
+  readonly duration_s: number;
+  /** The machine's 1-minute load average when the run started and when it ended. */
+  readonly load_avg: { readonly start: number; readonly end: number };
+  /** Seconds per stage: start, warmup, faults, recovery, drain, gapfill, measure. */
+  readonly timings_s: Readonly<Record<string, number>>;
+  readonly ok: boolean;
+  readonly workDir: string;
+}
+
+/** What the run knows when it starts measuring. */
+export interface RunFacts {
+  readonly plan: Plan;
+  readonly startedAt: number;
+  readonly runFrom: number;
+  readonly phaseStart: number;
+  readonly loadAtStart: number;
+  readonly records: readonly FaultRecord[];
+  readonly expected: Record<string, IdRange>;
+  readonly settle: { settled: boolean; runs: number; result: TradeComparison };
+  readonly timings: Record<string, number>;
+  readonly lap: (stage: string) => void;
+}
+
+/** Logs the gaps, measures recovery, RPO, sources and poison, and judges the run. */
+export async function measureRun(
+  stack: Stack,
+  ctx: ChaosContext,
+  symbols: readonly string[],
+  facts: RunFacts,
+): Promise<ChaosResult> {
+  const { plan, startedAt, runFrom, phaseStart, loadAtStart, records, expected, settle, timings, lap } =
+    facts;
+  const log = ctx.log;
+  for (const gap of await stack.ledger.list()) {
+    log('gap', {
+      stream: gap.stream.symbol,
+      fromMs: gap.from - phaseStart,
+      lengthMs: gap.to - gap.from,
+      by: gap.detectedBy,
+      state: gap.state,
+      rows: gap.rowsBackfilled,
+    });
+  }
+  const outcomes = await recoveryTimes(stack, symbols, records);
+  const rpo = await ledgerRpo(stack, runFrom, expected);
+  const live = await liveMissingSpan(stack, expected);
+  const sources = await viewSources(stack, expected);
+  const poison = ctx.poisonIds.length > 0 ? await poisonOutcome(stack, ctx.poisonIds) : undefined;
+  ctx.rss.stop();
+  lap('measure');
+
+  const result = settle.result;
+  const rtos = outcomes.map((o) => o.rtoMs);
+  const rto = rtos.length === 0 ? 0 : rtos.some((r) => r === null) ? null : Math.max(...(rtos as number[]));
+  const recovered = rto !== null;
+  const ok =
+    recovered &&
+    result.missing === 0 &&
+    result.duplicates === 0 &&
+    sources.liveOutsideRange === 0 &&
+    (poison === undefined || (poison.quarantined === poison.published && poison.tickRows === 0));
+  return {
+    scenario: plan.scenario,
+    seed: plan.seed,
+    sent: result.sent,
+    stored_unique: result.stored,
+    missing: result.missing,
+    duplicates_in_views: result.duplicates,
+    raw_duplicates: result.rawDuplicates,
+    rto_ms: rto,
+    rpo_ms: rpo.rpoMs,
+    backfilled: sources.backfilled,
+    max_rss_mb: ctx.rss.peakMb,
+    rpo_live_span_ms: live.spanMs,
+    missing_live: live.missingLive,
+    gaps: rpo.gaps,
+    gapfill_runs: settle.runs,
+    settled: settle.settled,
+    unexpected_live: sources.liveOutsideRange,
+    ...(poison ? { poison } : {}),
+    faults: outcomes.map((o) => ({
+      kind: o.kind,
+      atMs: o.start - phaseStart,
+      lengthMs: o.end - o.start,
+      rtoMs: o.rtoMs,
+      detail: o.detail,
+    })),
+    duration_s: Math.round((Date.now() - startedAt) / 1000),
+    timings_s: timings,
+    // Other work on the machine slows every service here (they share its cores): judge RTO with it.
+    load_avg: { start: loadAtStart, end: Math.round(loadavg()[0]! * 10) / 10 },
+    ok,
+    workDir: stack.workDir,
+  };
+}
