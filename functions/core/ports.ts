@@ -182,10 +182,21 @@ export interface TradeIdJump {
   readonly after: number;
 }
 
-/** What the gap-filler's detection reads of one stream's committed data received in [start, horizon) (ms). */
+/**
+ * What the gap-filler's detection reads of the streams' committed data received in [start, horizon) (ms),
+ * for all streams at once (one query each per run, however many streams); keyed by `streamId`.
+ */
 export interface GapQueries {
-  /** The committed coverage windows overlapping the range, ordered by start. */
-  coverageWindows(stream: StreamKey, start: number, horizon: number): Promise<Interval[]>;
-  /** The jumps in the stream's trade ids among its trades in the range. */
-  tradeIdJumps(stream: StreamKey, start: number, horizon: number): Promise<TradeIdJump[]>;
+  /** Per stream, the committed coverage windows overlapping the range, ordered by start. */
+  coverageWindows(
+    streams: readonly StreamKey[],
+    start: number,
+    horizon: number,
+  ): Promise<ReadonlyMap<string, Interval[]>>;
+  /** Per stream, the jumps in its trade ids among its trades in the range. */
+  tradeIdJumps(
+    streams: readonly StreamKey[],
+    start: number,
+    horizon: number,
+  ): Promise<ReadonlyMap<string, TradeIdJump[]>>;
 }

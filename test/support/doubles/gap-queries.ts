@@ -20,14 +20,30 @@ export class MemoryGapQueries implements GapQueries {
     this.trades.set(streamId(stream), byId);
   }
 
-  async coverageWindows(stream: StreamKey, start: number, horizon: number): Promise<Interval[]> {
+  async coverageWindows(
+    streams: readonly StreamKey[],
+    start: number,
+    horizon: number,
+  ): Promise<ReadonlyMap<string, Interval[]>> {
+    return new Map(streams.map((stream) => [streamId(stream), this.windowsOf(stream, start, horizon)]));
+  }
+
+  async tradeIdJumps(
+    streams: readonly StreamKey[],
+    start: number,
+    horizon: number,
+  ): Promise<ReadonlyMap<string, TradeIdJump[]>> {
+    return new Map(streams.map((stream) => [streamId(stream), this.jumpsOf(stream, start, horizon)]));
+  }
+
+  private windowsOf(stream: StreamKey, start: number, horizon: number): Interval[] {
     return (this.windows.get(streamId(stream)) ?? [])
       .filter((w) => w.to > start && w.from < horizon)
       .sort((a, b) => a.from - b.from)
       .map((w) => ({ ...w }));
   }
 
-  async tradeIdJumps(stream: StreamKey, start: number, horizon: number): Promise<TradeIdJump[]> {
+  private jumpsOf(stream: StreamKey, start: number, horizon: number): TradeIdJump[] {
     const inRange = [...(this.trades.get(streamId(stream)) ?? new Map<number, number>())]
       .filter(([, at]) => at >= start && at < horizon)
       .sort(([a], [b]) => a - b);
