@@ -112,17 +112,28 @@ async function measureRun(bed: Bed, streams: number, maxBytesBilled?: number) {
   }
 }
 
-/** What the queries of before (per stream, over the dedup views) would process for one stream. */
-async function viewQueryBytes(bed: Bed): Promise<number> {
-  const [job] = await bed.bq.createQueryJob({
-    query:
-      `SELECT UNIX_MILLIS(window_from) AS f, UNIX_MILLIS(window_to) AS t FROM \`${PROJECT}.${bed.dataset}.coverage_dedup\` ` +
-      `WHERE exchange = 'binance' AND symbol = 's000usdt' AND data_type = 'trade' ` +
-      `AND window_to > @start AND window_from < @horizon`,
-    params: { start: new Date(bed.now - 6 * 3600_000), horizon: new Date(bed.now) },
-    dryRun: true,
-  });
-  return Number(job.metadata.statistics.totalBytesProcessed);
+/** What each query of before (two per stream, over the dedup views) processed for one stream. */
+async function viewQueryBytes(bed: Bed): Promise<{ coverage: number; trades: number }> {
+  const dryRun = async (query: string) => {
+    const [job] = await bed.bq.createQueryJob({
+      query,
+      params: { start: new Date(bed.now - 6 * 3600_000), horizon: new Date(bed.now) },
+      dryRun: true,
+    });
+    return Number(job.metadata.statistics.totalBytesProcessed);
+  };
+  const view = (name: string) => `\`${PROJECT}.${bed.dataset}.${name}\``;
+  return {
+    coverage: await dryRun(
+      `SELECT UNIX_MILLIS(window_from) AS f, UNIX_MILLIS(window_to) AS t FROM ${view('coverage_dedup')} ` +
+        `WHERE exchange = 'binance' AND symbol = 's000usdt' AND data_type = 'trade' ` +
+        `AND window_to > @start AND window_from < @horizon`,
+    ),
+    trades: await dryRun(
+      `SELECT trade_id, local_ts FROM ${view('trades_dedup')} WHERE exchange = 'binance' ` +
+        `AND symbol = 's000usdt' AND local_ts >= @start AND local_ts < @horizon`,
+    ),
+  };
 }
 
 test('one gap-filler run processes the same bytes with 30 days of history as with one, for 3 streams and for 300', async (t) => {
@@ -150,8 +161,9 @@ test('one gap-filler run processes the same bytes with 30 days of history as wit
     t.is(bytes, 2 * MIN_BYTES_PER_TABLE);
   }
   // The history is large enough to show: a query through a dedup view reads every partition.
-  t.is(viewOneDay, MIN_BYTES_PER_TABLE);
-  t.true(viewThirtyDays > MIN_BYTES_PER_TABLE, `${viewThirtyDays} bytes through the view`);
+  t.deepEqual(viewOneDay, { coverage: MIN_BYTES_PER_TABLE, trades: MIN_BYTES_PER_TABLE });
+  t.true(viewThirtyDays.coverage > MIN_BYTES_PER_TABLE, `${viewThirtyDays.coverage} bytes through the view`);
+  t.true(viewThirtyDays.trades > MIN_BYTES_PER_TABLE, `${viewThirtyDays.trades} bytes through the view`);
 
   const capped = await measureRun(bed, STREAMS, MIN_BYTES_PER_TABLE);
   t.true(capped.run.leased, 'a cap of the 10 MiB minimum lets every detection query run');
