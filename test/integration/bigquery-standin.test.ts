@@ -580,6 +580,8 @@ test('the bytes model counts the columns read at their data sizes, in the partit
   for (const [view, query] of [
     ['t_dedup', dedupSql],
     ['t_plain', `SELECT * FROM \`${PROJECT}.d.t\``],
+    ['t_by_ts', `SELECT *, ROW_NUMBER() OVER (PARTITION BY ts ORDER BY row_id) AS n FROM \`${PROJECT}.d.t\``],
+    ['t_ranked', `SELECT *, RANK() OVER (ORDER BY ts) AS n FROM \`${PROJECT}.d.t\``],
   ] as const) {
     await warehouse.createTable('d', view, { view: { query } }, { viewSql: rewriteSql(query).sql });
   }
@@ -614,6 +616,16 @@ test('the bytes model counts the columns read at their data sizes, in the partit
   t.deepEqual(await scanned('SELECT price FROM d.t_plain WHERE ts >= @a AND ts < @b', day2), {
     'd.t': 8 + 8,
   });
+  t.deepEqual(
+    await scanned('SELECT price FROM d.t_by_ts WHERE ts >= @a AND ts < @b', day2),
+    { 'd.t': 8 + 8 + 4 },
+    'a window partitioned by the partitioning column keeps the pruning',
+  );
+  t.deepEqual(
+    await scanned('SELECT price FROM d.t_ranked WHERE ts >= @a AND ts < @b', day2),
+    { 'd.t': 24 + 24 },
+    'a window over all rows reads every partition',
+  );
   t.deepEqual(await scanned('SELECT 1 AS one'), {});
 });
 

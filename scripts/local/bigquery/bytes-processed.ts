@@ -130,15 +130,22 @@ async function scansOf(
     }
     const viewSql = (table.resource.view as { query?: unknown } | undefined)?.query;
     if (typeof viewSql !== 'string' || depth >= MAX_VIEW_DEPTH) continue;
-    const windows = [...viewSql.matchAll(/\bOVER\s*\(\s*PARTITION\s+BY\s+([^)]*?)(?:\bORDER\b|\))/gi)];
+    const keys = windowPartitionKeys(viewSql);
     scans.push(
       ...(await scansOf(warehouse, viewSql, texts, prunable, datasetId, depth + 1)).map((scan) => ({
         ...scan,
-        prunable: scan.prunable && windows.every((w) => wordIn(partitionField(scan.table), w[1]!)),
+        prunable: scan.prunable && keys.every((key) => wordIn(partitionField(scan.table), key)),
       })),
     );
   }
   return scans;
+}
+
+/** The PARTITION BY list of each window function in `sql` (empty for a window over all rows). */
+function windowPartitionKeys(sql: string): string[] {
+  return [...sql.matchAll(/\bOVER\s*\(([^)]*)\)/gi)].map(
+    (w) => /\bPARTITION\s+BY\s+(.*?)(?:\bORDER\b|$)/is.exec(w[1]!)?.[1] ?? '',
+  );
 }
 
 const wordIn = (word: string | undefined, text: string): boolean =>
