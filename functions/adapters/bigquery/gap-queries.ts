@@ -1,14 +1,11 @@
 import type { GapQueries, TradeIdJump } from '../../core/ports.ts';
 import { streamId, type StreamKey } from '../../core/model/streams.ts';
 import type { Interval } from '../../core/shared/intervals.ts';
+import type { QueryOptions } from './warehouse.ts';
 
 /** What the gap queries need of the warehouse: a query with a cap on the bytes it may bill. */
 export interface CappedQueries {
-  query<T>(
-    sql: string,
-    params?: Record<string, unknown>,
-    options?: { maximumBytesBilled?: number },
-  ): Promise<T[]>;
+  query<T>(sql: string, params?: Record<string, unknown>, options?: QueryOptions): Promise<T[]>;
 }
 
 /**

@@ -33,7 +33,10 @@ export async function detect(deps: GapfillDeps, streams: readonly StreamKey[]): 
   const traded = streams.filter(
     (s) => s.type === 'trade' && exchangeDescriptor(s.exchange)?.contiguousTradeIds,
   );
-  const jumps = traded.length > 0 ? await gapQueries.tradeIdJumps(traded, start, horizon) : new Map();
+  const jumps =
+    traded.length > 0
+      ? await gapQueries.tradeIdJumps(traded, start, horizon)
+      : new Map<string, TradeIdJump[]>();
   const gaps: Gap[] = [];
   for (const stream of streams) {
     const id = streamId(stream);
