@@ -81,9 +81,9 @@ test('coverage windows and trade-id jumps come per asked stream, copies collapse
   for (const queryTimeoutMs of [10_000, undefined]) {
     const warehouse = new BigQueryWarehouse(bq, dataset, { transport: 'direct', queryTimeoutMs });
     const queries = new BigQueryGapQueries(warehouse, PROJECT, dataset, 10 * 2 ** 20);
-    const range = [T0 - 3600_000, T0 + 3600_000] as const;
+    const range = { from: T0 - 3600_000, to: T0 + 3600_000 };
     t.deepEqual(
-      await queries.coverageWindows([aaa, bbb], ...range),
+      await queries.coverageWindows([aaa, bbb], range),
       new Map([
         [
           'binance:aaausdt:trade',
@@ -96,14 +96,14 @@ test('coverage windows and trade-id jumps come per asked stream, copies collapse
       ]),
     );
     t.deepEqual(
-      await queries.tradeIdJumps([aaa, bbb], ...range),
+      await queries.tradeIdJumps([aaa, bbb], range),
       new Map([
         ['binance:aaausdt:trade', [{ before: T0 + 200, after: T0 + 400 }]],
         ['coinbase:bbb-usd:trade', []],
       ]),
     );
     const capped = new BigQueryGapQueries(warehouse, PROJECT, dataset, 2 ** 20);
-    await t.throwsAsync(capped.coverageWindows([aaa], ...range), {
+    await t.throwsAsync(capped.coverageWindows([aaa], range), {
       message: /exceeded limit for bytes billed/,
     });
   }

@@ -185,7 +185,7 @@ test('the memory gap queries return the windows overlapping a range in order, an
   queries.addCoverage(stream, 100, 200);
   queries.addCoverage(stream, 500, 600);
   queries.addCoverage(other, 100, 600);
-  const windows = await queries.coverageWindows([stream], 150, 500);
+  const windows = await queries.coverageWindows([stream], { from: 150, to: 500 });
   t.deepEqual(windows.get(streamId(stream)), [
     { from: 100, to: 200 },
     { from: 300, to: 400 },
@@ -200,7 +200,7 @@ test('the memory gap queries return the windows overlapping a range in order, an
   ] as const) {
     queries.addTrade(stream, id, at);
   }
-  const jumps = await queries.tradeIdJumps([stream, other], 100, 600);
+  const jumps = await queries.tradeIdJumps([stream, other], { from: 100, to: 600 });
   t.deepEqual(jumps.get(streamId(stream)), [{ before: 120, after: 130 }]);
   t.deepEqual(jumps.get(streamId(other)), []);
 });

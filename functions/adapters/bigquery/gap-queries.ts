@@ -1,4 +1,4 @@
-import type { GapQueries, TradeIdJump } from '../../core/ports.ts';
+import type { GapQueries, PerStream, TradeIdJump } from '../../core/ports.ts';
 import { streamId, type StreamKey } from '../../core/model/streams.ts';
 import type { Interval } from '../../core/shared/intervals.ts';
 import type { QueryOptions } from './warehouse.ts';
@@ -37,11 +37,7 @@ export class BigQueryGapQueries implements GapQueries {
     private readonly maxBytesBilled?: number,
   ) {}
 
-  async coverageWindows(
-    streams: readonly StreamKey[],
-    start: number,
-    horizon: number,
-  ): Promise<ReadonlyMap<string, Interval[]>> {
+  async coverageWindows(streams: readonly StreamKey[], range: Interval): Promise<PerStream<Interval>> {
     // Copies of a batch's coverage row carry the same window: DISTINCT collapses them as coverage_dedup.
     const rows = await this.query<StreamRow & { f: number; t: number }>(
       `SELECT DISTINCT exchange, symbol, data_type, UNIX_MILLIS(window_from) AS f, UNIX_MILLIS(window_to) AS t ` +
@@ -52,19 +48,15 @@ export class BigQueryGapQueries implements GapQueries {
       {
         ...clusterParams(streams),
         types: [...new Set(streams.map((s) => s.type))],
-        scan_from: new Date(start - COVERAGE_WINDOW_MARGIN_MS),
-        start: new Date(start),
-        horizon: new Date(horizon),
+        scan_from: new Date(range.from - COVERAGE_WINDOW_MARGIN_MS),
+        start: new Date(range.from),
+        horizon: new Date(range.to),
       },
     );
     return splitByStream(streams, rows, (r) => ({ from: Number(r.f), to: Number(r.t) }));
   }
 
-  async tradeIdJumps(
-    streams: readonly StreamKey[],
-    start: number,
-    horizon: number,
-  ): Promise<ReadonlyMap<string, TradeIdJump[]>> {
+  async tradeIdJumps(streams: readonly StreamKey[], range: Interval): Promise<PerStream<TradeIdJump>> {
     // Deduped before the receive-time filter, as trades_dedup is: every copy of a trade has its exchange time.
     const rows = await this.query<StreamRow & { pf: number; pt: number }>(
       `SELECT exchange, symbol, 'trade' AS data_type, UNIX_MILLIS(prev_ts) AS pf, UNIX_MILLIS(ts) AS pt FROM (` +
@@ -79,10 +71,10 @@ export class BigQueryGapQueries implements GapQueries {
         `) WHERE id - prev_id > 1 ORDER BY exchange, symbol, pt`,
       {
         ...clusterParams(streams),
-        scan_from: new Date(start - TRADE_TIME_MARGIN_MS),
-        scan_to: new Date(horizon + TRADE_TIME_MARGIN_MS),
-        start: new Date(start),
-        horizon: new Date(horizon),
+        scan_from: new Date(range.from - TRADE_TIME_MARGIN_MS),
+        scan_to: new Date(range.to + TRADE_TIME_MARGIN_MS),
+        start: new Date(range.from),
+        horizon: new Date(range.to),
       },
     );
     return splitByStream(streams, rows, (r) => ({ before: Number(r.pf), after: Number(r.pt) }));

@@ -29,14 +29,13 @@ export async function detect(deps: GapfillDeps, streams: readonly StreamKey[]): 
   const start = now - options.lookbackMs;
   if (horizon <= start || streams.length === 0) return [];
 
-  const coverage = await gapQueries.coverageWindows(streams, start, horizon);
+  const range = { from: start, to: horizon };
+  const coverage = await gapQueries.coverageWindows(streams, range);
   const traded = streams.filter(
     (s) => s.type === 'trade' && exchangeDescriptor(s.exchange)?.contiguousTradeIds,
   );
   const jumps =
-    traded.length > 0
-      ? await gapQueries.tradeIdJumps(traded, start, horizon)
-      : new Map<string, TradeIdJump[]>();
+    traded.length > 0 ? await gapQueries.tradeIdJumps(traded, range) : new Map<string, TradeIdJump[]>();
   const gaps: Gap[] = [];
   for (const stream of streams) {
     const id = streamId(stream);
