@@ -182,10 +182,16 @@ export interface TradeIdJump {
   readonly after: number;
 }
 
-/** What the gap-filler's detection reads of one stream's committed data received in [start, horizon) (ms). */
+/** What a gap query found, per stream id (`streamId`); every stream asked for has a list. */
+export type PerStream<T> = ReadonlyMap<string, T[]>;
+
+/**
+ * What the gap-filler's detection reads of the streams' committed data received in `range` (ms), for all
+ * streams at once: one query each per run, however many streams.
+ */
 export interface GapQueries {
-  /** The committed coverage windows overlapping the range, ordered by start. */
-  coverageWindows(stream: StreamKey, start: number, horizon: number): Promise<Interval[]>;
-  /** The jumps in the stream's trade ids among its trades in the range. */
-  tradeIdJumps(stream: StreamKey, start: number, horizon: number): Promise<TradeIdJump[]>;
+  /** Per stream, the committed coverage windows overlapping the range, ordered by start. */
+  coverageWindows(streams: readonly StreamKey[], range: Interval): Promise<PerStream<Interval>>;
+  /** Per stream, the jumps in its trade ids among its trades received in the range. */
+  tradeIdJumps(streams: readonly StreamKey[], range: Interval): Promise<PerStream<TradeIdJump>>;
 }

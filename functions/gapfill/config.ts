@@ -109,6 +109,13 @@ export const GAPFILL_OPTIONS = {
     default: 60_000,
     parse: ms(100, 600_000),
   },
+  maxBytesBilled: {
+    env: 'GAPFILL_MAX_BYTES_BILLED',
+    description:
+      'maximumBytesBilled of each detection query: BigQuery refuses one that would bill more (docs/COST.md)',
+    default: 2 ** 40,
+    parse: parse.int(10 * 2 ** 20, Number.MAX_SAFE_INTEGER),
+  },
   logLevel: {
     env: 'LOG_LEVEL',
     description: 'least severity logged',

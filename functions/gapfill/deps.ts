@@ -54,7 +54,7 @@ export function wireGapfill(
   return {
     firestore,
     warehouse,
-    gapQueries: new BigQueryGapQueries(warehouse, config.projectId, config.dataset),
+    gapQueries: new BigQueryGapQueries(warehouse, config.projectId, config.dataset, config.maxBytesBilled),
     ledger: new FirestoreGapLedger(firestore, config.gaps),
     leases: new FirestoreLeaseStore(firestore, config.leases, clock),
     checkpoints: new FirestoreCheckpointStore(firestore, config.checkpoints, clock),

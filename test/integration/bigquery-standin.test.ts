@@ -10,12 +10,17 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { BigQuery, BigQueryOptions, TableMetadata } from '@google-cloud/bigquery';
+import { scannedBytes } from '../../scripts/local/bigquery/bytes-processed.ts';
 import { makeBigQueryClient } from '../../scripts/local/bigquery/client.ts';
+import type { QueryParameter } from '../../scripts/local/bigquery/query-params.ts';
+import type { BqField } from '../../scripts/local/bigquery/schema-types.ts';
 import {
   startBigQueryStandin,
   type BigQueryStandin,
   type BigQueryStandinOptions,
 } from '../../scripts/local/bigquery/server.ts';
+import { rewriteSql } from '../../scripts/local/bigquery/sql-rewrite.ts';
+import { Warehouse } from '../../scripts/local/bigquery/warehouse.ts';
 
 const PROJECT = 'standin-test';
 const MAIN = fileURLToPath(new URL('../../scripts/local/bigquery/main.ts', import.meta.url));
@@ -526,4 +531,138 @@ test('DML and DDL run through query: INSERT, MERGE, UPDATE and CREATE OR REPLACE
     { symbol: 'X', total: 5 },
     { symbol: 'Y', total: 7 },
   ]);
+});
+
+const BYTES_SCHEMA: BqField[] = [
+  { name: 'row_id', type: 'STRING', mode: 'REQUIRED' },
+  { name: 'symbol', type: 'STRING' },
+  { name: 'price', type: 'FLOAT' },
+  { name: 'flag', type: 'BOOLEAN' },
+  {
+    name: 'levels',
+    type: 'RECORD',
+    mode: 'REPEATED',
+    fields: [
+      { name: 'price', type: 'FLOAT' },
+      { name: 'amount', type: 'FLOAT' },
+    ],
+  },
+  { name: 'ts', type: 'TIMESTAMP' },
+  { name: 'ingested_at', type: 'TIMESTAMP' },
+];
+
+const timestampParam = (name: string, value: string): QueryParameter => ({
+  name,
+  parameterType: { type: 'TIMESTAMP' },
+  parameterValue: { value },
+});
+
+test('the bytes model counts the columns read at their data sizes, in the partitions a filter on the partitioning column selects, and none through a dedup view', async (t) => {
+  const warehouse = await Warehouse.open(undefined, PROJECT);
+  t.teardown(() => warehouse.close());
+  await warehouse.createDataset('d', {});
+  await warehouse.createTable(
+    'd',
+    't',
+    { timePartitioning: { type: 'DAY', field: 'ts' } },
+    { schema: BYTES_SCHEMA },
+  );
+  // Per row: row_id 2 + 2, symbol 2 + UTF-8 bytes ('é' is 2) or 0 when NULL, price 8, flag 1 or 0 when
+  // NULL, levels 16 per element, ts 8, ingested_at 8.
+  await warehouse.query(
+    `INSERT INTO d.t VALUES ` +
+      `('r1', 'btc', 1, true, [{'price': 1, 'amount': 2}], '2024-01-01 10:00:00+00', '2024-01-01 10:00:01+00'), ` +
+      `('r2', 'é', 2, NULL, [], '2024-01-02 10:00:00+00', '2024-01-02 10:00:01+00'), ` +
+      `('r3', NULL, 3, false, [{'price': 1, 'amount': 2}, {'price': 3, 'amount': NULL}], '2024-01-03 10:00:00+00', '2024-01-03 10:00:01+00')`,
+    undefined,
+  );
+  const dedupSql = `SELECT * FROM \`${PROJECT}.d.t\` WHERE TRUE QUALIFY ROW_NUMBER() OVER (PARTITION BY row_id ORDER BY ingested_at) = 1`;
+  for (const [view, query] of [
+    ['t_dedup', dedupSql],
+    ['t_plain', `SELECT * FROM \`${PROJECT}.d.t\``],
+    ['t_by_ts', `SELECT *, ROW_NUMBER() OVER (PARTITION BY ts ORDER BY row_id) AS n FROM \`${PROJECT}.d.t\``],
+    ['t_ranked', `SELECT *, RANK() OVER (ORDER BY ts) AS n FROM \`${PROJECT}.d.t\``],
+  ] as const) {
+    await warehouse.createTable('d', view, { view: { query } }, { viewSql: rewriteSql(query).sql });
+  }
+  const day2 = [
+    timestampParam('a', '2024-01-02 00:00:00+00:00'),
+    timestampParam('b', '2024-01-02 12:00:00+00:00'),
+  ];
+  const scanned = async (sql: string, params: QueryParameter[] = []) =>
+    Object.fromEntries(await scannedBytes(warehouse, sql, params, undefined));
+
+  t.deepEqual(await scanned(`SELECT symbol, price FROM \`${PROJECT}.d.t\``), { 'd.t': 5 + 4 + 0 + 24 });
+  t.deepEqual(await scanned('SELECT levels FROM d.t'), { 'd.t': 16 + 0 + 24 });
+  t.deepEqual(await scanned('SELECT SUM(price) FROM d.t WHERE ts >= @a AND ts < @b', day2), { 'd.t': 8 + 8 });
+  t.deepEqual(
+    await scanned(
+      "SELECT row_id FROM d.t WHERE ts BETWEEN TIMESTAMP '2024-01-01 00:00:00+00' AND TIMESTAMP '2024-01-02 00:00:00+00'",
+    ),
+    { 'd.t': 4 + 4 + 8 + 8 },
+    'BETWEEN includes its upper bound: the second day is read',
+  );
+  t.deepEqual(await scanned('SELECT * FROM d.t WHERE ts >= @a', day2), {
+    'd.t': 12 + 9 + 24 + 2 + 40 + 24 + 24,
+  });
+  t.deepEqual(await scanned('SELECT price FROM d.t WHERE ts >= @a AND ts < @b OR price > 2', day2), {
+    'd.t': 24 + 24,
+  });
+  t.deepEqual(
+    await scanned('SELECT price FROM d.t_dedup WHERE ts >= @a AND ts < @b', day2),
+    { 'd.t': 24 + 24 + 12 + 24 },
+    'the window partitions by row_id: every partition, with the columns it reads',
+  );
+  t.deepEqual(await scanned('SELECT price FROM d.t_plain WHERE ts >= @a AND ts < @b', day2), {
+    'd.t': 8 + 8,
+  });
+  t.deepEqual(
+    await scanned('SELECT price FROM d.t_by_ts WHERE ts >= @a AND ts < @b', day2),
+    { 'd.t': 8 + 8 + 4 },
+    'a window partitioned by the partitioning column keeps the pruning',
+  );
+  t.deepEqual(
+    await scanned('SELECT price FROM d.t_ranked WHERE ts >= @a AND ts < @b', day2),
+    { 'd.t': 24 + 24 },
+    'a window over all rows reads every partition',
+  );
+  t.deepEqual(await scanned('SELECT 1 AS one'), {});
+});
+
+test('a query and a dry run report totalBytesProcessed, at least 10 MiB per table, and maximumBytesBilled refuses a query that would bill more', async (t) => {
+  const bq = sharedBq();
+  const { dataset, table } = await tickTable(t, bq, {
+    schema: TICK_SCHEMA,
+    timePartitioning: { type: 'DAY', field: 'ts' },
+  });
+  await table.insert([tick('r1'), tick('r2')]);
+  const tenMiB = String(10 * 1024 * 1024);
+  const source = `\`${PROJECT}.${dataset.id}.ticks\``;
+  const [job] = await bq.createQueryJob({ query: `SELECT price FROM ${source}` });
+  await job.getQueryResults();
+  const [metadata] = await job.getMetadata();
+  t.is(metadata.statistics.totalBytesProcessed, tenMiB);
+  t.is(metadata.statistics.query.totalBytesBilled, tenMiB);
+
+  const [dry] = await bq.createQueryJob({
+    query: `SELECT a.price FROM ${source} AS a JOIN \`${PROJECT}.${dataset.id}.other\` AS b ON a.row_id = b.row_id`,
+    dryRun: true,
+  });
+  t.is(dry.metadata.statistics.totalBytesProcessed, tenMiB, 'a table that does not exist counts nothing');
+  await dataset.createTable('other', { schema: TICK_SCHEMA });
+  const [dryJoin] = await bq.createQueryJob({
+    query: `SELECT a.price FROM ${source} AS a JOIN \`${PROJECT}.${dataset.id}.other\` AS b ON a.row_id = b.row_id`,
+    dryRun: true,
+  });
+  t.is(dryJoin.metadata.statistics.totalBytesProcessed, String(20 * 1024 * 1024));
+
+  const refused = await t.throwsAsync(
+    bq.query({ query: `SELECT price FROM ${source}`, maximumBytesBilled: '1000' }),
+  );
+  t.regex(
+    refused?.message ?? '',
+    /Query exceeded limit for bytes billed: 1000\. 10485760 or higher required/,
+  );
+  const [rows] = await bq.query({ query: `SELECT price FROM ${source}`, maximumBytesBilled: tenMiB });
+  t.is(rows.length, 2);
 });

@@ -2,7 +2,7 @@ import test from 'ava';
 import { encodeBatch } from '../../functions/core/contract/encode.ts';
 import { newGap } from '../../functions/core/gapfill/gaps.ts';
 import { HistoryError } from '../../functions/core/gapfill/history.ts';
-import type { StreamKey } from '../../functions/core/model/streams.ts';
+import { streamId, type StreamKey } from '../../functions/core/model/streams.ts';
 import type { FeedEvent, RelayHeartbeat } from '../../functions/core/ports.ts';
 import { newCounters } from '../../functions/core/relay/counters.ts';
 import { MemoryCheckpointStore } from '../support/doubles/checkpoint-store.ts';
@@ -186,7 +186,8 @@ test('the memory gap queries return the windows overlapping a range in order, an
   queries.addCoverage(stream, 100, 200);
   queries.addCoverage(stream, 500, 600);
   queries.addCoverage(other, 100, 600);
-  t.deepEqual(await queries.coverageWindows(stream, 150, 500), [
+  const windows = await queries.coverageWindows([stream], { from: 150, to: 500 });
+  t.deepEqual(windows.get(streamId(stream)), [
     { from: 100, to: 200 },
     { from: 300, to: 400 },
   ]);
@@ -200,6 +201,7 @@ test('the memory gap queries return the windows overlapping a range in order, an
   ] as const) {
     queries.addTrade(stream, id, at);
   }
-  t.deepEqual(await queries.tradeIdJumps(stream, 100, 600), [{ before: 120, after: 130 }]);
-  t.deepEqual(await queries.tradeIdJumps(other, 100, 600), []);
+  const jumps = await queries.tradeIdJumps([stream, other], { from: 100, to: 600 });
+  t.deepEqual(jumps.get(streamId(stream)), [{ before: 120, after: 130 }]);
+  t.deepEqual(jumps.get(streamId(other)), []);
 });

@@ -29,6 +29,14 @@ interface QueryInternals {
     | undefined;
 }
 
+/** The query as the client's query() takes it (maximumBytesBilled as a decimal string). */
+export interface DirectQuery {
+  readonly query: string;
+  readonly params?: Record<string, unknown>;
+  readonly useLegacySql: false;
+  readonly maximumBytesBilled?: string;
+}
+
 /**
  * A query over jobs.query, polling getQueryResults until the job is complete and every page is read,
  * all within one deadline. Parameters and values are converted by the client's own code.
@@ -36,13 +44,12 @@ interface QueryInternals {
 export async function queryDirect<T>(
   bigquery: BigQuery,
   http: DirectHttp,
-  sql: string,
-  params: Record<string, unknown> | undefined,
+  query: DirectQuery,
   deadline: number,
 ): Promise<T[]> {
   const left = () => deadline - Date.now();
   const client = bigquery as unknown as QueryInternals;
-  const request = client.buildQueryRequest_({ query: sql, params, useLegacySql: false }, {});
+  const request = client.buildQueryRequest_({ ...query }, {});
   if (!request) throw new Error('query not expressible as jobs.query');
   const base = await http.projectUrl();
   // BigQuery holds a jobs.query or getQueryResults call open up to timeoutMs waiting for the job.

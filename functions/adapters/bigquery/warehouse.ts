@@ -4,7 +4,7 @@ import { isRetryableInsertReason } from '../../core/shared/retry.ts';
 import { WarehouseRequestError } from '../../core/shared/warehouse-error.ts';
 import type { TableName } from '../../core/contract/schema.ts';
 import { DirectHttp } from './direct-http.ts';
-import { queryDirect } from './direct-query.ts';
+import { queryDirect, type DirectQuery } from './direct-query.ts';
 
 interface InsertAllResponse {
   insertErrors?: { index?: number; errors?: { reason?: string; message?: string }[] }[];
@@ -26,6 +26,11 @@ export interface BigQueryWarehouseOptions {
    * client's endpoint with its credentials and are aborted at the deadline. Unset: the client, no timeout.
    */
   readonly queryTimeoutMs?: number;
+}
+
+/** Per-query options beyond the Warehouse port. */
+export interface QueryOptions {
+  readonly maximumBytesBilled?: number;
 }
 
 /** The Warehouse port on BigQuery's streaming insert (insertAll) and query APIs. */
@@ -93,19 +98,32 @@ export class BigQueryWarehouse implements Warehouse {
     return failures;
   }
 
-  async query<T = Record<string, unknown>>(sql: string, params?: Record<string, unknown>): Promise<T[]> {
+  /** `maximumBytesBilled`: BigQuery refuses the query, unrun, if it would bill more. */
+  async query<T = Record<string, unknown>>(
+    sql: string,
+    params?: Record<string, unknown>,
+    options: QueryOptions = {},
+  ): Promise<T[]> {
+    const request: DirectQuery = {
+      query: sql,
+      params,
+      useLegacySql: false,
+      ...(options.maximumBytesBilled === undefined
+        ? {}
+        : { maximumBytesBilled: String(options.maximumBytesBilled) }),
+    };
     const timeoutMs = this.options.queryTimeoutMs;
     if (timeoutMs) {
       const deadline = Date.now() + timeoutMs;
       try {
-        return await queryDirect<T>(this.bigquery, this.http, sql, params, deadline);
+        return await queryDirect<T>(this.bigquery, this.http, request, deadline);
       } catch (error) {
         // Name the query's own timeout, not what was left of it for the request that hit it.
         if (Date.now() < deadline) throw error;
         throw new Error(`query timed out after ${timeoutMs} ms`, { cause: error });
       }
     }
-    const [rows] = await this.bigquery.query({ query: sql, params, useLegacySql: false });
+    const [rows] = await this.bigquery.query(request);
     return rows as T[];
   }
 }

@@ -1,5 +1,6 @@
 import { exchangeDescriptor } from '../exchanges/index.ts';
-import type { StreamKey } from '../model/streams.ts';
+import { streamId, type StreamKey } from '../model/streams.ts';
+import type { TradeIdJump } from '../ports.ts';
 import { holes, mergeIntervals, splitAligned, subtract, type Interval } from '../shared/intervals.ts';
 import type { GapfillDeps } from './deps.ts';
 import { newGap, type FillTiming, type Gap, type GapDetector } from './gaps.ts';
@@ -11,15 +12,48 @@ export interface Finding {
   readonly by: GapDetector;
 }
 
-/** Holes in committed coverage and in contiguous trade ids, minus gaps the ledger already has. */
-export async function detect(deps: GapfillDeps, stream: StreamKey): Promise<Gap[]> {
+/** What detection read of one stream: its committed coverage windows and its trade-id jumps. */
+interface StreamRecord {
+  readonly windows: readonly Interval[];
+  readonly jumps: readonly TradeIdJump[];
+}
+
+/**
+ * Holes in committed coverage and in contiguous trade ids of every stream, minus gaps the ledger
+ * already has. The warehouse is read once for all streams (one query per kind), not per stream.
+ */
+export async function detect(deps: GapfillDeps, streams: readonly StreamKey[]): Promise<Gap[]> {
   const { options, clock, gapQueries } = deps;
   const now = clock.now();
   const horizon = now - options.settleMs;
   const start = now - options.lookbackMs;
-  if (horizon <= start) return [];
+  if (horizon <= start || streams.length === 0) return [];
 
-  const covered = mergeIntervals(await gapQueries.coverageWindows(stream, start, horizon));
+  const range = { from: start, to: horizon };
+  const coverage = await gapQueries.coverageWindows(streams, range);
+  const traded = streams.filter(
+    (s) => s.type === 'trade' && exchangeDescriptor(s.exchange)?.contiguousTradeIds,
+  );
+  const jumps =
+    traded.length > 0 ? await gapQueries.tradeIdJumps(traded, range) : new Map<string, TradeIdJump[]>();
+  const gaps: Gap[] = [];
+  for (const stream of streams) {
+    const id = streamId(stream);
+    const record = { windows: coverage.get(id) ?? [], jumps: jumps.get(id) ?? [] };
+    gaps.push(...(await detectStream(deps, stream, record, { now, start, horizon })));
+  }
+  return gaps;
+}
+
+/** One stream's gaps from what detection read of it. */
+async function detectStream(
+  deps: GapfillDeps,
+  stream: StreamKey,
+  record: StreamRecord,
+  at: { now: number; start: number; horizon: number },
+): Promise<Gap[]> {
+  const { now, start, horizon } = at;
+  const covered = mergeIntervals(record.windows);
   let first = covered[0]?.from;
   if (first === undefined) {
     // No coverage in the lookback: a stream that was recorded before (checkpoint) is dead since then.
@@ -28,14 +62,11 @@ export async function detect(deps: GapfillDeps, stream: StreamKey): Promise<Gap[
       first = checkpoint.coveredTo;
   }
   const found = first === undefined ? [] : coverageHoles(covered, first, horizon);
-
-  if (stream.type === 'trade' && exchangeDescriptor(stream.exchange)?.contiguousTradeIds) {
-    for (const jump of await gapQueries.tradeIdJumps(stream, start, horizon))
-      found.push({ interval: { from: jump.before, to: jump.after + 1 }, by: 'trade_ids' });
-  }
+  for (const jump of record.jumps)
+    found.push({ interval: { from: jump.before, to: jump.after + 1 }, by: 'trade_ids' });
 
   const known = (await deps.ledger.list({ stream })).map((g) => ({ from: g.from, to: g.to }));
-  return gapsToRecord(found, known, stream, now, options);
+  return gapsToRecord(found, known, stream, now, deps.options);
 }
 
 /**

@@ -35,14 +35,11 @@ export async function runGapfill(deps: GapfillDeps): Promise<GapfillRun> {
   }
   try {
     await recoverInterrupted(deps);
-    for (const stream of options.streams) {
-      const found = await detect(deps, stream);
-      for (const gap of found) {
-        if (await deps.ledger.record(gap)) {
-          run.detected++;
-          await mirror(deps, gap);
-          logger.log('NOTICE', 'gap detected', gapFields(gap));
-        }
+    for (const gap of await detect(deps, options.streams)) {
+      if (await deps.ledger.record(gap)) {
+        run.detected++;
+        await mirror(deps, gap);
+        logger.log('NOTICE', 'gap detected', gapFields(gap));
       }
     }
     await fillAll(deps, run, startedAt);

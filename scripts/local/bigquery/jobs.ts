@@ -1,4 +1,5 @@
 import type { DuckDBValue } from '@duckdb/node-api';
+import { bytesBilled } from './bytes-processed.ts';
 import type { BigQueryHttpError } from './errors.ts';
 import type { BqField } from './schema-types.ts';
 
@@ -12,6 +13,8 @@ export interface JobRecord {
   fields: BqField[];
   rows: DuckDBValue[][];
   numDmlAffectedRows?: number;
+  /** What the stand-in's model of BigQuery's billing says the query processed. */
+  totalBytesProcessed?: number;
   error?: BigQueryHttpError;
   /** jobs.query's requestId: a retried request gets the same job instead of running twice. */
   requestId?: string;
@@ -77,10 +80,11 @@ export function jobResource(job: JobRecord): Record<string, unknown> {
         errors: [{ reason: job.error.reason, message: job.error.message, location: 'query' }],
       }
     : { state: 'DONE' };
+  const processed = String(job.totalBytesProcessed ?? 0);
   const query: Record<string, unknown> = {
     statementType: job.statementType,
-    totalBytesProcessed: '0',
-    totalBytesBilled: '0',
+    totalBytesProcessed: processed,
+    totalBytesBilled: String(bytesBilled(job.totalBytesProcessed ?? 0)),
     cacheHit: false,
   };
   if (job.numDmlAffectedRows !== undefined) query.numDmlAffectedRows = String(job.numDmlAffectedRows);
@@ -98,7 +102,7 @@ export function jobResource(job: JobRecord): Record<string, unknown> {
       creationTime: String(job.creationTime),
       startTime: String(job.creationTime),
       endTime: String(job.endTime),
-      totalBytesProcessed: '0',
+      totalBytesProcessed: processed,
       query,
     },
   };

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { bytesProcessed, checkBytesBilled } from './bytes-processed.ts';
 import { BigQueryHttpError, invalid, invalidQuery } from './errors.ts';
 import type { JobRecord, JobStore } from './jobs.ts';
 import { toDuckParams, type QueryParameter } from './query-params.ts';
@@ -16,6 +17,7 @@ export interface QuerySpec {
   defaultDataset?: { datasetId?: string; projectId?: string };
   destinationTable?: { datasetId?: string; tableId?: string; projectId?: string };
   writeDisposition?: string;
+  maximumBytesBilled?: unknown;
 }
 
 export interface QueryDeps {
@@ -72,10 +74,9 @@ export async function runQueryJob(
     endTime: creationTime,
   };
   try {
-    if (typeof spec.query !== 'string' || spec.query.trim() === '') throw invalid('Query text is required');
-    if (spec.useLegacySql === true)
-      throw invalidQuery('Legacy SQL is not supported by the BigQuery stand-in');
-    const rewritten = rewriteSql(spec.query, { projectIds: [...deps.projectIds, ids.projectId] });
+    job.totalBytesProcessed = await queryBytes(deps, spec);
+    checkBytesBilled(job.totalBytesProcessed, spec.maximumBytesBilled);
+    const rewritten = rewriteSql(spec.query as string, { projectIds: [...deps.projectIds, ids.projectId] });
     const params = toDuckParams(spec.queryParameters, spec.parameterMode, rewritten);
     const sql = spec.destinationTable ? await toDestination(deps, spec, rewritten.sql) : rewritten.sql;
     const outcome = await deps.warehouse.query(sql, params, spec.defaultDataset?.datasetId);
@@ -101,6 +102,14 @@ export async function runQueryJob(
   return job;
 }
 
+/** The bytes the query would process (the stand-in's model); DDL processes none. */
+export async function queryBytes(deps: QueryDeps, spec: QuerySpec): Promise<number> {
+  if (typeof spec.query !== 'string' || spec.query.trim() === '') throw invalid('Query text is required');
+  if (spec.useLegacySql === true) throw invalidQuery('Legacy SQL is not supported by the BigQuery stand-in');
+  if (/^\s*(CREATE|DROP|ALTER)\b/i.test(spec.query)) return 0;
+  return bytesProcessed(deps.warehouse, spec.query, spec.queryParameters, spec.defaultDataset?.datasetId);
+}
+
 export interface PageRequest {
   maxResults?: number;
   startIndex?: number;
@@ -121,7 +130,7 @@ export function queryResponse(job: JobRecord, page: PageRequest, kind: string): 
     jobReference: { projectId: job.projectId, jobId: job.jobId, location: job.location },
     totalRows: String(job.rows.length),
     jobComplete: true,
-    totalBytesProcessed: '0',
+    totalBytesProcessed: String(job.totalBytesProcessed ?? 0),
     cacheHit: false,
   };
   if (job.fields.length > 0) {

@@ -3,7 +3,7 @@ import type { FaultInjector } from './faults.ts';
 import { insertAll, type RowCounters } from './insert-all.ts';
 import type { InsertDedup } from './insert-dedup.ts';
 import { jobResource, type JobStore } from './jobs.ts';
-import { queryResponse, runQueryJob, type QuerySpec } from './queries.ts';
+import { queryBytes, queryResponse, runQueryJob, type QuerySpec } from './queries.ts';
 import { encodeRows, timestampFormatOf, type TimestampFormat } from './rows-format.ts';
 import { modeOf, normalizeSchema, type BqField } from './schema-types.ts';
 import { rewriteSql } from './sql-rewrite.ts';
@@ -225,6 +225,10 @@ async function jobsQuery(ctx: ApiContext, req: RouteRequest): Promise<Reply> {
   const body = asObject(await req.body());
   const requestId = typeof body.requestId === 'string' ? body.requestId : undefined;
   const deps = { warehouse: ctx.warehouse, jobs: ctx.jobs, projectIds: ctx.projectIds };
+  if (body.dryRun === true) {
+    const totalBytesProcessed = String(await queryBytes(deps, body as QuerySpec));
+    return ok({ kind: 'bigquery#queryResponse', jobComplete: true, totalBytesProcessed, cacheHit: false });
+  }
   const job =
     (requestId ? ctx.jobs.byRequestId(requestId) : undefined) ??
     (await runQueryJob(
@@ -268,6 +272,7 @@ async function insertJob(ctx: ApiContext, req: RouteRequest): Promise<Reply> {
         configuration,
         fields: [],
         rows: [],
+        totalBytesProcessed: await queryBytes(deps, spec),
         creationTime: ctx.now(),
         endTime: ctx.now(),
       }),

@@ -1,4 +1,4 @@
-import type { GapQueries, TradeIdJump } from '../../../functions/core/ports.ts';
+import type { GapQueries, PerStream, TradeIdJump } from '../../../functions/core/ports.ts';
 import { streamId, type StreamKey } from '../../../functions/core/model/streams.ts';
 import type { Interval } from '../../../functions/core/shared/intervals.ts';
 
@@ -20,16 +20,24 @@ export class MemoryGapQueries implements GapQueries {
     this.trades.set(streamId(stream), byId);
   }
 
-  async coverageWindows(stream: StreamKey, start: number, horizon: number): Promise<Interval[]> {
+  async coverageWindows(streams: readonly StreamKey[], range: Interval): Promise<PerStream<Interval>> {
+    return new Map(streams.map((stream) => [streamId(stream), this.windowsOf(stream, range)]));
+  }
+
+  async tradeIdJumps(streams: readonly StreamKey[], range: Interval): Promise<PerStream<TradeIdJump>> {
+    return new Map(streams.map((stream) => [streamId(stream), this.jumpsOf(stream, range)]));
+  }
+
+  private windowsOf(stream: StreamKey, range: Interval): Interval[] {
     return (this.windows.get(streamId(stream)) ?? [])
-      .filter((w) => w.to > start && w.from < horizon)
+      .filter((w) => w.to > range.from && w.from < range.to)
       .sort((a, b) => a.from - b.from)
       .map((w) => ({ ...w }));
   }
 
-  async tradeIdJumps(stream: StreamKey, start: number, horizon: number): Promise<TradeIdJump[]> {
+  private jumpsOf(stream: StreamKey, range: Interval): TradeIdJump[] {
     const inRange = [...(this.trades.get(streamId(stream)) ?? new Map<number, number>())]
-      .filter(([, at]) => at >= start && at < horizon)
+      .filter(([, at]) => at >= range.from && at < range.to)
       .sort(([a], [b]) => a - b);
     const jumps: TradeIdJump[] = [];
     for (let k = 1; k < inRange.length; k++) {
