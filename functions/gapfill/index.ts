@@ -8,6 +8,7 @@ import { loadConfigOrExit, writeLine } from '../adapters/process/entry-point.ts'
 import { errorMessage } from '../core/shared/errors.ts';
 import { runGapfill } from '../core/gapfill/gapfill-service.ts';
 import { jsonLogger } from '../core/shared/logger.ts';
+import { requestLogger } from '../core/shared/trace-context.ts';
 import { readGapfillConfig } from './config.ts';
 import { wireGapfill } from './deps.ts';
 
@@ -23,13 +24,14 @@ functions.http('gapfill', async (req, res) => {
     return;
   }
   const holder = `${instance}-${++runs}`;
+  const log = requestLogger(logger, config.projectId, (name) => req.get(name));
   try {
-    const result = await runGapfill({ ...deps, holder });
-    logger.log('INFO', 'gap-filler run finished', { ...result });
+    const result = await runGapfill({ ...deps, logger: log, holder });
+    log.log('INFO', 'gap-filler run finished', { ...result });
     res.status(200).json(result);
   } catch (error) {
     // A failed run leaves the ledger consistent (gaps stay open/failed); Scheduler retries or the next minute runs.
-    logger.log('ERROR', 'gap-filler run failed', { error });
+    log.log('ERROR', 'gap-filler run failed', { error });
     res.status(500).json({ error: errorMessage(error) });
   }
 });

@@ -4,6 +4,7 @@
  * refused before this, in body-limit.ts).
  */
 import type { AuthDecision, Logger, PushAuthenticator } from '../core/ports.ts';
+import { requestLogger } from '../core/shared/trace-context.ts';
 import type { Writer } from '../core/writer/writer.ts';
 
 /** The part of an Express request the handler reads. */
@@ -24,6 +25,8 @@ export interface PushHandlerDeps {
   /** Verifies push tokens; absent: PUSH_AUTH=off (the local stack and tests). */
   readonly auth: PushAuthenticator | undefined;
   readonly logger: Logger;
+  /** Names the traces in log lines (`logging.googleapis.com/trace`). */
+  readonly projectId: string;
   /** Resolves once the warehouse exists (local runs may create it on first use); absent: it exists. */
   readonly warehouseReady?: () => Promise<void>;
 }
@@ -31,7 +34,7 @@ export interface PushHandlerDeps {
 const ALLOWED: AuthDecision = { ok: true };
 
 export function createPushHandler(deps: PushHandlerDeps) {
-  const { writer, auth, logger } = deps;
+  const { writer, auth } = deps;
   const reply = (res: PushHttpResponse, status: number, body: Record<string, unknown>) =>
     res.status(status).json({ status, ...body, stats: writer.quickStats() });
 
@@ -40,6 +43,7 @@ export function createPushHandler(deps: PushHandlerDeps) {
       res.status(405).json({ status: 405, detail: 'POST a Pub/Sub push envelope' });
       return;
     }
+    const logger = requestLogger(deps.logger, deps.projectId, (name) => req.get(name));
     const decision = auth ? await auth.authenticate(req.get('authorization')) : ALLOWED;
     if (!decision.ok) {
       logger.log(decision.status === 503 ? 'ERROR' : 'WARNING', 'push request not authenticated', {
@@ -58,7 +62,7 @@ export function createPushHandler(deps: PushHandlerDeps) {
       reply(res, 503, { outcome: 'retry', detail: 'warehouse setup failed' });
       return;
     }
-    const result = await writer.handle(parseBody(req.body));
+    const result = await writer.handle(parseBody(req.body), logger);
     reply(res, result.status, { ...result });
   };
 }

@@ -92,6 +92,7 @@ functions.http(
     writer,
     auth,
     logger,
+    projectId: config.projectId,
     ...(config.ensureTables ? { warehouseReady } : {}),
   }),
 );

@@ -6,7 +6,14 @@ import {
   requestLogger,
   traceLogFields,
 } from '../../functions/core/shared/trace-context.ts';
+import { CheckpointCoalescer } from '../../functions/core/writer/checkpoint-coalescer.ts';
+import { silentLogger } from '../../functions/core/shared/logger.ts';
+import { createWriter } from '../../functions/core/writer/writer.ts';
+import { createPushHandler, type PushHttpResponse } from '../../functions/writer/handler.ts';
+import { MemoryCheckpointStore } from '../support/doubles/checkpoint-store.ts';
+import { ManualClock } from '../support/doubles/clock.ts';
 import { MemoryLogger } from '../support/doubles/logger.ts';
+import { MemoryWarehouse } from '../support/doubles/warehouse.ts';
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const headers =
@@ -103,4 +110,41 @@ test('every line of a request logger carries the trace fields; a malformed heade
     t.is(entry.fields['logging.googleapis.com/trace'], `projects/proj-1/traces/${TRACE}`, entry.message);
   }
   t.is(requestLogger(logger, 'proj-1', headers({ traceparent: 'nonsense' })), logger);
+});
+
+/** The writer's HTTP handler over in-memory doubles; the writer's own logger stays silent. */
+function pushHandler(logger: MemoryLogger) {
+  const clock = new ManualClock(Date.UTC(2026, 0, 2));
+  const checkpoints = new CheckpointCoalescer(new MemoryCheckpointStore(clock), clock, silentLogger, 0);
+  const writer = createWriter({ warehouse: new MemoryWarehouse(), checkpoints, clock, logger: silentLogger });
+  return createPushHandler({ writer, auth: undefined, logger, projectId: 'proj-1' });
+}
+
+const response: PushHttpResponse = { status: () => response, json: () => undefined };
+const traced = { 'x-cloud-trace-context': `${TRACE}/1;o=1` };
+
+test("the writer's lines for a push request carry that request's trace", async (t) => {
+  const logger = new MemoryLogger();
+  const handle = pushHandler(logger);
+  await handle({ method: 'POST', body: {}, get: headers(traced) }, response);
+  const poison = { message: { data: Buffer.from('{"v":4}').toString('base64'), messageId: 'm9' } };
+  await handle({ method: 'POST', body: { ...poison, subscription: 's' }, get: headers(traced) }, response);
+  t.deepEqual(
+    logger.entries.map((e) => e.message),
+    ['request is not a Pub/Sub push', 'message quarantined'],
+  );
+  for (const entry of logger.entries) {
+    t.is(entry.fields['logging.googleapis.com/trace'], `projects/proj-1/traces/${TRACE}`, entry.message);
+    t.is(entry.fields['logging.googleapis.com/spanId'], '0000000000000001', entry.message);
+    t.is(entry.fields['logging.googleapis.com/trace_sampled'], true, entry.message);
+  }
+});
+
+test('a push request with a malformed trace header is handled and logged without trace fields', async (t) => {
+  const logger = new MemoryLogger();
+  await pushHandler(logger)({ method: 'POST', body: {}, get: headers({ traceparent: '00-zz' }) }, response);
+  t.is(logger.entries.length, 1);
+  t.false(
+    Object.keys(logger.entries[0]?.fields ?? {}).some((key) => key.startsWith('logging.googleapis.com/')),
+  );
 });

@@ -75,8 +75,8 @@ export function createWriter(deps: WriterDeps) {
 
   return {
     counters,
-    /** Handles one push request body and decides the HTTP status. Never throws. */
-    async handle(body: unknown): Promise<WriterResult> {
+    /** Handles one push request body and decides the HTTP status; `log` is the request's logger. Never throws. */
+    async handle(body: unknown, log: Logger = logger): Promise<WriterResult> {
       counters.deliveries++;
       const deadline = clock.now() + options.deliveryDeadlineMs;
       let envelope: PushEnvelope;
@@ -86,14 +86,14 @@ export function createWriter(deps: WriterDeps) {
         counters.rejected++;
         const reason =
           error instanceof EnvelopeError ? error.message : `unreadable body: ${errorMessage(error)}`;
-        logger.log('WARNING', 'request is not a Pub/Sub push', { reason });
+        log.log('WARNING', 'request is not a Pub/Sub push', { reason });
         return { status: 400, outcome: 'rejected', rows: 0, quarantined: 0, detail: reason };
       }
       try {
-        return await commitDelivery(delivery, envelope, deadline);
+        return await commitDelivery({ ...delivery, logger: log }, envelope, deadline);
       } catch (error) {
         counters.retryResponses++;
-        logger.log('WARNING', 'delivery not committed; Pub/Sub will redeliver', {
+        log.log('WARNING', 'delivery not committed; Pub/Sub will redeliver', {
           messageId: envelope.message.messageId,
           batchId: envelope.message.attributes.batch,
           deliveryAttempt: envelope.deliveryAttempt,
