@@ -29,7 +29,7 @@ export function parseTraceparent(header: string | undefined): TraceContext | und
   return { traceId, spanId, sampled: (parseInt(flags, 16) & 1) === 1 };
 }
 
-/** `X-Cloud-Trace-Context: TRACE_ID/SPAN_ID;o=OPTIONS`, the span a decimal uint64 (logged as 16 hex digits). */
+/** `X-Cloud-Trace-Context: TRACE_ID/SPAN_ID;o=OPTIONS`; the decimal uint64 span becomes 16 hex digits. */
 export function parseCloudTraceContext(header: string | undefined): TraceContext | undefined {
   const match = CLOUD_TRACE.exec(header?.trim().toLowerCase() ?? '');
   if (!match) return undefined;
@@ -60,7 +60,7 @@ export function traceLogFields(
   };
 }
 
-/** A child of `logger` whose every line carries the request's trace fields (the logger itself without them). */
+/** A child of `logger` whose every line carries the request's trace fields; `logger` itself without any. */
 export function requestLogger(logger: Logger, projectId: string, header: HeaderReader): Logger {
   const fields = traceLogFields(readTraceContext(header), projectId);
   return Object.keys(fields).length > 0 ? logger.child(fields) : logger;

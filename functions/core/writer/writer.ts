@@ -75,7 +75,7 @@ export function createWriter(deps: WriterDeps) {
 
   return {
     counters,
-    /** Handles one push request body and decides the HTTP status; `log` is the request's logger. Never throws. */
+    /** Handles one push body and decides the HTTP status; `log` is the request's logger. Never throws. */
     async handle(body: unknown, log: Logger = logger): Promise<WriterResult> {
       counters.deliveries++;
       const deadline = clock.now() + options.deliveryDeadlineMs;
