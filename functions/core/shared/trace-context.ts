@@ -23,7 +23,7 @@ const MAX_UINT64 = 2n ** 64n - 1n;
 export function parseTraceparent(header: string | undefined): TraceContext | undefined {
   const match = TRACEPARENT.exec(header?.trim().toLowerCase() ?? '');
   if (!match) return undefined;
-  const [, version, traceId, spanId, flags] = match as unknown as [string, string, string, string, string];
+  const [, version, traceId = '', spanId = '', flags = ''] = match;
   if (version === 'ff' || (version === '00' && match[0].length !== 55)) return undefined;
   if (/^0+$/.test(traceId) || /^0+$/.test(spanId)) return undefined;
   return { traceId, spanId, sampled: (parseInt(flags, 16) & 1) === 1 };
@@ -33,7 +33,7 @@ export function parseTraceparent(header: string | undefined): TraceContext | und
 export function parseCloudTraceContext(header: string | undefined): TraceContext | undefined {
   const match = CLOUD_TRACE.exec(header?.trim().toLowerCase() ?? '');
   if (!match) return undefined;
-  const [, traceId, span, options] = match as unknown as [string, string, string?, string?];
+  const [, traceId = '', span, options] = match;
   if (/^0+$/.test(traceId)) return undefined;
   const sampled = options !== undefined && (Number(options) & 1) === 1;
   const spanValue = span === undefined ? 0n : BigInt(span);
