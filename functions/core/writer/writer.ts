@@ -158,7 +158,7 @@ function planOrPoison({ clock, logger, options }: Delivery, envelope: PushEnvelo
     // redelivery, so it is poison. Keep the message verbatim rather than loop.
     logger.log('ERROR', 'message could not be processed; quarantined', {
       messageId: envelope.message.messageId,
-      error: errorMessage(error),
+      error, // the Error itself, so the line carries its stack for Error Reporting
     });
     const { messageId, rawData } = envelope.message;
     return poisonPlan(messageId, 'processing_error', errorMessage(error), rawData);
