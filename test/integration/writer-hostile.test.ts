@@ -237,6 +237,7 @@ test('hostile envelopes (huge counts, non-finite columns, deep JSON, prototype k
   );
   t.log(
     `${cases.length} hostile envelopes in ${seconds.toFixed(1)} s (${retried5xx} 5xx retried): ` +
-      `${expectedRows} rows stored, ${expectedQuarantine} quarantine entries; per kind ${JSON.stringify(kinds)}`,
+      `${expectedRows} rows stored, ${expectedQuarantine} quarantine entries, ` +
+      `${cases.filter((c) => c.status === 400).length} non-pushes refused; per kind ${JSON.stringify(kinds)}`,
   );
 });
