@@ -1,6 +1,7 @@
 import test from 'ava';
 import { encodeBatch } from '../../functions/core/contract/encode.ts';
 import { seededRandom } from '../../scripts/local/seeded-random.ts';
+import { pushAll, type PushCase } from '../support/push-cases.ts';
 import { startWriterHarness, tradeBatch } from '../support/writer-harness.ts';
 
 // Envelopes built to hurt the writer (issue 21 point 6); results are in docs/RELIABILITY.md.
@@ -10,13 +11,10 @@ const DEPTH = 10_000;
 const SUB = 'projects/tickstream-test/subscriptions/hostile';
 const PROTO_KEYS = ['__proto__', 'constructor', 'prototype'] as const;
 
-interface Case {
-  readonly kind: string;
+interface Case extends PushCase {
   /** The raw request body (text, so `__proto__` stays an own key and deep nesting is never stringified). */
   readonly body: string;
   readonly status: 200 | 400;
-  readonly rows: number;
-  readonly quarantined: number;
 }
 
 interface Tools {
@@ -185,33 +183,9 @@ test('hostile envelopes (huge counts, non-finite columns, deep JSON, prototype k
   t.teardown(() => h.stop());
   const now = Date.now();
   const cases = generate(20261207, now);
-  const started = Date.now();
-  const mismatches: string[] = [];
-  let retried5xx = 0;
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (next < cases.length) {
-        const index = next++;
-        const c = cases[index]!;
-        // A 5xx is allowed only when the redelivery (Pub/Sub's retry) then succeeds.
-        let reply = await h.post(c.body);
-        for (let attempt = 0; reply.status >= 500 && attempt < 3; attempt++) {
-          retried5xx++;
-          reply = await h.post(c.body);
-        }
-        const rows = Number(reply.body?.rows ?? 0);
-        const quarantined = Number(reply.body?.quarantined ?? 0);
-        if (reply.status !== c.status || rows !== c.rows || quarantined !== c.quarantined) {
-          mismatches.push(
-            `#${index} ${c.kind}: got ${reply.status} rows ${rows} quarantined ${quarantined} ` +
-              `(${JSON.stringify(reply.body?.detail ?? reply.body?.error)}), want ${c.status} ${c.rows} ${c.quarantined}`,
-          );
-        }
-      }
-    }),
-  );
-  const seconds = (Date.now() - started) / 1000;
+  // A 5xx is allowed only when the redelivery (Pub/Sub's retry) then succeeds: the final answer is compared.
+  const { statuses, kinds, mismatches, seconds } = await pushAll(h, cases, CONCURRENCY, 3);
+  const retried5xx = [...statuses].reduce((n, [status, count]) => n + (status >= 500 ? count : 0), 0);
   t.deepEqual(mismatches.slice(0, 10), [], `${mismatches.length} mismatches`);
   t.true(h.writer.running, 'the writer process is alive');
   const after = encodeBatch(tradeBatch('hxafterusdt', 0, 1, 3, { now, relayId: 'hx-after' }));
@@ -232,12 +206,9 @@ test('hostile envelopes (huge counts, non-finite columns, deep JSON, prototype k
   );
   const lost = `SELECT COUNT(*) FROM ${h.table('quarantine')} WHERE payload = '[object Object]'`;
   t.is(await h.scalar(lost), 0, 'every quarantined payload is evidence, not a placeholder');
-  const kinds = Object.fromEntries(
-    Object.keys(KINDS).map((k) => [k, cases.filter((c) => c.kind === k).length]),
-  );
   t.log(
     `${cases.length} hostile envelopes in ${seconds.toFixed(1)} s (${retried5xx} 5xx retried): ` +
       `${expectedRows} rows stored, ${expectedQuarantine} quarantine entries, ` +
-      `${cases.filter((c) => c.status === 400).length} non-pushes refused; per kind ${JSON.stringify(kinds)}`,
+      `${cases.filter((c) => c.status === 400).length} non-pushes refused; per kind ${JSON.stringify(Object.fromEntries(kinds))}`,
   );
 });

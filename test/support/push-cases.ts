@@ -17,11 +17,15 @@ export interface PushRun {
   readonly seconds: number;
 }
 
-/** Posts every case to the writer with `concurrency` requests in flight and compares each answer. */
+/**
+ * Posts every case to the writer with `concurrency` requests in flight and compares each answer. A 5xx is
+ * posted again up to `retries` times, as Pub/Sub redelivers it; `statuses` counts every answer, retried ones too.
+ */
 export async function pushAll(
   h: WriterHarness,
   cases: readonly PushCase[],
   concurrency: number,
+  retries = 0,
 ): Promise<PushRun> {
   const started = Date.now();
   const mismatches: string[] = [];
@@ -33,15 +37,20 @@ export async function pushAll(
       while (next < cases.length) {
         const index = next++;
         const c = cases[index]!;
-        const reply = await h.post(c.body === undefined ? 'null' : c.body);
+        const body = c.body === undefined ? 'null' : c.body;
+        let reply = await h.post(body);
         statuses.set(reply.status, (statuses.get(reply.status) ?? 0) + 1);
+        for (let attempt = 0; reply.status >= 500 && attempt < retries; attempt++) {
+          reply = await h.post(body);
+          statuses.set(reply.status, (statuses.get(reply.status) ?? 0) + 1);
+        }
         kinds.set(c.kind, (kinds.get(c.kind) ?? 0) + 1);
         const rows = Number(reply.body?.rows ?? 0);
         const quarantined = Number(reply.body?.quarantined ?? 0);
         if (reply.status !== c.status || rows !== c.rows || quarantined !== c.quarantined) {
           mismatches.push(
             `#${index} ${c.kind}: got ${reply.status} rows ${rows} quarantined ${quarantined} ` +
-              `(${JSON.stringify(reply.body?.detail)}), want ${c.status} ${c.rows} ${c.quarantined}`,
+              `(${JSON.stringify(reply.body?.detail ?? reply.body?.error)}), want ${c.status} ${c.rows} ${c.quarantined}`,
           );
         }
       }
