@@ -2,6 +2,7 @@ import test from 'ava';
 import { encodeBatch } from '../../functions/core/contract/encode.ts';
 import { encodeBatchV1 } from '../../functions/core/contract/message-v1.ts';
 import { seededRandom } from '../../scripts/local/seeded-random.ts';
+import { pushAll } from '../support/push-cases.ts';
 import { startWriterHarness, tradeBatch } from '../support/writer-harness.ts';
 
 const ENVELOPES = 10_000;
@@ -184,31 +185,7 @@ test('10,000 random and malformed envelopes: no crash, no 5xx, every row and poi
   t.teardown(() => h.stop());
   const now = Date.now();
   const cases = generate(20261126, ENVELOPES, now);
-  const started = Date.now();
-  const mismatches: string[] = [];
-  const statuses = new Map<number, number>();
-  const kinds = new Map<string, number>();
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (next < cases.length) {
-        const index = next++;
-        const c = cases[index]!;
-        const reply = await h.post(c.body === undefined ? 'null' : c.body);
-        statuses.set(reply.status, (statuses.get(reply.status) ?? 0) + 1);
-        kinds.set(c.kind, (kinds.get(c.kind) ?? 0) + 1);
-        const rows = Number(reply.body?.rows ?? 0);
-        const quarantined = Number(reply.body?.quarantined ?? 0);
-        if (reply.status !== c.status || rows !== c.rows || quarantined !== c.quarantined) {
-          mismatches.push(
-            `#${index} ${c.kind}: got ${reply.status} rows ${rows} quarantined ${quarantined} ` +
-              `(${JSON.stringify(reply.body?.detail)}), want ${c.status} ${c.rows} ${c.quarantined}`,
-          );
-        }
-      }
-    }),
-  );
-  const seconds = (Date.now() - started) / 1000;
+  const { statuses, kinds, mismatches, seconds } = await pushAll(h, cases, CONCURRENCY);
   t.deepEqual(mismatches.slice(0, 10), [], `${mismatches.length} mismatches`);
   t.true(h.writer.running, 'the writer is alive');
   t.deepEqual(

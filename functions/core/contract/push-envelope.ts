@@ -98,15 +98,24 @@ export function isValidBase64(raw: string): boolean {
   return BASE64.test(raw) && raw.length % 4 !== 1;
 }
 
-/** JSON text of a parsed value, with numbers JSON cannot hold (Infinity, NaN) kept as text. */
+/** Nesting kept in quarantine evidence; deeper JSON (10,000 levels is valid JSON) would overflow the stack. */
+const EVIDENCE_DEPTH = 64;
+
+/** JSON text of a parsed value, with numbers JSON cannot hold (Infinity, NaN) kept as text and nesting past
+ * EVIDENCE_DEPTH replaced by a marker, so the rest of the value (data, ids) is still kept verbatim. */
 export function stringifyLoose(value: unknown): string {
   try {
-    return (
-      JSON.stringify(value, (_key, v: unknown) =>
-        typeof v === 'number' && !Number.isFinite(v) ? String(v) : typeof v === 'bigint' ? String(v) : v,
-      ) ?? String(value)
-    );
+    return JSON.stringify(bounded(value, EVIDENCE_DEPTH)) ?? String(value);
   } catch {
     return String(value);
   }
+}
+
+function bounded(value: unknown, depth: number): unknown {
+  if (typeof value === 'number') return Number.isFinite(value) ? value : String(value);
+  if (typeof value === 'bigint') return String(value);
+  if (typeof value !== 'object' || value === null) return value;
+  if (depth === 0) return `[nested deeper than ${EVIDENCE_DEPTH} levels]`;
+  if (Array.isArray(value)) return value.map((item: unknown) => bounded(item, depth - 1));
+  return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, bounded(item, depth - 1)]));
 }
