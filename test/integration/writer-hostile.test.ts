@@ -143,11 +143,18 @@ const KINDS: Record<string, (x: Tools) => Case> = {
     const text = withField(x.header, 'w', JSON.stringify([from, from + 100]));
     return poison('window_2100', pushText(x.id, message(text, x.columns)));
   },
+  unconfigured_stream: (x) => {
+    // A well-formed stream no relay is configured for: the writer keeps no stream list (a relay with a newer
+    // configuration may record a stream first during a rolling change), so its rows are stored, not refused.
+    const symbol = `${x.pick(['xrp', 'doge', 'sol', 'ada'])}${x.id.replace('hx-', 'n')}usdt`;
+    const text = withField(x.header, 's', JSON.stringify(symbol));
+    return stored('unconfigured_stream', pushText(x.id, message(text, x.columns)), x.n);
+  },
   unsupported_exchange: (x) => {
     const exchange = x.pick([
       'kraken',
       'BINANCE',
-      'binance-futures',
+      'binance-options',
       ' binance',
       'coinbase2',
       'x'.repeat(200),
@@ -177,7 +184,7 @@ function generate(seed: number, now: number): Case[] {
   return cases;
 }
 
-test('hostile envelopes (huge counts, non-finite columns, deep JSON, prototype keys, lying attributes, 1970 and 2100 windows, unknown exchanges) are stored or quarantined and never crash the writer', async (t) => {
+test('hostile envelopes (huge counts, non-finite columns, deep JSON, prototype keys, lying attributes, 1970 and 2100 windows, unconfigured streams, unknown exchanges) are stored or quarantined and never crash the writer', async (t) => {
   t.timeout(180_000);
   const h = await startWriterHarness({ name: 'hostile' });
   t.teardown(() => h.stop());
