@@ -297,7 +297,7 @@ test('the root module takes the agreed variables and gives the useful outputs', 
     'project_id',
     'region',
     'relay_streams',
-    'image_tag',
+    'relay_image_digest',
     'tardis_api_endpoint',
     'notification_channels',
   ]) {
@@ -537,6 +537,7 @@ test('the gaps table has the agreed schema', (t) => {
 interface Grant {
   role: string;
   on: string;
+  reason?: string;
 }
 const IAM_TARGET: Record<string, string> = {
   pubsub_topic: 'topic',
@@ -547,6 +548,27 @@ const IAM_TARGET: Record<string, string> = {
   storage_bucket: 'bucket',
   artifact_registry_repository: 'repository',
 };
+
+/**
+ * The roles one grant block makes: its `role`, or one per element of `for_each = toset(local.X)` with
+ * `role = each.value`. A custom role of modules/iam is named `custom/<role_id>`, as in the allow-list.
+ */
+function rolesOf(m: Mod, block: Block, where: string, problems: string[]): string[] {
+  const custom = /^\$\{google_project_iam_custom_role\.(\w+)\.(?:name|id)\}$/.exec(String(block.role));
+  if (custom) {
+    const roleId = m.hcl.resource?.google_project_iam_custom_role?.[custom[1]!]?.[0]?.role_id;
+    if (typeof roleId !== 'string') problems.push(`${where}: no custom role ${custom[1]} in ${m.name}`);
+    return [`custom/${roleId}`];
+  }
+  if (block.for_each === undefined) return [String(block.role)];
+  const list = /^\$\{toset\(local\.(\w+)\)\}$/.exec(String(block.for_each))?.[1];
+  const roles = list ? Object.assign({}, ...(m.hcl.locals ?? []))[list] : undefined;
+  if (!Array.isArray(roles) || block.role !== '${each.value}') {
+    problems.push(`${where}: for_each must be toset(local.<literal list of roles>) with role = each.value`);
+    return [];
+  }
+  return roles.map(String);
+}
 
 function grantsInHcl(inf: Infra): { byIdentity: Map<string, Grant[]>; problems: string[] } {
   const byIdentity = new Map<string, Grant[]>();
@@ -578,7 +600,8 @@ function grantsInHcl(inf: Infra): { byIdentity: Map<string, Grant[]>; problems: 
         );
         continue;
       }
-      byIdentity.set(identity, [...(byIdentity.get(identity) ?? []), { role: block.role, on }]);
+      const grants = rolesOf(m, block, where, problems).map((role) => ({ role, on }));
+      byIdentity.set(identity, [...(byIdentity.get(identity) ?? []), ...grants]);
     }
   }
   return { byIdentity, problems };
@@ -614,6 +637,133 @@ test('each service account holds exactly the roles in the allow-list', async (t)
       .sort(),
     'every service account is in the allow-list and vice versa',
   );
+});
+
+interface AllowList {
+  customRoles: Record<string, Record<string, string>>;
+  identities: Record<string, Grant[]>;
+}
+const allowList = (): AllowList =>
+  JSON.parse(readFileSync(join(INFRA, 'iam-allowlist.json'), 'utf8')) as AllowList;
+
+test('every allow-listed grant and custom-role permission says why it is needed', (t) => {
+  const allow = allowList();
+  for (const [identity, grants] of Object.entries(allow.identities)) {
+    for (const g of grants) {
+      t.true((g.reason ?? '').trim().length >= 20, `${identity}: ${g.role} on ${g.on} needs a reason`);
+    }
+  }
+  for (const [role, permissions] of Object.entries(allow.customRoles)) {
+    t.true(Object.keys(permissions).length > 0, `${role} lists its permissions`);
+    for (const [permission, reason] of Object.entries(permissions)) {
+      t.true(reason.trim().length >= 20, `${role}: ${permission} needs a reason`);
+    }
+  }
+});
+
+test('the custom roles hold exactly the allow-listed permissions, and every one is granted', async (t) => {
+  const inf = await infra();
+  const allow = allowList();
+  const roles = (mod(inf, 'iam').hcl.resource.google_project_iam_custom_role ?? {}) as Record<
+    string,
+    Block[]
+  >;
+  const inHcl = Object.fromEntries(
+    Object.values(roles).map(([r]) => [r!.role_id as string, [...(r!.permissions as string[])].sort()]),
+  );
+  const listed = Object.fromEntries(
+    Object.entries(allow.customRoles).map(([id, permissions]) => [id, Object.keys(permissions).sort()]),
+  );
+  t.deepEqual(inHcl, listed, 'modules/iam/roles.tf vs customRoles of infra/iam-allowlist.json');
+  const granted = new Set(
+    Object.values(allow.identities)
+      .flat()
+      .map((g) => g.role),
+  );
+  for (const id of Object.keys(listed)) t.true(granted.has(`custom/${id}`), `custom role ${id} is granted`);
+});
+
+const PRIMITIVE = /^roles\/(owner|editor|viewer)$/;
+
+test('no identity holds a primitive role', async (t) => {
+  const { byIdentity } = grantsInHcl(await infra());
+  const grants = [...Object.values(allowList().identities).flat(), ...[...byIdentity.values()].flat()];
+  t.true(grants.length > 20);
+  t.deepEqual(
+    grants.filter((g) => PRIMITIVE.test(g.role)).map((g) => `${g.role} on ${g.on}`),
+    [],
+  );
+});
+
+test('the writer and gap-filler can insert and query but never create, alter or drop a table', async (t) => {
+  const { byIdentity } = grantsInHcl(await infra());
+  const allow = allowList();
+  for (const identity of ['writer', 'gapfill']) {
+    const grants = byIdentity.get(identity) ?? [];
+    const bigquery = grants.filter((g) => /bigquery/.test(g.on) || /bigquery|custom\//.test(g.role));
+    t.true(bigquery.length > 0, `${identity} has BigQuery access`);
+    for (const g of bigquery) {
+      t.regex(
+        g.role,
+        /^custom\//,
+        `${identity}: ${g.role} must be one of our custom roles, not a predefined one`,
+      );
+      const permissions = Object.keys(allow.customRoles[g.role.slice('custom/'.length)] ?? {});
+      t.true(permissions.length > 0, `${g.role} is an allow-listed custom role`);
+      for (const p of permissions) {
+        t.false(
+          /\.(delete|update|create|setIamPolicy|export)$/.test(p) && p !== 'bigquery.jobs.create',
+          `${identity}: ${p} would let it change or drop what it should only fill`,
+        );
+      }
+    }
+    t.false(
+      grants.some((g) => /^roles\/bigquery\.(dataEditor|dataOwner|admin|jobUser|user)$/.test(g.role)),
+      `${identity} holds no predefined BigQuery role`,
+    );
+  }
+});
+
+/** Roles that deploy, administer or impersonate: none of them may reach the identity that runs third-party code. */
+const DEPLOY_ROLE =
+  /admin|owner|editor|developer|invoker|serviceAccount(User|TokenCreator)|roleAdmin|projectIamAdmin|^roles\/(run|cloudfunctions|cloudbuild|secretmanager|pubsub|bigquery|datastore|cloudscheduler|monitoring|iam)\./i;
+
+test('the CI identity holds no deploy right: only its logs, the image repository and the sources bucket', async (t) => {
+  const { byIdentity } = grantsInHcl(await infra());
+  const ci = byIdentity.get('ci') ?? [];
+  t.true(ci.length > 0, 'the CI identity exists and publishes something');
+  t.deepEqual(
+    ci.filter((g) => g.on === 'project').map((g) => g.role),
+    ['roles/logging.logWriter'],
+    'at project level, CI may only write its build logs',
+  );
+  t.deepEqual(
+    ci.filter((g) => DEPLOY_ROLE.test(g.role)).map((g) => `${g.role} on ${g.on}`),
+    [],
+  );
+  t.deepEqual([...new Set(ci.map((g) => g.on))].sort(), [
+    'artifact_registry_repository/docker_repository',
+    'project',
+    'storage_bucket/source_bucket',
+  ]);
+  t.false(
+    ci.some((g) => /objectAdmin|objectUser|storage\.admin/.test(g.role)),
+    'CI can create objects but never replace or delete one',
+  );
+});
+
+test("the deployer's every role is listed with its reason in docs/DEPLOY.md", async (t) => {
+  const { byIdentity } = grantsInHcl(await infra());
+  const deployer = byIdentity.get('deployer') ?? [];
+  t.true(deployer.length >= 10);
+  const doc = readFileSync(join(ROOT, 'docs/DEPLOY.md'), 'utf8');
+  for (const g of deployer) {
+    t.regex(
+      doc,
+      new RegExp(`^\\| \`${g.role.replace(/[.]/g, '\\.')}\` \\| [^|]{20,}\\|`, 'm'),
+      `docs/DEPLOY.md has a table row | \`${g.role}\` | why |`,
+    );
+  }
 });
 
 test('each component runs as its own service account', async (t) => {
@@ -790,7 +940,26 @@ test('the relay runs as one always-on instance with health probes', async (t) =>
   t.is(container.liveness_probe[0].http_get[0].path, '/healthz');
   const image = resolve(inf, 'relay', container.image);
   t.is(image.kind, 'opaque');
-  t.regex((image as { expr: string }).expr, /docker\.pkg\.dev\/.*\/relay:\$\{var\.image_tag\}$/);
+  t.regex((image as { expr: string }).expr, /docker\.pkg\.dev\/.*\/relay@\$\{var\.relay_image_digest\}$/);
+  // Deployed by digest only: the variable refuses a tag, a short digest or an empty value.
+  const digest = inf.root.hcl.variable.relay_image_digest[0];
+  t.false('default' in digest, 'no default: every apply names the image CI built');
+  const pattern = /regex\("([^"]+)"/
+    .exec(String(digest.validation[0].condition))?.[1]
+    ?.replace(/\\\\/g, '\\');
+  t.truthy(pattern);
+  const accepts = (v: string) => new RegExp(pattern!).test(v);
+  t.true(accepts(`sha256:${'0123456789abcdef'.repeat(4)}`));
+  for (const bad of [
+    'latest',
+    'abc1234',
+    'sha256:abc',
+    `sha256:${'A'.repeat(64)}`,
+    `x sha256:${'0'.repeat(64)}`,
+    '',
+  ]) {
+    t.false(accepts(bad), `relay_image_digest refuses ${JSON.stringify(bad)}`);
+  }
 });
 
 test('Firestore TTL policies expire heartbeat and lease documents on expireAt', async (t) => {
