@@ -869,7 +869,12 @@ test("the push endpoint is the writer function's deterministic URL, and the writ
 test("Terraform never turns the writer's push authentication off", (t) => {
   const files = tfFiles(INFRA);
   t.true(files.length > 10);
-  for (const file of [...files, join(INFRA, 'terraform.tfvars.example'), join(ROOT, 'cloudbuild.yaml')]) {
+  for (const file of [
+    ...files,
+    join(INFRA, 'terraform.tfvars.example'),
+    join(ROOT, 'cloudbuild.yaml'),
+    join(ROOT, 'cloudbuild.ci.yaml'),
+  ]) {
     t.notRegex(readFileSync(file, 'utf8'), /\bPUSH_AUTH\b(?!_)/, `${file} must not set PUSH_AUTH`);
   }
 });
@@ -1031,35 +1036,33 @@ interface BuildConfig {
   options?: { env?: string[] };
   steps: BuildStep[];
 }
-function cloudbuild(): BuildConfig {
-  return yaml.load(readFileSync(join(ROOT, 'cloudbuild.yaml'), 'utf8')) as BuildConfig;
+/** CD (cloudbuild.yaml, deploys) and CI (cloudbuild.ci.yaml, tests and publishes): docs/decisions/0023. */
+const BUILD_FILES = { cd: 'cloudbuild.yaml', ci: 'cloudbuild.ci.yaml' } as const;
+function cloudbuild(which: keyof typeof BUILD_FILES = 'cd'): BuildConfig {
+  return yaml.load(readFileSync(join(ROOT, BUILD_FILES[which]), 'utf8')) as BuildConfig;
 }
 const commandText = (step: BuildStep) => [step.entrypoint ?? '', ...(step.args ?? [])].join(' ');
 
-test('cloudbuild.yaml parses and every step has a unique id and waits only on earlier steps', (t) => {
-  const config = cloudbuild();
-  t.true(config.steps.length > 0);
-  const seen = new Set<string>();
-  for (const [i, step] of config.steps.entries()) {
-    t.truthy(step.id, `step ${i} (${step.name}) has an id`);
-    t.false(seen.has(step.id!), `id ${step.id} is unique`);
-    for (const dep of step.waitFor ?? []) {
-      t.true(dep === '-' || seen.has(dep), `${step.id} waits for ${dep}, an earlier step`);
+test('the cloudbuild files parse and every step has a unique id and waits only on earlier steps', (t) => {
+  const ids = { cd: new Set<string>(), ci: new Set<string>() };
+  for (const which of ['cd', 'ci'] as const) {
+    const config = cloudbuild(which);
+    t.true(config.steps.length > 0);
+    const seen = ids[which];
+    for (const [i, step] of config.steps.entries()) {
+      t.truthy(step.id, `${which} step ${i} (${step.name}) has an id`);
+      t.false(seen.has(step.id!), `id ${step.id} is unique`);
+      for (const dep of step.waitFor ?? []) {
+        t.true(dep === '-' || seen.has(dep), `${step.id} waits for ${dep}, an earlier step`);
+      }
+      seen.add(step.id!);
     }
-    seen.add(step.id!);
   }
-  for (const id of [
-    'install',
-    'lint',
-    'test',
-    'compile',
-    'package-writer',
-    'package-gapfill',
-    'terraform-apply',
-  ]) {
-    t.true(seen.has(id), `a ${id} step`);
+  for (const id of ['install', 'lint', 'test', 'compile', 'package-writer', 'package-gapfill']) {
+    t.true(ids.ci.has(id), `a ${id} step in CI`);
   }
-  const steps = Object.fromEntries(config.steps.map((s) => [s.id, commandText(s)]));
+  t.true(ids.cd.has('terraform-apply'), 'a terraform-apply step in CD');
+  const steps = Object.fromEntries(cloudbuild('ci').steps.map((s) => [s.id, commandText(s)]));
   t.regex(steps.install!, /npm ci/);
   t.regex(steps.lint!, /npm run lint/);
   t.regex(steps.test!, /npm test/);
@@ -1072,36 +1075,42 @@ test("the build checks the deploy through data, never through the relay's intern
   t.true(cloudbuild().steps.some((s) => s.id === 'smoke-checkpoints'));
 });
 
-test('every script, npm script and file cloudbuild.yaml calls exists', (t) => {
-  const config = cloudbuild();
+test('every script, npm script and file the cloudbuild files call exists', (t) => {
   const scripts = (
     JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
   ).scripts;
-  for (const step of config.steps) {
-    const text = commandText(step);
-    for (const [, path] of text.matchAll(/\b(scripts\/[\w./-]+\.(?:ts|mjs|js|sh))/g)) {
-      t.true(existsSync(join(ROOT, path!)), `${step.id}: ${path} exists`);
+  for (const which of ['cd', 'ci'] as const) {
+    for (const step of cloudbuild(which).steps) {
+      const text = commandText(step);
+      for (const [, dist, path] of text.matchAll(/\b(dist\/)?(scripts\/[\w./-]+\.(?:ts|mjs|js|sh))/g)) {
+        // dist/scripts/x.js runs inside the relay image: its source is scripts/x.ts.
+        const source = dist ? path!.replace(/\.js$/, '.ts') : path!;
+        t.true(existsSync(join(ROOT, source)), `${step.id}: ${source} exists`);
+      }
+      for (const [, script] of text.matchAll(/npm run ([\w:-]+)/g)) {
+        t.truthy(scripts[script!], `${step.id}: npm run ${script} is a package.json script`);
+      }
+      if (/\bnpm test\b/.test(text)) t.truthy(scripts.test, `${step.id}: npm test`);
+      for (const [, path] of text.matchAll(/-p (\S+\.json)/g))
+        t.true(existsSync(join(ROOT, path!)), `${path} exists`);
+      for (const [, path] of text.matchAll(/-chdir=(\S+)/g))
+        t.true(existsSync(join(ROOT, path!)), `${path} exists`);
+      if (step.args?.[0] === 'build') t.true(existsSync(join(ROOT, 'Dockerfile')), 'Dockerfile exists');
     }
-    for (const [, script] of text.matchAll(/npm run ([\w:-]+)/g)) {
-      t.truthy(scripts[script!], `${step.id}: npm run ${script} is a package.json script`);
-    }
-    if (/\bnpm test\b/.test(text)) t.truthy(scripts.test, `${step.id}: npm test`);
-    for (const [, path] of text.matchAll(/-p (\S+\.json)/g))
-      t.true(existsSync(join(ROOT, path!)), `${path} exists`);
-    for (const [, path] of text.matchAll(/-chdir=(\S+)/g))
-      t.true(existsSync(join(ROOT, path!)), `${path} exists`);
-    if (step.args?.[0] === 'build') t.true(existsSync(join(ROOT, 'Dockerfile')), 'Dockerfile exists');
   }
 });
 
-test('every substitution cloudbuild.yaml uses is declared', (t) => {
-  const text = readFileSync(join(ROOT, 'cloudbuild.yaml'), 'utf8').replace(/\$\$/g, '');
-  const declared = new Set(Object.keys(cloudbuild().substitutions));
-  const used = new Set([...text.matchAll(/\$\{?(_[A-Z0-9_]+)/g)].map((m) => m[1]!));
-  t.deepEqual(
-    [...used].filter((u) => !declared.has(u)),
-    [],
-  );
+test('every substitution the cloudbuild files use is declared', (t) => {
+  for (const which of ['cd', 'ci'] as const) {
+    const text = readFileSync(join(ROOT, BUILD_FILES[which]), 'utf8').replace(/\$\$/g, '');
+    const declared = new Set(Object.keys(cloudbuild(which).substitutions));
+    const used = new Set([...text.matchAll(/\$\{?(_[A-Z0-9_]+)/g)].map((m) => m[1]!));
+    t.deepEqual(
+      [...used].filter((u) => !declared.has(u)),
+      [],
+      BUILD_FILES[which],
+    );
+  }
   const variables = new Set(Object.keys(infraVariablesSync()));
   for (const env of cloudbuild().options?.env ?? []) {
     const tfVar = /^TF_VAR_(\w+)=/.exec(env)?.[1];
