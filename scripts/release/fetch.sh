@@ -7,14 +7,9 @@
 #   scripts/release/fetch.sh RELEASE BUCKET IMAGE_REPOSITORY
 set -euo pipefail
 
-die() {
-  echo "fetch-release: $*" >&2
-  exit 1
-}
-
-[[ $# -eq 3 ]] || die "usage: fetch.sh RELEASE BUCKET IMAGE_REPOSITORY"
-release=$1 bucket=$2 repository=$3
-[[ $release =~ ^[0-9a-f]{7,40}$ ]] || die "release '$release' is not a commit sha"
+# shellcheck source=scripts/release/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+release_args "$@"
 
 mkdir -p .release dist/packages
 gcloud storage cp "gs://$bucket/releases/$release.env" .release/release.env >&2 ||

@@ -7,14 +7,9 @@
 # Reads .release/relay-image (repository@sha256:..., written after the push) and dist/packages/*.zip.
 set -euo pipefail
 
-die() {
-  echo "publish-release: $*" >&2
-  exit 1
-}
-
-[[ $# -eq 3 ]] || die "usage: publish.sh RELEASE BUCKET IMAGE_REPOSITORY"
-release=$1 bucket=$2 repository=$3
-[[ $release =~ ^[0-9a-f]{7,40}$ ]] || die "release '$release' is not a commit sha"
+# shellcheck source=scripts/release/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+release_args "$@"
 
 image=$(cat .release/relay-image)
 [[ $image =~ ^${repository}@sha256:[0-9a-f]{64}$ ]] ||

@@ -292,7 +292,7 @@ function workspace(): { dir: string; env: NodeJS.ProcessEnv; gcs: string } {
   mkdirSync(join(dir, 'ws/dist/packages'), { recursive: true });
   writeFileSync(join(bin, 'gcloud'), FAKE_GCLOUD);
   chmodSync(join(bin, 'gcloud'), 0o755);
-  for (const f of ['publish.sh', 'fetch.sh']) {
+  for (const f of ['lib.sh', 'publish.sh', 'fetch.sh']) {
     copyFileSync(join(ROOT, 'scripts/release', f), join(dir, 'ws/scripts/release', f));
   }
   writeFileSync(join(dir, 'ws/dist/packages/writer.zip'), 'writer zip bytes');
