@@ -1,4 +1,5 @@
-# Every service account and every IAM grant of the pipeline, in one place. infra/iam-allowlist.json lists
+# Every service account and every IAM grant of the pipeline, in this module: the runtime identities here,
+# the custom roles in roles.tf, the CI and deployer identities in delivery.tf. infra/iam-allowlist.json lists
 # the same grants as data, and test/integration/infra.test.ts fails when the two differ in either direction.
 # Grants are additive (*_iam_member): nothing here removes access someone else granted.
 
