@@ -29,7 +29,8 @@ locals {
   # Known before the function exists, so the writer's own env can carry it without a cycle.
   writer_url = "https://${local.services.writer}-${data.google_project.this.number}.${var.region}.run.app"
 
-  relay_image = "${var.region}-docker.pkg.dev/${var.project_id}/${var.artifact_repository}/relay:${var.image_tag}"
+  # By digest: exactly the image CI built and tested (docs/decisions/0023), never a tag that can move.
+  relay_image = "${var.region}-docker.pkg.dev/${var.project_id}/${var.artifact_repository}/relay@${var.relay_image_digest}"
 }
 
 module "iam" {

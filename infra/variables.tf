@@ -33,9 +33,14 @@ variable "relay_streams" {
   }
 }
 
-variable "image_tag" {
-  description = "Tag of the relay image in Artifact Registry (Cloud Build pushes relay:<tag>)."
+variable "relay_image_digest" {
+  description = "Digest of the relay image CI built and pushed (sha256:<64 hex>, from its release manifest): deployed by digest, never by a tag that can move."
   type        = string
+
+  validation {
+    condition     = can(regex("^sha256:[0-9a-f]{64}$", var.relay_image_digest))
+    error_message = "relay_image_digest must be sha256:<64 lower-case hex digits>, the digest CI recorded in its release manifest."
+  }
 }
 
 variable "artifact_repository" {

@@ -297,7 +297,7 @@ test('the root module takes the agreed variables and gives the useful outputs', 
     'project_id',
     'region',
     'relay_streams',
-    'image_tag',
+    'relay_image_digest',
     'tardis_api_endpoint',
     'notification_channels',
   ]) {
@@ -537,6 +537,7 @@ test('the gaps table has the agreed schema', (t) => {
 interface Grant {
   role: string;
   on: string;
+  reason?: string;
 }
 const IAM_TARGET: Record<string, string> = {
   pubsub_topic: 'topic',
@@ -547,6 +548,27 @@ const IAM_TARGET: Record<string, string> = {
   storage_bucket: 'bucket',
   artifact_registry_repository: 'repository',
 };
+
+/**
+ * The roles one grant block makes: its `role`, or one per element of `for_each = toset(local.X)` with
+ * `role = each.value`. A custom role of modules/iam is named `custom/<role_id>`, as in the allow-list.
+ */
+function rolesOf(m: Mod, block: Block, where: string, problems: string[]): string[] {
+  const custom = /^\$\{google_project_iam_custom_role\.(\w+)\.(?:name|id)\}$/.exec(String(block.role));
+  if (custom) {
+    const roleId = m.hcl.resource?.google_project_iam_custom_role?.[custom[1]!]?.[0]?.role_id;
+    if (typeof roleId !== 'string') problems.push(`${where}: no custom role ${custom[1]} in ${m.name}`);
+    return [`custom/${roleId}`];
+  }
+  if (block.for_each === undefined) return [String(block.role)];
+  const list = /^\$\{toset\(local\.(\w+)\)\}$/.exec(String(block.for_each))?.[1];
+  const roles = list ? Object.assign({}, ...(m.hcl.locals ?? []))[list] : undefined;
+  if (!Array.isArray(roles) || block.role !== '${each.value}') {
+    problems.push(`${where}: for_each must be toset(local.<literal list of roles>) with role = each.value`);
+    return [];
+  }
+  return roles.map(String);
+}
 
 function grantsInHcl(inf: Infra): { byIdentity: Map<string, Grant[]>; problems: string[] } {
   const byIdentity = new Map<string, Grant[]>();
@@ -578,7 +600,8 @@ function grantsInHcl(inf: Infra): { byIdentity: Map<string, Grant[]>; problems: 
         );
         continue;
       }
-      byIdentity.set(identity, [...(byIdentity.get(identity) ?? []), { role: block.role, on }]);
+      const grants = rolesOf(m, block, where, problems).map((role) => ({ role, on }));
+      byIdentity.set(identity, [...(byIdentity.get(identity) ?? []), ...grants]);
     }
   }
   return { byIdentity, problems };
@@ -614,6 +637,133 @@ test('each service account holds exactly the roles in the allow-list', async (t)
       .sort(),
     'every service account is in the allow-list and vice versa',
   );
+});
+
+interface AllowList {
+  customRoles: Record<string, Record<string, string>>;
+  identities: Record<string, Grant[]>;
+}
+const allowList = (): AllowList =>
+  JSON.parse(readFileSync(join(INFRA, 'iam-allowlist.json'), 'utf8')) as AllowList;
+
+test('every allow-listed grant and custom-role permission says why it is needed', (t) => {
+  const allow = allowList();
+  for (const [identity, grants] of Object.entries(allow.identities)) {
+    for (const g of grants) {
+      t.true((g.reason ?? '').trim().length >= 20, `${identity}: ${g.role} on ${g.on} needs a reason`);
+    }
+  }
+  for (const [role, permissions] of Object.entries(allow.customRoles)) {
+    t.true(Object.keys(permissions).length > 0, `${role} lists its permissions`);
+    for (const [permission, reason] of Object.entries(permissions)) {
+      t.true(reason.trim().length >= 20, `${role}: ${permission} needs a reason`);
+    }
+  }
+});
+
+test('the custom roles hold exactly the allow-listed permissions, and every one is granted', async (t) => {
+  const inf = await infra();
+  const allow = allowList();
+  const roles = (mod(inf, 'iam').hcl.resource.google_project_iam_custom_role ?? {}) as Record<
+    string,
+    Block[]
+  >;
+  const inHcl = Object.fromEntries(
+    Object.values(roles).map(([r]) => [r!.role_id as string, [...(r!.permissions as string[])].sort()]),
+  );
+  const listed = Object.fromEntries(
+    Object.entries(allow.customRoles).map(([id, permissions]) => [id, Object.keys(permissions).sort()]),
+  );
+  t.deepEqual(inHcl, listed, 'modules/iam/roles.tf vs customRoles of infra/iam-allowlist.json');
+  const granted = new Set(
+    Object.values(allow.identities)
+      .flat()
+      .map((g) => g.role),
+  );
+  for (const id of Object.keys(listed)) t.true(granted.has(`custom/${id}`), `custom role ${id} is granted`);
+});
+
+const PRIMITIVE = /^roles\/(owner|editor|viewer)$/;
+
+test('no identity holds a primitive role', async (t) => {
+  const { byIdentity } = grantsInHcl(await infra());
+  const grants = [...Object.values(allowList().identities).flat(), ...[...byIdentity.values()].flat()];
+  t.true(grants.length > 20);
+  t.deepEqual(
+    grants.filter((g) => PRIMITIVE.test(g.role)).map((g) => `${g.role} on ${g.on}`),
+    [],
+  );
+});
+
+test('the writer and gap-filler can insert and query but never create, alter or drop a table', async (t) => {
+  const { byIdentity } = grantsInHcl(await infra());
+  const allow = allowList();
+  for (const identity of ['writer', 'gapfill']) {
+    const grants = byIdentity.get(identity) ?? [];
+    const bigquery = grants.filter((g) => /bigquery/.test(g.on) || /bigquery|custom\//.test(g.role));
+    t.true(bigquery.length > 0, `${identity} has BigQuery access`);
+    for (const g of bigquery) {
+      t.regex(
+        g.role,
+        /^custom\//,
+        `${identity}: ${g.role} must be one of our custom roles, not a predefined one`,
+      );
+      const permissions = Object.keys(allow.customRoles[g.role.slice('custom/'.length)] ?? {});
+      t.true(permissions.length > 0, `${g.role} is an allow-listed custom role`);
+      for (const p of permissions) {
+        t.false(
+          /\.(delete|update|create|setIamPolicy|export)$/.test(p) && p !== 'bigquery.jobs.create',
+          `${identity}: ${p} would let it change or drop what it should only fill`,
+        );
+      }
+    }
+    t.false(
+      grants.some((g) => /^roles\/bigquery\.(dataEditor|dataOwner|admin|jobUser|user)$/.test(g.role)),
+      `${identity} holds no predefined BigQuery role`,
+    );
+  }
+});
+
+/** Roles that deploy, administer or impersonate: none of them may reach the identity that runs third-party code. */
+const DEPLOY_ROLE =
+  /admin|owner|editor|developer|invoker|serviceAccount(User|TokenCreator)|roleAdmin|projectIamAdmin|^roles\/(run|cloudfunctions|cloudbuild|secretmanager|pubsub|bigquery|datastore|cloudscheduler|monitoring|iam)\./i;
+
+test('the CI identity holds no deploy right: only its logs, the image repository and the sources bucket', async (t) => {
+  const { byIdentity } = grantsInHcl(await infra());
+  const ci = byIdentity.get('ci') ?? [];
+  t.true(ci.length > 0, 'the CI identity exists and publishes something');
+  t.deepEqual(
+    ci.filter((g) => g.on === 'project').map((g) => g.role),
+    ['roles/logging.logWriter'],
+    'at project level, CI may only write its build logs',
+  );
+  t.deepEqual(
+    ci.filter((g) => DEPLOY_ROLE.test(g.role)).map((g) => `${g.role} on ${g.on}`),
+    [],
+  );
+  t.deepEqual([...new Set(ci.map((g) => g.on))].sort(), [
+    'artifact_registry_repository/docker_repository',
+    'project',
+    'storage_bucket/source_bucket',
+  ]);
+  t.false(
+    ci.some((g) => /objectAdmin|objectUser|storage\.admin/.test(g.role)),
+    'CI can create objects but never replace or delete one',
+  );
+});
+
+test("the deployer's every role is listed with its reason in docs/DEPLOY.md", async (t) => {
+  const { byIdentity } = grantsInHcl(await infra());
+  const deployer = byIdentity.get('deployer') ?? [];
+  t.true(deployer.length >= 10);
+  const doc = readFileSync(join(ROOT, 'docs/DEPLOY.md'), 'utf8');
+  for (const g of deployer) {
+    t.regex(
+      doc,
+      new RegExp(`^\\| \`${g.role.replace(/[.]/g, '\\.')}\` \\| [^|]{20,}\\|`, 'm'),
+      `docs/DEPLOY.md has a table row | \`${g.role}\` | why |`,
+    );
+  }
 });
 
 test('each component runs as its own service account', async (t) => {
@@ -719,7 +869,12 @@ test("the push endpoint is the writer function's deterministic URL, and the writ
 test("Terraform never turns the writer's push authentication off", (t) => {
   const files = tfFiles(INFRA);
   t.true(files.length > 10);
-  for (const file of [...files, join(INFRA, 'terraform.tfvars.example'), join(ROOT, 'cloudbuild.yaml')]) {
+  for (const file of [
+    ...files,
+    join(INFRA, 'terraform.tfvars.example'),
+    join(ROOT, 'cloudbuild.yaml'),
+    join(ROOT, 'cloudbuild.ci.yaml'),
+  ]) {
     t.notRegex(readFileSync(file, 'utf8'), /\bPUSH_AUTH\b(?!_)/, `${file} must not set PUSH_AUTH`);
   }
 });
@@ -790,7 +945,26 @@ test('the relay runs as one always-on instance with health probes', async (t) =>
   t.is(container.liveness_probe[0].http_get[0].path, '/healthz');
   const image = resolve(inf, 'relay', container.image);
   t.is(image.kind, 'opaque');
-  t.regex((image as { expr: string }).expr, /docker\.pkg\.dev\/.*\/relay:\$\{var\.image_tag\}$/);
+  t.regex((image as { expr: string }).expr, /docker\.pkg\.dev\/.*\/relay@\$\{var\.relay_image_digest\}$/);
+  // Deployed by digest only: the variable refuses a tag, a short digest or an empty value.
+  const digest = inf.root.hcl.variable.relay_image_digest[0];
+  t.false('default' in digest, 'no default: every apply names the image CI built');
+  const pattern = /regex\("([^"]+)"/
+    .exec(String(digest.validation[0].condition))?.[1]
+    ?.replace(/\\\\/g, '\\');
+  t.truthy(pattern);
+  const accepts = (v: string) => new RegExp(pattern!).test(v);
+  t.true(accepts(`sha256:${'0123456789abcdef'.repeat(4)}`));
+  for (const bad of [
+    'latest',
+    'abc1234',
+    'sha256:abc',
+    `sha256:${'A'.repeat(64)}`,
+    `x sha256:${'0'.repeat(64)}`,
+    '',
+  ]) {
+    t.false(accepts(bad), `relay_image_digest refuses ${JSON.stringify(bad)}`);
+  }
 });
 
 test('Firestore TTL policies expire heartbeat and lease documents on expireAt', async (t) => {
@@ -862,35 +1036,33 @@ interface BuildConfig {
   options?: { env?: string[] };
   steps: BuildStep[];
 }
-function cloudbuild(): BuildConfig {
-  return yaml.load(readFileSync(join(ROOT, 'cloudbuild.yaml'), 'utf8')) as BuildConfig;
+/** CD (cloudbuild.yaml, deploys) and CI (cloudbuild.ci.yaml, tests and publishes): docs/decisions/0023. */
+const BUILD_FILES = { cd: 'cloudbuild.yaml', ci: 'cloudbuild.ci.yaml' } as const;
+function cloudbuild(which: keyof typeof BUILD_FILES = 'cd'): BuildConfig {
+  return yaml.load(readFileSync(join(ROOT, BUILD_FILES[which]), 'utf8')) as BuildConfig;
 }
 const commandText = (step: BuildStep) => [step.entrypoint ?? '', ...(step.args ?? [])].join(' ');
 
-test('cloudbuild.yaml parses and every step has a unique id and waits only on earlier steps', (t) => {
-  const config = cloudbuild();
-  t.true(config.steps.length > 0);
-  const seen = new Set<string>();
-  for (const [i, step] of config.steps.entries()) {
-    t.truthy(step.id, `step ${i} (${step.name}) has an id`);
-    t.false(seen.has(step.id!), `id ${step.id} is unique`);
-    for (const dep of step.waitFor ?? []) {
-      t.true(dep === '-' || seen.has(dep), `${step.id} waits for ${dep}, an earlier step`);
+test('the cloudbuild files parse and every step has a unique id and waits only on earlier steps', (t) => {
+  const ids = { cd: new Set<string>(), ci: new Set<string>() };
+  for (const which of ['cd', 'ci'] as const) {
+    const config = cloudbuild(which);
+    t.true(config.steps.length > 0);
+    const seen = ids[which];
+    for (const [i, step] of config.steps.entries()) {
+      t.truthy(step.id, `${which} step ${i} (${step.name}) has an id`);
+      t.false(seen.has(step.id!), `id ${step.id} is unique`);
+      for (const dep of step.waitFor ?? []) {
+        t.true(dep === '-' || seen.has(dep), `${step.id} waits for ${dep}, an earlier step`);
+      }
+      seen.add(step.id!);
     }
-    seen.add(step.id!);
   }
-  for (const id of [
-    'install',
-    'lint',
-    'test',
-    'compile',
-    'package-writer',
-    'package-gapfill',
-    'terraform-apply',
-  ]) {
-    t.true(seen.has(id), `a ${id} step`);
+  for (const id of ['install', 'lint', 'test', 'compile', 'package-writer', 'package-gapfill']) {
+    t.true(ids.ci.has(id), `a ${id} step in CI`);
   }
-  const steps = Object.fromEntries(config.steps.map((s) => [s.id, commandText(s)]));
+  t.true(ids.cd.has('terraform-apply'), 'a terraform-apply step in CD');
+  const steps = Object.fromEntries(cloudbuild('ci').steps.map((s) => [s.id, commandText(s)]));
   t.regex(steps.install!, /npm ci/);
   t.regex(steps.lint!, /npm run lint/);
   t.regex(steps.test!, /npm test/);
@@ -903,36 +1075,42 @@ test("the build checks the deploy through data, never through the relay's intern
   t.true(cloudbuild().steps.some((s) => s.id === 'smoke-checkpoints'));
 });
 
-test('every script, npm script and file cloudbuild.yaml calls exists', (t) => {
-  const config = cloudbuild();
+test('every script, npm script and file the cloudbuild files call exists', (t) => {
   const scripts = (
     JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
   ).scripts;
-  for (const step of config.steps) {
-    const text = commandText(step);
-    for (const [, path] of text.matchAll(/\b(scripts\/[\w./-]+\.(?:ts|mjs|js|sh))/g)) {
-      t.true(existsSync(join(ROOT, path!)), `${step.id}: ${path} exists`);
+  for (const which of ['cd', 'ci'] as const) {
+    for (const step of cloudbuild(which).steps) {
+      const text = commandText(step);
+      for (const [, dist, path] of text.matchAll(/\b(dist\/)?(scripts\/[\w./-]+\.(?:ts|mjs|js|sh))/g)) {
+        // dist/scripts/x.js runs inside the relay image: its source is scripts/x.ts.
+        const source = dist ? path!.replace(/\.js$/, '.ts') : path!;
+        t.true(existsSync(join(ROOT, source)), `${step.id}: ${source} exists`);
+      }
+      for (const [, script] of text.matchAll(/npm run ([\w:-]+)/g)) {
+        t.truthy(scripts[script!], `${step.id}: npm run ${script} is a package.json script`);
+      }
+      if (/\bnpm test\b/.test(text)) t.truthy(scripts.test, `${step.id}: npm test`);
+      for (const [, path] of text.matchAll(/-p (\S+\.json)/g))
+        t.true(existsSync(join(ROOT, path!)), `${path} exists`);
+      for (const [, path] of text.matchAll(/-chdir=(\S+)/g))
+        t.true(existsSync(join(ROOT, path!)), `${path} exists`);
+      if (step.args?.[0] === 'build') t.true(existsSync(join(ROOT, 'Dockerfile')), 'Dockerfile exists');
     }
-    for (const [, script] of text.matchAll(/npm run ([\w:-]+)/g)) {
-      t.truthy(scripts[script!], `${step.id}: npm run ${script} is a package.json script`);
-    }
-    if (/\bnpm test\b/.test(text)) t.truthy(scripts.test, `${step.id}: npm test`);
-    for (const [, path] of text.matchAll(/-p (\S+\.json)/g))
-      t.true(existsSync(join(ROOT, path!)), `${path} exists`);
-    for (const [, path] of text.matchAll(/-chdir=(\S+)/g))
-      t.true(existsSync(join(ROOT, path!)), `${path} exists`);
-    if (step.args?.[0] === 'build') t.true(existsSync(join(ROOT, 'Dockerfile')), 'Dockerfile exists');
   }
 });
 
-test('every substitution cloudbuild.yaml uses is declared', (t) => {
-  const text = readFileSync(join(ROOT, 'cloudbuild.yaml'), 'utf8').replace(/\$\$/g, '');
-  const declared = new Set(Object.keys(cloudbuild().substitutions));
-  const used = new Set([...text.matchAll(/\$\{?(_[A-Z0-9_]+)/g)].map((m) => m[1]!));
-  t.deepEqual(
-    [...used].filter((u) => !declared.has(u)),
-    [],
-  );
+test('every substitution the cloudbuild files use is declared', (t) => {
+  for (const which of ['cd', 'ci'] as const) {
+    const text = readFileSync(join(ROOT, BUILD_FILES[which]), 'utf8').replace(/\$\$/g, '');
+    const declared = new Set(Object.keys(cloudbuild(which).substitutions));
+    const used = new Set([...text.matchAll(/\$\{?(_[A-Z0-9_]+)/g)].map((m) => m[1]!));
+    t.deepEqual(
+      [...used].filter((u) => !declared.has(u)),
+      [],
+      BUILD_FILES[which],
+    );
+  }
   const variables = new Set(Object.keys(infraVariablesSync()));
   for (const env of cloudbuild().options?.env ?? []) {
     const tfVar = /^TF_VAR_(\w+)=/.exec(env)?.[1];

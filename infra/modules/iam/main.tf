@@ -1,4 +1,5 @@
-# Every service account and every IAM grant of the pipeline, in one place. infra/iam-allowlist.json lists
+# Every service account and every IAM grant of the pipeline, in this module: the runtime identities here,
+# the custom roles in roles.tf, the CI and deployer identities in delivery.tf. infra/iam-allowlist.json lists
 # the same grants as data, and test/integration/infra.test.ts fails when the two differ in either direction.
 # Grants are additive (*_iam_member): nothing here removes access someone else granted.
 
@@ -66,12 +67,13 @@ resource "google_project_iam_member" "relay_uses_firestore" {
 }
 
 # ---------------------------------------------------------------------------------------------------------
-# writer: insertAll into the dataset's tables and read-modify-write checkpoint documents.
+# writer: insertAll into the dataset's tables (a custom role on the dataset: it can add rows but not
+# create, alter, read or drop tables) and read-modify-write checkpoint documents.
 
-resource "google_bigquery_dataset_iam_member" "writer_edits_dataset" {
+resource "google_bigquery_dataset_iam_member" "writer_inserts_rows" {
   project    = var.project_id
   dataset_id = var.dataset
-  role       = "roles/bigquery.dataEditor"
+  role       = google_project_iam_custom_role.row_writer.name
   member     = "serviceAccount:${google_service_account.writer.email}"
 }
 
@@ -83,19 +85,28 @@ resource "google_project_iam_member" "writer_uses_firestore" {
 }
 
 # ---------------------------------------------------------------------------------------------------------
-# gap-filler: query coverage and gaps (jobs), insert backfilled rows, keep the lease and the gap ledger,
-# read the Tardis.dev API key.
+# gap-filler: query coverage and trades (its own query jobs, reading the dataset's tables), insert
+# backfilled rows, keep the lease and the gap ledger, read the Tardis.dev API key. Custom roles: it can
+# add and read rows but not create, alter or drop tables.
 
-resource "google_bigquery_dataset_iam_member" "gapfill_edits_dataset" {
+resource "google_bigquery_dataset_iam_member" "gapfill_inserts_rows" {
   project    = var.project_id
   dataset_id = var.dataset
-  role       = "roles/bigquery.dataEditor"
+  role       = google_project_iam_custom_role.row_writer.name
   member     = "serviceAccount:${google_service_account.gapfill.email}"
 }
 
+resource "google_bigquery_dataset_iam_member" "gapfill_reads_rows" {
+  project    = var.project_id
+  dataset_id = var.dataset
+  role       = google_project_iam_custom_role.row_reader.name
+  member     = "serviceAccount:${google_service_account.gapfill.email}"
+}
+
+# Query jobs belong to the project: BigQuery has no dataset-level jobs.create.
 resource "google_project_iam_member" "gapfill_runs_queries" {
   project = var.project_id
-  role    = "roles/bigquery.jobUser"
+  role    = google_project_iam_custom_role.query_runner.name
   member  = "serviceAccount:${google_service_account.gapfill.email}"
 }
 

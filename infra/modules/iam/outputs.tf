@@ -11,7 +11,7 @@ output "relay_email" {
 output "writer_email" {
   value = google_service_account.writer.email
   depends_on = [
-    google_bigquery_dataset_iam_member.writer_edits_dataset,
+    google_bigquery_dataset_iam_member.writer_inserts_rows,
     google_project_iam_member.writer_uses_firestore,
   ]
 }
@@ -21,7 +21,8 @@ output "gapfill_email" {
   value       = google_service_account.gapfill.email
   depends_on = [
     google_secret_manager_secret_iam_member.gapfill_reads_tardis_key,
-    google_bigquery_dataset_iam_member.gapfill_edits_dataset,
+    google_bigquery_dataset_iam_member.gapfill_inserts_rows,
+    google_bigquery_dataset_iam_member.gapfill_reads_rows,
     google_project_iam_member.gapfill_runs_queries,
     google_project_iam_member.gapfill_uses_firestore,
   ]
@@ -53,5 +54,7 @@ output "emails" {
     scheduler_invoker = google_service_account.scheduler_invoker.email
     push_invoker      = google_service_account.push_invoker.email
     function_builder  = google_service_account.function_builder.email
+    ci                = google_service_account.ci.email
+    deployer          = google_service_account.deployer.email
   }
 }
