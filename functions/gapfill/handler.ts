@@ -5,6 +5,7 @@
 import type { GapfillDeps } from '../core/gapfill/deps.ts';
 import { runGapfill } from '../core/gapfill/gapfill-service.ts';
 import { errorMessage } from '../core/shared/errors.ts';
+import { logSignal } from '../core/shared/signals.ts';
 import { requestLogger, type HeaderReader } from '../core/shared/trace-context.ts';
 
 /** The part of an Express request the handler reads. */
@@ -44,7 +45,7 @@ export function createGapfillHandler(deps: GapfillHandlerDeps) {
       res.status(200).json(result);
     } catch (error) {
       // A failed run leaves the ledger consistent (gaps stay open/failed); Scheduler retries or the next minute runs.
-      log.log('ERROR', 'gap-filler run failed', { error });
+      logSignal(log, 'gapfill_run_failed', { error });
       res.status(500).json({ error: errorMessage(error) });
     }
   };
