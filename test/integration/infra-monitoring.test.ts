@@ -259,7 +259,7 @@ test('the generic resources take every value from signals.tf; every policy notif
   t.is(call.environment, '${var.environment}');
 });
 
-test('every alert names a runbook section that exists in docs/RELIABILITY.md', async (t) => {
+test('every signal is in the table of docs/RELIABILITY.md and every alert names a runbook section there', async (t) => {
   const { alerts, signals } = await evaluate(t);
   const doc = readFileSync(join(ROOT, 'docs/RELIABILITY.md'), 'utf8');
   const anchors = new Set(
@@ -271,7 +271,10 @@ test('every alert names a runbook section that exists in docs/RELIABILITY.md', a
         .replace(/ /g, '-'),
     ),
   );
-  for (const [name, s] of Object.entries(signals)) t.true(anchors.has(s.runbook), `${name}: #${s.runbook}`);
+  for (const [name, s] of Object.entries(signals)) {
+    t.true(anchors.has(s.runbook), `${name}: #${s.runbook}`);
+    t.true(doc.includes(`| \`${name}\` |`), `${name}: a row of the signal table`);
+  }
   for (const [name, alert] of Object.entries(alerts)) {
     t.true(alert.documentation.includes(`docs/RELIABILITY.md#${signals[name]!.runbook}`), name);
     t.true(alert.documentation.includes(`jsonPayload.signal=\"${name}\"`), name);
