@@ -35,9 +35,9 @@ import { trade } from './ticks.ts';
 /** Signals no scenario here reaches, and the file that logs each (checked to call logSignal with it). */
 export const SIGNALS_OUTSIDE_SCENARIOS: Readonly<Partial<Record<SignalName, string>>> = {
   relay_shutdown_abandoned: 'functions/relay/main.ts',
-  relay_stream_refused: 'functions/relay/main.ts',
+  relay_stream_refused: 'functions/relay/main.ts', // a real relay: test/integration/relay-config.test.ts
   relay_feed_failed: 'functions/relay/main.ts',
-  relay_stream_failed: 'functions/adapters/tardis/live-feed.ts',
+  relay_stream_failed: 'functions/adapters/tardis/live-feed.ts', // a real relay: relay-bad-frame.test.ts
   writer_body_refused: 'functions/writer/index.ts',
   // A bug meeting data: nothing in the planner throws on purpose, so no input reaches it.
   writer_processing_error: 'functions/core/writer/writer.ts',
