@@ -276,6 +276,8 @@ test('every signal is in the table of docs/RELIABILITY.md and every alert names 
     t.true(doc.includes(`| \`${name}\` |`), `${name}: a row of the signal table`);
   }
   for (const [name, alert] of Object.entries(alerts)) {
+    const row = doc.split('\n').find((l) => l.startsWith(`| \`${name}\` |`)) ?? '';
+    t.true(row.includes(alertWhen(alert)), `${name}: the table says "${alertWhen(alert)}": ${row}`);
     t.true(alert.documentation.includes(`docs/RELIABILITY.md#${signals[name]!.runbook}`), name);
     t.true(alert.documentation.includes(`jsonPayload.signal=\"${name}\"`), name);
   }
@@ -284,6 +286,14 @@ test('every signal is in the table of docs/RELIABILITY.md and every alert names 
     t.true(anchors.has(anchor!), `main.tf: #${anchor}`);
   }
 });
+
+/** How docs/RELIABILITY.md words an alert's condition: "any in 5 min", "more than 12 in 1 h", "p99 above 5 min". */
+function alertWhen(alert: EvaluatedAlert): string {
+  const span = (seconds: number) => (seconds % 3600 === 0 ? `${seconds / 3600} h` : `${seconds / 60} min`);
+  if (alert.aligner === 'ALIGN_PERCENTILE_99') return `p99 above ${span(alert.threshold / 1000)}`;
+  const window = span(Number(alert.window.replace(/s$/, '')));
+  return alert.threshold === 0 ? `any in ${window}` : `more than ${alert.threshold} in ${window}`;
+}
 
 // ---------------------------------------------------------------------------------------------------------
 // (b) The lines the code writes are the lines the metrics select, with the fields they extract.
