@@ -168,6 +168,7 @@ module "monitoring" {
 
   project_id               = var.project_id
   notification_channels    = var.notification_channels
+  environment              = var.environment
   relay_service            = module.relay.service_name
   writer_service           = module.writer.service_name
   gapfill_service          = module.gapfill.service_name

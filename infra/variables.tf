@@ -112,7 +112,23 @@ variable "max_delivery_attempts" {
 }
 
 variable "notification_channels" {
-  description = "Monitoring notification channel ids (projects/P/notificationChannels/N) every alert notifies."
+  description = "Monitoring notification channel ids (projects/P/notificationChannels/N) every alert notifies; required when environment is production."
   type        = list(string)
   default     = []
+
+  validation {
+    condition     = alltrue([for c in var.notification_channels : can(regex("^projects/[^/]+/notificationChannels/[0-9]+$", c))])
+    error_message = "notification_channels must be ids like projects/my-project/notificationChannels/1234567890 (gcloud beta monitoring channels list --format='value(name)')."
+  }
+}
+
+variable "environment" {
+  description = "What this deployment is: production (alerts must notify someone: an empty notification_channels fails the plan), staging or development."
+  type        = string
+  default     = "production"
+
+  validation {
+    condition     = contains(["production", "staging", "development"], var.environment)
+    error_message = "environment must be production, staging or development."
+  }
 }

@@ -20,6 +20,7 @@ import { useBinanceRestUrl } from '../adapters/tardis/binance-rest-url.ts';
 import { EXIT_CONFIG, loadConfigOrExit, writeLine } from '../adapters/process/entry-point.ts';
 import { FeedRejectedError } from '../core/relay/feed-rejected-error.ts';
 import { jsonLogger } from '../core/shared/logger.ts';
+import { logSignal } from '../core/shared/signals.ts';
 import { systemClock } from '../core/ports.ts';
 import { StatusReporter } from '../core/relay/status-reporter.ts';
 import { RelayService } from '../core/relay/relay-service.ts';
@@ -106,15 +107,11 @@ async function shutdown(reason: string, exitCode: number): Promise<void> {
   const startedAt = clock.now();
   logger.log('NOTICE', 'shutting down: intake stopped, closing coverage and flushing', { reason });
   const deadline = setTimeout(() => {
-    logger.log(
-      'ERROR',
-      'shutdown deadline passed: exiting with publishes in flight (their windows stay uncovered)',
-      {
-        inFlightBatches: relay.counters.inFlightBatches,
-        inFlightBytes: relay.counters.inFlightBytes,
-        counters: relay.counters,
-      },
-    );
+    logSignal(logger, 'relay_shutdown_abandoned', {
+      inFlightBatches: relay.counters.inFlightBatches,
+      inFlightBytes: relay.counters.inFlightBytes,
+      counters: relay.counters,
+    });
     process.exit(exitCode || 1);
   }, config.shutdownDeadlineMs);
   recovery.stop();
@@ -152,18 +149,15 @@ main().catch((error: unknown) => {
     const refused = config.streams.filter(
       (s) => s.exchange === error.exchange && error.symbols.includes(s.symbol),
     );
-    logger.log(
-      'CRITICAL',
-      `stream entry refused by the exchange: ${refused.map(streamId).join(', ')}: ${error.reason}`,
-      {
-        exchange: error.exchange,
-        symbols: error.symbols,
-        streams: refused.map(streamId),
-      },
+    logSignal(
+      logger,
+      'relay_stream_refused',
+      { exchange: error.exchange, symbols: error.symbols, streams: refused.map(streamId) },
+      `${refused.map(streamId).join(', ')}: ${error.reason}`,
     );
     void shutdown('stream refused by the exchange', EXIT_CONFIG);
     return;
   }
-  logger.log('CRITICAL', 'relay feed stopped unexpectedly', { error });
+  logSignal(logger, 'relay_feed_failed', { error });
   void shutdown('feed failure', 1);
 });

@@ -4,6 +4,7 @@
  * refused before this, in body-limit.ts).
  */
 import type { AuthDecision, Logger, PushAuthenticator } from '../core/ports.ts';
+import { logSignal } from '../core/shared/signals.ts';
 import { requestLogger } from '../core/shared/trace-context.ts';
 import type { Writer } from '../core/writer/writer.ts';
 
@@ -46,10 +47,9 @@ export function createPushHandler(deps: PushHandlerDeps) {
     const logger = requestLogger(deps.logger, deps.projectId, (name) => req.get(name));
     const decision = auth ? await auth.authenticate(req.get('authorization')) : ALLOWED;
     if (!decision.ok) {
-      logger.log(decision.status === 503 ? 'ERROR' : 'WARNING', 'push request not authenticated', {
-        status: decision.status,
-        reason: decision.reason,
-      });
+      const fields = { status: decision.status, reason: decision.reason };
+      // 503: the verifier itself failed (e.g. Google's keys unreachable), not the caller.
+      logSignal(logger, decision.status === 503 ? 'writer_auth_unavailable' : 'writer_auth_refused', fields);
       res
         .status(decision.status)
         .json({ status: decision.status, outcome: 'rejected', detail: decision.reason });

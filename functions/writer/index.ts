@@ -13,6 +13,7 @@ import { OidcPushAuthenticator } from '../adapters/google-auth/oidc-push-authent
 import { CheckpointCoalescer } from '../core/writer/checkpoint-coalescer.ts';
 import { loadConfigOrExit, writeLine } from '../adapters/process/entry-point.ts';
 import { jsonLogger } from '../core/shared/logger.ts';
+import { logSignal } from '../core/shared/signals.ts';
 import { systemClock } from '../core/ports.ts';
 import { createWriter } from '../core/writer/writer.ts';
 import { readWriterConfig } from './config.ts';
@@ -83,7 +84,7 @@ logger.log('INFO', 'writer ready', {
 enforceBodyLimit(config.maxBodyBytes, (refusal) => {
   writer.counters.deliveries++;
   writer.counters.rejected++;
-  logger.log('WARNING', 'request body refused before reading', { ...refusal, limit: config.maxBodyBytes });
+  logSignal(logger, 'writer_body_refused', { ...refusal, limit: config.maxBodyBytes });
   return { stats: writer.quickStats() };
 });
 functions.http(

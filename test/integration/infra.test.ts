@@ -996,6 +996,7 @@ test('every alert notifies the channels and the dashboard is valid JSON with kno
     'dead_letters',
     'gap_open',
     'relay_heartbeat',
+    'signal',
     'writer_errors',
   ]);
   for (const [name, [policy]] of Object.entries(policies)) {

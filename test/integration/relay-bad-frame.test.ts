@@ -32,7 +32,7 @@ test('a frame tardis-dev cannot normalize ends its connection: coverage closes a
 
   const failed = logsWith(relay.logs(), 'exchange stream failed; reconnecting in 1 s');
   t.is(failed.length, 1, 'the failure is logged once, at ERROR');
-  t.like(failed[0], { severity: 'ERROR', exchange: 'binance' });
+  t.like(failed[0], { severity: 'ERROR', exchange: 'binance', signal: 'relay_stream_failed' });
   const records = sim.connections().filter((c) => c.exchange === 'binance');
   t.is(records.length, 2, 'the relay replaced the connection');
   const [first, second] = records as [ConnectionRecord, ConnectionRecord];

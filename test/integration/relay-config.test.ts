@@ -62,6 +62,8 @@ test('a symbol the exchange does not list is refused at subscribe time: exit 78 
   t.regex(message, /coinbase:btc-xyz:trade, coinbase:btc-xyz:book_ticker/);
   t.regex(message, /BTC-XYZ is not a valid product/);
   t.notRegex(message, /btc-usd/, 'the listed symbol is not blamed');
+  const line = result.logs.find((l) => l.severity === 'CRITICAL');
+  t.like(line, { signal: 'relay_stream_refused', exchange: 'coinbase' }, 'the alert counts this line');
   // From listening to exiting: the first refusal is final (tardis-dev alone would retry forever).
   const started = Date.parse(String(result.logs.find((l) => l.message === 'relay started')?.time));
   const refused = Date.parse(String(result.logs.find((l) => l.severity === 'CRITICAL')?.time));

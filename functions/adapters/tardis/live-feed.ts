@@ -4,6 +4,7 @@ import { FeedRejectedError } from '../../core/relay/feed-rejected-error.ts';
 import { exchangeDescriptor, type RawMessage } from '../../core/exchanges/index.ts';
 import type { FeedEvent, Logger, TickFeed } from '../../core/ports.ts';
 import { errorMessage } from '../../core/shared/errors.ts';
+import { logSignal } from '../../core/shared/signals.ts';
 import type { DataType, StreamKey } from '../../core/model/streams.ts';
 import type { Tick } from '../../core/model/tick.ts';
 import { drive } from './abortable.ts';
@@ -110,10 +111,7 @@ export class TardisLiveFeed implements TickFeed {
       if (failed !== undefined) {
         // A message tardis-dev's normalizer cannot take, or the stream itself failing: the hole is
         // explicit (coverage closes at the last message) and a new connection starts a second later.
-        this.logger.log('ERROR', 'exchange stream failed; reconnecting in 1 s', {
-          exchange,
-          error: failed.error,
-        });
+        logSignal(this.logger, 'relay_stream_failed', { exchange, error: failed.error });
         await sleep(RESTART_DELAY_MS, undefined, { signal: stop }).catch(() => undefined);
       }
     }

@@ -11,6 +11,7 @@ import {
 import type { Gap } from './gaps.ts';
 import { gapFields, iso } from './log-fields.ts';
 import { mirror } from './mirror.ts';
+import { logSignal } from '../shared/signals.ts';
 
 /** How fillOne ended; `skipped` when another run changed the gap first. */
 export type FillOutcome = AttemptOutcome | 'skipped';
@@ -35,13 +36,7 @@ async function settle(deps: GapfillDeps, filling: Gap, attempt: Attempt): Promis
   const { ledger, clock, options, logger } = deps;
   const now = clock.now();
   const { next, outcome } = decideFill(filling, attempt, now, options);
-  if (outcome === 'unauthorized') {
-    logger.log(
-      'ERROR',
-      'history API refused the API key; check TARDIS_API_KEY. No more fills this run.',
-      gapFields(next),
-    );
-  }
+  if (outcome === 'unauthorized') logSignal(logger, 'gapfill_key_refused', gapFields(next));
   await ledger.transition(filling.id, 'filling', next);
   await mirror(deps, next);
   if (outcome === 'filled') {
@@ -52,7 +47,7 @@ async function settle(deps: GapfillDeps, filling: Gap, attempt: Attempt): Promis
       fillLatencyMs: next.fillableAt === null ? null : now - next.fillableAt,
     });
   } else if (outcome !== 'unauthorized') {
-    logger.log(outcome === 'unfillable' ? 'ERROR' : 'WARNING', `gap ${next.state}`, gapFields(next));
+    logSignal(logger, outcome === 'unfillable' ? 'gap_unfillable' : 'gap_failed', gapFields(next));
   }
   return outcome;
 }

@@ -3,7 +3,8 @@ import type { GapfillDeps } from './deps.ts';
 import { detect } from './detect.ts';
 import { dueForFill, refusedKeyPause, retryInterrupted } from './fill-decision.ts';
 import { fillOne } from './fill.ts';
-import type { Gap, GapState } from './gaps.ts';
+import { fillableAt, type Gap, type GapState } from './gaps.ts';
+import { logSignal } from '../shared/signals.ts';
 import { gapFields } from './log-fields.ts';
 import { mirror } from './mirror.ts';
 
@@ -39,7 +40,7 @@ export async function runGapfill(deps: GapfillDeps): Promise<GapfillRun> {
       if (await deps.ledger.record(gap)) {
         run.detected++;
         await mirror(deps, gap);
-        logger.log('NOTICE', 'gap detected', gapFields(gap));
+        logSignal(logger, 'gap_detected', gapFields(gap));
       }
     }
     await fillAll(deps, run, startedAt);
@@ -98,23 +99,35 @@ async function fillAll(
   }
 }
 
-/** Log lines the monitoring alerts are built on (see infra/modules/monitoring). */
+/** Log lines the monitoring alerts are built on (see infra/modules/monitoring), every run. */
 async function reportAges(deps: GapfillDeps, open: readonly Gap[]): Promise<void> {
-  const now = deps.clock.now();
+  const { clock, logger, options } = deps;
+  const now = clock.now();
   const checkpoints = await deps.checkpoints.list();
-  for (const stream of deps.options.streams) {
+  for (const stream of options.streams) {
     const checkpoint = checkpoints.find((c) => streamId(c.stream) === streamId(stream));
-    deps.logger.log('INFO', 'checkpoint age', {
+    logSignal(logger, 'checkpoint_age', {
       stream: streamId(stream),
       checkpointAgeMs: checkpoint ? now - checkpoint.coveredTo : null,
     });
   }
   for (const gap of open) {
-    deps.logger.log('INFO', 'gap open', {
-      stream: streamId(gap.stream),
+    const stream = streamId(gap.stream);
+    logSignal(logger, 'open_gap_age', {
+      stream,
       gapId: gap.id,
       gapAgeMs: now - gap.createdAt,
       state: gap.state,
     });
+    // A gap the relay recorded has no fillableAt until its first fill; its end gives the same time.
+    const fillable = gap.fillableAt ?? fillableAt(gap.to, options);
+    if (now > fillable) {
+      logSignal(logger, 'gap_fill_overdue', {
+        stream,
+        gapId: gap.id,
+        overdueMs: now - fillable,
+        state: gap.state,
+      });
+    }
   }
 }

@@ -2,7 +2,7 @@ import { streamId } from '../model/streams.ts';
 import type { Gap } from './gaps.ts';
 
 /** A gap as log fields (the same keys in every gap log line). */
-export function gapFields(gap: Gap): Record<string, unknown> {
+export function gapFields(gap: Gap) {
   return {
     gapId: gap.id,
     stream: streamId(gap.stream),

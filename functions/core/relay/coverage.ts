@@ -1,6 +1,7 @@
 import type { Clock, Logger } from '../ports.ts';
 import type { StreamKey } from '../model/streams.ts';
 import type { BatchPublishing } from './publishing.ts';
+import { logSignal } from '../shared/signals.ts';
 import type { ExchangeState, StreamRegistry, StreamState } from './stream-registry.ts';
 
 /** A message received at `at` (ms) was delivered: evidence that its exchange's connection was alive then. */
@@ -64,16 +65,12 @@ export class Coverage {
       closed.push({ stream: s.id, from: batch.window.from, to: batch.window.to });
       this.publishing.publish(batch, s);
     }
-    this.logger.log(
-      'WARNING',
-      'exchange connection lost; coverage closed until the first message after reconnect',
-      {
-        exchange: exchange.name,
-        lastReceivedAt: at,
-        closedAt: boundary,
-        closed: closed.length,
-      },
-    );
+    logSignal(this.logger, 'relay_connection_lost', {
+      exchange: exchange.name,
+      lastReceivedAt: at,
+      closedAt: boundary,
+      closed: closed.length,
+    });
   }
 
   /** Cuts every batch that is due (time limit or heartbeat), up to its exchange's boundary. */

@@ -1,6 +1,7 @@
 import type { SealedBatch } from '../contract/batch.ts';
 import type { Clock, Logger, TickPublisher } from '../ports.ts';
 import { LatencyWindow } from '../shared/latency-window.ts';
+import { logSignal } from '../shared/signals.ts';
 import type { RelayCounters } from './counters.ts';
 import type { StreamState } from './stream-registry.ts';
 
@@ -75,7 +76,7 @@ export class BatchPublishing {
   private refuse(batch: SealedBatch, state: StreamState): void {
     this.counters.backpressureDrops++;
     this.counters.ticksLostBackpressure += batch.count;
-    this.lose(batch, state, 'publisher backlog full; batch dropped, its window stays uncovered', {
+    this.lose(batch, state, 'relay_backlog_dropped', {
       inFlightBytes: this.counters.inFlightBytes,
     });
   }
@@ -97,7 +98,7 @@ export class BatchPublishing {
   private failed(batch: SealedBatch, state: StreamState, startedAt: number, error: unknown): void {
     this.counters.publishFailures++;
     this.counters.ticksLostPublish += batch.count;
-    this.lose(batch, state, 'publish failed; batch lost, its window stays uncovered', {
+    this.lose(batch, state, 'relay_publish_failed', {
       afterMs: this.clock.now() - startedAt,
       error,
     });
@@ -107,17 +108,18 @@ export class BatchPublishing {
   private lose(
     batch: SealedBatch,
     state: StreamState,
-    message: string,
+    signal: 'relay_publish_failed' | 'relay_backlog_dropped',
     fields: Record<string, unknown>,
   ): void {
     const { from, to } = batch.window;
     this.counters.uncoveredMs += to - from;
-    this.logger.log('ERROR', message, {
+    logSignal(this.logger, signal, {
       stream: state.id,
       batchId: batch.message.attributes.batch,
       ticks: batch.count,
       windowFrom: from,
       windowTo: to,
+      uncoveredMs: to - from,
       ...fields,
     });
   }

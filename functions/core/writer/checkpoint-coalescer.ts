@@ -2,6 +2,7 @@ import { combineAdvances } from './checkpoint.ts';
 import type { CheckpointAdvance, CheckpointStore, Clock, Logger } from '../ports.ts';
 import { streamId } from '../model/streams.ts';
 import { DEFAULT_CHECKPOINT_INTERVAL_MS } from './options.ts';
+import { logSignal } from '../shared/signals.ts';
 
 interface StreamState {
   pending: CheckpointAdvance | undefined;
@@ -142,7 +143,7 @@ export class CheckpointCoalescer {
           // Merged back: the position it carried is not lost, and its age keeps counting.
           state.pending = state.pending ? combineAdvances(advance, state.pending) : advance;
           state.pendingSince = Math.min(state.pendingSince ?? Infinity, state.writingSince ?? Infinity);
-          this.logger.log('WARNING', 'checkpoint write failed; will retry', { stream: key, error });
+          logSignal(this.logger, 'writer_checkpoint_failed', { stream: key, error });
         },
       )
       .finally(() => {

@@ -36,6 +36,8 @@ export interface Committed {
   readonly rows: number;
   /** Ticks quarantined: invalid or undecodable, or refused by the warehouse. */
   readonly quarantined: number;
+  /** The quarantined ticks by reason (`invalid_tick`, `undecodable_tick`, `rejected_by_warehouse`). */
+  readonly quarantinedBy: Readonly<Record<string, number>>;
 }
 
 /**
@@ -84,10 +86,11 @@ export class CommitStep {
             this.insertDurably(table, rows, sizes, deadline),
             this.quarantine(envelope, batch, bad, deadline),
           ]);
-    if (refused.length > 0) {
-      const key = tickQuarantineKey(id, envelope.message.data);
-      await this.quarantine(envelope, batch, refusedEntries(key, rows, raw, refused), deadline);
-    }
+    const rejected =
+      refused.length > 0
+        ? refusedEntries(tickQuarantineKey(id, envelope.message.data), rows, raw, refused)
+        : [];
+    await this.quarantine(envelope, batch, rejected, deadline);
 
     // Coverage only after the rows it vouches for are durable: a crash in between re-sends both.
     const coverage = await this.insertDurably(
@@ -109,7 +112,11 @@ export class CommitStep {
     });
     counters.rowsWritten += stored;
     counters.committed++;
-    return { rows: stored, quarantined: bad.length + refused.length };
+    return {
+      rows: stored,
+      quarantined: bad.length + refused.length,
+      quarantinedBy: countByReason([...bad, ...rejected]),
+    };
   }
 
   private async quarantine(
@@ -159,4 +166,10 @@ export class CommitStep {
       },
     });
   }
+}
+
+function countByReason(entries: readonly QuarantineEntry[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const { reason } of entries) counts[reason] = (counts[reason] ?? 0) + 1;
+  return counts;
 }

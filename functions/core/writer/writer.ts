@@ -8,6 +8,7 @@ import type { Clock, Logger, Warehouse } from '../ports.ts';
 import { EnvelopeError, parsePushEnvelope, type PushEnvelope } from '../contract/push-envelope.ts';
 import { sleep as realSleep } from '../shared/retry.ts';
 import { errorMessage } from '../shared/errors.ts';
+import { logSignal } from '../shared/signals.ts';
 import { streamId } from '../model/streams.ts';
 import { CommitStep } from './commit.ts';
 import { DEFAULT_WRITER_OPTIONS, type WriterOptions } from './options.ts';
@@ -86,14 +87,14 @@ export function createWriter(deps: WriterDeps) {
         counters.rejected++;
         const reason =
           error instanceof EnvelopeError ? error.message : `unreadable body: ${errorMessage(error)}`;
-        log.log('WARNING', 'request is not a Pub/Sub push', { reason });
+        logSignal(log, 'writer_not_a_push', { reason });
         return { status: 400, outcome: 'rejected', rows: 0, quarantined: 0, detail: reason };
       }
       try {
         return await commitDelivery({ ...delivery, logger: log }, envelope, deadline);
       } catch (error) {
         counters.retryResponses++;
-        log.log('WARNING', 'delivery not committed; Pub/Sub will redeliver', {
+        logSignal(log, 'writer_delivery_retried', {
           messageId: envelope.message.messageId,
           batchId: envelope.message.attributes.batch,
           deliveryAttempt: envelope.deliveryAttempt,
@@ -130,7 +131,7 @@ async function commitDelivery(
   const plan = planOrPoison(delivery, envelope);
   if (plan.kind === 'poison') {
     await commit.poison(envelope, plan, deadline);
-    logger.log('WARNING', 'message quarantined', {
+    logSignal(logger, 'writer_message_quarantined', {
       messageId: envelope.message.messageId,
       reason: plan.entry.reason,
       detail: plan.entry.detail,
@@ -138,10 +139,14 @@ async function commitDelivery(
     });
     return { status: 200, outcome: 'quarantined', rows: 0, quarantined: 1, detail: plan.entry.reason };
   }
-  const { rows, quarantined } = await commit.batch(envelope, plan, deadline);
+  const { rows, quarantined, quarantinedBy } = await commit.batch(envelope, plan, deadline);
+  const stream = streamId(plan.batch.stream);
+  for (const [reason, ticks] of Object.entries(quarantinedBy)) {
+    logSignal(logger, 'writer_ticks_quarantined', { reason, stream, ticks, batchId: plan.id });
+  }
   logger.log('DEBUG', 'batch committed', {
     batchId: plan.id,
-    stream: streamId(plan.batch.stream),
+    stream,
     rows,
     quarantined,
     deliveryAttempt: envelope.deliveryAttempt,
@@ -156,7 +161,7 @@ function planOrPoison({ clock, logger, options }: Delivery, envelope: PushEnvelo
   } catch (error) {
     // A deterministic failure on this input (a bug meeting odd data): it would fail on every
     // redelivery, so it is poison. Keep the message verbatim rather than loop.
-    logger.log('ERROR', 'message could not be processed; quarantined', {
+    logSignal(logger, 'writer_processing_error', {
       messageId: envelope.message.messageId,
       error, // the Error itself, so the line carries its stack for Error Reporting
     });

@@ -1,76 +1,11 @@
-# Alerts and the dashboard. Two signals come from log-based metrics over the gap-filler's logs, because
-# only the gap-filler looks at every stream every minute whether or not data flows (the writer is silent
-# exactly when a stream stops). The gap-filler's side of that contract, one JSON log line per run:
-#   {"severity":"INFO","message":"checkpoint age","stream":"<exchange:symbol:type>","checkpointAgeMs":N}
-#     per configured stream: now minus the checkpoint's coveredTo;
-#   {"severity":"INFO","message":"gap open","stream":"<exchange:symbol:type>","gapId":"..","gapAgeMs":N}
-#     per gap not yet filled: now minus when the gap was first recorded.
-# The other signals are Google's own metrics (Pub/Sub, Cloud Run), which need no code.
+# Alerts written out by hand, and the dashboard. Two watch log-based metrics of signals.tf that need more
+# than the generic policy: the gap-filler reports every stream's checkpoint age and every open gap's age
+# each minute, because only it looks at every stream whether or not data flows (the writer is silent
+# exactly when a stream stops), so its silence needs a condition of its own. The rest are Google's own
+# metrics (Pub/Sub, Cloud Run), which need no code.
 
 locals {
-  gapfill_logs = join(" AND ", [
-    "resource.type=\"cloud_run_revision\"",
-    "resource.labels.service_name=\"${var.gapfill_service}\"",
-  ])
-  alert_doc = "Runbook: docs/DEPLOY.md (Verify, Redeploy without data loss, Rollback)."
-}
-
-resource "google_logging_metric" "checkpoint_age" {
-  project     = var.project_id
-  name        = "tickstream_checkpoint_age"
-  description = "How far each stream's checkpoint (coveredTo) trails the clock, reported by the gap-filler every minute."
-  filter      = "${local.gapfill_logs} AND jsonPayload.message=\"checkpoint age\""
-
-  metric_descriptor {
-    metric_kind = "DELTA"
-    value_type  = "DISTRIBUTION"
-    unit        = "ms"
-    labels {
-      key         = "stream"
-      value_type  = "STRING"
-      description = "exchange:symbol:type"
-    }
-  }
-  value_extractor = "EXTRACT(jsonPayload.checkpointAgeMs)"
-  label_extractors = {
-    stream = "EXTRACT(jsonPayload.stream)"
-  }
-  bucket_options {
-    exponential_buckets {
-      num_finite_buckets = 40
-      growth_factor      = 1.5
-      scale              = 100
-    }
-  }
-}
-
-resource "google_logging_metric" "open_gap_age" {
-  project     = var.project_id
-  name        = "tickstream_open_gap_age"
-  description = "Age of each gap not yet backfilled, reported by the gap-filler every minute."
-  filter      = "${local.gapfill_logs} AND jsonPayload.message=\"gap open\""
-
-  metric_descriptor {
-    metric_kind = "DELTA"
-    value_type  = "DISTRIBUTION"
-    unit        = "ms"
-    labels {
-      key         = "stream"
-      value_type  = "STRING"
-      description = "exchange:symbol:type"
-    }
-  }
-  value_extractor = "EXTRACT(jsonPayload.gapAgeMs)"
-  label_extractors = {
-    stream = "EXTRACT(jsonPayload.stream)"
-  }
-  bucket_options {
-    exponential_buckets {
-      num_finite_buckets = 40
-      growth_factor      = 1.5
-      scale              = 1000
-    }
-  }
+  alert_doc = "Runbook: ${local.runbook}#alerts-and-runbook; deploy and replay steps: docs/DEPLOY.md."
 }
 
 resource "google_monitoring_alert_policy" "checkpoint_age" {
@@ -83,9 +18,9 @@ resource "google_monitoring_alert_policy" "checkpoint_age" {
   conditions {
     display_name = "a stream's checkpoint trails the clock by more than 30 s (log-based metric)"
     condition_threshold {
-      filter          = "resource.type=\"cloud_run_revision\" AND metric.type=\"logging.googleapis.com/user/${google_logging_metric.checkpoint_age.name}\""
+      filter          = "resource.type=\"cloud_run_revision\" AND metric.type=\"logging.googleapis.com/user/${google_logging_metric.signal["checkpoint_age"].name}\""
       comparison      = "COMPARISON_GT"
-      threshold_value = 30000
+      threshold_value = local.signals.checkpoint_age.threshold
       duration        = "60s"
       aggregations {
         alignment_period     = "60s"
@@ -103,7 +38,7 @@ resource "google_monitoring_alert_policy" "checkpoint_age" {
   conditions {
     display_name = "the gap-filler has reported no checkpoint age for 10 minutes"
     condition_absent {
-      filter   = "resource.type=\"cloud_run_revision\" AND metric.type=\"logging.googleapis.com/user/${google_logging_metric.checkpoint_age.name}\""
+      filter   = "resource.type=\"cloud_run_revision\" AND metric.type=\"logging.googleapis.com/user/${google_logging_metric.signal["checkpoint_age"].name}\""
       duration = "600s"
       aggregations {
         alignment_period     = "300s"
@@ -114,24 +49,24 @@ resource "google_monitoring_alert_policy" "checkpoint_age" {
   }
 
   documentation {
-    content   = "The writer is not committing a stream's batches (relay down, push failing, BigQuery or Firestore trouble), or the gap-filler is not running. ${local.alert_doc}"
+    content   = "The writer is not committing a stream's batches (relay down, push failing, BigQuery or Firestore trouble), or the gap-filler is not running. Lines: jsonPayload.signal=\"checkpoint_age\". Runbook: ${local.runbook}#${local.signals.checkpoint_age.runbook}. ${local.alert_doc}"
     mime_type = "text/markdown"
   }
 }
 
 resource "google_monitoring_alert_policy" "gap_open" {
   project               = var.project_id
-  display_name          = "tickstream: gap open for more than 5 minutes"
+  display_name          = "tickstream: gap open for more than 30 minutes"
   combiner              = "OR"
   severity              = "ERROR"
   notification_channels = var.notification_channels
 
   conditions {
-    display_name = "a recorded gap has not been backfilled within 5 minutes (log-based metric)"
+    display_name = "a recorded gap has not been backfilled within 30 minutes (log-based metric)"
     condition_threshold {
-      filter          = "resource.type=\"cloud_run_revision\" AND metric.type=\"logging.googleapis.com/user/${google_logging_metric.open_gap_age.name}\""
+      filter          = "resource.type=\"cloud_run_revision\" AND metric.type=\"logging.googleapis.com/user/${google_logging_metric.signal["open_gap_age"].name}\""
       comparison      = "COMPARISON_GT"
-      threshold_value = 300000
+      threshold_value = local.signals.open_gap_age.threshold
       duration        = "0s"
       aggregations {
         alignment_period     = "60s"
@@ -146,7 +81,7 @@ resource "google_monitoring_alert_policy" "gap_open" {
   }
 
   documentation {
-    content   = "Tardis.dev publishes with a delay of minutes, so young gaps are normal; one older than 5 minutes means the backfill fails (API key, rate limit, quarantine). Check the gap-filler's logs and the gaps table. ${local.alert_doc}"
+    content   = "A gap becomes fillable 5 minutes after its end (Tardis publishes with a delay) and should be filled within 5 more (the gap_fill_overdue alert watches that); one still open 30 minutes after it was recorded means backfill is stuck (API key, history API, inserts). Lines: jsonPayload.signal=\"open_gap_age\". Runbook: ${local.runbook}#${local.signals.open_gap_age.runbook}. ${local.alert_doc}"
     mime_type = "text/markdown"
   }
 }
@@ -239,8 +174,8 @@ resource "google_monitoring_alert_policy" "writer_errors" {
 resource "google_monitoring_dashboard" "pipeline" {
   project = var.project_id
   dashboard_json = templatefile("${path.module}/dashboard.json", {
-    checkpoint_age_metric    = google_logging_metric.checkpoint_age.name
-    open_gap_age_metric      = google_logging_metric.open_gap_age.name
+    checkpoint_age_metric    = google_logging_metric.signal["checkpoint_age"].name
+    open_gap_age_metric      = google_logging_metric.signal["open_gap_age"].name
     relay_service            = var.relay_service
     writer_service           = var.writer_service
     gapfill_service          = var.gapfill_service

@@ -7,6 +7,11 @@ variable "notification_channels" {
   type        = list(string)
 }
 
+variable "environment" {
+  description = "production, staging or development; production refuses an empty notification_channels (routing.tf)."
+  type        = string
+}
+
 variable "relay_service" {
   type = string
 }
