@@ -72,7 +72,7 @@ const MODULE_VARS: Record<string, string> = {
 const ROOT_REQUIRED_VARS: Record<string, string> = {
   project_id: 'proj-1',
   relay_streams: 'binance:btcusdt:trade',
-  image_tag: 'abc1234',
+  relay_image_digest: `sha256:${'a'.repeat(64)}`,
   tardis_api_key_version: '1',
 };
 const CHANNEL = 'projects/proj-1/notificationChannels/1234567890';
