@@ -7,7 +7,7 @@ import {
   type Tick,
   type TradeTick,
 } from '../model/tick.ts';
-import { LITTLE_ENDIAN, SCHEMA_VERSION } from './tick-columns.ts';
+import { LITTLE_ENDIAN, SCHEMA_VERSION } from './wire-layout.ts';
 import { bad, Collector, envelopeOf, type DecodedBatch } from './decoded-batch.ts';
 
 const SIDE_OF: Readonly<Record<string, TradeTick['side']>> = { b: 'buy', s: 'sell', u: 'unknown' };
