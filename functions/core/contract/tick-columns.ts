@@ -1,6 +1,8 @@
 import {
   isNumericUpdateId,
   type BookChangeTick,
+  type DerivativeTickerTick,
+  type LiquidationTick,
   type QuoteTick,
   type Tick,
   type TradeTick,
@@ -22,8 +24,8 @@ import {
 
 /**
  * One stream's ticks held for a message (v3, see encode.ts): the numeric fields as float64s, the exchange
- * keys (trade id, quote update id as text) and one-character codes (side, snapshot flag) beside, and the
- * carried content-hash row ids when a tick has no key.
+ * keys (trade or liquidation id, quote update id as text, ticker event key) and one-character codes (side,
+ * snapshot flag) beside, and the carried content-hash row ids when a tick has no key.
  *
  * The relay appends each tick as it arrives and keeps nothing of the tick object (a buffered tick costs
  * its 32-56 bytes of floats, not an object graph held for up to 100 ms). The floats are stored tick after
@@ -87,8 +89,10 @@ export class TickColumns {
     const f = this.rows;
     const r = i * this.stride;
     switch (this.type) {
-      case 'trade': {
-        const t = tick as TradeTick;
+      case 'trade':
+      case 'liquidation': {
+        // A liquidation has a trade's shape: exchange id, side, price, amount.
+        const t = tick as TradeTick | LiquidationTick;
         f[r] = t.price;
         f[r + 1] = t.amount;
         f[r + 2] = t.ts;
@@ -139,6 +143,21 @@ export class TickColumns {
         this.codes[i] = b.isSnapshot ? CHAR_1 : CHAR_0;
         break;
       }
+      case 'derivative_ticker': {
+        // NaN marks a field not known yet, as for a quote's empty side.
+        const d = tick as DerivativeTickerTick;
+        f[r] = d.lastPrice ?? Number.NaN;
+        f[r + 1] = d.openInterest ?? Number.NaN;
+        f[r + 2] = d.fundingRate ?? Number.NaN;
+        f[r + 3] = d.fundingTs ?? Number.NaN;
+        f[r + 4] = d.predictedFundingRate ?? Number.NaN;
+        f[r + 5] = d.indexPrice ?? Number.NaN;
+        f[r + 6] = d.markPrice ?? Number.NaN;
+        f[r + 7] = d.ts;
+        f[r + 8] = d.localTs;
+        this.keys[i] = d.eventKey ?? null;
+        break;
+      }
     }
     if (carriedRowId !== undefined) {
       this.hashed ??= new Array<string | null>(i).fill(null);
@@ -169,8 +188,12 @@ export class TickColumns {
     let columns = this.stride;
     switch (this.type) {
       case 'trade':
+      case 'liquidation':
         header.i = this.keys.slice(0, n);
         header.d = this.codes.toString('latin1', 0, n);
+        break;
+      case 'derivative_ticker':
+        header.i = this.keys.slice(0, n);
         break;
       case 'book_ticker':
         // Numeric update ids travel as one more float64 column, copied like the prices, not formatted as

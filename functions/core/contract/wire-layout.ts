@@ -25,12 +25,20 @@ export const [CHAR_0, CHAR_1] = [0x30, 0x31];
  * quote's last one is its key column: the update id when the exchange sent a number, NaN otherwise. It is
  * sent when no quote of the batch has a text id, else the ids go in the header (see encode).
  */
-export const FIELDS: Readonly<Record<DataType, number>> = { trade: 4, book_ticker: 7, book_change: 2 };
+export const FIELDS: Readonly<Record<DataType, number>> = {
+  trade: 4,
+  book_ticker: 7,
+  book_change: 2,
+  derivative_ticker: 9,
+  liquidation: 4,
+};
 export const QUOTE_KEY_COLUMN = FIELDS.book_ticker - 1;
 /** Rough encoded size per tick and per price level, so batches are bounded without encoding twice. */
 export const TICK_BYTES: Readonly<Record<DataType, number>> = {
   trade: 96,
   book_ticker: 120,
   book_change: 64,
+  derivative_ticker: 160,
+  liquidation: 96,
 };
 export const LEVEL_BYTES = 24;
