@@ -33,15 +33,30 @@ import {
   type PriceModel,
 } from './ground-truth-random.ts';
 
+import {
+  derivativeTicker,
+  KIND_MAX_RATE,
+  liquidation,
+  type DerivativeTicker,
+  type Liquidation,
+} from './ground-truth-derivatives.ts';
+
 export { formatUnits, GROUND_TRUTH_EPOCH_MS } from './ground-truth-random.ts';
+export type { DerivativeTicker, Liquidation } from './ground-truth-derivatives.ts';
 
 /** Highest supported ticks per second per symbol per kind (keeps ms timestamps strictly increasing). */
 export const MAX_RATE_PER_SYMBOL = 1000;
 
 /** The stream kinds the ground truth can generate. A new kind adds an entry to GENERATORS. */
-export type TickKind = 'trade' | 'bookTicker' | 'bookChange';
+export type TickKind = 'trade' | 'bookTicker' | 'bookChange' | 'derivativeTicker' | 'liquidation';
 
-export const TICK_KINDS: readonly TickKind[] = ['trade', 'bookTicker', 'bookChange'];
+export const TICK_KINDS: readonly TickKind[] = [
+  'trade',
+  'bookTicker',
+  'bookChange',
+  'derivativeTicker',
+  'liquidation',
+];
 
 /** Price points per side of the simulated order book (the snapshot has at most this many levels a side). */
 export const BOOK_LEVELS_PER_SIDE = 20;
@@ -53,7 +68,10 @@ export interface GroundTruthStream {
   readonly exchange: string;
   /** Case-insensitive; ticks carry it lower-cased. */
   readonly symbol: string;
-  /** Ticks per second per symbol per kind, 0 < rate <= 1000. */
+  /**
+   * Ticks per second per symbol per kind, 0 < rate <= 1000. The derivatives kinds run at most at
+   * KIND_MAX_RATE (ground-truth-derivatives.ts): about one ticker a second, a liquidation every 4 s.
+   */
   readonly rate: number;
 }
 
@@ -63,7 +81,7 @@ export interface GroundTruthWindow extends GroundTruthStream {
   readonly to: number | Date;
 }
 
-interface TickBase {
+export interface TickBase {
   readonly exchange: string;
   /** Lower case, e.g. 'btcusdt'. */
   readonly symbol: string;
@@ -120,7 +138,7 @@ export interface BookSnapshot {
   readonly asks: readonly BookLevel[];
 }
 
-export type Tick = Trade | BookTicker | BookChange;
+export type Tick = Trade | BookTicker | BookChange | DerivativeTicker | Liquidation;
 export type TickOf<K extends TickKind> = Extract<Tick, { kind: K }>;
 
 /** Price and size grid of a symbol. */
@@ -268,7 +286,7 @@ export interface TickSource<K extends TickKind> {
   ticks(first: number, end: number): TickOf<K>[];
 }
 
-interface SourceContext {
+export interface SourceContext {
   readonly stream: GroundTruthStream;
   readonly symbol: string;
   readonly spec: SymbolSpec;
@@ -347,6 +365,8 @@ const GENERATORS: { readonly [K in TickKind]: Generator<K> } = {
       ...sideLevels(ctx.book, points),
     };
   },
+  derivativeTicker,
+  liquidation,
 };
 
 function assertStream(stream: GroundTruthStream): void {
@@ -355,6 +375,11 @@ function assertStream(stream: GroundTruthStream): void {
   }
   if (!Number.isSafeInteger(stream.seed)) throw new RangeError(`seed must be an integer, got ${stream.seed}`);
   if (stream.symbol.length === 0) throw new RangeError('symbol must not be empty');
+}
+
+/** A kind's ticks per second on a stream of `rate`: the derivatives kinds have modest caps of their own. */
+export function kindRate(kind: TickKind, rate: number): number {
+  return kind === 'derivativeTicker' || kind === 'liquidation' ? Math.min(rate, KIND_MAX_RATE[kind]) : rate;
 }
 
 const toMs = (t: number | Date): number => (typeof t === 'number' ? t : t.getTime());
@@ -370,7 +395,7 @@ export function tickSource<K extends TickKind>(kind: K, stream: GroundTruthStrea
     spec,
     price: priceModel(stream, spec),
     scheduleKey: fnv1a32(`${stream.seed}|${stream.exchange}|${symbol}|${kind}`),
-    rate: stream.rate,
+    rate: kindRate(kind, stream.rate),
     book: bookModel(stream, spec),
   };
   const generate = GENERATORS[kind] as Generator<K>;
@@ -435,6 +460,16 @@ export function bookTickerBetween(window: GroundTruthWindow): BookTicker[] {
 /** The order book updates of a symbol with exchange timestamp in [from, to). */
 export function bookChangesBetween(window: GroundTruthWindow): BookChange[] {
   return ticksBetween('bookChange', window);
+}
+
+/** The derivatives tickers (funding, mark, index, open interest, last) of a symbol in [from, to). */
+export function derivativeTickersBetween(window: GroundTruthWindow): DerivativeTicker[] {
+  return ticksBetween('derivativeTicker', window);
+}
+
+/** The liquidations of a symbol with exchange timestamp in [from, to). */
+export function liquidationsBetween(window: GroundTruthWindow): Liquidation[] {
+  return ticksBetween('liquidation', window);
 }
 
 /**
