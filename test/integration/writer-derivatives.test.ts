@@ -1,7 +1,6 @@
 import test from 'ava';
 import type { Batch } from '../../functions/core/contract/batch.ts';
 import { encodeBatchV1 } from '../../functions/core/contract/message-v1.ts';
-import { TABLES } from '../../functions/core/contract/schema.ts';
 import { carriedRowId, rowId } from '../../functions/core/model/row-id.ts';
 import type { Tick } from '../../functions/core/model/tick.ts';
 import { derivativeTicker, liquidation } from '../support/ticks.ts';
@@ -33,21 +32,6 @@ function batchOf(ticks: Tick[], seq: number): Batch {
     rowIds: ticks.map(carriedRowId),
   };
 }
-
-test.serial('the new tables are made from TABLES: partitioned, clustered, with dedup views', async (t) => {
-  for (const name of ['derivative_tickers', 'liquidations'] as const) {
-    const [meta] = await h.bigquery.dataset(h.dataset).table(name).getMetadata();
-    t.deepEqual(meta.timePartitioning, { type: 'DAY', field: 'exchange_ts' }, name);
-    t.deepEqual(meta.clustering, { fields: ['exchange', 'symbol'] }, name);
-    const fields = (meta.schema.fields as { name: string }[]).map((f) => f.name);
-    t.deepEqual(
-      fields,
-      TABLES[name].fields.map((f) => f.name),
-    );
-    const [view] = await h.bigquery.dataset(h.dataset).table(`${name}_dedup`).getMetadata();
-    t.regex(view.view.query, /QUALIFY ROW_NUMBER\(\) OVER \(PARTITION BY row_id ORDER BY ingested_at\) = 1/);
-  }
-});
 
 test.serial(
   'derivative tickers are stored with every value, and a redelivery collapses in the view',
