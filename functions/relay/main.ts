@@ -17,6 +17,7 @@ import {
 } from '../adapters/pubsub/tick-publisher.ts';
 import { TardisLiveFeed } from '../adapters/tardis/live-feed.ts';
 import { useBinanceRestUrl } from '../adapters/tardis/binance-rest-url.ts';
+import { useOkexSwapRefusals } from '../adapters/tardis/okex-swap-refusals.ts';
 import { EXIT_CONFIG, loadConfigOrExit, writeLine } from '../adapters/process/entry-point.ts';
 import { FeedRejectedError } from '../core/relay/feed-rejected-error.ts';
 import { jsonLogger } from '../core/shared/logger.ts';
@@ -34,6 +35,7 @@ const logger = jsonLogger(writeLine, { level: config.logLevel, fields: { compone
 const clock = systemClock;
 
 if (config.binanceRestUrl !== '') useBinanceRestUrl(config.binanceRestUrl);
+useOkexSwapRefusals();
 
 const pubsub = new PubSub({ projectId: config.projectId, ...RELAY_GRPC_OPTIONS });
 const publisher = new PubSubTickPublisher(pubsub, config.topic, {

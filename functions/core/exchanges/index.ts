@@ -1,5 +1,6 @@
 import { BINANCE } from './binance.ts';
 import { COINBASE } from './coinbase.ts';
+import { OKEX_SWAP } from './okex-swap.ts';
 import type { ExchangeDescriptor } from './descriptor.ts';
 import type { DataType } from '../model/streams.ts';
 
@@ -9,6 +10,7 @@ export type { ExchangeDescriptor, RawMessage, Refusal } from './descriptor.ts';
 export const EXCHANGES: Readonly<Record<string, ExchangeDescriptor>> = Object.freeze({
   binance: BINANCE,
   coinbase: COINBASE,
+  'okex-swap': OKEX_SWAP,
 });
 
 export function isSupportedExchange(id: string): boolean {
