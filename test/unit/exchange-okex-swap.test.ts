@@ -21,6 +21,17 @@ import { rowId } from '../../functions/core/model/row-id.ts';
 import { parseStreamsConfig } from '../../functions/core/model/streams-config.ts';
 import type { DataType } from '../../functions/core/model/streams.ts';
 import type { Tick } from '../../functions/core/model/tick.ts';
+import {
+  bookChangesBetween,
+  bookSnapshot,
+  bookTickerBetween,
+  tradesBetween,
+} from '../../scripts/local/exchange/ground-truth.ts';
+import {
+  okexBookSnapshot,
+  okexBookUpdate,
+  okexSwapMessage,
+} from '../../scripts/local/exchange/okex-swap-wire.ts';
 
 const OKEX_SWAP = 'okex-swap' as Exchange;
 
@@ -258,4 +269,53 @@ test('the okex-swap feed subscribes to what tardis-dev would, `trades-all` on a 
     { channel: 'trades-all', instId: 'BTC-USDT-SWAP' },
     { channel: 'trades-all', instId: 'ETH-USDT-SWAP' },
   ]);
+});
+
+test('the simulator wire: ground-truth ticks as OKX messages normalize to the ground truth, live and from history', (t) => {
+  const window = { seed: 11, exchange: 'okex-swap', symbol: 'btc-usdt-swap', rate: 20 };
+  const from = Date.UTC(2026, 0, 5, 12);
+  const span = { ...window, from, to: from + 2_000 };
+  const trades = tradesBetween(span);
+  const quotes = bookTickerBetween(span);
+  const changes = bookChangesBetween(span);
+  const snapshot = bookSnapshot(window, changes[0]!.updateId - 1);
+  const messages = [
+    okexBookSnapshot(snapshot, from),
+    ...[...trades, ...quotes, ...changes]
+      .sort((a, b) => a.timestamp - b.timestamp)
+      .map((x) => okexSwapMessage(x)),
+  ];
+  const { live, history } = liveAndHistory(['trade', 'book_ticker', 'book_change'], messages, new Date());
+  t.deepEqual(live, history);
+  const ofType = <T extends Tick['type']>(type: T) =>
+    live.filter((x): x is Extract<Tick, { type: T }> => x.type === type);
+  t.deepEqual(
+    ofType('trade').map((x) => [x.id, x.price, x.amount, x.side, x.ts]),
+    trades.map((x) => [
+      String(x.id),
+      Number(x.price),
+      Number(x.qty),
+      x.isBuyerMaker ? 'sell' : 'buy',
+      x.timestamp * 1000,
+    ]),
+  );
+  t.deepEqual(
+    ofType('book_ticker').map((x) => [x.bidPrice, x.bidAmount, x.askPrice, x.askAmount, x.ts]),
+    quotes.map((x) => [
+      Number(x.bidPrice),
+      Number(x.bidQty),
+      Number(x.askPrice),
+      Number(x.askQty),
+      x.timestamp * 1000,
+    ]),
+  );
+  const books = ofType('book_change');
+  t.like(books[0], { isSnapshot: true, ts: from * 1000 });
+  t.is(books[0]!.bids.length, snapshot.bids.length);
+  t.deepEqual(
+    books.slice(1).map((x) => [x.isSnapshot, x.bids.map((l) => [l.price, l.amount]), x.ts]),
+    changes.map((x) => [false, x.bids.map(([p, q]) => [Number(p), Number(q)]), x.timestamp * 1000]),
+  );
+  const update = okexBookUpdate(changes[1]!).data[0]!;
+  t.is(update.prevSeqId, changes[0]!.updateId, 'prevSeqId chains the updates');
 });
