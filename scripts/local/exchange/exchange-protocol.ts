@@ -43,6 +43,8 @@ export interface ConnectionLink {
   readonly id: number;
   /** Sends one JSON message that is not a tick (acknowledgement, error, snapshot, pong). */
   reply(message: unknown): void;
+  /** Sends one text frame as is (OKX answers a text `ping` with a text `pong`). */
+  replyText(text: string): void;
   /** Subscribes wire name `name` to the ground truth of `kind` (undefined: accepted, silent) for `symbol`. */
   subscribe(name: string, symbol: string, kind: TickKind | undefined): Subscribed;
   unsubscribe(name: string): void;
@@ -83,10 +85,18 @@ export interface HistoryWire {
   /** Whether a lower-case symbol has this exchange's shape (symbols of other exchanges are skipped). */
   readonly isSymbol: (symbol: string) => boolean;
   readonly fallbackSymbol: string;
-  readonly message: (tick: Tick, wire: { timeUnit: TimeUnit; bookTickerEventTime?: boolean }) => unknown;
-  /** The channel of the recorder's order book snapshots, and how one is stored (`at`: local ms). */
-  readonly snapshotChannel: string;
-  readonly snapshotMessage: (book: BookSnapshot, at: number) => unknown;
+  /** `channel`: the filter's, for an exchange whose history names one kind two ways (OKX `books`). */
+  readonly message: (
+    tick: Tick,
+    wire: { timeUnit: TimeUnit; bookTickerEventTime?: boolean },
+    channel: string,
+  ) => unknown;
+  /**
+   * The channel(s) of the recorder's order book snapshots, and how one is stored (`at`: local ms). A
+   * channel that also carries updates (in channelKinds: OKX's books open with a snapshot) serves both.
+   */
+  readonly snapshotChannel: string | readonly string[];
+  readonly snapshotMessage: (book: BookSnapshot, at: number, channel: string) => unknown;
 }
 
 /** One exchange's websocket protocol, REST routes and Tardis wire. */

@@ -23,14 +23,20 @@ import type {
 
 export const OKEX_SWAP_EXCHANGE = 'okex-swap';
 
-/** Channel -> ground-truth kind, live and in Tardis history (which names the channels the same way). */
+/** Channel -> ground-truth kind on the live websocket, as tardis-dev subscribes without credentials. */
 export const OKEX_SWAP_CHANNEL_KINDS: Readonly<Record<string, TickKind>> = {
-  // Live and history from 2023-10-19: every fill. `trades` (older history) has the same shape.
   'trades-all': 'trade',
-  trades: 'trade',
   'bbo-tbt': 'bookTicker',
-  // Live and replays of the last 3 minutes: `books`; older history: `books-l2-tbt`. The same messages.
   books: 'bookChange',
+};
+
+/**
+ * Tardis channel -> ground-truth kind in history. tardis-dev asks for `trades-all` from 2023-10-19 (`trades`
+ * before) and `books-l2-tbt` for replays older than 3 minutes (`books` for newer): the same messages.
+ */
+export const OKEX_SWAP_TARDIS_CHANNEL_KINDS: Readonly<Record<string, TickKind>> = {
+  ...OKEX_SWAP_CHANNEL_KINDS,
+  trades: 'trade',
   'books-l2-tbt': 'bookChange',
 };
 
@@ -43,6 +49,8 @@ export const OKEX_SWAP_SILENT_CHANNELS: readonly string[] = [
   'index-tickers',
   'price-limit',
   'books5',
+  // Aggregated trades; the simulator sends every fill on `trades-all` only.
+  'trades',
 ];
 
 /** `BTC-USDT-SWAP` for 'btc-usdt-swap'. */

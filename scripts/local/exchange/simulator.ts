@@ -279,6 +279,9 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     reply: (message) => {
       if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(message));
     },
+    replyText: (text) => {
+      if (ws.readyState === WebSocket.OPEN) ws.send(text);
+    },
     subscribe: (name, symbol, kind) => {
       const existing = record.subscriptions.get(name);
       if (existing !== undefined)
