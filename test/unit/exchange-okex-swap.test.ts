@@ -9,7 +9,6 @@ import {
 // tardis-dev's own subscription builder (what streamNormalized asks the exchange for); not in its typed API.
 import { getFilters } from 'tardis-dev/dist/handy.js';
 import { classifyFeedError } from '../../functions/adapters/tardis/live-feed.ts';
-import { fromTardis } from '../../functions/adapters/tardis/mapping.ts';
 import { RawTickNormalizer, TICK_NORMALIZERS } from '../../functions/adapters/tardis/normalizers.ts';
 import {
   namesUnknownInstrument,
@@ -32,25 +31,13 @@ import {
   okexBookUpdate,
   okexSwapMessage,
 } from '../../scripts/local/exchange/okex-swap-wire.ts';
+import { normalizeAll } from '../support/tardis-parity.ts';
 
 const OKEX_SWAP = 'okex-swap' as Exchange;
 
-/**
- * A sequence of raw OKX messages through the relay's live path (one RawTickNormalizer for every type, as one
- * connection) and through a replay's (TICK_NORMALIZERS, one mapper per type, every message offered to each,
- * as tardis-dev's replayNormalized does). Returns both tick lists: the tests require them equal.
- */
-function liveAndHistory(types: DataType[], messages: readonly unknown[], local: Date) {
-  const live: Tick[] = [];
-  const normalizer = new RawTickNormalizer(OKEX_SWAP, types, local);
-  for (const message of messages) normalizer.normalize(message, local, (tick) => live.push(tick));
-  const mappers = types.map((type) => TICK_NORMALIZERS[type](OKEX_SWAP, local));
-  const history = messages.flatMap((message) =>
-    mappers
-      .filter((mapper) => mapper.canHandle(message))
-      .flatMap((mapper) => [...(mapper.map(message, local) ?? [])].map((m) => fromTardis(m)!)),
-  );
-  return { live, history };
+/** Raw OKX messages through the live path and the history path (which must agree), per data type. */
+function liveAndHistory(types: DataType[], messages: readonly unknown[], local: Date): Tick[] {
+  return types.flatMap((type) => normalizeAll(OKEX_SWAP, type, messages, local));
 }
 
 // Message shapes of tardis-node 13.35.3 test/mappers.test.ts ('map okex-swap messages', okex V5 and
@@ -120,8 +107,7 @@ test('okex-swap trades keep tradeId as row id, the same live and from history, o
     ['trades', FIXTURE_DAY],
     ['trades-all', new Date()],
   ] as const) {
-    const { live, history } = liveAndHistory(['trade'], [tradeMessage(channel)], local);
-    t.deepEqual(live, history, channel);
+    const live = liveAndHistory(['trade'], [tradeMessage(channel)], local);
     t.like(live[0], {
       type: 'trade',
       exchange: 'okex-swap',
@@ -139,8 +125,7 @@ test('okex-swap trades keep tradeId as row id, the same live and from history, o
 test('okex-swap quotes (bbo-tbt) get a content-hash row id that does not depend on the receive time', (t) => {
   const first = liveAndHistory(['book_ticker'], [bboTbt], new Date());
   const later = liveAndHistory(['book_ticker'], [bboTbt], new Date(Date.now() + 5_000));
-  t.deepEqual(first.live, first.history);
-  t.like(first.live[0], {
+  t.like(first[0], {
     type: 'book_ticker',
     symbol: 'btc-usdt-swap',
     bidPrice: 38632.3,
@@ -149,19 +134,17 @@ test('okex-swap quotes (bbo-tbt) get a content-hash row id that does not depend 
     askAmount: 727,
     ts: 1_651_761_120_004_000,
   });
-  t.is((first.live[0] as { updateId?: unknown }).updateId, undefined, 'seqId restarts: not an identity');
-  t.regex(rowId(first.live[0]!), /^okex-swap:btc-usdt-swap:q:[A-Za-z0-9_-]{22}$/);
-  t.is(rowId(later.history[0]!), rowId(first.live[0]!));
+  t.is((first[0] as { updateId?: unknown }).updateId, undefined, 'seqId restarts: not an identity');
+  t.regex(rowId(first[0]!), /^okex-swap:btc-usdt-swap:q:[A-Za-z0-9_-]{22}$/);
+  t.is(rowId(later[0]!), rowId(first[0]!));
 });
 
 test('okex-swap book changes: a snapshot then updates, live (`books`) and from history (`books-l2-tbt`) alike', (t) => {
   const live = liveAndHistory(['book_change'], bookMessages('books'), new Date());
   const old = liveAndHistory(['book_change'], bookMessages('books-l2-tbt'), FIXTURE_DAY);
-  t.deepEqual(live.live, live.history);
-  t.deepEqual(old.live, old.history);
-  t.is(live.live.length, 2, 'the empty update is skipped');
-  t.like(live.live[0], { type: 'book_change', symbol: 'ren-usdt-swap', isSnapshot: true });
-  t.like(live.live[1], {
+  t.is(live.length, 2, 'the empty update is skipped');
+  t.like(live[0], { type: 'book_change', symbol: 'ren-usdt-swap', isSnapshot: true });
+  t.like(live[1], {
     isSnapshot: false,
     bids: [
       { price: 0.65441, amount: 1 },
@@ -170,14 +153,12 @@ test('okex-swap book changes: a snapshot then updates, live (`books`) and from h
     asks: [{ price: 0.65442, amount: 14 }],
     ts: 1_640_131_236_035_000,
   });
-  t.deepEqual(live.live.map(rowId), old.live.map(rowId), 'the channel name is not part of the identity');
+  t.deepEqual(live.map(rowId), old.map(rowId), 'the channel name is not part of the identity');
 });
 
 test('a message on a channel of another type, or an OKX event, yields no tick', (t) => {
   const event = { event: 'subscribe', arg: { channel: 'trades-all', instId: 'BTC-USDT-SWAP' } };
-  const { live, history } = liveAndHistory(['trade'], [bboTbt, event, bookMessages('books')[0]], new Date());
-  t.deepEqual(live, []);
-  t.deepEqual(history, []);
+  t.deepEqual(liveAndHistory(['trade'], [bboTbt, event, bookMessages('books')[0]], new Date()), []);
 });
 
 test('okex-swap symbols are lower-cased OKX swap instIds; another shape is refused with the hint', (t) => {
@@ -285,8 +266,7 @@ test('the simulator wire: ground-truth ticks as OKX messages normalize to the gr
       .sort((a, b) => a.timestamp - b.timestamp)
       .map((x) => okexSwapMessage(x)),
   ];
-  const { live, history } = liveAndHistory(['trade', 'book_ticker', 'book_change'], messages, new Date());
-  t.deepEqual(live, history);
+  const live = liveAndHistory(['trade', 'book_ticker', 'book_change'], messages, new Date());
   const ofType = <T extends Tick['type']>(type: T) =>
     live.filter((x): x is Extract<Tick, { type: T }> => x.type === type);
   t.deepEqual(
