@@ -1,21 +1,19 @@
 import test from 'ava';
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
 import { rowId } from '../../functions/core/model/row-id.ts';
 import type { Tick } from '../../functions/core/model/tick.ts';
 import { bookSnapshot, tickSource, type BookLevel } from '../../scripts/local/exchange/ground-truth.ts';
-import { startHistoryServer, type HistoryServer } from '../../scripts/local/exchange/history-server.ts';
+import { startHistoryServer } from '../../scripts/local/exchange/history-server.ts';
 import { startSimulator } from '../../scripts/local/exchange/simulator.ts';
 import { requireEmulators, uniqueName } from '../support/env.ts';
+import { historyTicks } from '../support/history-ticks.ts';
 import { drainRelay, relayOnSimulator, runRelayToExit } from '../support/relay.ts';
 
 const EXCHANGE = 'okex-swap';
 const SYMBOL = 'btc-usdt-swap';
 const SEED = 61;
 const RATE = 20;
-const HISTORY_CLI = fileURLToPath(new URL('../support/history-ticks-cli.ts', import.meta.url));
 
 const levels = (list: readonly BookLevel[]) =>
   list.map(([p, q]) => ({ price: Number(p), amount: Number(q) }));
@@ -109,25 +107,6 @@ test('the simulator speaks OKX v5: an ack per arg, a 60018 refusal of an unliste
   }
 });
 
-/** The gap-filler's read path (TardisHistorySource, the relay's normalizers) in a child process. */
-async function backfill(history: HistoryServer, type: string, from: number, to: number): Promise<string[]> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', HISTORY_CLI, history.endpoint, EXCHANGE, SYMBOL, type, String(from), String(to)],
-    { env: { ...process.env, NODE_EXTRA_CA_CERTS: history.certPath }, stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  let out = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
-  const [code] = (await once(child, 'close')) as [number | null];
-  const lines = out
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as { rowId?: string; end?: number });
-  if (code !== 0 || lines.at(-1)?.end === undefined)
-    throw new Error(`replay failed (${code}): ${out.slice(-500)}`);
-  return lines.flatMap((l) => (l.rowId === undefined ? [] : [l.rowId]));
-}
-
 test('the relay records okex-swap trades, quotes and book changes from the simulator, and a backfill gives the same row ids', async (t) => {
   const sim = await startSimulator({ seed: SEED, ratePerSymbol: RATE, symbols: [SYMBOL] });
   t.teardown(() => sim.stop());
@@ -190,11 +169,16 @@ test('the relay records okex-swap trades, quotes and book changes from the simul
   ] as const;
   const filled = await Promise.all(
     backfills.map(([type, live]) =>
-      backfill(history, type, Math.floor(live[0]!.ts / 1000), Math.floor(live.at(-1)!.ts / 1000) + 1),
+      historyTicks(
+        history,
+        { exchange: EXCHANGE, symbol: SYMBOL, type },
+        Math.floor(live[0]!.ts / 1000),
+        Math.floor(live.at(-1)!.ts / 1000) + 1,
+      ),
     ),
   );
   for (const [i, [type, live]] of backfills.entries()) {
-    const ids = new Set(filled[i]);
+    const ids = new Set(filled[i]!.map((f) => f.rowId));
     t.deepEqual(
       live.map(rowId).filter((id) => !ids.has(id)),
       [],

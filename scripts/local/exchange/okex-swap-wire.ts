@@ -11,15 +11,7 @@
  * (tardis-dev does not check it) and a quote's `seqId` is its ground-truth update id, independent of the
  * book's.
  */
-import type {
-  BookChange,
-  BookLevel,
-  BookSnapshot,
-  BookTicker,
-  Tick,
-  TickKind,
-  Trade,
-} from './ground-truth.ts';
+import type { BookLevel, BookSnapshot, Tick, TickKind, TickOf } from './ground-truth.ts';
 
 export const OKEX_SWAP_EXCHANGE = 'okex-swap';
 
@@ -111,7 +103,7 @@ function level([price, size]: BookLevel, nonce: number): OkexLevel {
 }
 
 /** A trade on `trades-all` (or `trades`). A buyer-maker trade has a selling taker. */
-export function okexTrade(trade: Trade, channel = 'trades-all'): OkexMessage<OkexTrade> {
+export function okexTrade(trade: TickOf<'trade'>, channel = 'trades-all'): OkexMessage<OkexTrade> {
   const instId = okexInstId(trade.symbol);
   return {
     arg: { channel, instId },
@@ -129,7 +121,7 @@ export function okexTrade(trade: Trade, channel = 'trades-all'): OkexMessage<Oke
 }
 
 /** A best bid/ask change on `bbo-tbt`. */
-export function okexBbo(quote: BookTicker): OkexMessage<OkexBbo> {
+export function okexBbo(quote: TickOf<'bookTicker'>): OkexMessage<OkexBbo> {
   return {
     arg: { channel: 'bbo-tbt', instId: okexInstId(quote.symbol) },
     data: [
@@ -144,7 +136,7 @@ export function okexBbo(quote: BookTicker): OkexMessage<OkexBbo> {
 }
 
 /** An order book update on `books` (or `books-l2-tbt`): seqId is the update id, prevSeqId the one before. */
-export function okexBookUpdate(change: BookChange, channel = 'books'): OkexMessage<OkexBookData> {
+export function okexBookUpdate(change: TickOf<'bookChange'>, channel = 'books'): OkexMessage<OkexBookData> {
   return {
     arg: { channel, instId: okexInstId(change.symbol) },
     action: 'update',
