@@ -20,6 +20,12 @@ export const OKEX_SWAP_CHANNEL_KINDS: Readonly<Record<string, TickKind>> = {
   'trades-all': 'trade',
   'bbo-tbt': 'bookTicker',
   books: 'bookChange',
+  tickers: 'derivativeTicker',
+  'open-interest': 'derivativeTicker',
+  'mark-price': 'derivativeTicker',
+  'index-tickers': 'derivativeTicker',
+  'funding-rate': 'derivativeTicker',
+  'liquidation-orders': 'liquidation',
 };
 
 /**
@@ -34,11 +40,6 @@ export const OKEX_SWAP_TARDIS_CHANNEL_KINDS: Readonly<Record<string, TickKind>> 
 
 /** Public channels OKX accepts for a listed swap that the simulator answers without data. */
 export const OKEX_SWAP_SILENT_CHANNELS: readonly string[] = [
-  'tickers',
-  'mark-price',
-  'open-interest',
-  'funding-rate',
-  'index-tickers',
   'price-limit',
   'books5',
   // Aggregated trades; the simulator sends every fill on `trades-all` only.
@@ -92,7 +93,7 @@ export interface OkexBbo {
 }
 
 export interface OkexMessage<T> {
-  arg: { channel: string; instId: string };
+  arg: { channel: string; instId?: string; instType?: string };
   action?: 'snapshot' | 'update';
   data: T[];
 }
@@ -176,6 +177,85 @@ export function okexBookSnapshot(
   };
 }
 
+/** OKX's index of a swap, as tardis-dev derives it: `BTC-USDT` for `BTC-USDT-SWAP`, `BTC-USD` for USDC. */
+export function okexIndexId(symbol: string): string {
+  const [base, quote] = okexInstId(symbol).split('-');
+  return `${base}-${quote === 'USDC' ? 'USD' : quote}`;
+}
+
+/** The swap whose ground truth an index follows here: `btc-usdt-swap` for `BTC-USDT`. */
+export function okexSwapOfIndex(indexId: string): string {
+  return `${indexId.toLowerCase()}-swap`;
+}
+
+/**
+ * A ground-truth ticker on one of the five channels tardis-dev merges into a derivative ticker; each carries
+ * its part of the state and the ticker's time (`ts`). `index-tickers` names the index, not the swap.
+ */
+export function okexTickerMessage(ticker: TickOf<'derivativeTicker'>, channel: string): OkexMessage<unknown> {
+  const instId = okexInstId(ticker.symbol);
+  const ts = String(ticker.timestamp);
+  const swap = { instId, instType: 'SWAP' };
+  switch (channel) {
+    case 'index-tickers': {
+      const index = okexIndexId(ticker.symbol);
+      return { arg: { channel, instId: index }, data: [{ instId: index, idxPx: ticker.indexPrice, ts }] };
+    }
+    case 'mark-price':
+      return { arg: { channel, instId }, data: [{ ...swap, markPx: ticker.markPrice, ts }] };
+    case 'open-interest': {
+      const oi = ticker.openInterest;
+      return { arg: { channel, instId }, data: [{ ...swap, oi, oiCcy: oi, ts }] };
+    }
+    case 'funding-rate': {
+      const funding = { fundingRate: ticker.fundingRate, fundingTime: String(ticker.fundingTime) };
+      const next = { nextFundingRate: ticker.predictedFundingRate, method: 'next_period' };
+      return { arg: { channel, instId }, data: [{ ...swap, ...funding, ...next, ts }] };
+    }
+    default:
+      return {
+        arg: { channel: 'tickers', instId },
+        data: [{ ...swap, last: ticker.lastPrice, lastSz: '1', ts }],
+      };
+  }
+}
+
+/** The channels of a derivative ticker, in tardis-dev's subscription order. */
+export const OKEX_SWAP_TICKER_CHANNELS = [
+  'tickers',
+  'open-interest',
+  'mark-price',
+  'index-tickers',
+  'funding-rate',
+];
+
+/**
+ * Liquidations on `liquidation-orders`, subscribed per instrument type: one entry per instrument, its
+ * orders in `details` (OKX sends no order id). A forced sell closes a long position.
+ */
+export function okexLiquidations(liquidations: readonly TickOf<'liquidation'>[]): OkexMessage<unknown> {
+  return {
+    arg: { channel: 'liquidation-orders', instType: 'SWAP' } as OkexMessage<unknown>['arg'],
+    data: liquidations.map((l) => ({
+      details: [
+        {
+          bkLoss: '0',
+          bkPx: l.price,
+          ccy: '',
+          posSide: l.side === 'sell' ? 'long' : 'short',
+          side: l.side,
+          sz: l.qty,
+          ts: String(l.timestamp),
+        },
+      ],
+      instFamily: okexIndexId(l.symbol),
+      instId: okexInstId(l.symbol),
+      instType: 'SWAP',
+      uly: okexIndexId(l.symbol),
+    })),
+  };
+}
+
 /** The message the simulator sends and the history server stores for a tick, on `channel` of its kind. */
 export function okexSwapMessage(tick: Tick, channel?: string): OkexMessage<unknown> {
   switch (tick.kind) {
@@ -185,6 +265,10 @@ export function okexSwapMessage(tick: Tick, channel?: string): OkexMessage<unkno
       return okexBbo(tick);
     case 'bookChange':
       return okexBookUpdate(tick, channel);
+    case 'derivativeTicker':
+      return okexTickerMessage(tick, channel ?? 'tickers');
+    case 'liquidation':
+      return okexLiquidations([tick]);
   }
 }
 
