@@ -9,6 +9,7 @@ import {
 // tardis-dev's own subscription builder (what streamNormalized asks the exchange for); not in its typed API.
 import { getFilters } from 'tardis-dev/dist/handy.js';
 import { classifyFeedError } from '../../functions/adapters/tardis/live-feed.ts';
+import { STOCK_NORMALIZERS } from '../../functions/adapters/tardis/exchanges.ts';
 import { RawTickNormalizer, TICK_NORMALIZERS } from '../../functions/adapters/tardis/normalizers.ts';
 import {
   namesUnknownInstrument,
@@ -24,12 +25,17 @@ import {
   bookChangesBetween,
   bookSnapshot,
   bookTickerBetween,
+  derivativeTickersBetween,
+  liquidationsBetween,
   tradesBetween,
 } from '../../scripts/local/exchange/ground-truth.ts';
 import {
+  OKEX_SWAP_TICKER_CHANNELS,
   okexBookSnapshot,
   okexBookUpdate,
+  okexLiquidations,
   okexSwapMessage,
+  okexTickerMessage,
 } from '../../scripts/local/exchange/okex-swap-wire.ts';
 import { normalizeAll } from '../support/tardis-parity.ts';
 
@@ -298,4 +304,175 @@ test('the simulator wire: ground-truth ticks as OKX messages normalize to the gr
   );
   const update = okexBookUpdate(changes[1]!).data[0]!;
   t.is(update.prevSeqId, changes[0]!.updateId, 'prevSeqId chains the updates');
+});
+
+// 'map okex-swap messages' V5 fixtures of the derivative ticker channels, in order.
+const tickerFixtures = [
+  {
+    arg: { channel: 'funding-rate', instId: 'WNCG-USDT-SWAP' },
+    data: [
+      {
+        fundingRate: '0.00048105',
+        fundingTime: '1640131200000',
+        instId: 'WNCG-USDT-SWAP',
+        instType: 'SWAP',
+        nextFundingRate: '0.00114',
+      },
+    ],
+  },
+  {
+    arg: { channel: 'tickers', instId: 'WNCG-USDT-SWAP' },
+    data: [
+      {
+        instType: 'SWAP',
+        instId: 'WNCG-USDT-SWAP',
+        last: '2.1729',
+        lastSz: '0',
+        askPx: '2.1738',
+        askSz: '168',
+        bidPx: '2.1737',
+        bidSz: '2',
+        open24h: '2.164',
+        high24h: '2.25',
+        low24h: '2.1493',
+        sodUtc0: '2.1718',
+        sodUtc8: '2.1644',
+        volCcy24h: '803940',
+        vol24h: '803940',
+        ts: '1640131263109',
+      },
+    ],
+  },
+  {
+    arg: { channel: 'index-tickers', instId: 'WNCG-USDT' },
+    data: [
+      {
+        instId: 'WNCG-USDT',
+        idxPx: '2.1675',
+        open24h: '2.1599',
+        high24h: '2.2499',
+        low24h: '2.1524',
+        sodUtc0: '2.1658',
+        sodUtc8: '2.1641',
+        ts: '1640131290649',
+      },
+    ],
+  },
+  {
+    arg: { channel: 'mark-price', instId: 'WNCG-USDT-SWAP' },
+    data: [{ instId: 'WNCG-USDT-SWAP', instType: 'SWAP', markPx: '2.1729', ts: '1640131259180' }],
+  },
+  {
+    arg: { channel: 'open-interest', instId: 'WNCG-USDT-SWAP' },
+    data: [
+      { instId: 'WNCG-USDT-SWAP', instType: 'SWAP', oi: '644195', oiCcy: '644195', ts: '1640131258756' },
+    ],
+  },
+];
+
+test('okex-swap derivative tickers merge five channels and are keyed by the message that changed them, also mid-stream', (t) => {
+  const all = normalizeAll(OKEX_SWAP, 'derivative_ticker', tickerFixtures, FIXTURE_DAY);
+  t.deepEqual(all.map(rowId), [
+    'okex-swap:wncg-usdt-swap:d:funding-rate:1640131200000:0.00048105:0.00114',
+    'okex-swap:wncg-usdt-swap:d:tickers:1640131263109',
+    'okex-swap:wncg-usdt-swap:d:mark-price:1640131259180',
+    'okex-swap:wncg-usdt-swap:d:open-interest:1640131258756',
+  ]);
+  t.like(all.at(-1), {
+    type: 'derivative_ticker',
+    symbol: 'wncg-usdt-swap',
+    fundingRate: 0.00048105,
+    fundingTs: 1_640_131_200_000_000,
+    predictedFundingRate: 0.00114,
+    lastPrice: 2.1729,
+    indexPrice: 2.1675,
+    markPrice: 2.1729,
+    openInterest: 644195,
+    // First seen on funding-rate (no `ts`), the ticker took the receive time, and tardis-dev never moves
+    // a ticker's time back: the exchange times here are earlier.
+    ts: FIXTURE_DAY.getTime() * 1000,
+  });
+  // A replay that starts at the mark price holds less state, but its rows have the live ids.
+  const midStream = normalizeAll(OKEX_SWAP, 'derivative_ticker', tickerFixtures.slice(3), FIXTURE_DAY);
+  t.deepEqual(midStream.map(rowId), all.slice(2).map(rowId));
+  t.notDeepEqual(midStream[0], all[2], 'the merged state differs; the id does not');
+});
+
+const liquidationOrders = {
+  arg: { channel: 'liquidation-orders', instType: 'SWAP' },
+  data: [
+    {
+      details: [
+        {
+          bkLoss: '0',
+          bkPx: '0.55205',
+          ccy: '',
+          posSide: 'short',
+          side: 'buy',
+          sz: '39',
+          ts: '1680173247614',
+        },
+      ],
+      instFamily: 'XRP-USDT',
+      instId: 'XRP-USDT-SWAP',
+      instType: 'SWAP',
+      uly: 'XRP-USDT',
+    },
+  ],
+};
+
+test('okex-swap liquidations keep the first liquidation-orders message, which tardis-dev alone drops', (t) => {
+  const stock = STOCK_NORMALIZERS.liquidation(OKEX_SWAP, FIXTURE_DAY);
+  t.deepEqual([...(stock.map(liquidationOrders, FIXTURE_DAY) ?? [])], [], "tardis-dev's mapper skips it");
+  // OKX pushes the latest liquidation again on subscribe: the copy collapses with the original by row id.
+  const ticks = normalizeAll(OKEX_SWAP, 'liquidation', [liquidationOrders, liquidationOrders], FIXTURE_DAY);
+  t.is(ticks.length, 2);
+  t.like(ticks[0], { type: 'liquidation', symbol: 'xrp-usdt-swap', price: 0.55205, amount: 39, side: 'buy' });
+  t.is(ticks[0]!.type === 'liquidation' ? ticks[0]!.id : 'x', undefined);
+  t.regex(rowId(ticks[0]!), /^okex-swap:xrp-usdt-swap:lh:[A-Za-z0-9_-]{22}$/);
+  t.is(rowId(ticks[1]!), rowId(ticks[0]!));
+  // Tardis's older generated `liquidations` channel maps the same way.
+  const generated = {
+    arg: { channel: 'liquidations', instId: 'BTC-USDT-SWAP', generated: true },
+    data: [
+      { bkLoss: '0', bkPx: '49674.2', ccy: '', posSide: 'short', side: 'buy', sz: '40', ts: '1640140211925' },
+    ],
+  };
+  t.like(normalizeAll(OKEX_SWAP, 'liquidation', [generated], FIXTURE_DAY)[0], { price: 49674.2, amount: 40 });
+});
+
+test('the simulator wire: ground-truth tickers on five channels give four rows each, liquidations their values', (t) => {
+  const stream = { seed: 5, exchange: 'okex-swap', symbol: 'eth-usdt-swap', rate: 20 };
+  const from = Date.UTC(2026, 0, 5, 12);
+  const tickers = derivativeTickersBetween({ ...stream, from, to: from + 5_000 });
+  const liquidations = liquidationsBetween({ ...stream, from, to: from + 20_000 });
+  t.true(tickers.length >= 4 && liquidations.length >= 2);
+  // tardis-dev subscribes (and asks history for) the channels sorted by name: that is their order per tick.
+  const channels = [...OKEX_SWAP_TICKER_CHANNELS].sort();
+  const messages = tickers.flatMap((g) => channels.map((c) => okexTickerMessage(g, c)));
+  // Received at `from`, before the first ticker: a live receive time is never earlier than the exchange's.
+  const rows = normalizeAll(OKEX_SWAP, 'derivative_ticker', messages, new Date(from));
+  t.is(rows.length, 4 * tickers.length, 'index-tickers only feeds the next row');
+  const last = tickers.at(-1)!;
+  t.like(rows.at(-1), {
+    eventKey: `tickers:${last.timestamp}`,
+    lastPrice: Number(last.lastPrice),
+    markPrice: Number(last.markPrice),
+    indexPrice: Number(last.indexPrice),
+    openInterest: Number(last.openInterest),
+    fundingRate: Number(last.fundingRate),
+    predictedFundingRate: Number(last.predictedFundingRate),
+    fundingTs: last.fundingTime * 1000,
+    ts: last.timestamp * 1000,
+  });
+  const mapped = normalizeAll(
+    OKEX_SWAP,
+    'liquidation',
+    liquidations.map((l) => okexLiquidations([l])),
+    new Date(),
+  );
+  t.deepEqual(
+    mapped.map((x) => x.type === 'liquidation' && [x.price, x.amount, x.side, x.ts]),
+    liquidations.map((l) => [Number(l.price), Number(l.qty), l.side, l.timestamp * 1000]),
+  );
 });

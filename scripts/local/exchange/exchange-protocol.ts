@@ -59,8 +59,11 @@ export interface ProtocolSession {
   readonly timeUnit: TimeUnit;
   /** Answers one text message from the client. */
   onMessage(text: string): void;
-  /** The wire message of a ground-truth tick on this connection. */
-  frame(tick: Tick): unknown;
+  /**
+   * The wire message of a ground-truth tick on this connection, for the subscription `name` (as given to
+   * `link.subscribe`) it is sent on: OKX sends one ticker on five channels.
+   */
+  frame(tick: Tick, name: string): unknown;
 }
 
 export interface RestAnswer {
@@ -85,6 +88,8 @@ export interface HistoryWire {
   /** Whether a lower-case symbol has this exchange's shape (symbols of other exchanges are skipped). */
   readonly isSymbol: (symbol: string) => boolean;
   readonly fallbackSymbol: string;
+  /** The ground-truth symbol of a filter's symbol on `channel`, when they differ (OKX index -> its swap). */
+  readonly groundTruthSymbol?: (channel: string, symbol: string) => string;
   /** `channel`: the filter's, for an exchange whose history names one kind two ways (OKX `books`). */
   readonly message: (
     tick: Tick,

@@ -235,9 +235,11 @@ export async function startHistoryServer(options: HistoryServerOptions): Promise
       const kind: TickKind | undefined = wireOf.channelKinds[filter.channel];
       if (kind === undefined) continue; // a valid channel this ground truth has no data for
       for (const symbol of (filter.symbols ?? defaultSymbolsOf(wireOf)).map((s) => s.toLowerCase())) {
-        if (seen.has(`${kind}|${symbol}`)) continue;
-        seen.add(`${kind}|${symbol}`);
-        const source = tickSource(kind, streamOf(symbol, on));
+        // Per channel: one kind may travel on several channels (an OKX ticker on five).
+        if (seen.has(`${filter.channel}|${symbol}`)) continue;
+        seen.add(`${filter.channel}|${symbol}`);
+        const truthSymbol = wireOf.groundTruthSymbol?.(filter.channel, symbol) ?? symbol;
+        const source = tickSource(kind, streamOf(truthSymbol, on));
         // Local time = exchange time + latency + <1 ms, so these exchange-time bounds cover the slice.
         const first = source.indexAtOrAfter(sliceStart - latencyMs - 1);
         const end = source.indexAtOrAfter(Math.min(sliceEnd, horizon) - latencyMs + 1);

@@ -263,7 +263,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     const ticks = source.ticks(sub.nextIndex, end);
     sub.nextIndex = end;
     for (const tick of ticks) {
-      const frame = JSON.stringify(conn.session.frame(tick));
+      const frame = JSON.stringify(conn.session.frame(tick, sub.stream));
       const id = tick.kind === 'trade' || tick.kind === 'liquidation' ? tick.id : tick.updateId;
       // Counted once the frame reached the socket: "sent" means written, not merely queued.
       conn.ws.send(frame, (error) => {
