@@ -2,8 +2,14 @@ import test from 'ava';
 import { once } from 'node:events';
 import { WebSocket } from 'ws';
 import { rowId } from '../../functions/core/model/row-id.ts';
-import type { Tick } from '../../functions/core/model/tick.ts';
-import { bookSnapshot, tickSource, type BookLevel } from '../../scripts/local/exchange/ground-truth.ts';
+import type { DerivativeTickerTick, LiquidationTick, Tick } from '../../functions/core/model/tick.ts';
+import {
+  bookSnapshot,
+  derivativeTickersBetween,
+  liquidationsBetween,
+  tickSource,
+  type BookLevel,
+} from '../../scripts/local/exchange/ground-truth.ts';
 import { startHistoryServer } from '../../scripts/local/exchange/history-server.ts';
 import { startSimulator } from '../../scripts/local/exchange/simulator.ts';
 import { requireEmulators, uniqueName } from '../support/env.ts';
@@ -107,20 +113,22 @@ test('the simulator speaks OKX v5: an ack per arg, a 60018 refusal of an unliste
   }
 });
 
-test('the relay records okex-swap trades, quotes and book changes from the simulator, and a backfill gives the same row ids', async (t) => {
+test('the relay records every okex-swap type from the simulator as the ground truth has it, and a backfill gives the same row ids', async (t) => {
   const sim = await startSimulator({ seed: SEED, ratePerSymbol: RATE, symbols: [SYMBOL] });
   t.teardown(() => sim.stop());
   const history = await startHistoryServer({ seed: SEED, ratePerSymbol: RATE, symbols: [SYMBOL] });
   t.teardown(() => history.stop());
-  const streams = `${EXCHANGE}:${SYMBOL}:trade,book_ticker,book_change`;
+  const streams = `${EXCHANGE}:${SYMBOL}:trade,book_ticker,book_change,derivative_ticker,liquidation`;
   const { relay, collector } = await relayOnSimulator(t, 'relay-okex-swap', sim, streams, {
     WSS_URL_OKEX_SWAP: sim.wsUrls[EXCHANGE],
   });
   const ticksOf = (type: string): Tick[] =>
     collector.of(`${EXCHANGE}:${SYMBOL}:${type}`).flatMap((b) => b.ticks);
+  // A few seconds: two liquidations (~1 per 4 s) besides the one OKX pushes again on subscribe.
   const enough = () =>
-    ['trade', 'book_ticker', 'book_change'].every((type) => ticksOf(type).length > 3 * RATE);
-  t.true(await collector.until(enough, 60_000), `three seconds of each type; log: ${relay.service.tail()}`);
+    ['trade', 'book_ticker', 'book_change'].every((type) => ticksOf(type).length > 3 * RATE) &&
+    ticksOf('liquidation').length >= 3;
+  t.true(await collector.until(enough, 60_000), `a few seconds of each type; log: ${relay.service.tail()}`);
   await drainRelay(t, sim, relay, collector);
 
   const truth = sim.groundTruth(SYMBOL, EXCHANGE);
@@ -161,21 +169,70 @@ test('the relay records okex-swap trades, quotes and book changes from the simul
     'book: every update once, in order',
   );
 
+  // Derivative tickers: four rows per ground-truth ticker (index-tickers only feeds the next), each keyed
+  // by its channel and time; every ticker between the first and the last seen has all four.
+  const tickers = ticksOf('derivative_ticker') as DerivativeTickerTick[];
+  const keys = tickers.map((x) => x.eventKey!);
+  t.is(new Set(keys).size, keys.length, 'each ticker message once');
+  const keyTimes = keys.map((k) => Number(k.slice(k.lastIndexOf(':') + 1)));
+  const truthTickers = derivativeTickersBetween({
+    ...truth,
+    from: Math.min(...keyTimes),
+    to: Math.max(...keyTimes) + 1,
+  });
+  t.true(truthTickers.length >= 3);
+  const channels = ['funding-rate', 'mark-price', 'open-interest', 'tickers'];
+  const possible = new Set(truthTickers.flatMap((g) => channels.map((c) => `${c}:${g.timestamp}`)));
+  t.deepEqual(
+    keys.filter((k) => !possible.has(k)),
+    [],
+    'every row is a ground-truth ticker on one of its channels',
+  );
+  const interior = truthTickers.slice(1, -1).flatMap((g) => channels.map((c) => `${c}:${g.timestamp}`));
+  t.deepEqual(
+    interior.filter((k) => !keys.includes(k)),
+    [],
+    'no ticker message lost',
+  );
+  const g = truthTickers.at(-2)!;
+  t.like(
+    tickers.find((x) => x.eventKey === `tickers:${g.timestamp}`),
+    {
+      lastPrice: Number(g.lastPrice),
+      markPrice: Number(g.markPrice),
+      indexPrice: Number(g.indexPrice),
+      openInterest: Number(g.openInterest),
+      fundingRate: Number(g.fundingRate),
+      predictedFundingRate: Number(g.predictedFundingRate),
+    },
+  );
+  // Liquidations: the one OKX pushes again on subscribe, then every one after it, values equal.
+  const liquidations = ticksOf('liquidation') as LiquidationTick[];
+  const truthLiquidations = liquidationsBetween({
+    ...truth,
+    from: Math.floor(liquidations[0]!.ts / 1000),
+    to: Math.floor(liquidations.at(-1)!.ts / 1000) + 1,
+  });
+  t.deepEqual(
+    liquidations.map((x) => [x.price, x.amount, x.side, x.ts]),
+    truthLiquidations.map((l) => [Number(l.price), Number(l.qty), l.side, l.timestamp * 1000]),
+  );
+
   // A backfill of the same time from the history server gives every live row its own id again.
   const backfills = [
     ['trade', trades],
     ['book_ticker', quotes],
     ['book_change', updates],
+    ['derivative_ticker', tickers],
+    ['liquidation', liquidations],
   ] as const;
+  // Windows by receive time, as the gap-filler reads; a second early for a funding row stamped before it.
   const filled = await Promise.all(
-    backfills.map(([type, live]) =>
-      historyTicks(
-        history,
-        { exchange: EXCHANGE, symbol: SYMBOL, type },
-        Math.floor(live[0]!.ts / 1000),
-        Math.floor(live.at(-1)!.ts / 1000) + 1,
-      ),
-    ),
+    backfills.map(([type, live]) => {
+      const times = live.map((x: Tick) => Math.floor(x.ts / 1000));
+      const window = [Math.min(...times) - 1000, Math.max(...times) + 1] as const;
+      return historyTicks(history, { exchange: EXCHANGE, symbol: SYMBOL, type }, ...window);
+    }),
   );
   for (const [i, [type, live]] of backfills.entries()) {
     const ids = new Set(filled[i]!.map((f) => f.rowId));
