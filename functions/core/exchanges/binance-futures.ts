@@ -1,0 +1,32 @@
+import { BINANCE } from './binance.ts';
+import type { ExchangeDescriptor } from './descriptor.ts';
+
+/**
+ * Binance USD-M futures (perpetuals `btcusdt`, quarterlies `btcusdt_250328`), on the same combined-stream
+ * protocol as spot (fstream): it accepts any well-formed stream name and sends nothing for a symbol it does
+ * not list; it refuses only a malformed one: `{"error":{"code":2,"msg":"Invalid request: ..."},"id":N}`.
+ * Row ids: a trade by `t`, a quote by `u` (bookTicker's order book update id).
+ */
+export const BINANCE_FUTURES: ExchangeDescriptor = {
+  id: 'binance-futures',
+  // Trade ids count every trade of a symbol. tardis-dev drops off-book trades (insurance fund, ADL), so one
+  // of those shows as a jump; the gap-filler then finds nothing more in history and closes it as filled.
+  contiguousTradeIds: true,
+  symbol: {
+    pattern: /^[a-z0-9]{2,30}(_\d{6})?$/,
+    example: 'btcusdt',
+    hint: 'letters and digits, a quarterly ending _YYMMDD',
+  },
+  channels: {
+    trade: ['trade'],
+    book_ticker: ['bookTicker'],
+    // depthSnapshot: live, tardis-dev fetches it from /fapi/v1/depth per connection; in history, the recorder's.
+    book_change: ['depth', 'depthSnapshot'],
+  },
+  // Spot's: `u` of `{"stream":"btcusdt@bookTicker","data":{"e":"bookTicker","u":185130926750,...}}`, and
+  // the same `{"error":{"code":2,...}}` refusal.
+  bookTickerUpdateId: BINANCE.bookTickerUpdateId,
+  refusal: BINANCE.refusal,
+  // USD-M allows 1024 streams and 10 messages/s; tardis-dev sends one SUBSCRIBE per channel with every symbol.
+  maxStreamsPerConnection: 200,
+};
