@@ -9,15 +9,18 @@ import { invalidSymbolReason } from '../../functions/core/exchanges/index.ts';
 import { rowId } from '../../functions/core/model/row-id.ts';
 import { parseStreamsConfig } from '../../functions/core/model/streams-config.ts';
 import type { DataType } from '../../functions/core/model/streams.ts';
-import type { BookChangeTick, Tick } from '../../functions/core/model/tick.ts';
+import type { BookChangeTick, DerivativeTickerTick, Tick } from '../../functions/core/model/tick.ts';
 import {
   binanceFuturesFrame,
   futuresDepthSnapshotFrame,
+  openInterestFrame,
 } from '../../scripts/local/exchange/binance-futures-wire.ts';
 import {
   bookChangesBetween,
   bookSnapshot,
   bookTickerBetween,
+  derivativeTickersBetween,
+  liquidationsBetween,
   tradesBetween,
   type GroundTruthStream,
 } from '../../scripts/local/exchange/ground-truth.ts';
@@ -197,7 +200,12 @@ const window = { ...truth, from: Date.UTC(2024, 0, 1), to: Date.UTC(2024, 0, 1, 
 
 test("the simulator's futures frames normalize to the ground truth, keyed by the exchange's ids", (t) => {
   const trades = tradesBetween(window);
-  const ticks = normalizeAll(EXCHANGE, 'trade', trades.map(binanceFuturesFrame), local);
+  const ticks = normalizeAll(
+    EXCHANGE,
+    'trade',
+    trades.map((x) => binanceFuturesFrame(x)),
+    local,
+  );
   t.deepEqual(
     ticks.map((x) => rowId(x)),
     trades.map((x) => `binance-futures:btcusdt:t:${x.id}`),
@@ -207,7 +215,12 @@ test("the simulator's futures frames normalize to the ground truth, keyed by the
     trades.map((x) => x.timestamp * 1000),
   );
   const quotes = bookTickerBetween(window);
-  const quoteTicks = normalizeAll(EXCHANGE, 'book_ticker', quotes.map(binanceFuturesFrame), local);
+  const quoteTicks = normalizeAll(
+    EXCHANGE,
+    'book_ticker',
+    quotes.map((x) => binanceFuturesFrame(x)),
+    local,
+  );
   t.deepEqual(
     quoteTicks.map((x: Tick) => rowId(x)),
     quotes.map((x) => `binance-futures:btcusdt:q:${x.updateId}`),
@@ -220,9 +233,9 @@ test("a futures depth snapshot's lastUpdateId is the first update it lacks: each
   const at = changes[9]!.timestamp;
   // Updates before and up to the snapshot's book are buffered, as on a live connection, then the snapshot.
   const messages = [
-    ...changes.slice(0, 10).map(binanceFuturesFrame),
+    ...changes.slice(0, 10).map((x) => binanceFuturesFrame(x)),
     futuresDepthSnapshotFrame(bookSnapshot(truth, held), at),
-    ...changes.slice(10).map(binanceFuturesFrame),
+    ...changes.slice(10).map((x) => binanceFuturesFrame(x)),
   ];
   // A receive time of now: tardis-dev then throws on a snapshot without overlap instead of ignoring it.
   const ticks = normalizeAll(EXCHANGE, 'book_change', messages, new Date()) as BookChangeTick[];
@@ -236,5 +249,150 @@ test("a futures depth snapshot's lastUpdateId is the first update it lacks: each
   t.deepEqual(
     ticks.slice(1).map((x) => x.ts),
     changes.slice(10).map((x) => x.timestamp * 1000),
+  );
+});
+
+// tardis-dev 13.35.3's fixture shapes for binance-futures' derivative ticker channels and liquidations.
+const markPrice = {
+  stream: 'btcusdt@markPrice@1s',
+  data: {
+    e: 'markPriceUpdate',
+    E: 1597536008000,
+    s: 'BTCUSDT',
+    p: '11857.56000000',
+    i: '11851.86949091',
+    r: '0.00015640',
+    T: 1597564800000,
+  },
+};
+const ticker24h = {
+  stream: 'btcusdt@ticker',
+  data: {
+    e: '24hrTicker',
+    E: 1597536008467,
+    s: 'BTCUSDT',
+    p: '-88.17',
+    P: '-0.855',
+    w: '10223.98',
+    c: '10223.74',
+    Q: '2.097',
+    o: '10311.91',
+    h: '10329.38',
+    l: '10080.70',
+    v: '20248.900',
+    q: '207024349.13',
+    O: 1568606704662,
+    C: 1568693103463,
+    F: 148927,
+    L: 181349,
+    n: 32423,
+  },
+};
+const openInterest = {
+  stream: 'btcusdt@openInterest',
+  generated: true,
+  data: { symbol: 'BTCUSDT', openInterest: '26286.181', time: 1597536009000 },
+};
+const forceOrder = {
+  stream: 'btcusdt@forceOrder',
+  data: {
+    e: 'forceOrder',
+    E: 1584059031426,
+    o: {
+      s: 'BTCUSDT',
+      S: 'BUY',
+      o: 'LIMIT',
+      f: 'IOC',
+      q: '0.014',
+      p: '4793.91',
+      ap: '4706.04',
+      X: 'FILLED',
+      l: '0.015',
+      z: '0.014',
+      T: 1584059031421,
+    },
+  },
+};
+
+test('binance-futures derivative tickers merge markPrice, ticker and openInterest, keyed by channel and time', (t) => {
+  const ticks = normalizeAll(EXCHANGE, 'derivative_ticker', [markPrice, ticker24h, openInterest], local);
+  t.is(ticks.length, 3, 'every message changes the state');
+  t.like(ticks[0], {
+    type: 'derivative_ticker',
+    symbol: 'btcusdt',
+    markPrice: 11857.56,
+    indexPrice: 11851.86949091,
+    fundingRate: 0.0001564,
+    fundingTs: 1597564800000000,
+    ts: 1597536008000000,
+    lastPrice: undefined,
+    openInterest: undefined,
+  });
+  t.like(ticks[2], { lastPrice: 10223.74, openInterest: 26286.181, ts: 1597536008467000 });
+  t.deepEqual(
+    ticks.map((x) => rowId(x)),
+    [
+      'binance-futures:btcusdt:d:markPrice:1597536008000',
+      'binance-futures:btcusdt:d:ticker:1597536008467',
+      'binance-futures:btcusdt:d:openInterest:1597536009000',
+    ],
+  );
+  // An open interest poll without a time (older recordings) has no key: its row id is a content hash.
+  const untimed = { ...openInterest, data: { symbol: 'BTCUSDT', openInterest: '26286.181' } };
+  const [hashed] = normalizeAll(EXCHANGE, 'derivative_ticker', [untimed], local);
+  t.regex(rowId(hashed!), /^binance-futures:btcusdt:dh:[A-Za-z0-9_-]{22}$/);
+});
+
+test('binance-futures liquidations come from forceOrder with a content-hash row id free of receive time', (t) => {
+  const [live] = normalize(EXCHANGE, 'liquidation', forceOrder, local);
+  const [history] = normalize(EXCHANGE, 'liquidation', forceOrder, new Date(local.getTime() + 1234));
+  t.like(live, {
+    type: 'liquidation',
+    symbol: 'btcusdt',
+    id: undefined,
+    price: 4793.91,
+    amount: 0.014,
+    side: 'buy',
+    ts: 1584059031421000,
+  });
+  t.regex(rowId(live!), /^binance-futures:btcusdt:lh:[A-Za-z0-9_-]{22}$/);
+  t.is(rowId(history!), rowId(live!));
+  const unfilled = { ...forceOrder, data: { ...forceOrder.data, o: { ...forceOrder.data.o, X: 'NEW' } } };
+  t.deepEqual(normalize(EXCHANGE, 'liquidation', unfilled, local), []);
+});
+
+test("the simulator's derivative ticker and liquidation frames normalize to the ground truth", (t) => {
+  const tickers = derivativeTickersBetween({ ...window, to: window.from + 10_000 });
+  t.true(tickers.length >= 5);
+  const messages = tickers.flatMap((x) => [
+    binanceFuturesFrame(x, 'markPrice'),
+    binanceFuturesFrame(x, 'ticker'),
+    openInterestFrame(x),
+  ]);
+  const ticks = normalizeAll(EXCHANGE, 'derivative_ticker', messages, local) as DerivativeTickerTick[];
+  t.is(ticks.length, 3 * tickers.length, 'one row per message: every value changes at every ticker');
+  tickers.forEach((x, i) => {
+    t.like(ticks[3 * i + 2], {
+      markPrice: Number(x.markPrice),
+      indexPrice: Number(x.indexPrice),
+      lastPrice: Number(x.lastPrice),
+      fundingRate: Number(x.fundingRate),
+      fundingTs: x.fundingTime * 1000,
+      openInterest: Number(x.openInterest),
+      ts: x.timestamp * 1000,
+      eventKey: `openInterest:${x.timestamp}`,
+    });
+  });
+  const liquidations = liquidationsBetween({ ...window, to: window.from + 20_000 });
+  t.true(liquidations.length >= 2);
+  const liquidationTicks = normalizeAll(
+    EXCHANGE,
+    'liquidation',
+    liquidations.map((x) => binanceFuturesFrame(x)),
+    local,
+  );
+  t.deepEqual(
+    liquidationTicks.map((x) => x.type === 'liquidation' && [x.ts, x.price, x.amount, x.side]),
+    liquidations.map((x) => [x.timestamp * 1000, Number(x.price), Number(x.qty), x.side]),
   );
 });

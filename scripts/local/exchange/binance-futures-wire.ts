@@ -12,6 +12,8 @@ import type {
   BookLevel,
   BookSnapshot,
   BookTicker,
+  DerivativeTicker,
+  Liquidation,
   Tick,
   TickKind,
   Trade,
@@ -19,18 +21,38 @@ import type {
 
 export const BINANCE_FUTURES_EXCHANGE = 'binance-futures';
 
-/** Futures channel name -> ground-truth kind. Channels not listed here are accepted but carry no data. */
+/**
+ * Futures websocket channel -> ground-truth kind. Channels not listed here are accepted but carry no data.
+ * A derivative ticker is two messages on the wire: `markPrice` (mark, index, funding) and `ticker` (last
+ * price); its open interest is polled over REST (`openInterestBody`).
+ */
 export const BINANCE_FUTURES_CHANNEL_KINDS: Readonly<Record<string, TickKind>> = {
   trade: 'trade',
   bookTicker: 'bookTicker',
   depth: 'bookChange',
+  markPrice: 'derivativeTicker',
+  ticker: 'derivativeTicker',
+  forceOrder: 'liquidation',
 };
 
-/** Stream name suffix after the symbol: tardis-dev subscribes `btcusdt@depth@0ms` on futures. */
-const STREAM_SUFFIX: Readonly<Record<TickKind, string>> = {
+/** Tardis channels: the websocket's, plus the recorder's `openInterest` polls stored as generated messages. */
+export const BINANCE_FUTURES_TARDIS_CHANNEL_KINDS: Readonly<Record<string, TickKind>> = {
+  ...BINANCE_FUTURES_CHANNEL_KINDS,
+  openInterest: 'derivativeTicker',
+};
+
+/** Stream name suffix after the symbol, per channel: tardis-dev subscribes `btcusdt@depth@0ms` on futures. */
+const STREAM_SUFFIX: Readonly<Record<string, string>> = {
+  depth: 'depth@0ms',
+  markPrice: 'markPrice@1s',
+};
+
+/** The channel of a kind that has one only (a derivative ticker has two: pass its channel). */
+const CHANNEL_OF: Readonly<Partial<Record<TickKind, string>>> = {
   trade: 'trade',
   bookTicker: 'bookTicker',
-  bookChange: 'depth@0ms',
+  bookChange: 'depth',
+  liquidation: 'forceOrder',
 };
 
 export interface FuturesTradeData {
@@ -79,9 +101,63 @@ export interface FuturesDepthSnapshot {
   asks: BookLevel[];
 }
 
+/** `<symbol>@markPrice@1s`: `p` mark, `i` index, `P` estimated settle price, `r` funding rate, `T` funding time. */
+export interface FuturesMarkPriceData {
+  e: 'markPriceUpdate';
+  E: number;
+  s: string;
+  p: string;
+  i: string;
+  P: string;
+  r: string;
+  T: number;
+}
+
+/** `<symbol>@ticker`, the 24 h rolling ticker; tardis-dev reads only `c` (last price) and `E`. */
+export interface FuturesTickerData {
+  e: '24hrTicker';
+  E: number;
+  s: string;
+  c: string;
+  O: number;
+  C: number;
+}
+
+/** `<symbol>@forceOrder`: a liquidation order (no order id on the wire). */
+export interface FuturesForceOrderData {
+  e: 'forceOrder';
+  E: number;
+  o: {
+    s: string;
+    S: 'BUY' | 'SELL';
+    o: 'LIMIT';
+    f: 'IOC';
+    q: string;
+    p: string;
+    ap: string;
+    X: 'FILLED';
+    l: string;
+    z: string;
+    T: number;
+  };
+}
+
+/** `GET /fapi/v1/openInterest?symbol=BTCUSDT`: the open interest and the time it was computed. */
+export interface FuturesOpenInterest {
+  symbol: string;
+  openInterest: string;
+  time: number;
+}
+
 export interface FuturesFrame {
   stream: string;
-  data: FuturesTradeData | FuturesBookTickerData | FuturesDepthUpdateData;
+  data:
+    | FuturesTradeData
+    | FuturesBookTickerData
+    | FuturesDepthUpdateData
+    | FuturesMarkPriceData
+    | FuturesTickerData
+    | FuturesForceOrderData;
 }
 
 function tradeData(trade: Trade): FuturesTradeData {
@@ -127,9 +203,54 @@ function depthUpdateData(change: BookChange): FuturesDepthUpdateData {
   };
 }
 
-/** The frame the simulator sends and the history server stores for a tick. */
-export function binanceFuturesFrame(tick: Tick): FuturesFrame {
-  const stream = `${tick.symbol.toLowerCase()}@${STREAM_SUFFIX[tick.kind]}`;
+function markPriceData(ticker: DerivativeTicker): FuturesMarkPriceData {
+  return {
+    e: 'markPriceUpdate',
+    E: ticker.timestamp,
+    s: ticker.symbol.toUpperCase(),
+    p: ticker.markPrice,
+    i: ticker.indexPrice,
+    P: ticker.indexPrice,
+    r: ticker.fundingRate,
+    T: ticker.fundingTime,
+  };
+}
+
+const DAY_MS = 86_400_000;
+
+function tickerData(ticker: DerivativeTicker): FuturesTickerData {
+  const t = ticker.timestamp;
+  return { e: '24hrTicker', E: t, s: ticker.symbol.toUpperCase(), c: ticker.lastPrice, O: t - DAY_MS, C: t };
+}
+
+function forceOrderData(liquidation: Liquidation): FuturesForceOrderData {
+  const { price, qty, timestamp } = liquidation;
+  return {
+    e: 'forceOrder',
+    E: timestamp,
+    o: {
+      s: liquidation.symbol.toUpperCase(),
+      S: liquidation.side === 'sell' ? 'SELL' : 'BUY',
+      o: 'LIMIT',
+      f: 'IOC',
+      q: qty,
+      p: price,
+      ap: price,
+      X: 'FILLED',
+      l: qty,
+      z: qty,
+      T: timestamp,
+    },
+  };
+}
+
+/**
+ * The frame the simulator sends and the history server stores for a tick on `channel` (a derivative
+ * ticker: `markPrice` or `ticker`; other kinds have one channel and ignore it).
+ */
+export function binanceFuturesFrame(tick: Tick, channel?: string): FuturesFrame {
+  const on = tick.kind === 'derivativeTicker' ? (channel ?? 'markPrice') : CHANNEL_OF[tick.kind]!;
+  const stream = `${tick.symbol.toLowerCase()}@${STREAM_SUFFIX[on] ?? on}`;
   switch (tick.kind) {
     case 'trade':
       return { stream, data: tradeData(tick) };
@@ -137,7 +258,27 @@ export function binanceFuturesFrame(tick: Tick): FuturesFrame {
       return { stream, data: bookTickerData(tick) };
     case 'bookChange':
       return { stream, data: depthUpdateData(tick) };
+    case 'liquidation':
+      return { stream, data: forceOrderData(tick) };
+    case 'derivativeTicker':
+      if (on === 'markPrice') return { stream, data: markPriceData(tick) };
+      if (on === 'ticker') return { stream, data: tickerData(tick) };
+      throw new Error(`binance-futures has no ${on} stream of derivative tickers`);
   }
+}
+
+/** The REST open interest answer at a derivative ticker: its value, stamped with its time. */
+export function openInterestBody(ticker: DerivativeTicker): FuturesOpenInterest {
+  return { symbol: ticker.symbol.toUpperCase(), openInterest: ticker.openInterest, time: ticker.timestamp };
+}
+
+/** How tardis-dev (live) and Tardis (history) wrap an open interest poll: a generated message. */
+export function openInterestFrame(ticker: DerivativeTicker): {
+  stream: string;
+  generated: true;
+  data: FuturesOpenInterest;
+} {
+  return { stream: `${ticker.symbol}@openInterest`, generated: true, data: openInterestBody(ticker) };
 }
 
 /**

@@ -203,7 +203,13 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
   let refused = 0;
   let subscribes = 0;
   let framesSent = 0;
-  const framesByKind: Record<TickKind, number> = { trade: 0, bookTicker: 0, bookChange: 0 };
+  const framesByKind: Record<TickKind, number> = {
+    trade: 0,
+    bookTicker: 0,
+    bookChange: 0,
+    derivativeTicker: 0,
+    liquidation: 0,
+  };
   const snapshotLog: BookSnapshotRecord[] = [];
   let restRequests = 0;
   let stalledUntil = 0;
@@ -235,7 +241,8 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     const record = conn.record;
     record.framesSent++;
     record.framesByStream[stream] = (record.framesByStream[stream] ?? 0) + 1;
-    if (kind === 'bookTicker') return;
+    // Only trades and order book updates are numbered contiguously per symbol on the wire.
+    if (kind !== 'trade' && kind !== 'bookChange') return;
     const runs = ((kind === 'trade' ? record.trades : record.bookChanges)[symbol] ??= []);
     const last = runs.at(-1);
     if (last !== undefined && last.lastId + 1 === id) last.lastId = id;
@@ -259,8 +266,8 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     const ticks = source.ticks(sub.nextIndex, end);
     sub.nextIndex = end;
     for (const tick of ticks) {
-      const frame = JSON.stringify(conn.session.frame(tick));
-      const id = tick.kind === 'trade' ? tick.id : tick.updateId;
+      const frame = JSON.stringify(conn.session.frame(tick, sub.stream));
+      const id = tick.kind === 'trade' || tick.kind === 'liquidation' ? tick.id : tick.updateId;
       // Counted once the frame reached the socket: "sent" means written, not merely queued.
       conn.ws.send(frame, (error) => {
         if (error === undefined || error === null) recordSent(conn, sub.stream, tick.kind, tick.symbol, id);
