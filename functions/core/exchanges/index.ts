@@ -1,4 +1,5 @@
 import { BINANCE } from './binance.ts';
+import { BINANCE_FUTURES } from './binance-futures.ts';
 import { COINBASE } from './coinbase.ts';
 import { OKEX_SWAP } from './okex-swap.ts';
 import type { ExchangeDescriptor } from './descriptor.ts';
@@ -11,6 +12,7 @@ export const EXCHANGES: Readonly<Record<string, ExchangeDescriptor>> = Object.fr
   binance: BINANCE,
   coinbase: COINBASE,
   'okex-swap': OKEX_SWAP,
+  'binance-futures': BINANCE_FUTURES,
 });
 
 export function isSupportedExchange(id: string): boolean {

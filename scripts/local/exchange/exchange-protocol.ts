@@ -60,10 +60,11 @@ export interface ProtocolSession {
   /** Answers one text message from the client. */
   onMessage(text: string): void;
   /**
-   * The wire message of a ground-truth tick on this connection, for the subscription `name` (as given to
-   * `link.subscribe`) it is sent on: OKX sends one ticker on five channels.
+   * The wire message of a ground-truth tick on this connection, sent for the subscription `stream` (its
+   * wire name as given to `link.subscribe`: one kind can feed several channels, e.g. Binance futures'
+   * markPrice and ticker, OKX's five ticker channels).
    */
-  frame(tick: Tick, name: string): unknown;
+  frame(tick: Tick, stream: string): unknown;
 }
 
 export interface RestAnswer {
