@@ -1,5 +1,7 @@
 import { deepStrictEqual } from 'node:assert';
-import type { Exchange } from 'tardis-dev';
+import type { Exchange, Mapper, NormalizedData } from 'tardis-dev';
+// tardis-dev's own subscription builder (what streamNormalized asks the exchange for); not in its typed API.
+import { getFilters } from 'tardis-dev/dist/handy.js';
 import { fromTardis } from '../../functions/adapters/tardis/mapping.ts';
 import { RawTickNormalizer, TICK_NORMALIZERS } from '../../functions/adapters/tardis/normalizers.ts';
 import type { DataType } from '../../functions/core/model/streams.ts';
@@ -37,4 +39,23 @@ export function normalizeAll(
 /** normalizeAll of one message. */
 export function normalize(exchange: Exchange, type: DataType, message: unknown, local: Date): Tick[] {
   return normalizeAll(exchange, type, [message], local);
+}
+
+/**
+ * What tardis-dev's own streamNormalized would subscribe to for `types` on `symbols` (its getFilters over the
+ * exchange's normalizers), to hold RawTickNormalizer.filters to.
+ */
+export function tardisSubscriptions(
+  exchange: Exchange,
+  types: readonly DataType[],
+  symbols: string[],
+): unknown[] {
+  const tardisFilters = getFilters as (
+    mappers: Mapper<Exchange, NormalizedData>[],
+    symbols: string[],
+  ) => unknown[];
+  return tardisFilters(
+    types.map((type) => TICK_NORMALIZERS[type](exchange, new Date())),
+    symbols,
+  );
 }

@@ -1,16 +1,8 @@
 import test from 'ava';
-import {
-  getRealTimeFeedFactory,
-  type Exchange,
-  type Filter,
-  type Mapper,
-  type NormalizedData,
-} from 'tardis-dev';
-// tardis-dev's own subscription builder (what streamNormalized asks the exchange for); not in its typed API.
-import { getFilters } from 'tardis-dev/dist/handy.js';
+import { getRealTimeFeedFactory, type Exchange, type Filter } from 'tardis-dev';
 import { classifyFeedError } from '../../functions/adapters/tardis/live-feed.ts';
 import { STOCK_NORMALIZERS } from '../../functions/adapters/tardis/exchanges.ts';
-import { RawTickNormalizer, TICK_NORMALIZERS } from '../../functions/adapters/tardis/normalizers.ts';
+import { RawTickNormalizer } from '../../functions/adapters/tardis/normalizers.ts';
 import {
   namesUnknownInstrument,
   useOkexSwapRefusals,
@@ -37,7 +29,7 @@ import {
   okexSwapMessage,
   okexTickerMessage,
 } from '../../scripts/local/exchange/okex-swap-wire.ts';
-import { normalizeAll } from '../support/tardis-parity.ts';
+import { normalizeAll, tardisSubscriptions } from '../support/tardis-parity.ts';
 
 const OKEX_SWAP = 'okex-swap' as Exchange;
 
@@ -227,15 +219,10 @@ test('with the refusal patch, tardis-dev reports an unknown instId and still ign
 });
 
 test('the okex-swap feed subscribes to what tardis-dev would, `trades-all` on a second socket', (t) => {
-  const tardisFilters = getFilters as (
-    mappers: Mapper<Exchange, NormalizedData>[],
-    symbols: string[],
-  ) => unknown[];
   const types: DataType[] = ['trade', 'book_ticker', 'book_change'];
   const symbols = ['btc-usdt-swap', 'eth-usdt-swap'];
   const filters = new RawTickNormalizer(OKEX_SWAP, types, new Date()).filters(symbols);
-  const mappers = types.map((type) => TICK_NORMALIZERS[type](OKEX_SWAP, new Date()));
-  t.deepEqual(filters, tardisFilters(mappers, symbols));
+  t.deepEqual(filters, tardisSubscriptions(OKEX_SWAP, types, symbols));
   const sockets = socketFeeds(filters);
   t.is(sockets.length, 2, 'public and business websockets');
   const args = (i: number) =>
