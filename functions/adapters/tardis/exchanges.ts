@@ -9,6 +9,7 @@ import {
   type NormalizedData,
 } from 'tardis-dev';
 import type { DataType } from '../../core/model/streams.ts';
+import { okexSwapLiquidations } from './okex-swap-liquidations.ts';
 
 export type AnyMapperFactory = MapperFactory<Exchange, NormalizedData>;
 
@@ -34,6 +35,8 @@ export interface TardisExchange {
 export const TARDIS_EXCHANGES: Readonly<Record<string, TardisExchange>> = Object.freeze({
   binance: { normalizers: STOCK_NORMALIZERS },
   coinbase: { normalizers: STOCK_NORMALIZERS },
+  'okex-swap': { normalizers: { ...STOCK_NORMALIZERS, liquidation: okexSwapLiquidations } },
+  'binance-futures': { normalizers: STOCK_NORMALIZERS },
 });
 
 /** tardis-dev's normalizer of `type` on `exchange`; throws for an exchange or type without one. */

@@ -1,5 +1,7 @@
 import { BINANCE } from './binance.ts';
+import { BINANCE_FUTURES } from './binance-futures.ts';
 import { COINBASE } from './coinbase.ts';
+import { OKEX_SWAP } from './okex-swap.ts';
 import type { ExchangeDescriptor } from './descriptor.ts';
 import type { DataType } from '../model/streams.ts';
 
@@ -9,6 +11,8 @@ export type { ExchangeDescriptor, RawMessage, Refusal } from './descriptor.ts';
 export const EXCHANGES: Readonly<Record<string, ExchangeDescriptor>> = Object.freeze({
   binance: BINANCE,
   coinbase: COINBASE,
+  'okex-swap': OKEX_SWAP,
+  'binance-futures': BINANCE_FUTURES,
 });
 
 export function isSupportedExchange(id: string): boolean {

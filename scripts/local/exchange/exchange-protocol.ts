@@ -43,6 +43,8 @@ export interface ConnectionLink {
   readonly id: number;
   /** Sends one JSON message that is not a tick (acknowledgement, error, snapshot, pong). */
   reply(message: unknown): void;
+  /** Sends one text frame as is (OKX answers a text `ping` with a text `pong`). */
+  replyText(text: string): void;
   /** Subscribes wire name `name` to the ground truth of `kind` (undefined: accepted, silent) for `symbol`. */
   subscribe(name: string, symbol: string, kind: TickKind | undefined): Subscribed;
   unsubscribe(name: string): void;
@@ -57,8 +59,12 @@ export interface ProtocolSession {
   readonly timeUnit: TimeUnit;
   /** Answers one text message from the client. */
   onMessage(text: string): void;
-  /** The wire message of a ground-truth tick on this connection. */
-  frame(tick: Tick): unknown;
+  /**
+   * The wire message of a ground-truth tick on this connection, sent for the subscription `stream` (its
+   * wire name as given to `link.subscribe`: one kind can feed several channels, e.g. Binance futures'
+   * markPrice and ticker, OKX's five ticker channels).
+   */
+  frame(tick: Tick, stream: string): unknown;
 }
 
 export interface RestAnswer {
@@ -83,10 +89,20 @@ export interface HistoryWire {
   /** Whether a lower-case symbol has this exchange's shape (symbols of other exchanges are skipped). */
   readonly isSymbol: (symbol: string) => boolean;
   readonly fallbackSymbol: string;
-  readonly message: (tick: Tick, wire: { timeUnit: TimeUnit; bookTickerEventTime?: boolean }) => unknown;
-  /** The channel of the recorder's order book snapshots, and how one is stored (`at`: local ms). */
-  readonly snapshotChannel: string;
-  readonly snapshotMessage: (book: BookSnapshot, at: number) => unknown;
+  /** The ground-truth symbol of a filter's symbol on `channel`, when they differ (OKX index -> its swap). */
+  readonly groundTruthSymbol?: (channel: string, symbol: string) => string;
+  /** `channel`: the filter's, for an exchange whose history names one kind two ways (OKX `books`). */
+  readonly message: (
+    tick: Tick,
+    wire: { timeUnit: TimeUnit; bookTickerEventTime?: boolean },
+    channel: string,
+  ) => unknown;
+  /**
+   * The channel(s) of the recorder's order book snapshots, and how one is stored (`at`: local ms). A
+   * channel that also carries updates (in channelKinds: OKX's books open with a snapshot) serves both.
+   */
+  readonly snapshotChannel: string | readonly string[];
+  readonly snapshotMessage: (book: BookSnapshot, at: number, channel: string) => unknown;
 }
 
 /** One exchange's websocket protocol, REST routes and Tardis wire. */

@@ -198,17 +198,20 @@ export async function startHistoryServer(options: HistoryServerOptions): Promise
 
   const sliceBody = (on: string, sliceStart: number, filters: readonly Filter[] | undefined): string[] => {
     const wireOf = WIRES[on]!;
+    const snapshotChannels = [wireOf.snapshotChannel].flat();
     const sliceEnd = sliceStart + MINUTE_MS;
     const horizon = now() - availabilityDelayMs;
     const wanted: readonly Filter[] =
       filters ??
-      [...Object.keys(wireOf.channelKinds), wireOf.snapshotChannel].map((channel) => ({ channel }));
+      [...new Set([...Object.keys(wireOf.channelKinds), ...snapshotChannels])].map((channel) => ({
+        channel,
+      }));
     const entries: { local: number; order: number; line: string }[] = [];
     const seen = new Set<string>();
     const inRecorderGap = (ms: number): boolean =>
       options.recorderGaps?.some((g) => ms >= g.from && ms < g.to) ?? false;
     for (const filter of wanted) {
-      if (filter.channel === wireOf.snapshotChannel) {
+      if (snapshotChannels.includes(filter.channel)) {
         // The recorder's snapshot at the slice start holds every update received (local time) before it.
         if (sliceStart >= horizon || inRecorderGap(sliceStart)) continue;
         for (const symbol of (filter.symbols ?? defaultSymbolsOf(wireOf)).map((s) => s.toLowerCase())) {
@@ -216,21 +219,27 @@ export async function startHistoryServer(options: HistoryServerOptions): Promise
           seen.add(`snapshot|${symbol}`);
           const stream = streamOf(symbol, on);
           const lastUpdateId = tickSource('bookChange', stream).indexAtOrAfter(sliceStart - latencyMs);
-          const message = wireOf.snapshotMessage(bookSnapshot(stream, lastUpdateId), sliceStart);
+          const message = wireOf.snapshotMessage(
+            bookSnapshot(stream, lastUpdateId),
+            sliceStart,
+            filter.channel,
+          );
           entries.push({
             local: sliceStart * 1000,
             order: -0.5,
             line: `${formatTardisTimestamp(sliceStart * 1000)} ${JSON.stringify(message)}`,
           });
         }
-        continue;
+        if (!Object.hasOwn(wireOf.channelKinds, filter.channel)) continue;
       }
       const kind: TickKind | undefined = wireOf.channelKinds[filter.channel];
       if (kind === undefined) continue; // a valid channel this ground truth has no data for
       for (const symbol of (filter.symbols ?? defaultSymbolsOf(wireOf)).map((s) => s.toLowerCase())) {
-        if (seen.has(`${kind}|${symbol}`)) continue;
-        seen.add(`${kind}|${symbol}`);
-        const source = tickSource(kind, streamOf(symbol, on));
+        // Per channel: one kind may travel on several channels (an OKX ticker on five).
+        if (seen.has(`${filter.channel}|${symbol}`)) continue;
+        seen.add(`${filter.channel}|${symbol}`);
+        const truthSymbol = wireOf.groundTruthSymbol?.(filter.channel, symbol) ?? symbol;
+        const source = tickSource(kind, streamOf(truthSymbol, on));
         // Local time = exchange time + latency + <1 ms, so these exchange-time bounds cover the slice.
         const first = source.indexAtOrAfter(sliceStart - latencyMs - 1);
         const end = source.indexAtOrAfter(Math.min(sliceEnd, horizon) - latencyMs + 1);
@@ -242,7 +251,7 @@ export async function startHistoryServer(options: HistoryServerOptions): Promise
           entries.push({
             local,
             order: entries.length,
-            line: `${formatTardisTimestamp(local)} ${JSON.stringify(wireOf.message(tick, wire))}`,
+            line: `${formatTardisTimestamp(local)} ${JSON.stringify(wireOf.message(tick, wire, filter.channel))}`,
           });
         }
       }

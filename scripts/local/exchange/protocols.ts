@@ -3,12 +3,16 @@
  * name for it. An exchange's protocol lives in `<exchange>-protocol.ts` (see exchange-protocol.ts).
  */
 import { BINANCE_PROTOCOL } from './binance-protocol.ts';
+import { BINANCE_FUTURES_PROTOCOL } from './binance-futures-protocol.ts';
 import { COINBASE_PROTOCOL } from './coinbase-protocol.ts';
+import { OKEX_SWAP_PROTOCOL } from './okex-swap-protocol.ts';
 import type { ExchangeProtocol } from './exchange-protocol.ts';
 
 export const PROTOCOLS = {
   binance: BINANCE_PROTOCOL,
   coinbase: COINBASE_PROTOCOL,
+  'okex-swap': OKEX_SWAP_PROTOCOL,
+  'binance-futures': BINANCE_FUTURES_PROTOCOL,
 } as const satisfies Readonly<Record<string, ExchangeProtocol>>;
 
 /** The exchanges the simulator speaks. */
