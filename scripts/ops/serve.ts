@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { errorMessage } from '../../functions/core/shared/errors.ts';
-import type { StatusEnv } from './env.ts';
+import { readStatusEnv, type StatusEnv } from './env.ts';
 import type { Io } from './io.ts';
 import { StatusSource } from './status/source.ts';
 import type { StatusSnapshot } from './status/snapshot.ts';
@@ -69,6 +69,20 @@ export async function startStatusServer(env: StatusEnv, args: ServeArgs): Promis
   };
 }
 
+/** The status page of the deployment `env` describes (its variables, as `ops serve` reads them). */
+export function startStatusPage(
+  env: Readonly<Record<string, string | undefined>>,
+  args: Partial<ServeArgs> = {},
+): Promise<StatusServer> {
+  return startStatusServer(readStatusEnv(env), {
+    port: 0,
+    host: '127.0.0.1',
+    hours: 1,
+    refreshMs: 5000,
+    ...args,
+  });
+}
+
 async function handle(
   req: IncomingMessage,
   res: ServerResponse,
@@ -123,8 +137,13 @@ export async function serveCommand(args: ServeArgs, env: StatusEnv, io: Io): Pro
       `refresh every ${args.refreshMs / 1000} s; Ctrl-C stops`,
   );
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGINT', () => resolve('SIGINT'));
-    process.once('SIGTERM', () => resolve('SIGTERM'));
+    const stop = (received: NodeJS.Signals) => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve(received);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
   });
   io.err(`${signal}: stopping the status page`);
   await server.close();
