@@ -106,6 +106,7 @@ test.serial(
       // Root (CI) cannot use Chromium's sandbox; /dev/shm is small in containers.
       args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'],
     });
+    launching.catch(() => undefined); // awaited below; a failed stack start must not leave it unhandled
     stack = await startStack({
       suffix: uniqueName('status').replace(/-/g, '_'),
       seed: 21,
