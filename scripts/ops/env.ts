@@ -36,6 +36,12 @@ export const STATUS_OPTIONS = {
   checkpoints: GAPFILL_OPTIONS.checkpoints,
   queryTimeoutMs: GAPFILL_OPTIONS.queryTimeoutMs,
   maxBytesBilled: GAPFILL_OPTIONS.maxBytesBilled,
+  firestoreEmulatorHost: {
+    env: 'FIRESTORE_EMULATOR_HOST',
+    description: 'host:port of the Firestore emulator (unset: real Firestore)',
+    default: '',
+    parse: parse.string,
+  },
 } as const;
 
 export const SCHEDULER_OPTIONS = {

@@ -4,9 +4,10 @@
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { GoogleAuth } from 'google-auth-library';
 import { errorMessage } from '../../functions/core/shared/errors.ts';
 import { readStatusEnv, type StatusEnv } from './env.ts';
-import type { Io } from './io.ts';
+import { OpsError, type Io } from './io.ts';
 import { StatusSource } from './status/source.ts';
 import type { StatusSnapshot } from './status/snapshot.ts';
 
@@ -39,6 +40,7 @@ const HEADERS = {
 };
 
 export async function startStatusServer(env: StatusEnv, args: ServeArgs): Promise<StatusServer> {
+  if (!env.firestoreEmulatorHost || !env.bigqueryEndpoint) await requireCredentials(env.projectId);
   const source = new StatusSource(env, { hours: args.hours, refreshMs: args.refreshMs });
   const snapshots = sharedReads(() => source.read(), Math.max(250, args.refreshMs / 2));
   const server = createServer((req, res) => {
@@ -67,6 +69,21 @@ export async function startStatusServer(env: StatusEnv, args: ServeArgs): Promis
       return closing;
     },
   };
+}
+
+/**
+ * Fails now, clearly, when the cloud clients would find no credentials: they would otherwise fail each
+ * read later, and google-gax lets that error escape as an unhandled rejection that ends the process.
+ */
+async function requireCredentials(projectId: string): Promise<void> {
+  try {
+    await new GoogleAuth({ scopes: ['https://www.googleapis.com/auth/cloud-platform'] }).getClient();
+  } catch (error) {
+    throw new OpsError(
+      `no Google credentials to read project ${projectId} (${errorMessage(error)}): run ` +
+        '`gcloud auth application-default login` or set GOOGLE_APPLICATION_CREDENTIALS',
+    );
+  }
 }
 
 /** The status page of the deployment `env` describes (its variables, as `ops serve` reads them). */

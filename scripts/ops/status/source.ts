@@ -8,6 +8,7 @@ import { FirestoreCheckpointStore } from '../../../functions/adapters/firestore/
 import { FirestoreGapLedger } from '../../../functions/adapters/firestore/gap-ledger.ts';
 import type { Gap } from '../../../functions/core/gapfill/gaps.ts';
 import { systemClock } from '../../../functions/core/ports.ts';
+import { ConfigError } from '../../../functions/core/shared/config.ts';
 import { errorMessage } from '../../../functions/core/shared/errors.ts';
 import type { StatusEnv } from '../env.ts';
 import { StatusQueries } from './queries.ts';
@@ -31,8 +32,7 @@ export class StatusSource {
     private readonly env: StatusEnv,
     private readonly options: StatusSourceOptions,
   ) {
-    // FIRESTORE_EMULATOR_HOST, when set, points this client at the emulator.
-    this.firestore = new Firestore({ projectId: env.projectId });
+    this.firestore = firestoreFor(env);
     this.ledger = new FirestoreGapLedger(this.firestore, env.gaps);
     this.checkpoints = new FirestoreCheckpointStore(this.firestore, env.checkpoints, systemClock);
     const bigquery = createBigQueryClient(env.projectId, env.bigqueryEndpoint || undefined);
@@ -71,7 +71,7 @@ export class StatusSource {
         gapsCollection: this.env.gaps,
         checkpointsCollection: this.env.checkpoints,
         bigquery: this.env.bigqueryEndpoint || 'BigQuery',
-        firestore: process.env.FIRESTORE_EMULATOR_HOST || 'Firestore',
+        firestore: this.env.firestoreEmulatorHost || 'Firestore',
       },
       streams: this.env.streams,
       coverage,
@@ -96,4 +96,21 @@ export class StatusSource {
   close(): Promise<void> {
     return this.firestore.terminate();
   }
+}
+
+/**
+ * Firestore, or its emulator when the status environment names one. The client itself always prefers
+ * this process's FIRESTORE_EMULATOR_HOST, so a different one there is refused rather than read silently
+ * (the page may run inside another process, as in `npm start`).
+ */
+function firestoreFor(env: StatusEnv): Firestore {
+  const host = env.firestoreEmulatorHost;
+  const own = process.env.FIRESTORE_EMULATOR_HOST;
+  if (host && own && own !== host) {
+    throw new ConfigError(
+      'FIRESTORE_EMULATOR_HOST',
+      `the status page was given ${host}, but this process's ${own} would win`,
+    );
+  }
+  return new Firestore({ projectId: env.projectId, ...(host ? { host, ssl: false } : {}) });
 }
