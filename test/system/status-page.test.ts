@@ -11,11 +11,15 @@ import { terminateGroup } from '../../scripts/local/process-group.ts';
 import { REPO_ROOT } from '../../scripts/local/service.ts';
 import { startStack, type Stack } from '../../scripts/local/stack.ts';
 import { waitUntil } from '../../scripts/local/verify.ts';
+import { newGap } from '../../functions/core/gapfill/gaps.ts';
+import { parseStreamId } from '../../functions/core/model/streams.ts';
 import { ensureChromium } from '../support/chromium.ts';
 import { requireEmulators, uniqueName } from '../support/env.ts';
 
 const SYMBOLS = ['btcusdt', 'ethusdt'];
 const STREAMS = SYMBOLS.map((s) => `binance:${s}:trade`);
+/** A gap reason that would become an element if the page parsed data as HTML. */
+const MARKUP = '<img id=injected src=data:,>';
 
 /** `npm run ops -- serve` as a child process in its own group; resolves with the URL it prints. */
 async function serve(env: Readonly<Record<string, string>>): Promise<{ url: string; child: ChildProcess }> {
@@ -206,6 +210,20 @@ test.serial(
     }
     const shot = process.env.STATUS_PAGE_SCREENSHOT;
     if (shot) await page.screenshot({ path: shot as `${string}.png`, fullPage: true });
+
+    // Text from data (here a gap's reason, as an operator's tool might write it) shows as text, never markup.
+    const now = Date.now();
+    const marked = newGap(parseStreamId(STREAMS[0]!), now - 60_000, now - 50_000, 'manual', now);
+    await s.ledger.record({ ...marked, state: 'unfillable', reason: MARKUP });
+    await waitForPage(page, started.url, 'the gap with markup in its reason', () =>
+      Array.from(document.querySelectorAll('td.reason')).some(
+        (td) => td.textContent === '<img id=injected src=data:,>',
+      ),
+    );
+    t.false(
+      await page.evaluate(() => document.getElementById('injected') !== null),
+      'the markup was not parsed',
+    );
     t.deepEqual(pageErrors, []);
   },
 );

@@ -68,6 +68,23 @@ test('the timeline keeps live and backfilled coverage apart, clipped to the rang
   t.deepEqual(eth.freshness.lagMs, null);
 });
 
+test('backfilled time also covered live counts as live once, so the shares add up to the range', (t) => {
+  const btc = buildSnapshot(
+    inputs({
+      coverage: {
+        rows: [
+          cover('binance:btcusdt:trade', 'live', RANGE.from, RANGE.from + 10_000),
+          cover('binance:btcusdt:trade', 'backfill', RANGE.from + 5000, RANGE.from + 20_000),
+        ],
+        truncated: false,
+      },
+    }),
+  ).streams[0]!;
+  t.deepEqual(btc.coveredMs, { live: 10_000, backfill: 10_000 });
+  t.is(btc.uncoveredMs, 3_600_000 - 20_000);
+  t.deepEqual(btc.timeline.backfill, [{ fromMs: RANGE.from + 5000, toMs: RANGE.from + 20_000 }]);
+});
+
 test('gaps not yet filled are drawn on the timeline; filled ones are listed only', (t) => {
   const open = gap(BTC, NOW - 600_000, NOW - 590_000, 'open');
   const failed = gap(BTC, RANGE.from - 60_000, RANGE.from + 60_000, 'failed');

@@ -4,7 +4,12 @@
 import type { Checkpoint } from '../../../functions/core/ports.ts';
 import type { Gap, GapState } from '../../../functions/core/gapfill/gaps.ts';
 import { streamId, type StreamKey } from '../../../functions/core/model/streams.ts';
-import { mergeIntervals, totalLength, type Interval } from '../../../functions/core/shared/intervals.ts';
+import {
+  mergeIntervals,
+  subtract,
+  totalLength,
+  type Interval,
+} from '../../../functions/core/shared/intervals.ts';
 import { GAP_STATES } from '../env.ts';
 import { iso } from '../format.ts';
 import { gapJson } from '../ledger.ts';
@@ -46,7 +51,10 @@ export interface StreamStatus {
     /** Gaps in the ledger not (yet) filled, clipped to the range. */
     readonly unresolved: (Span & { readonly state: GapState; readonly id: string })[];
   };
-  /** Time of the range with committed coverage by source, and with none at all (null: coverage unread). */
+  /**
+   * Time of the range covered live, backfilled and not also live (so the three add up to the range, as
+   * the timeline draws them), and with no coverage at all; null when coverage could not be read.
+   */
   readonly coveredMs: { readonly live: number; readonly backfill: number } | null;
   readonly uncoveredMs: number | null;
   readonly freshness: {
@@ -120,7 +128,9 @@ function streamStatus(id: string, input: StatusInputs): StreamStatus {
   return {
     stream: id,
     timeline: { live: live.map(span), backfill: backfill.map(span), unresolved },
-    coveredMs: input.coverage ? { live: totalLength(live), backfill: totalLength(backfill) } : null,
+    coveredMs: input.coverage
+      ? { live: totalLength(live), backfill: totalLength(subtract(backfill, live)) }
+      : null,
     uncoveredMs: input.coverage
       ? range.to - range.from - totalLength(mergeIntervals([...live, ...backfill]))
       : null,
