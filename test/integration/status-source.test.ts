@@ -12,6 +12,7 @@ import { newGap } from '../../functions/core/gapfill/gaps.ts';
 import type { StreamKey } from '../../functions/core/model/streams.ts';
 import { startBigQueryStandin } from '../../scripts/local/bigquery/server.ts';
 import { StatusQueries } from '../../scripts/ops/status/queries.ts';
+import { coverageRows } from '../support/coverage-rows.ts';
 import { requireEmulators, uniqueName } from '../support/env.ts';
 
 const PROJECT = 'status-source';
@@ -20,17 +21,7 @@ const at = (ms: number) => new Date(T0 + ms).toISOString();
 const aaa: StreamKey = { exchange: 'binance', symbol: 'aaausdt', type: 'trade' };
 const bbb: StreamKey = { exchange: 'binance', symbol: 'bbbusdt', type: 'trade' };
 
-const coverageRow = (s: StreamKey, batch: string, from: number, to: number, source = 'live') => ({
-  batch_id: batch,
-  exchange: s.exchange,
-  symbol: s.symbol,
-  data_type: s.type,
-  window_from: at(from),
-  window_to: at(to),
-  rows: 1,
-  source,
-  committed_at: at(to),
-});
+const coverageRow = coverageRows(T0);
 
 const quarantineRow = (id: string, reason: string, s: StreamKey | null, receivedAt: number) => ({
   quarantine_id: id,
