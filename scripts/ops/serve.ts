@@ -29,6 +29,7 @@ const STATIC: Record<string, { file: string; type: string }> = {
   '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
   '/status.js': { file: 'status.js', type: 'text/javascript; charset=utf-8' },
   '/status.css': { file: 'status.css', type: 'text/css; charset=utf-8' },
+  '/duration.js': { file: 'duration.js', type: 'text/javascript; charset=utf-8' },
 };
 
 const HEADERS = {

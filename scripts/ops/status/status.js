@@ -1,6 +1,6 @@
 // The status page's script: polls /api/status and draws it. Every value from data reaches the page as a
 // text node or an attribute value (never as markup), so nothing it carries can run or restyle the page.
-'use strict';
+import { duration } from '/duration.js';
 
 const STATES_UNRESOLVED = ['open', 'filling', 'failed', 'unfillable'];
 let lastOk = 0;
@@ -16,20 +16,6 @@ function el(tag, attrs, ...children) {
     node.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }
   return node;
-}
-
-/** `1h02m`, `3m05s`, `4.2s`, `350ms`, as the ops CLI prints durations. */
-function duration(ms) {
-  if (ms === null || ms === undefined || !Number.isFinite(ms)) return '-';
-  const sign = ms < 0 ? '-' : '';
-  const abs = Math.abs(ms);
-  if (abs < 1000) return `${sign}${Math.round(abs)}ms`;
-  if (abs < 60000) return `${sign}${(abs / 1000).toFixed(1)}s`;
-  const s = Math.floor(abs / 1000);
-  const pad = (n) => String(n).padStart(2, '0');
-  if (abs < 3600000) return `${sign}${Math.floor(s / 60)}m${pad(s % 60)}s`;
-  if (abs < 86400000) return `${sign}${Math.floor(s / 3600)}h${pad(Math.floor((s % 3600) / 60))}m`;
-  return `${sign}${Math.floor(s / 86400)}d${pad(Math.floor((s % 86400) / 3600))}h`;
 }
 
 /** An ISO time as `HH:MM:SS` (UTC), with the date when it is not today's. */
