@@ -11,6 +11,7 @@ import { REPO_ROOT } from './local/service.ts';
 import { settleGapfill, waitForDrain } from './local/settle.ts';
 import { compareTrades, waitUntil } from './local/verify.ts';
 import { errorMessage } from '../functions/core/shared/errors.ts';
+import { startStatusPage } from './ops/serve.ts';
 
 const HELP = `usage: npm start -- [--duration S] [--rate N] [--symbols a,b,c] [--seed N] [--gapfill-period S] [--json] [--live]
 
@@ -116,6 +117,12 @@ say('pipeline running', {
   gapfill: stack.schedulerJob,
   gapfillPeriodS,
 });
+
+// The status page of this run (`npm run ops -- serve` in-process); it stops with the process.
+await startStatusPage(stack.opsEnv).then(
+  (page) => say('status page', { url: page.url }),
+  (error: unknown) => say('status page not started', { error: errorMessage(error) }),
+);
 
 const view = `\`${stack.projectId}.${stack.topology.dataset}.trades_dedup\``;
 let last = { at: Date.now(), rows: 0, ticksIn: 0 };

@@ -6,7 +6,7 @@ import { ConfigError } from '../../functions/core/shared/config.ts';
 import type { GapState } from '../../functions/core/gapfill/gaps.ts';
 import { parseStreamId, type StreamKey } from '../../functions/core/model/streams.ts';
 import { readGapfillConfig } from '../../functions/gapfill/config.ts';
-import { describeEnv, GAP_STATES, readLedgerEnv, readSchedulerEnv } from './env.ts';
+import { describeEnv, GAP_STATES, readLedgerEnv, readSchedulerEnv, readStatusEnv } from './env.ts';
 import { knownStream, OpsError, UsageError, type Io } from './io.ts';
 import { errorMessage } from '../../functions/core/shared/errors.ts';
 
@@ -22,7 +22,11 @@ const COMMANDS = `commands:
   backfill --stream E:S:T --from ISO --to ISO [--json]
         fill [from, to) of one stream from Tardis now, as a manual gap in the ledger
   scheduler run|pause|resume|status [--json]
-        the gap-filler's Cloud Scheduler job (SCHEDULER_JOB)`;
+        the gap-filler's Cloud Scheduler job (SCHEDULER_JOB)
+  serve [--port N] [--host H] [--hours H] [--refresh S]
+        a status page of the deployment: coverage timeline, freshness, gaps, quarantine`;
+
+const SERVE_DEFAULTS = { port: 8080, host: '127.0.0.1', hours: 6, refreshS: 10 } as const;
 
 export const HELP = `usage: npm run ops -- <command> [flags]
 
@@ -70,6 +74,18 @@ The gap-filler's Cloud Scheduler job (SCHEDULER_JOB), through the Cloud Schedule
   resume    start the schedule again
   status    state, schedule, last attempt and its status
   --json    the job as JSON`,
+  serve: `usage: npm run ops -- serve [--port N] [--host H] [--hours H] [--refresh S]
+
+Serves a status page of the deployment until Ctrl-C, and prints its URL. Per stream in RELAY_STREAMS: a
+timeline of the last hours with live coverage, backfilled coverage and gaps not yet filled (from the
+coverage table and the gap ledger), freshness lag, the gap ledger with states and attempts, and quarantine
+counts by reason. The page refreshes by itself; GET /api/status returns the same data as JSON (HTTP 502,
+with the error named, when BigQuery or Firestore could not be read).
+  --port N        listen on port N (default ${SERVE_DEFAULTS.port}; 0 picks a free one)
+  --host H        listen on address H (default ${SERVE_DEFAULTS.host}; the page shows deployment data,
+                  so expose it wider only on purpose)
+  --hours H       the timeline's length, up to 720 (default ${SERVE_DEFAULTS.hours}; fractions allowed)
+  --refresh S     the page reloads its data every S seconds, 1 to 3600 (default ${SERVE_DEFAULTS.refreshS})`,
 };
 
 export async function runCli(argv: readonly string[], io: Io): Promise<number> {
@@ -150,6 +166,25 @@ async function dispatch(command: string, args: readonly string[], io: Io): Promi
       const { schedulerCommand } = await import('./scheduler.ts');
       return schedulerCommand(action as (typeof SCHEDULER_ACTIONS)[number], { json: !!values.json }, env, io);
     }
+    case 'serve': {
+      const { values } = flags(args, {
+        port: { type: 'string' },
+        host: { type: 'string' },
+        hours: { type: 'string' },
+        refresh: { type: 'string' },
+      });
+      const serveArgs = {
+        port: number('port', values.port, SERVE_DEFAULTS.port, 0, 65_535, true),
+        host: (values.host as string | undefined) ?? SERVE_DEFAULTS.host,
+        hours: number('hours', values.hours, SERVE_DEFAULTS.hours, 0, 720),
+        refreshMs: number('refresh', values.refresh, SERVE_DEFAULTS.refreshS, 1, 3600) * 1000,
+      };
+      if (serveArgs.hours <= 0) throw new UsageError('--hours must be more than 0');
+      if (!serveArgs.host) throw new UsageError('--host must not be empty');
+      const env = readStatusEnv(io.env);
+      const { serveCommand } = await import('./serve.ts');
+      return serveCommand(serveArgs, env, io);
+    }
     default:
       throw new UsageError(`unknown command "${command}"`);
   }
@@ -181,6 +216,26 @@ function parseInstant(flag: string, raw: string | undefined): number {
     );
   }
   return ms;
+}
+
+/** A numeric flag within [min, max] (an integer when `integer`), or its default when absent. */
+function number(
+  flag: string,
+  raw: unknown,
+  fallback: number,
+  min: number,
+  max: number,
+  integer = false,
+): number {
+  if (raw === undefined) return fallback;
+  const text = String(raw).trim();
+  const n = /^\d+(\.\d+)?$/.test(text) ? Number(text) : NaN;
+  if (!Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
+    throw new UsageError(
+      `--${flag} "${String(raw)}" is not ${integer ? 'an integer' : 'a number'} from ${min} to ${max}`,
+    );
+  }
+  return n;
 }
 
 type FlagSpec = Record<string, { type: 'string' | 'boolean' }>;

@@ -26,6 +26,24 @@ export const LEDGER_OPTIONS = {
   streams: OPTIONAL_STREAMS,
 } as const;
 
+/** What `ops serve` reads: the ledger and checkpoints in Firestore, coverage and quarantine in BigQuery. */
+export const STATUS_OPTIONS = {
+  projectId: GAPFILL_OPTIONS.projectId,
+  streams: GAPFILL_OPTIONS.streams,
+  dataset: GAPFILL_OPTIONS.dataset,
+  bigqueryEndpoint: GAPFILL_OPTIONS.bigqueryEndpoint,
+  gaps: GAPFILL_OPTIONS.gaps,
+  checkpoints: GAPFILL_OPTIONS.checkpoints,
+  queryTimeoutMs: GAPFILL_OPTIONS.queryTimeoutMs,
+  maxBytesBilled: GAPFILL_OPTIONS.maxBytesBilled,
+  firestoreEmulatorHost: {
+    env: 'FIRESTORE_EMULATOR_HOST',
+    description: 'host:port of the Firestore emulator (unset: real Firestore)',
+    default: '',
+    parse: parse.string,
+  },
+} as const;
+
 export const SCHEDULER_OPTIONS = {
   job: {
     env: 'SCHEDULER_JOB',
@@ -45,9 +63,14 @@ export const SCHEDULER_OPTIONS = {
 
 export type LedgerEnv = ConfigOf<typeof LEDGER_OPTIONS>;
 export type SchedulerEnv = ConfigOf<typeof SCHEDULER_OPTIONS>;
+export type StatusEnv = ConfigOf<typeof STATUS_OPTIONS>;
 
 export function readLedgerEnv(env: Env): LedgerEnv {
   return readConfig(LEDGER_OPTIONS, env);
+}
+
+export function readStatusEnv(env: Env): StatusEnv {
+  return readConfig(STATUS_OPTIONS, env);
 }
 
 export function readSchedulerEnv(env: Env): SchedulerEnv {
@@ -56,11 +79,15 @@ export function readSchedulerEnv(env: Env): SchedulerEnv {
 
 /** Which commands read a variable beyond the common GOOGLE_CLOUD_PROJECT. */
 const USED_BY: Readonly<Record<string, string>> = {
-  GOOGLE_CLOUD_PROJECT: 'required by gaps, checkpoints, backfill',
+  GOOGLE_CLOUD_PROJECT: 'required by gaps, checkpoints, backfill, serve',
   LOG_LEVEL: 'backfill progress on stderr',
-  RELAY_STREAMS: 'required by backfill; elsewhere checks stream names',
-  CHECKPOINTS_COLLECTION: 'checkpoints, backfill',
-  GAPS_COLLECTION: 'gaps, backfill',
+  RELAY_STREAMS: 'required by backfill and serve; elsewhere checks stream names',
+  BIGQUERY_DATASET: 'backfill, serve',
+  BIGQUERY_API_ENDPOINT: 'backfill, serve',
+  GAPFILL_QUERY_TIMEOUT_MS: 'backfill, serve',
+  GAPFILL_MAX_BYTES_BILLED: 'backfill, serve',
+  CHECKPOINTS_COLLECTION: 'checkpoints, backfill, serve',
+  GAPS_COLLECTION: 'gaps, backfill, serve',
   SCHEDULER_JOB: 'required by scheduler',
   SCHEDULER_API_ENDPOINT: 'scheduler',
 };

@@ -15,16 +15,5 @@ export function iso(ms: number | null | undefined): string | null {
   return ms === null || ms === undefined || !Number.isFinite(ms) ? null : new Date(ms).toISOString();
 }
 
-/** `1h02m`, `3m05s`, `4.2s`, `350ms`. */
-export function duration(ms: number | null | undefined): string {
-  if (ms === null || ms === undefined || !Number.isFinite(ms)) return '-';
-  const sign = ms < 0 ? '-' : '';
-  const abs = Math.abs(ms);
-  if (abs < 1000) return `${sign}${Math.round(abs)}ms`;
-  if (abs < 60_000) return `${sign}${(abs / 1000).toFixed(1)}s`;
-  const s = Math.floor(abs / 1000);
-  if (abs < 3_600_000) return `${sign}${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
-  if (abs < 86_400_000)
-    return `${sign}${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
-  return `${sign}${Math.floor(s / 86_400)}d${String(Math.floor((s % 86_400) / 3600)).padStart(2, '0')}h`;
-}
+/** `1h02m`, `3m05s`, `4.2s`, `350ms` (a plain module, shared with the status page in the browser). */
+export { duration } from './status/duration.js';

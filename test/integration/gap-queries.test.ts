@@ -8,6 +8,7 @@ import { ensureWarehouse } from '../../functions/adapters/bigquery/tables.ts';
 import { BigQueryWarehouse } from '../../functions/adapters/bigquery/warehouse.ts';
 import type { StreamKey } from '../../functions/core/model/streams.ts';
 import { startBigQueryStandin } from '../../scripts/local/bigquery/server.ts';
+import { coverageRows } from '../support/coverage-rows.ts';
 import { uniqueName } from '../support/env.ts';
 
 const PROJECT = 'gap-queries';
@@ -21,17 +22,7 @@ const strangers: StreamKey[] = [
   { ...aaa, type: 'book_ticker' },
 ];
 
-const coverageRow = (s: StreamKey, batch: string, from: number, to: number) => ({
-  batch_id: batch,
-  exchange: s.exchange,
-  symbol: s.symbol,
-  data_type: s.type,
-  window_from: at(from),
-  window_to: at(to),
-  rows: 1,
-  source: 'live',
-  committed_at: at(to),
-});
+const coverageRow = coverageRows(T0);
 
 const tradeRow = (s: StreamKey, id: number, receivedAt: number, ingestedAt: number) => ({
   row_id: `${s.exchange}:${s.symbol}:t:${id}`,

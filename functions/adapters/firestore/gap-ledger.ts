@@ -57,6 +57,20 @@ export class FirestoreGapLedger implements GapLedger {
     return snap.docs.map((d) => fromDoc(d.id, d.data() as GapDoc)).sort((a, b) => a.from - b.from);
   }
 
+  /**
+   * The gaps that end after `since`, the latest end first, at most `limit`: a bounded read for the status
+   * page. One range filter on `to`, so Firestore's automatic single-field index serves it.
+   */
+  async listEndingAfter(since: number, limit: number): Promise<Gap[]> {
+    const snap = await this.db
+      .collection(this.collection)
+      .where('to', '>', since)
+      .orderBy('to', 'desc')
+      .limit(limit)
+      .get();
+    return snap.docs.map((d) => fromDoc(d.id, d.data() as GapDoc));
+  }
+
   transition(id: string, expected: GapState, next: Gap): Promise<boolean> {
     const ref = this.db.collection(this.collection).doc(id);
     return this.db.runTransaction(async (tx) => {
