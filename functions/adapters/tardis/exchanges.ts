@@ -30,6 +30,7 @@ export interface TardisExchange {
 export const TARDIS_EXCHANGES: Readonly<Record<string, TardisExchange>> = Object.freeze({
   binance: { normalizers: STOCK_NORMALIZERS },
   coinbase: { normalizers: STOCK_NORMALIZERS },
+  bybit: { normalizers: STOCK_NORMALIZERS },
 });
 
 /** tardis-dev's normalizer of `type` on `exchange`; throws for an exchange or type without one. */

@@ -1,4 +1,5 @@
 import { BINANCE } from './binance.ts';
+import { BYBIT } from './bybit.ts';
 import { COINBASE } from './coinbase.ts';
 import type { ExchangeDescriptor } from './descriptor.ts';
 import type { DataType } from '../model/streams.ts';
@@ -9,6 +10,7 @@ export type { ExchangeDescriptor, RawMessage, Refusal } from './descriptor.ts';
 export const EXCHANGES: Readonly<Record<string, ExchangeDescriptor>> = Object.freeze({
   binance: BINANCE,
   coinbase: COINBASE,
+  bybit: BYBIT,
 });
 
 export function isSupportedExchange(id: string): boolean {

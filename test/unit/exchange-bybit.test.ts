@@ -1,0 +1,291 @@
+import { deepStrictEqual } from 'node:assert';
+import test from 'ava';
+import {
+  getRealTimeFeedFactory,
+  type Exchange,
+  type Filter,
+  type Mapper,
+  type NormalizedData,
+} from 'tardis-dev';
+import { getFilters } from 'tardis-dev/dist/handy.js';
+import { classifyFeedError } from '../../functions/adapters/tardis/live-feed.ts';
+import { fromTardis } from '../../functions/adapters/tardis/mapping.ts';
+import { STOCK_NORMALIZERS } from '../../functions/adapters/tardis/exchanges.ts';
+import { RawTickNormalizer, TICK_NORMALIZERS } from '../../functions/adapters/tardis/normalizers.ts';
+import { invalidSymbolReason } from '../../functions/core/exchanges/index.ts';
+import { rowId } from '../../functions/core/model/row-id.ts';
+import { parseStreamsConfig } from '../../functions/core/model/streams-config.ts';
+import type { DataType } from '../../functions/core/model/streams.ts';
+import type { Tick } from '../../functions/core/model/tick.ts';
+
+// Message shapes of tardis-node 13.35.3 test/mappers.test.ts ("map bybit messages", the v5 part), written
+// out here for the linear contracts tickstream records.
+const TRADE = {
+  topic: 'publicTrade.LTCUSDT',
+  type: 'snapshot',
+  ts: 1680688979985,
+  data: [
+    {
+      T: 1680688979983,
+      s: 'LTCUSDT',
+      S: 'Buy',
+      v: '0.4',
+      p: '94.53',
+      L: 'ZeroMinusTick',
+      i: '4c7b6bdc-b4a3-5716-9c7b-bbe01dc7072f',
+      BT: false,
+    },
+  ],
+};
+const QUOTES = [
+  {
+    topic: 'orderbook.1.BTCUSDT',
+    type: 'snapshot',
+    ts: 1680673820717,
+    data: {
+      s: 'BTCUSDT',
+      b: [['28552.00', '0.047']],
+      a: [['28552.10', '25.433']],
+      u: 7003305,
+      seq: 50193540681,
+    },
+  },
+  {
+    topic: 'orderbook.1.BTCUSDT',
+    type: 'delta',
+    ts: 1680673821137,
+    data: { s: 'BTCUSDT', b: [['28552.00', '0.012']], a: [], u: 7003306, seq: 50193543147 },
+  },
+  {
+    topic: 'orderbook.1.BTCUSDT',
+    type: 'delta',
+    ts: 1682092584425,
+    data: {
+      s: 'BTCUSDT',
+      b: [
+        ['27994.60', '0'],
+        ['27991.70', '0.777'],
+      ],
+      a: [
+        ['27994.40', '0.058'],
+        ['27994.80', '0'],
+      ],
+      u: 1188472,
+      seq: 11155892580,
+    },
+  },
+];
+const BOOK = [
+  {
+    topic: 'orderbook.50.BTCPERP',
+    type: 'snapshot',
+    ts: 1680673821591,
+    data: {
+      s: 'BTCPERP',
+      b: [['28555.20', '0.597']],
+      a: [['28555.30', '0.225']],
+      u: 20683568,
+      seq: 10916156551,
+    },
+  },
+  {
+    topic: 'orderbook.50.BTCPERP',
+    type: 'delta',
+    ts: 1680673821651,
+    data: {
+      s: 'BTCPERP',
+      b: [['28555.20', '0.677']],
+      a: [['28555.30', '0.029']],
+      u: 20683569,
+      seq: 10916156553,
+    },
+  },
+];
+
+/** The mappers tardis-dev picks for a live connection (v5, all-liquidation feed): any recent date. */
+const LIVE_ERA = new Date('2026-01-05T00:00:00Z');
+
+/**
+ * Feeds `messages`, in order, through both ways the relay normalizes (the live feed's RawTickNormalizer and
+ * the mappers of history replays, TICK_NORMALIZERS then fromTardis), each keeping its state across them
+ * as on one connection or one replay; throws unless both give the same ticks.
+ */
+function normalizeAll(type: DataType, messages: readonly unknown[], local: Date): Tick[] {
+  const mapper = TICK_NORMALIZERS[type]('bybit', local);
+  const live = new RawTickNormalizer('bybit', [type], local);
+  const viaLive: Tick[] = [];
+  const viaHistory: Tick[] = [];
+  for (const message of messages) {
+    live.normalize(message, local, (tick) => viaLive.push(tick));
+    if (!mapper.canHandle(message)) continue;
+    for (const normalized of mapper.map(message, local) ?? []) viaHistory.push(fromTardis(normalized)!);
+  }
+  deepStrictEqual(viaLive, viaHistory, 'the live normalizer and the history mappers disagree');
+  return viaLive;
+}
+
+test('bybit trades keep the exchange trade id (a UUID) live and from history', (t) => {
+  const [trade] = normalizeAll('trade', [TRADE], LIVE_ERA);
+  t.deepEqual(trade, {
+    type: 'trade',
+    exchange: 'bybit',
+    symbol: 'ltcusdt',
+    id: '4c7b6bdc-b4a3-5716-9c7b-bbe01dc7072f',
+    price: 94.53,
+    amount: 0.4,
+    side: 'buy',
+    ts: 1680688979983_000,
+    localTs: LIVE_ERA.getTime() * 1000,
+  });
+  t.is(rowId(trade!), 'bybit:ltcusdt:t:4c7b6bdc-b4a3-5716-9c7b-bbe01dc7072f');
+});
+
+test('bybit quotes come from orderbook.1 (snapshot, then deltas) and are keyed by the cross sequence `seq`', (t) => {
+  const quotes = normalizeAll('book_ticker', QUOTES, LIVE_ERA);
+  t.is(quotes.length, 3);
+  t.like(quotes[0], {
+    symbol: 'btcusdt',
+    bidPrice: 28552,
+    bidAmount: 0.047,
+    askPrice: 28552.1,
+    askAmount: 25.433,
+  });
+  // A delta without asks keeps the snapshot's best ask; a removed level ("0") is not a best price.
+  t.like(quotes[1], {
+    bidPrice: 28552,
+    bidAmount: 0.012,
+    askPrice: 28552.1,
+    askAmount: 25.433,
+    ts: 1680673821137_000,
+  });
+  t.like(quotes[2], { bidPrice: 27991.7, bidAmount: 0.777, askPrice: 27994.4, askAmount: 0.058 });
+  t.deepEqual(
+    quotes.map((q) => rowId(q)),
+    ['bybit:btcusdt:q:50193540681', 'bybit:btcusdt:q:50193543147', 'bybit:btcusdt:q:11155892580'],
+  );
+  const later = normalizeAll('book_ticker', QUOTES, new Date(LIVE_ERA.getTime() + 5_000));
+  t.deepEqual(
+    later.map((q) => rowId(q)),
+    quotes.map((q) => rowId(q)),
+    'the row id does not depend on the receive time',
+  );
+});
+
+test('a bybit quote delta before any snapshot gives nothing, and a new connection needs a new snapshot', (t) => {
+  t.deepEqual(normalizeAll('book_ticker', QUOTES.slice(1), LIVE_ERA), []);
+  const normalizer = new RawTickNormalizer('bybit', ['book_ticker'], LIVE_ERA);
+  const ticks: Tick[] = [];
+  for (const message of QUOTES.slice(0, 2)) normalizer.normalize(message, LIVE_ERA, (x) => ticks.push(x));
+  normalizer.reset();
+  normalizer.normalize(QUOTES[1], LIVE_ERA, (x) => ticks.push(x));
+  t.is(ticks.length, 2, 'the delta after a reconnect waits for the snapshot');
+});
+
+test('bybit order book changes from orderbook.50: the snapshot then deltas, with equal content-hash ids', (t) => {
+  const changes = normalizeAll('book_change', BOOK, LIVE_ERA);
+  t.like(changes[0], {
+    type: 'book_change',
+    symbol: 'btcperp',
+    isSnapshot: true,
+    bids: [{ price: 28555.2, amount: 0.597 }],
+    asks: [{ price: 28555.3, amount: 0.225 }],
+    ts: 1680673821591_000,
+  });
+  t.like(changes[1], { isSnapshot: false, bids: [{ price: 28555.2, amount: 0.677 }] });
+  t.regex(rowId(changes[1]!), /^bybit:btcperp:b:[A-Za-z0-9_-]{22}$/);
+  const later = normalizeAll('book_change', BOOK, new Date(LIVE_ERA.getTime() + 5_000));
+  t.deepEqual(
+    later.map((c) => rowId(c)),
+    changes.map((c) => rowId(c)),
+  );
+});
+
+test('a bybit subscribe refusal is fatal and names the refused symbol; pongs and connection errors are not', (t) => {
+  const refusal = (retMsg: string) =>
+    new Error(
+      `Received error message: {"success":false,"ret_msg":"${retMsg}","conn_id":"c1","req_id":"","op":"subscribe"}`,
+    );
+  const handlerNotFound = classifyFeedError(
+    'bybit',
+    ['btcusdt', 'xyzusdt'],
+    refusal('error:handler not found,topic:publicTrade.XYZUSDT'),
+  );
+  t.deepEqual(handlerNotFound?.symbols, ['xyzusdt']);
+  t.is(handlerNotFound?.reason, 'error:handler not found,topic:publicTrade.XYZUSDT');
+  const invalid = classifyFeedError(
+    'bybit',
+    ['btcusdt', 'xyzusdt'],
+    refusal('Invalid symbol :[orderbook.50.XYZUSDT]'),
+  );
+  t.deepEqual(invalid?.symbols, ['xyzusdt']);
+  // A refusal naming nothing still stops the relay: the same request would be refused again.
+  t.deepEqual(classifyFeedError('bybit', ['btcusdt'], refusal('params error'))?.symbols, ['btcusdt']);
+  const pong = new Error('Received error message: {"success":true,"ret_msg":"pong","op":"ping"}');
+  t.is(classifyFeedError('bybit', ['btcusdt'], pong), undefined);
+  t.is(classifyFeedError('bybit', ['btcusdt'], new Error('Unexpected server response: 503')), undefined);
+  t.is(
+    classifyFeedError('binance', ['btcusdt'], refusal('error:handler not found,topic:publicTrade.BTCUSDT')),
+    undefined,
+    "another exchange's descriptor does not read Bybit's answers",
+  );
+});
+
+test('bybit symbols are linear perpetuals, lower-cased: BASE then USDT, or BASE then PERP', (t) => {
+  t.deepEqual(parseStreamsConfig('bybit:BTCUSDT,ethperp,1000pepeusdt:trade'), [
+    { exchange: 'bybit', symbol: 'btcusdt', type: 'trade' },
+    { exchange: 'bybit', symbol: 'ethperp', type: 'trade' },
+    { exchange: 'bybit', symbol: '1000pepeusdt', type: 'trade' },
+  ]);
+  const hint = 'a linear perpetual: BASE then USDT, or BASE then PERP for USDC, e.g. btcusdt';
+  t.is(invalidSymbolReason('bybit', 'btcusd'), `"btcusd" is not a bybit symbol (${hint})`);
+  t.is(invalidSymbolReason('bybit', 'btc-usdt'), `"btc-usdt" is not a bybit symbol (${hint})`);
+  t.throws(() => parseStreamsConfig('bybit:btcusd:trade'), { message: /"btcusd" is not a bybit symbol/ });
+  t.throws(() => parseStreamsConfig('kraken:xbtusd:trade'), { message: /\(one of [a-z, -]*\bbybit\b/ });
+});
+
+/** The websocket connections tardis-dev's bybit feed opens for `filters`: URL and subscribe messages. */
+function bybitConnections(filters: Filter<string>[]): { url: string; subscribes: unknown[] }[] {
+  type Single = {
+    wssURL: string;
+    mapToSubscribeMessages(f: Filter<string>[]): unknown[];
+    _filters: Filter<string>[];
+  };
+  const Feed = getRealTimeFeedFactory('bybit') as unknown as new (...args: unknown[]) => {
+    _getRealTimeFeeds(exchange: string, filters: Filter<string>[], timeout: number): Iterable<Single>;
+  };
+  const feeds = [...new Feed('bybit', filters, 0)._getRealTimeFeeds('bybit', filters, 0)];
+  return feeds.map((feed) => ({ url: feed.wssURL, subscribes: feed.mapToSubscribeMessages(feed._filters) }));
+}
+
+test('the relay subscribes bybit as tardis-dev would: one linear socket, topics <channel>.<SYMBOL> by tens', (t) => {
+  const types: DataType[] = ['trade', 'book_ticker', 'book_change'];
+  const symbols = ['btcusdt', 'ethusdt', 'solusdt', 'btcperp'];
+  const filters = new RawTickNormalizer('bybit', types, LIVE_ERA).filters(symbols);
+  const mappers = types.map((type) => STOCK_NORMALIZERS[type]('bybit', LIVE_ERA));
+  t.deepEqual(
+    filters,
+    (getFilters as (m: Mapper<Exchange, NormalizedData>[], s: string[]) => unknown[])(mappers, symbols),
+  );
+  const connections = bybitConnections(filters);
+  t.is(connections.length, 1, 'every accepted symbol goes to the linear socket');
+  t.is(connections[0]!.url, 'wss://stream.bybit.com/v5/public/linear');
+  // tardis-dev sorts channels and symbols, then sends at most ten topics per subscribe.
+  t.deepEqual(connections[0]!.subscribes, [
+    {
+      op: 'subscribe',
+      args: [
+        'orderbook.1.BTCPERP',
+        'orderbook.1.BTCUSDT',
+        'orderbook.1.ETHUSDT',
+        'orderbook.1.SOLUSDT',
+        'orderbook.50.BTCPERP',
+        'orderbook.50.BTCUSDT',
+        'orderbook.50.ETHUSDT',
+        'orderbook.50.SOLUSDT',
+        'publicTrade.BTCPERP',
+        'publicTrade.BTCUSDT',
+      ],
+    },
+    { op: 'subscribe', args: ['publicTrade.ETHUSDT', 'publicTrade.SOLUSDT'] },
+  ]);
+});
