@@ -17,6 +17,19 @@ import { rowId } from '../../functions/core/model/row-id.ts';
 import { parseStreamsConfig } from '../../functions/core/model/streams-config.ts';
 import type { DataType } from '../../functions/core/model/streams.ts';
 import type { Tick } from '../../functions/core/model/tick.ts';
+import {
+  bybitBookSnapshot,
+  bybitMessage,
+  bybitQuote,
+  bybitSeq,
+  bybitTradeId,
+  groundTruthTradeId,
+} from '../../scripts/local/exchange/bybit-wire.ts';
+import {
+  bookSnapshot,
+  ticksBetween,
+  type GroundTruthStream,
+} from '../../scripts/local/exchange/ground-truth.ts';
 
 // Message shapes of tardis-node 13.35.3 test/mappers.test.ts ("map bybit messages", the v5 part), written
 // out here for the linear contracts tickstream records.
@@ -288,4 +301,74 @@ test('the relay subscribes bybit as tardis-dev would: one linear socket, topics 
     },
     { op: 'subscribe', args: ['publicTrade.ETHUSDT', 'publicTrade.SOLUSDT'] },
   ]);
+});
+
+const MARKET: GroundTruthStream = { seed: 20, exchange: 'bybit', symbol: 'btcusdt', rate: 50 };
+const WINDOW = { ...MARKET, from: LIVE_ERA.getTime(), to: LIVE_ERA.getTime() + 2_000 };
+
+test("the simulator's bybit trades normalize to the ground truth, and their UUIDs give its trade ids back", (t) => {
+  const truth = ticksBetween('trade', WINDOW);
+  t.true(truth.length > 50);
+  const trades = normalizeAll('trade', truth.map(bybitMessage), LIVE_ERA);
+  t.deepEqual(
+    trades.map((x) => (x.type === 'trade' ? [x.id, x.price, x.amount, x.side, x.ts] : undefined)),
+    truth.map((x) => [
+      bybitTradeId(x),
+      Number(x.price),
+      Number(x.qty),
+      x.isBuyerMaker ? 'sell' : 'buy',
+      x.timestamp * 1000,
+    ]),
+  );
+  t.deepEqual(
+    trades.map((x) => (x.type === 'trade' ? groundTruthTradeId(x.id!) : undefined)),
+    truth.map((x) => x.id),
+  );
+  t.is(new Set(trades.map((x) => rowId(x))).size, truth.length, 'one row id per trade');
+  t.is(groundTruthTradeId('1001'), undefined, 'not a Bybit trade id');
+});
+
+test("the simulator's bybit quotes (a snapshot, then deltas) normalize to the ground truth, keyed by seq", (t) => {
+  const truth = ticksBetween('bookTicker', WINDOW);
+  const messages = truth.map((q, i) => bybitQuote(q, i === 0 ? 'snapshot' : 'delta'));
+  const quotes = normalizeAll('book_ticker', messages, LIVE_ERA);
+  t.deepEqual(
+    quotes.map((x) =>
+      x.type === 'book_ticker' ? [x.bidPrice, x.bidAmount, x.askPrice, x.askAmount, x.ts] : 0,
+    ),
+    truth.map((q) => [
+      Number(q.bidPrice),
+      Number(q.bidQty),
+      Number(q.askPrice),
+      Number(q.askQty),
+      q.timestamp * 1000,
+    ]),
+  );
+  t.deepEqual(
+    quotes.map((x) => rowId(x)),
+    truth.map((q) => `bybit:btcusdt:q:${bybitSeq(q.updateId)}`),
+  );
+});
+
+test("the simulator's bybit book snapshot and deltas normalize to the ground-truth book", (t) => {
+  const truth = ticksBetween('bookChange', WINDOW);
+  const book = bookSnapshot(MARKET, truth[0]!.updateId - 1);
+  const changes = normalizeAll(
+    'book_change',
+    [bybitBookSnapshot(book, WINDOW.from), ...truth.map(bybitMessage)],
+    LIVE_ERA,
+  );
+  t.is(changes.length, truth.length + 1);
+  const levels = (list: readonly (readonly [string, string])[]) =>
+    list.map(([price, amount]) => ({ price: Number(price), amount: Number(amount) }));
+  t.like(changes[0], {
+    isSnapshot: true,
+    bids: levels(book.bids),
+    asks: levels(book.asks),
+    ts: WINDOW.from * 1000,
+  });
+  t.deepEqual(
+    changes.slice(1).map((x) => (x.type === 'book_change' ? [x.isSnapshot, x.bids, x.asks, x.ts] : 0)),
+    truth.map((c) => [false, levels(c.bids), levels(c.asks), c.timestamp * 1000]),
+  );
 });
