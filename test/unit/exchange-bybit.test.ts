@@ -25,6 +25,7 @@ import {
   bybitTradeId,
   groundTruthTradeId,
 } from '../../scripts/local/exchange/bybit-wire.ts';
+import { answerBybitRequest, type BybitRequestContext } from '../../scripts/local/exchange/bybit-requests.ts';
 import {
   bookSnapshot,
   ticksBetween,
@@ -233,6 +234,8 @@ test('a bybit subscribe refusal is fatal and names the refused symbol; pongs and
   t.deepEqual(invalid?.symbols, ['xyzusdt']);
   // A refusal naming nothing still stops the relay: the same request would be refused again.
   t.deepEqual(classifyFeedError('bybit', ['btcusdt'], refusal('params error'))?.symbols, ['btcusdt']);
+  const twice = refusal('error:already subscribed,topic:publicTrade.BTCUSDT');
+  t.is(classifyFeedError('bybit', ['btcusdt'], twice), undefined, 'a new connection subscribes once');
   const pong = new Error('Received error message: {"success":true,"ret_msg":"pong","op":"ping"}');
   t.is(classifyFeedError('bybit', ['btcusdt'], pong), undefined);
   t.is(classifyFeedError('bybit', ['btcusdt'], new Error('Unexpected server response: 503')), undefined);
@@ -371,4 +374,56 @@ test("the simulator's bybit book snapshot and deltas normalize to the ground-tru
     changes.slice(1).map((x) => (x.type === 'book_change' ? [x.isSnapshot, x.bids, x.asks, x.ts] : 0)),
     truth.map((c) => [false, levels(c.bids), levels(c.asks), c.timestamp * 1000]),
   );
+});
+
+const CONTEXT: BybitRequestContext = {
+  connId: 'c1',
+  isListed: (symbol) => symbol !== 'xyzusdt',
+  subscribed: new Set(['publicTrade.ETHUSDT']),
+  silentChannels: ['tickers'],
+};
+
+test('the simulated bybit answers subscribe and ping as Bybit does, and refuses a batch naming an unlisted symbol', (t) => {
+  const ok = answerBybitRequest(
+    '{"op":"subscribe","args":["publicTrade.BTCUSDT","orderbook.50.BTCUSDT","tickers.BTCUSDT"]}',
+    CONTEXT,
+  );
+  t.deepEqual(ok.answer, { success: true, ret_msg: '', conn_id: 'c1', req_id: '', op: 'subscribe' });
+  t.deepEqual(
+    ok.subscribe.map((x) => [x.topic, x.channel, x.symbol, x.kind]),
+    [
+      ['publicTrade.BTCUSDT', 'publicTrade', 'btcusdt', 'trade'],
+      ['orderbook.50.BTCUSDT', 'orderbook.50', 'btcusdt', 'bookChange'],
+      ['tickers.BTCUSDT', 'tickers', 'btcusdt', undefined],
+    ],
+  );
+  const pong = answerBybitRequest('{"op":"ping","req_id":"p1"}', CONTEXT);
+  t.deepEqual(pong.answer, { success: true, ret_msg: 'pong', conn_id: 'c1', req_id: 'p1', op: 'ping' });
+  t.deepEqual([pong.subscribe, pong.unsubscribe], [[], []]);
+  const refusals: [string, string][] = [
+    ['"publicTrade.BTCUSDT","publicTrade.XYZUSDT"', 'publicTrade.XYZUSDT'],
+    ['"orderbook.500.BTCUSDT"', 'orderbook.500.BTCUSDT'],
+    ['"publicTrade.BTCUSD"', 'publicTrade.BTCUSD'],
+  ];
+  for (const [args, topic] of refusals) {
+    const refused = answerBybitRequest(`{"op":"subscribe","args":[${args}]}`, CONTEXT);
+    t.deepEqual(refused.answer, {
+      success: false,
+      ret_msg: `error:handler not found,topic:${topic}`,
+      conn_id: 'c1',
+      req_id: '',
+      op: 'subscribe',
+    });
+    t.deepEqual(refused.subscribe, [], 'nothing of a refused batch is subscribed');
+    // The relay reads the refusal the simulator sends as Bybit's, naming the symbol.
+    const error = new Error(`Received error message: ${JSON.stringify(refused.answer)}`);
+    const symbol = topic.split('.').at(-1)!.toLowerCase();
+    t.deepEqual(classifyFeedError('bybit', ['ethusdt', symbol], error)?.symbols, [symbol]);
+  }
+  const twice = answerBybitRequest('{"op":"subscribe","args":["publicTrade.ETHUSDT"]}', CONTEXT);
+  t.is(twice.answer.ret_msg, 'error:already subscribed,topic:publicTrade.ETHUSDT');
+  const gone = answerBybitRequest('{"op":"unsubscribe","args":["publicTrade.ETHUSDT"]}', CONTEXT);
+  t.deepEqual([gone.answer.success, gone.unsubscribe.map((x) => x.topic)], [true, ['publicTrade.ETHUSDT']]);
+  t.is(answerBybitRequest('nonsense', CONTEXT).answer.success, false);
+  t.is(answerBybitRequest('{"op":"auth"}', CONTEXT).answer.success, false);
 });

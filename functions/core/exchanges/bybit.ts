@@ -35,6 +35,8 @@ export const BYBIT: ExchangeDescriptor = {
   refusal(body, configured) {
     if (body.success !== false || body.op !== 'subscribe') return undefined;
     const reason = typeof body.ret_msg === 'string' ? body.ret_msg : 'subscribe refused';
+    // Harmless, and gone on a new connection, which is what tardis-dev makes after any error.
+    if (reason.includes('already subscribed')) return undefined;
     const named = topicSymbols(reason);
     const known = configured.filter((s) => named.includes(s));
     // A refused subscribe is permanent whatever it names: tardis-dev would send the same request again.
