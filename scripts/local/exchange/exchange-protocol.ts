@@ -87,6 +87,11 @@ export interface HistoryWire {
   /** The channel of the recorder's order book snapshots, and how one is stored (`at`: local ms). */
   readonly snapshotChannel: string;
   readonly snapshotMessage: (book: BookSnapshot, at: number) => unknown;
+  /**
+   * The message of a stream's first tick in a slice or after a recorder gap, when it differs from
+   * `message` (Bybit: a level-1 book opens with a snapshot). Default: `message`.
+   */
+  readonly firstMessage?: (tick: Tick) => unknown;
 }
 
 /** One exchange's websocket protocol, REST routes and Tardis wire. */

@@ -223,7 +223,8 @@ export async function startHistoryServer(options: HistoryServerOptions): Promise
             line: `${formatTardisTimestamp(sliceStart * 1000)} ${JSON.stringify(message)}`,
           });
         }
-        continue;
+        // Bybit stores its snapshots in the channel of the updates.
+        if (wireOf.channelKinds[filter.channel] === undefined) continue;
       }
       const kind: TickKind | undefined = wireOf.channelKinds[filter.channel];
       if (kind === undefined) continue; // a valid channel this ground truth has no data for
@@ -234,15 +235,22 @@ export async function startHistoryServer(options: HistoryServerOptions): Promise
         // Local time = exchange time + latency + <1 ms, so these exchange-time bounds cover the slice.
         const first = source.indexAtOrAfter(sliceStart - latencyMs - 1);
         const end = source.indexAtOrAfter(Math.min(sliceEnd, horizon) - latencyMs + 1);
+        let opening = true;
         for (const tick of source.ticks(first, end)) {
           const local = localTimestampMicros(tick, latencyMs);
           const localMs = Math.floor(local / 1000);
           if (localMs < sliceStart || localMs >= sliceEnd || localMs >= horizon) continue;
-          if (inRecorderGap(localMs)) continue;
+          if (inRecorderGap(localMs)) {
+            opening = true;
+            continue;
+          }
+          const message =
+            opening && wireOf.firstMessage ? wireOf.firstMessage(tick) : wireOf.message(tick, wire);
+          opening = false;
           entries.push({
             local,
             order: entries.length,
-            line: `${formatTardisTimestamp(local)} ${JSON.stringify(wireOf.message(tick, wire))}`,
+            line: `${formatTardisTimestamp(local)} ${JSON.stringify(message)}`,
           });
         }
       }
