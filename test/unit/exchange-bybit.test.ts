@@ -20,6 +20,7 @@ import type { Tick } from '../../functions/core/model/tick.ts';
 import {
   bybitBookSnapshot,
   bybitMessage,
+  bybitOpeningMessage,
   bybitQuote,
   bybitSeq,
   bybitTradeId,
@@ -115,6 +116,94 @@ const BOOK = [
     },
   },
 ];
+
+const TICKERS = [
+  {
+    topic: 'tickers.BTCUSD',
+    type: 'snapshot',
+    data: {
+      symbol: 'BTCUSD',
+      tickDirection: 'MinusTick',
+      price24hPcnt: '0.023362',
+      lastPrice: '28560.00',
+      prevPrice24h: '27908.00',
+      highPrice24h: '28815.00',
+      lowPrice24h: '27862.50',
+      prevPrice1h: '28500.50',
+      markPrice: '28560.00',
+      indexPrice: '28566.94',
+      openInterest: '449736676',
+      openInterestValue: '15747.08',
+      turnover24h: '23389.1894',
+      volume24h: '661543991',
+      nextFundingTime: '1680681600000',
+      fundingRate: '0.0001',
+      bid1Price: '28560.00',
+      bid1Size: '340549',
+      ask1Price: '28560.50',
+      ask1Size: '70817',
+    },
+    cs: 20856433578,
+    ts: 1680673822577,
+  },
+  {
+    topic: 'tickers.BTCUSD',
+    type: 'delta',
+    data: {
+      symbol: 'BTCUSD',
+      price24hPcnt: '0.023362',
+      openInterest: '449736674',
+      fundingRate: '0.0001',
+      bid1Price: '28560.00',
+      bid1Size: '340549',
+      ask1Price: '28560.50',
+      ask1Size: '70817',
+    },
+    cs: 20856433603,
+    ts: 1680673822776,
+  },
+  {
+    topic: 'tickers.BTCUSDT',
+    type: 'snapshot',
+    data: {
+      symbol: 'BTCUSDT',
+      tickDirection: 'ZeroMinusTick',
+      price24hPcnt: '0.023333',
+      lastPrice: '28550.70',
+      prevPrice24h: '27899.70',
+      highPrice24h: '28797.10',
+      lowPrice24h: '27842.80',
+      prevPrice1h: '28474.70',
+      markPrice: '28552.81',
+      indexPrice: '28562.25',
+      openInterest: '52774.528',
+      openInterestValue: '1506861070.82',
+      turnover24h: '4273027716.4294',
+      volume24h: '151185.5160',
+      nextFundingTime: '1680681600000',
+      fundingRate: '0.0001',
+      bid1Price: '28550.70',
+      bid1Size: '2.049',
+      ask1Price: '28550.80',
+      ask1Size: '15.328',
+    },
+    cs: 50193544280,
+    ts: 1680673821770,
+  },
+];
+const ALL_LIQUIDATION = {
+  topic: 'allLiquidation.PIPPINUSDT',
+  type: 'snapshot',
+  ts: 1740480207578,
+  data: [{ T: 1740480207110, s: 'PIPPINUSDT', S: 'Sell', v: '2846', p: '0.02456' }],
+};
+/** Bybit's per-symbol liquidation topic, which tardis-dev reads only for history before 2025-02-26. */
+const OLD_LIQUIDATION = {
+  data: { price: '0.03803', side: 'Buy', size: '1637', symbol: 'GALAUSDT', updatedTime: 1673251091822 },
+  topic: 'liquidation.GALAUSDT',
+  ts: 1673251091822,
+  type: 'snapshot',
+};
 
 /** The mappers tardis-dev picks for a live connection (v5, all-liquidation feed): any recent date. */
 const LIVE_ERA = new Date('2026-01-05T00:00:00Z');
@@ -380,12 +469,12 @@ const CONTEXT: BybitRequestContext = {
   connId: 'c1',
   isListed: (symbol) => symbol !== 'xyzusdt',
   subscribed: new Set(['publicTrade.ETHUSDT']),
-  silentChannels: ['tickers'],
+  silentChannels: ['orderbook.200'],
 };
 
 test('the simulated bybit answers subscribe and ping as Bybit does, and refuses a batch naming an unlisted symbol', (t) => {
   const ok = answerBybitRequest(
-    '{"op":"subscribe","args":["publicTrade.BTCUSDT","orderbook.50.BTCUSDT","tickers.BTCUSDT"]}',
+    '{"op":"subscribe","args":["publicTrade.BTCUSDT","orderbook.50.BTCUSDT","tickers.BTCUSDT","orderbook.200.BTCUSDT"]}',
     CONTEXT,
   );
   t.deepEqual(ok.answer, { success: true, ret_msg: '', conn_id: 'c1', req_id: '', op: 'subscribe' });
@@ -394,7 +483,8 @@ test('the simulated bybit answers subscribe and ping as Bybit does, and refuses 
     [
       ['publicTrade.BTCUSDT', 'publicTrade', 'btcusdt', 'trade'],
       ['orderbook.50.BTCUSDT', 'orderbook.50', 'btcusdt', 'bookChange'],
-      ['tickers.BTCUSDT', 'tickers', 'btcusdt', undefined],
+      ['tickers.BTCUSDT', 'tickers', 'btcusdt', 'derivativeTicker'],
+      ['orderbook.200.BTCUSDT', 'orderbook.200', 'btcusdt', undefined],
     ],
   );
   const pong = answerBybitRequest('{"op":"ping","req_id":"p1"}', CONTEXT);
@@ -426,4 +516,90 @@ test('the simulated bybit answers subscribe and ping as Bybit does, and refuses 
   t.deepEqual([gone.answer.success, gone.unsubscribe.map((x) => x.topic)], [true, ['publicTrade.ETHUSDT']]);
   t.is(answerBybitRequest('nonsense', CONTEXT).answer.success, false);
   t.is(answerBybitRequest('{"op":"auth"}', CONTEXT).answer.success, false);
+});
+
+test('bybit tickers give derivative tickers merged per symbol, keyed by topic and time, live and from history', (t) => {
+  const tickers = normalizeAll('derivative_ticker', TICKERS, LIVE_ERA);
+  t.is(tickers.length, 3);
+  t.like(tickers[2], {
+    type: 'derivative_ticker',
+    symbol: 'btcusdt',
+    lastPrice: 28550.7,
+    markPrice: 28552.81,
+    indexPrice: 28562.25,
+    openInterest: 52774.528,
+    fundingRate: 0.0001,
+    fundingTs: 1680681600000_000,
+    predictedFundingRate: undefined,
+    ts: 1680673821770_000,
+  });
+  // The delta carries only some fields; tardis-dev merges it into the snapshot's state.
+  t.like(tickers[1], { symbol: 'btcusd', openInterest: 449736674, markPrice: 28560, indexPrice: 28566.94 });
+  t.deepEqual(
+    tickers.map((x) => rowId(x)),
+    [
+      'bybit:btcusd:d:tickers:1680673822577',
+      'bybit:btcusd:d:tickers:1680673822776',
+      'bybit:btcusdt:d:tickers:1680673821770',
+    ],
+  );
+  // A replay that starts at the delta has another merged state but the same row id.
+  const [alone] = normalizeAll('derivative_ticker', [TICKERS[1]], LIVE_ERA);
+  t.like(alone, { openInterest: 449736674, markPrice: undefined });
+  t.is(rowId(alone!), rowId(tickers[1]!));
+});
+
+test('bybit allLiquidation gives liquidations without an id: a content hash, the same at any receive time', (t) => {
+  const [liquidation] = normalizeAll('liquidation', [ALL_LIQUIDATION], LIVE_ERA);
+  t.deepEqual(liquidation, {
+    type: 'liquidation',
+    exchange: 'bybit',
+    symbol: 'pippinusdt',
+    id: undefined,
+    price: 0.02456,
+    amount: 2846,
+    side: 'buy', // `S: Sell`: a short position was liquidated, by a buy order
+    ts: 1740480207110_000,
+    localTs: LIVE_ERA.getTime() * 1000,
+  });
+  t.regex(rowId(liquidation!), /^bybit:pippinusdt:lh:[A-Za-z0-9_-]{22}$/);
+  const [later] = normalizeAll('liquidation', [ALL_LIQUIDATION], new Date(LIVE_ERA.getTime() + 60_000));
+  t.is(rowId(later!), rowId(liquidation!));
+  t.deepEqual(normalizeAll('liquidation', [OLD_LIQUIDATION], LIVE_ERA), [], 'the old topic is not read live');
+});
+
+const SLOW = { ...MARKET, from: LIVE_ERA.getTime(), to: LIVE_ERA.getTime() + 60_000 };
+
+test("the simulator's bybit tickers (a snapshot, then deltas) normalize to the ground truth", (t) => {
+  const truth = ticksBetween('derivativeTicker', SLOW);
+  t.true(truth.length >= 30);
+  const messages = truth.map((x, i) => (i === 0 ? bybitOpeningMessage(x) : bybitMessage(x)));
+  const tickers = normalizeAll('derivative_ticker', messages, LIVE_ERA);
+  t.deepEqual(
+    tickers.map((x) =>
+      x.type === 'derivative_ticker'
+        ? [rowId(x), x.lastPrice, x.markPrice, x.indexPrice, x.openInterest, x.fundingRate, x.fundingTs]
+        : 0,
+    ),
+    truth.map((g) => [
+      `bybit:btcusdt:d:tickers:${g.timestamp}`,
+      Number(g.lastPrice),
+      Number(g.markPrice),
+      Number(g.indexPrice),
+      Number(g.openInterest),
+      Number(g.fundingRate),
+      g.fundingTime * 1000,
+    ]),
+  );
+});
+
+test("the simulator's bybit liquidations normalize to the ground truth", (t) => {
+  const truth = ticksBetween('liquidation', SLOW);
+  t.true(truth.length >= 5);
+  const liquidations = normalizeAll('liquidation', truth.map(bybitMessage), LIVE_ERA);
+  t.deepEqual(
+    liquidations.map((x) => (x.type === 'liquidation' ? [x.side, x.price, x.amount, x.ts] : 0)),
+    truth.map((g) => [g.side, Number(g.price), Number(g.qty), g.timestamp * 1000]),
+  );
+  t.is(new Set(liquidations.map((x) => rowId(x))).size, truth.length, 'one row id per liquidation');
 });

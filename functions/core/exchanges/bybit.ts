@@ -12,7 +12,9 @@ function topicSymbols(text: string): string[] {
 /**
  * Bybit linear perpetuals (v5 public websocket `/v5/public/linear`). Trade ids are UUIDs, so a hole in
  * trades shows only in coverage. A quote is keyed by `seq`, the matching engine's cross sequence: `u`
- * restarts at 1 when Bybit's websocket service restarts, so it is not an identity. Bybit refuses a
+ * restarts at 1 when Bybit's websocket service restarts, so it is not an identity. A ticker is keyed by
+ * its message (`tickers:<ts>`); a liquidation has no id, so its row id hashes symbol, time, price, size
+ * and side, all the exchange's own values, the same live and in Tardis's copy. Bybit refuses a
  * subscribe naming a symbol it does not list, and with it the whole batch of topics:
  * `{"success":false,"ret_msg":"error:handler not found,topic:publicTrade.BTCXYZ","op":"subscribe",...}`.
  */
@@ -29,9 +31,18 @@ export const BYBIT: ExchangeDescriptor = {
     trade: ['publicTrade'],
     book_ticker: ['orderbook.1'],
     book_change: ['orderbook.50'],
+    derivative_ticker: ['tickers'],
+    // tardis-dev's live feed and its history from 2025-02-26 on; older history is in `liquidation`.
+    liquidation: ['allLiquidation'],
   },
   // `{"topic":"orderbook.1.BTCUSDT","data":{"u":7003305,"seq":50193540681,...}}`
   bookTickerUpdateId: (m) => (m.data as RawMessage | undefined)?.seq,
+  // `{"topic":"tickers.BTCUSDT","type":"delta","data":{...},"cs":50193544280,"ts":1680673821770}`: Bybit
+  // pushes a symbol's ticker every 100 ms at most, so its time names the message.
+  derivativeTickerEventKey: (m) =>
+    typeof m.topic === 'string' && m.topic.startsWith('tickers.') && Number.isSafeInteger(m.ts)
+      ? `tickers:${String(m.ts)}`
+      : undefined,
   refusal(body, configured) {
     if (body.success !== false || body.op !== 'subscribe') return undefined;
     const reason = typeof body.ret_msg === 'string' ? body.ret_msg : 'subscribe refused';

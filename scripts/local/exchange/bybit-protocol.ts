@@ -2,8 +2,9 @@
  * Bybit's v5 public linear websocket as tardis-dev 13.35.3 uses it, on `/v5/public/linear` (the path of
  * wss://stream.bybit.com/v5/public/linear): requests are answered by bybit-requests.ts (subscribe acks, a
  * refusal of the whole batch for an unlisted symbol, pongs). After the ack, each new `orderbook.50` topic
- * gets the whole book as a `snapshot` (every update before the first delta sent); on `orderbook.1` the
- * connection's first quote of a symbol is a `snapshot`, the rest `delta`s. tardis-dev makes no REST call.
+ * gets the whole book as a `snapshot` (every update before the first delta sent); on `orderbook.1` and
+ * `tickers` the connection's first message of a symbol is a `snapshot`, the rest `delta`s. tardis-dev makes
+ * no REST call (open interest and funding come in `tickers`).
  */
 import { answerBybitRequest } from './bybit-requests.ts';
 import {
@@ -11,7 +12,7 @@ import {
   BYBIT_EXCHANGE,
   bybitBookSnapshot,
   bybitMessage,
-  bybitQuote,
+  bybitOpeningMessage,
   isBybitLinearSymbol,
 } from './bybit-wire.ts';
 import { bookSnapshot, type Tick } from './ground-truth.ts';
@@ -23,12 +24,12 @@ import type {
 } from './exchange-protocol.ts';
 
 /** Topics Bybit serves that carry no ground-truth data here: accepted, silent. */
-const SILENT_CHANNELS = ['tickers', 'allLiquidation', 'liquidation', 'orderbook.200'];
+const SILENT_CHANNELS = ['liquidation', 'orderbook.200'];
 
 function openSession(link: ConnectionLink, ctx: SimulatorContext): ProtocolSession {
   const connId = `sim-bybit-${link.id}`;
-  /** Symbols whose `orderbook.1` snapshot this connection has sent. */
-  const quoted = new Set<string>();
+  /** `<kind>|<symbol>` of the streams that sent their opening snapshot on this connection. */
+  const opened = new Set<string>();
   const onMessage = (text: string): void => {
     const reply = answerBybitRequest(text, {
       connId,
@@ -47,16 +48,16 @@ function openSession(link: ConnectionLink, ctx: SimulatorContext): ProtocolSessi
     }
     for (const topic of reply.unsubscribe) {
       link.unsubscribe(topic.topic);
-      if (topic.kind === 'bookTicker') quoted.delete(topic.symbol);
+      opened.delete(`${topic.kind}|${topic.symbol}`);
     }
     link.reply(reply.answer);
     for (const snapshot of snapshots) link.reply(snapshot);
   };
   const frame = (tick: Tick): unknown => {
-    if (tick.kind !== 'bookTicker') return bybitMessage(tick);
-    const first = !quoted.has(tick.symbol);
-    quoted.add(tick.symbol);
-    return bybitQuote(tick, first ? 'snapshot' : 'delta');
+    const stream = `${tick.kind}|${tick.symbol}`;
+    if (opened.has(stream)) return bybitMessage(tick);
+    opened.add(stream);
+    return bybitOpeningMessage(tick);
   };
   return { timeUnit: 'millisecond', onMessage, frame };
 }
@@ -74,6 +75,6 @@ export const BYBIT_PROTOCOL: ExchangeProtocol = {
     // The recorder's snapshot is an `orderbook.50` message like the deltas (history-server.ts).
     snapshotChannel: 'orderbook.50',
     snapshotMessage: (book, at) => bybitBookSnapshot(book, at),
-    firstMessage: (tick) => (tick.kind === 'bookTicker' ? bybitQuote(tick, 'snapshot') : bybitMessage(tick)),
+    firstMessage: (tick) => bybitOpeningMessage(tick),
   },
 };

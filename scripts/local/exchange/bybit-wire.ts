@@ -6,11 +6,15 @@
  * "v":"0.4","p":"94.53","L":"PlusTick","i":"<uuid>","BT":false}]}` and `{"topic":"orderbook.1.BTCUSDT",
  * "type":"snapshot"|"delta","ts":..,"data":{"s":..,"b":[[p,q]],"a":[[p,q]],"u":..,"seq":..},"cts":..}`.
  *
+ * `{"topic":"tickers.BTCUSDT","type":"snapshot"|"delta","data":{"symbol":..,"markPrice":..,...},"cs":..,"ts":..}`
+ * and `{"topic":"allLiquidation.BTCUSDT","type":"snapshot","ts":..,"data":[{"T":..,"s":..,"S":"Buy","v":..,"p":..}]}`.
+ *
  * Simplifications: one trade per `publicTrade` message (Bybit batches trades of one match); `u` is the
  * ground-truth update id and `seq` that id plus BYBIT_SEQ_OFFSET, per topic (the real `seq` is one cross
  * sequence of the symbol's matching engine, shared by every depth). A trade id is a UUID, as on Bybit, whose
  * last group holds the ground-truth trade id in hex, so a verifier can map it back (groundTruthTradeId).
  */
+import type { DerivativeTicker, Liquidation } from './ground-truth-derivatives.ts';
 import type {
   BookChange,
   BookLevel,
@@ -28,6 +32,8 @@ export const BYBIT_CHANNEL_KINDS: Readonly<Record<string, TickKind>> = {
   publicTrade: 'trade',
   'orderbook.1': 'bookTicker',
   'orderbook.50': 'bookChange',
+  tickers: 'derivativeTicker',
+  allLiquidation: 'liquidation',
 };
 
 /** Topic prefix of each kind. */
@@ -35,6 +41,8 @@ const CHANNEL_OF: Readonly<Record<TickKind, string>> = {
   trade: 'publicTrade',
   bookTicker: 'orderbook.1',
   bookChange: 'orderbook.50',
+  derivativeTicker: 'tickers',
+  liquidation: 'allLiquidation',
 };
 
 /** Levels per side of an `orderbook.50` snapshot. */
@@ -178,8 +186,89 @@ export function bybitBookSnapshot(book: BookSnapshot, at: number): BybitBookMess
   };
 }
 
-/** The message of a tick inside a stream: a quote as a delta (the stream's first one is bybitQuote's snapshot). */
-export function bybitMessage(tick: Tick): BybitTradeMessage | BybitBookMessage {
+/** A `tickers` message's fields, all as text (Bybit sends numbers as strings). */
+type TickerFields = Record<string, string>;
+
+export interface BybitTickerMessage {
+  topic: string;
+  type: 'snapshot' | 'delta';
+  data: TickerFields;
+  cs: number;
+  ts: number;
+}
+
+export interface BybitLiquidationMessage {
+  topic: string;
+  type: 'snapshot';
+  ts: number;
+  data: { T: number; s: string; S: 'Buy' | 'Sell'; v: string; p: string }[];
+}
+
+/**
+ * A perpetual's ticker as a `tickers` message. A connection's first one for a symbol is a `snapshot` with
+ * the day's statistics too; a `delta` carries the fields tardis-dev reads (every one changes at every ground-
+ * truth tick). Bybit sends no predicted funding rate; `cs` is the update id plus BYBIT_SEQ_OFFSET.
+ */
+export function bybitTicker(ticker: DerivativeTicker, type: 'snapshot' | 'delta'): BybitTickerMessage {
+  const fields: TickerFields = {
+    symbol: ticker.symbol.toUpperCase(),
+    lastPrice: ticker.lastPrice,
+    markPrice: ticker.markPrice,
+    indexPrice: ticker.indexPrice,
+    openInterest: ticker.openInterest,
+    nextFundingTime: String(ticker.fundingTime),
+    fundingRate: ticker.fundingRate,
+  };
+  const data: TickerFields =
+    type === 'delta'
+      ? fields
+      : {
+          ...fields,
+          tickDirection: 'ZeroPlusTick',
+          prevPrice24h: ticker.lastPrice,
+          highPrice24h: ticker.lastPrice,
+          lowPrice24h: ticker.lastPrice,
+          price24hPcnt: '0',
+        };
+  return {
+    topic: bybitTopic('derivativeTicker', ticker.symbol),
+    type,
+    data,
+    cs: bybitSeq(ticker.updateId),
+    ts: ticker.timestamp,
+  };
+}
+
+/**
+ * A liquidation as an `allLiquidation` message. `S` is the side of the liquidated position: `Buy` when a
+ * long was liquidated, i.e. by a sell order (ground-truth side `sell`). Bybit sends no liquidation id.
+ */
+export function bybitLiquidation(liquidation: Liquidation): BybitLiquidationMessage {
+  const s = liquidation.symbol.toUpperCase();
+  return {
+    topic: bybitTopic('liquidation', liquidation.symbol),
+    type: 'snapshot',
+    ts: liquidation.timestamp,
+    data: [
+      {
+        T: liquidation.timestamp,
+        s,
+        S: liquidation.side === 'sell' ? 'Buy' : 'Sell',
+        v: liquidation.qty,
+        p: liquidation.price,
+      },
+    ],
+  };
+}
+
+export type BybitMessage =
+  | BybitTradeMessage
+  | BybitBookMessage
+  | BybitTickerMessage
+  | BybitLiquidationMessage;
+
+/** The message of a tick inside a stream: a quote or ticker as a delta (a stream opens with a snapshot). */
+export function bybitMessage(tick: Tick): BybitMessage {
   switch (tick.kind) {
     case 'trade':
       return bybitTrade(tick);
@@ -187,5 +276,16 @@ export function bybitMessage(tick: Tick): BybitTradeMessage | BybitBookMessage {
       return bybitQuote(tick, 'delta');
     case 'bookChange':
       return bybitBookDelta(tick);
+    case 'derivativeTicker':
+      return bybitTicker(tick, 'delta');
+    case 'liquidation':
+      return bybitLiquidation(tick);
   }
+}
+
+/** The message of a stream's first tick on a connection or in a history slice: quotes and tickers snapshot. */
+export function bybitOpeningMessage(tick: Tick): BybitMessage {
+  if (tick.kind === 'bookTicker') return bybitQuote(tick, 'snapshot');
+  if (tick.kind === 'derivativeTicker') return bybitTicker(tick, 'snapshot');
+  return bybitMessage(tick);
 }
