@@ -6,6 +6,8 @@ import { WebSocket } from 'ws';
 import { rowId } from '../../functions/core/model/row-id.ts';
 import type {
   BookChangeTick,
+  DerivativeTickerTick,
+  LiquidationTick,
   PriceLevel,
   QuoteTick,
   Tick,
@@ -64,7 +66,7 @@ test('the simulator speaks Bybit v5 linear: acks, the book snapshot first, data 
   const { ws, received, next } = await bybitClient(sim.wsUrls.bybit);
   t.teardown(() => ws.terminate());
   ws.send(JSON.stringify({ op: 'subscribe', args: ['publicTrade.BTCUSDT', 'orderbook.50.BTCUSDT'] }));
-  ws.send(JSON.stringify({ op: 'subscribe', args: ['orderbook.1.BTCUSDT', 'tickers.BTCUSDT'] }));
+  ws.send(JSON.stringify({ op: 'subscribe', args: ['orderbook.1.BTCUSDT', 'orderbook.200.BTCUSDT'] }));
   await next((m) => m.topic === 'publicTrade.BTCUSDT');
   await next((m) => m.topic === 'orderbook.1.BTCUSDT' && m.type === 'delta');
   // Each subscribe is acknowledged once, before any of its data; the book opens with its snapshot.
@@ -83,7 +85,7 @@ test('the simulator speaks Bybit v5 linear: acks, the book snapshot first, data 
   t.is(quotes[0]!.type, 'snapshot', "the connection's first quote is a snapshot");
   t.true(quotes.slice(1).every((m) => m.type === 'delta'));
   t.false(
-    received.some((m) => m.topic === 'tickers.BTCUSDT'),
+    received.some((m) => m.topic === 'orderbook.200.BTCUSDT'),
     'a served topic without data stays silent',
   );
 
@@ -143,19 +145,27 @@ const levels = (list: readonly BookLevel[]): PriceLevel[] =>
   list.map(([p, q]) => ({ price: Number(p), amount: Number(q) }));
 const held = (list: readonly PriceLevel[]): PriceLevel[] => list.filter((l) => l.amount > 0);
 
-test('a relay records bybit trades, quotes and book changes as sent, and a backfill gets the same row ids', async (t) => {
+test('a relay records bybit trades, quotes, book changes, tickers and liquidations as sent, and a backfill gets the same row ids', async (t) => {
   const sim = await startSimulator({ seed: SEED, ratePerSymbol: RATE, symbols: ['btcusdt'] });
   t.teardown(() => sim.stop());
   const history = await startHistoryServer({ seed: SEED, ratePerSymbol: RATE, symbols: ['btcusdt'] });
   t.teardown(() => history.stop());
-  const streams = 'bybit:btcusdt:trade,book_ticker,book_change';
+  const streams = 'bybit:btcusdt:trade,book_ticker,book_change,derivative_ticker,liquidation';
   const { relay, collector } = await relayOnSimulator(t, 'relay-bybit', sim, streams, {
     WSS_URL_BYBIT: sim.wsUrls.bybit,
   });
-  const enough = (type: Tick['type']) => ticksOf(collector.of(`bybit:btcusdt:${type}`), type).length >= 40;
+  // About a second of quotes and trades; tickers come once a second and liquidations every 4 s or so.
+  const enough = (type: Tick['type'], count: number) =>
+    ticksOf(collector.of(`bybit:btcusdt:${type}`), type).length >= count;
   t.true(
-    await collector.until(() => enough('trade') && enough('book_ticker') && enough('book_change'), 60_000),
-    `40 ticks of each type; log: ${relay.service.tail()}`,
+    await collector.until(
+      () =>
+        (['trade', 'book_ticker', 'book_change'] as const).every((x) => enough(x, 20)) &&
+        enough('derivative_ticker', 2) &&
+        enough('liquidation', 1),
+      60_000,
+    ),
+    `enough ticks of each type; log: ${relay.service.tail()}`,
   );
   await drainRelay(t, sim, relay, collector);
   t.is(sim.connections().filter((c) => c.exchange === 'bybit').length, 1, 'one connection');
@@ -210,7 +220,45 @@ test('a relay records bybit trades, quotes and book changes as sent, and a backf
 
   // A backfill from the minute before the live data to its end holds every live row id (the book's
   // snapshots apart: the relay's is its own, the recorder's are at minute starts).
-  const live = Object.entries({ trade: trades, book_ticker: quotes, book_change: updates });
+  // Tickers: consecutive ground-truth tickers (the first a snapshot), keyed by topic and time.
+  const tickers = ticksOf<DerivativeTickerTick>(
+    collector.of('bybit:btcusdt:derivative_ticker'),
+    'derivative_ticker',
+  );
+  const tickerSource = tickSource('derivativeTicker', truth);
+  const firstTicker = tickerSource.indexAtOrAfter(tickers[0]!.ts / 1000);
+  t.deepEqual(
+    tickers.map((x) => [rowId(x), x.markPrice, x.indexPrice, x.openInterest, x.fundingRate, x.fundingTs]),
+    tickerSource
+      .ticks(firstTicker, firstTicker + tickers.length)
+      .map((g) => [
+        `bybit:btcusdt:d:tickers:${g.timestamp}`,
+        Number(g.markPrice),
+        Number(g.indexPrice),
+        Number(g.openInterest),
+        Number(g.fundingRate),
+        g.fundingTime * 1000,
+      ]),
+  );
+
+  // Liquidations: consecutive ground-truth liquidations, row ids hashed from the exchange's values.
+  const liquidations = ticksOf<LiquidationTick>(collector.of('bybit:btcusdt:liquidation'), 'liquidation');
+  const liquidationSource = tickSource('liquidation', truth);
+  const firstLiquidation = liquidationSource.indexAtOrAfter(liquidations[0]!.ts / 1000);
+  t.deepEqual(
+    liquidations.map((x) => [x.side, x.price, x.amount, x.ts / 1000]),
+    liquidationSource
+      .ticks(firstLiquidation, firstLiquidation + liquidations.length)
+      .map((g) => [g.side, Number(g.price), Number(g.qty), g.timestamp]),
+  );
+
+  const live = Object.entries({
+    trade: trades,
+    book_ticker: quotes,
+    book_change: updates,
+    derivative_ticker: tickers,
+    liquidation: liquidations,
+  });
   const windowOf = (ticks: readonly Tick[]) => ({
     from: Math.floor(ticks[0]!.ts / 1000) - 60_000,
     to: Math.floor(ticks.at(-1)!.ts / 1000) + 1,
