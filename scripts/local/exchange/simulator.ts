@@ -239,8 +239,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     const record = conn.record;
     record.framesSent++;
     record.framesByStream[stream] = (record.framesByStream[stream] ?? 0) + 1;
-    // Id runs are kept for trades and book updates only; other kinds would mix into bookChanges.
-    if (kind !== 'trade' && kind !== 'bookChange') return;
+    if (kind !== 'trade' && kind !== 'bookChange') return; // id runs: trades and book changes only
     const runs = ((kind === 'trade' ? record.trades : record.bookChanges)[symbol] ??= []);
     const last = runs.at(-1);
     if (last !== undefined && last.lastId + 1 === id) last.lastId = id;
