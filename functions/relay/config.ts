@@ -122,6 +122,14 @@ export const RELAY_OPTIONS = {
     default: '',
     parse: parseHttpUrl,
   },
+  binanceFuturesRestUrl: {
+    env: 'REST_URL_BINANCE_FUTURES',
+    description:
+      "Binance USD-M REST base for order book snapshots and open interest (default: tardis-dev's " +
+      'https://fapi.binance.com/fapi/v1; local runs point it at the exchange simulator)',
+    default: '',
+    parse: parseHttpUrl,
+  },
   logLevel: {
     env: 'LOG_LEVEL',
     description: 'least severity logged',

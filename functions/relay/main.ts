@@ -16,7 +16,7 @@ import {
   RELAY_GRPC_OPTIONS,
 } from '../adapters/pubsub/tick-publisher.ts';
 import { TardisLiveFeed } from '../adapters/tardis/live-feed.ts';
-import { useBinanceRestUrl } from '../adapters/tardis/binance-rest-url.ts';
+import { useBinanceFeedRestUrl, useBinanceRestUrl } from '../adapters/tardis/binance-rest-url.ts';
 import { EXIT_CONFIG, loadConfigOrExit, writeLine } from '../adapters/process/entry-point.ts';
 import { FeedRejectedError } from '../core/relay/feed-rejected-error.ts';
 import { jsonLogger } from '../core/shared/logger.ts';
@@ -34,6 +34,8 @@ const logger = jsonLogger(writeLine, { level: config.logLevel, fields: { compone
 const clock = systemClock;
 
 if (config.binanceRestUrl !== '') useBinanceRestUrl(config.binanceRestUrl);
+if (config.binanceFuturesRestUrl !== '')
+  useBinanceFeedRestUrl('binance-futures', config.binanceFuturesRestUrl);
 
 const pubsub = new PubSub({ projectId: config.projectId, ...RELAY_GRPC_OPTIONS });
 const publisher = new PubSubTickPublisher(pubsub, config.topic, {

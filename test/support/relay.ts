@@ -382,6 +382,7 @@ export async function relayOnSimulator(
       WSS_URL_BINANCE: sim.wsUrl,
       WSS_URL_COINBASE: sim.wsUrls.coinbase,
       REST_URL_BINANCE: sim.restUrl,
+      ...sim.relayEnv,
       CHECKPOINTS_COLLECTION: uniqueName('cp'),
       GAPS_COLLECTION: uniqueName('gaps'),
       HEARTBEATS_COLLECTION: uniqueName('hb'),

@@ -1,11 +1,9 @@
-import { deepStrictEqual } from 'node:assert';
 import test from 'ava';
 import type { Exchange, Mapper, NormalizedData } from 'tardis-dev';
 // tardis-dev's own subscription builder (what streamNormalized asks the exchange for); not in its typed API.
 import { getFilters } from 'tardis-dev/dist/handy.js';
 import { abortable, drive } from '../../functions/adapters/tardis/abortable.ts';
 import { classifyFeedError } from '../../functions/adapters/tardis/live-feed.ts';
-import { fromTardis } from '../../functions/adapters/tardis/mapping.ts';
 import { STOCK_NORMALIZERS, TARDIS_EXCHANGES } from '../../functions/adapters/tardis/exchanges.ts';
 import { RawTickNormalizer, TICK_NORMALIZERS } from '../../functions/adapters/tardis/normalizers.ts';
 import { EXCHANGES } from '../../functions/core/exchanges/index.ts';
@@ -13,22 +11,7 @@ import { FeedRejectedError } from '../../functions/core/relay/feed-rejected-erro
 import { rowId } from '../../functions/core/model/row-id.ts';
 import { DATA_TYPES, type DataType } from '../../functions/core/model/streams.ts';
 import type { QuoteTick, Tick } from '../../functions/core/model/tick.ts';
-
-/**
- * Runs a raw exchange message through both ways the relay normalizes: the live feed's RawTickNormalizer and
- * the mappers history replays run (TICK_NORMALIZERS, then fromTardis). They must give the same ticks, or a
- * backfilled tick would not collapse with its live twin; this throws when they differ.
- */
-function normalize(exchange: Exchange, type: DataType, message: unknown, local: Date): Tick[] {
-  const mapper = TICK_NORMALIZERS[type](exchange, local);
-  const viaMappers = mapper.canHandle(message)
-    ? [...(mapper.map(message, local) ?? [])].map((m) => fromTardis(m)!).filter(Boolean)
-    : [];
-  const live: Tick[] = [];
-  new RawTickNormalizer(exchange, [type], local).normalize(message, local, (tick) => live.push(tick));
-  deepStrictEqual(live, viaMappers, 'the live normalizer and the history mappers disagree');
-  return live;
-}
+import { normalize } from '../support/tardis-parity.ts';
 
 const binanceQuote = {
   stream: 'btcusdt@bookTicker',

@@ -34,6 +34,7 @@ export interface TardisExchange {
 export const TARDIS_EXCHANGES: Readonly<Record<string, TardisExchange>> = Object.freeze({
   binance: { normalizers: STOCK_NORMALIZERS },
   coinbase: { normalizers: STOCK_NORMALIZERS },
+  'binance-futures': { normalizers: STOCK_NORMALIZERS },
   bybit: { normalizers: STOCK_NORMALIZERS },
 });
 

@@ -1,4 +1,5 @@
 import { BINANCE } from './binance.ts';
+import { BINANCE_FUTURES } from './binance-futures.ts';
 import { BYBIT } from './bybit.ts';
 import { COINBASE } from './coinbase.ts';
 import type { ExchangeDescriptor } from './descriptor.ts';
@@ -10,6 +11,7 @@ export type { ExchangeDescriptor, RawMessage, Refusal } from './descriptor.ts';
 export const EXCHANGES: Readonly<Record<string, ExchangeDescriptor>> = Object.freeze({
   binance: BINANCE,
   coinbase: COINBASE,
+  'binance-futures': BINANCE_FUTURES,
   bybit: BYBIT,
 });
 

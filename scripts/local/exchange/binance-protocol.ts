@@ -14,7 +14,7 @@ import {
   parseBinanceStreamName,
   parseTimeUnit,
 } from './binance-wire.ts';
-import { bookSnapshot } from './ground-truth.ts';
+import { bookSnapshot, type BookLevel, type BookSnapshot } from './ground-truth.ts';
 import {
   parseJson,
   type ConnectionLink,
@@ -76,12 +76,21 @@ export function binanceStreamSession(
   return { subscribe, onMessage };
 }
 
+/** The REST depth body of a ground-truth book taken at `at` (ms): spot's and futures' differ. */
+export type DepthBody = (book: BookSnapshot, at: number) => { bids: BookLevel[]; asks: BookLevel[] };
+
 /**
  * Binance REST as its order book needs it: `exchangeInfo` (tardis-dev reads the REQUEST_WEIGHT limit and
  * the `x-mbx-used-weight-1m` header) and `depth?symbol=BTCUSDT&limit=1000` (the book now: every update
- * stamped <= now, `lastUpdateId` the last of them). exchangeInfo lists the simulator's symbols.
+ * stamped <= now, as `depthBody` writes it). exchangeInfo lists the simulator's symbols.
  */
-export function binanceRest(method: string, endpoint: string, url: URL, ctx: SimulatorContext): RestAnswer {
+export function binanceRest(
+  method: string,
+  endpoint: string,
+  url: URL,
+  ctx: SimulatorContext,
+  depthBody: DepthBody = (book) => binanceDepthSnapshot(book),
+): RestAnswer {
   const headers = { 'x-mbx-used-weight-1m': '20' };
   const answer = (status: number, body: unknown): RestAnswer => ({ status, body, headers });
   const refusing = ctx.refusingStatus();
@@ -106,7 +115,7 @@ export function binanceRest(method: string, endpoint: string, url: URL, ctx: Sim
       return answer(400, { code: -1121, msg: 'Invalid symbol.' });
     const at = ctx.now();
     const lastUpdateId = source.indexAtOrAfter(at + 1);
-    const book = binanceDepthSnapshot(bookSnapshot(source.stream, lastUpdateId));
+    const book = depthBody(bookSnapshot(source.stream, lastUpdateId), at);
     ctx.recordSnapshot(symbol, lastUpdateId, at, null);
     return answer(200, { ...book, bids: book.bids.slice(0, limit), asks: book.asks.slice(0, limit) });
   }

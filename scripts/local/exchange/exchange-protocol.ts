@@ -57,8 +57,11 @@ export interface ProtocolSession {
   readonly timeUnit: TimeUnit;
   /** Answers one text message from the client. */
   onMessage(text: string): void;
-  /** The wire message of a ground-truth tick on this connection. */
-  frame(tick: Tick): unknown;
+  /**
+   * The wire message of a ground-truth tick on this connection, sent for the subscription `stream` (its
+   * wire name: one kind can feed several channels, e.g. Binance futures' markPrice and ticker).
+   */
+  frame(tick: Tick, stream: string): unknown;
 }
 
 export interface RestAnswer {
@@ -83,7 +86,12 @@ export interface HistoryWire {
   /** Whether a lower-case symbol has this exchange's shape (symbols of other exchanges are skipped). */
   readonly isSymbol: (symbol: string) => boolean;
   readonly fallbackSymbol: string;
-  readonly message: (tick: Tick, wire: { timeUnit: TimeUnit; bookTickerEventTime?: boolean }) => unknown;
+  /** The stored message of a tick asked for under Tardis channel `channel` (one of channelKinds). */
+  readonly message: (
+    tick: Tick,
+    wire: { timeUnit: TimeUnit; bookTickerEventTime?: boolean },
+    channel: string,
+  ) => unknown;
   /** The channel of the recorder's order book snapshots, and how one is stored (`at`: local ms). */
   readonly snapshotChannel: string;
   readonly snapshotMessage: (book: BookSnapshot, at: number) => unknown;

@@ -229,8 +229,8 @@ export async function startHistoryServer(options: HistoryServerOptions): Promise
       const kind: TickKind | undefined = wireOf.channelKinds[filter.channel];
       if (kind === undefined) continue; // a valid channel this ground truth has no data for
       for (const symbol of (filter.symbols ?? defaultSymbolsOf(wireOf)).map((s) => s.toLowerCase())) {
-        if (seen.has(`${kind}|${symbol}`)) continue;
-        seen.add(`${kind}|${symbol}`);
+        if (seen.has(`${filter.channel}|${symbol}`)) continue;
+        seen.add(`${filter.channel}|${symbol}`);
         const source = tickSource(kind, streamOf(symbol, on));
         // Local time = exchange time + latency + <1 ms, so these exchange-time bounds cover the slice.
         const first = source.indexAtOrAfter(sliceStart - latencyMs - 1);
@@ -245,7 +245,9 @@ export async function startHistoryServer(options: HistoryServerOptions): Promise
             continue;
           }
           const message =
-            opening && wireOf.firstMessage ? wireOf.firstMessage(tick) : wireOf.message(tick, wire);
+            opening && wireOf.firstMessage
+              ? wireOf.firstMessage(tick)
+              : wireOf.message(tick, wire, filter.channel);
           opening = false;
           entries.push({
             local,

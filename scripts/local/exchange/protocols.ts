@@ -3,6 +3,7 @@
  * name for it. An exchange's protocol lives in `<exchange>-protocol.ts` (see exchange-protocol.ts).
  */
 import { BINANCE_PROTOCOL } from './binance-protocol.ts';
+import { BINANCE_FUTURES_PROTOCOL } from './binance-futures-protocol.ts';
 import { BYBIT_PROTOCOL } from './bybit-protocol.ts';
 import { COINBASE_PROTOCOL } from './coinbase-protocol.ts';
 import type { ExchangeProtocol } from './exchange-protocol.ts';
@@ -10,6 +11,7 @@ import type { ExchangeProtocol } from './exchange-protocol.ts';
 export const PROTOCOLS = {
   binance: BINANCE_PROTOCOL,
   coinbase: COINBASE_PROTOCOL,
+  'binance-futures': BINANCE_FUTURES_PROTOCOL,
   bybit: BYBIT_PROTOCOL,
 } as const satisfies Readonly<Record<string, ExchangeProtocol>>;
 

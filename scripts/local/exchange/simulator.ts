@@ -110,6 +110,8 @@ export interface Simulator {
   readonly restUrl: string;
   /** Per exchange with REST routes, its REST base: the relay's REST_URL_<EXCHANGE>. */
   readonly restUrls: Readonly<Partial<Record<SimulatedExchange, string>>>;
+  /** Every WSS_URL_<EXCHANGE> and REST_URL_<EXCHANGE> a relay needs to use this simulator for all its exchanges. */
+  readonly relayEnv: Readonly<Record<string, string>>;
   /** Per exchange, the value for WSS_URL_<EXCHANGE>. */
   readonly wsUrls: Readonly<Record<SimulatedExchange, string>>;
   readonly port: number;
@@ -239,7 +241,8 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     const record = conn.record;
     record.framesSent++;
     record.framesByStream[stream] = (record.framesByStream[stream] ?? 0) + 1;
-    if (kind !== 'trade' && kind !== 'bookChange') return; // id runs: trades and book changes only
+    // Only trades and order book updates are numbered contiguously per symbol on the wire.
+    if (kind !== 'trade' && kind !== 'bookChange') return;
     const runs = ((kind === 'trade' ? record.trades : record.bookChanges)[symbol] ??= []);
     const last = runs.at(-1);
     if (last !== undefined && last.lastId + 1 === id) last.lastId = id;
@@ -263,7 +266,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     const ticks = source.ticks(sub.nextIndex, end);
     sub.nextIndex = end;
     for (const tick of ticks) {
-      const frame = JSON.stringify(conn.session.frame(tick));
+      const frame = JSON.stringify(conn.session.frame(tick, sub.stream));
       const id = tick.kind === 'trade' || tick.kind === 'liquidation' ? tick.id : tick.updateId;
       // Counted once the frame reached the socket: "sent" means written, not merely queued.
       conn.ws.send(frame, (error) => {
@@ -517,6 +520,10 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     const routes: ExchangeProtocol['rest'] = PROTOCOLS[on].rest;
     if (routes !== undefined) restUrls[on] = `http://${host}:${port}${routes.base}`;
   }
+  const envName = (on: string): string => on.toUpperCase().replace(/-/g, '_');
+  const relayEnv: Record<string, string> = {};
+  for (const on of SIMULATED_EXCHANGES) relayEnv[`WSS_URL_${envName(on)}`] = wsUrls[on];
+  for (const [on, url] of Object.entries(restUrls)) relayEnv[`REST_URL_${envName(on)}`] = url;
   const wsUrl = wsUrls.binance;
   const restUrl = restUrls.binance!;
   const timer = setInterval(pump, options.tickIntervalMs ?? 5);
@@ -539,6 +546,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     restUrl,
     wsUrls,
     restUrls,
+    relayEnv,
     port,
     controlUrl: `http://${host}:${port}/control`,
     exchange,
