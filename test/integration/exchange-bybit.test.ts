@@ -151,9 +151,7 @@ test('a relay records bybit trades, quotes, book changes, tickers and liquidatio
   const history = await startHistoryServer({ seed: SEED, ratePerSymbol: RATE, symbols: ['btcusdt'] });
   t.teardown(() => history.stop());
   const streams = 'bybit:btcusdt:trade,book_ticker,book_change,derivative_ticker,liquidation';
-  const { relay, collector } = await relayOnSimulator(t, 'relay-bybit', sim, streams, {
-    WSS_URL_BYBIT: sim.wsUrls.bybit,
-  });
+  const { relay, collector } = await relayOnSimulator(t, 'relay-bybit', sim, streams);
   // About a second of quotes and trades; tickers come once a second and liquidations every 4 s or so.
   const enough = (type: Tick['type'], count: number) =>
     ticksOf(collector.of(`bybit:btcusdt:${type}`), type).length >= count;

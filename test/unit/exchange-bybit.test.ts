@@ -1,4 +1,3 @@
-import { deepStrictEqual } from 'node:assert';
 import test from 'ava';
 import {
   getRealTimeFeedFactory,
@@ -9,11 +8,11 @@ import {
 } from 'tardis-dev';
 import { getFilters } from 'tardis-dev/dist/handy.js';
 import { classifyFeedError } from '../../functions/adapters/tardis/live-feed.ts';
-import { fromTardis } from '../../functions/adapters/tardis/mapping.ts';
 import { STOCK_NORMALIZERS } from '../../functions/adapters/tardis/exchanges.ts';
-import { RawTickNormalizer, TICK_NORMALIZERS } from '../../functions/adapters/tardis/normalizers.ts';
+import { RawTickNormalizer } from '../../functions/adapters/tardis/normalizers.ts';
 import { invalidSymbolReason } from '../../functions/core/exchanges/index.ts';
 import { rowId } from '../../functions/core/model/row-id.ts';
+import { normalizeAll } from '../support/tardis-parity.ts';
 import { parseStreamsConfig } from '../../functions/core/model/streams-config.ts';
 import type { DataType } from '../../functions/core/model/streams.ts';
 import type { Tick } from '../../functions/core/model/tick.ts';
@@ -208,27 +207,8 @@ const OLD_LIQUIDATION = {
 /** The mappers tardis-dev picks for a live connection (v5, all-liquidation feed): any recent date. */
 const LIVE_ERA = new Date('2026-01-05T00:00:00Z');
 
-/**
- * Feeds `messages`, in order, through both ways the relay normalizes (the live feed's RawTickNormalizer and
- * the mappers of history replays, TICK_NORMALIZERS then fromTardis), each keeping its state across them
- * as on one connection or one replay; throws unless both give the same ticks.
- */
-function normalizeAll(type: DataType, messages: readonly unknown[], local: Date): Tick[] {
-  const mapper = TICK_NORMALIZERS[type]('bybit', local);
-  const live = new RawTickNormalizer('bybit', [type], local);
-  const viaLive: Tick[] = [];
-  const viaHistory: Tick[] = [];
-  for (const message of messages) {
-    live.normalize(message, local, (tick) => viaLive.push(tick));
-    if (!mapper.canHandle(message)) continue;
-    for (const normalized of mapper.map(message, local) ?? []) viaHistory.push(fromTardis(normalized)!);
-  }
-  deepStrictEqual(viaLive, viaHistory, 'the live normalizer and the history mappers disagree');
-  return viaLive;
-}
-
 test('bybit trades keep the exchange trade id (a UUID) live and from history', (t) => {
-  const [trade] = normalizeAll('trade', [TRADE], LIVE_ERA);
+  const [trade] = normalizeAll('bybit', 'trade', [TRADE], LIVE_ERA);
   t.deepEqual(trade, {
     type: 'trade',
     exchange: 'bybit',
@@ -244,7 +224,7 @@ test('bybit trades keep the exchange trade id (a UUID) live and from history', (
 });
 
 test('bybit quotes come from orderbook.1 (snapshot, then deltas) and are keyed by the cross sequence `seq`', (t) => {
-  const quotes = normalizeAll('book_ticker', QUOTES, LIVE_ERA);
+  const quotes = normalizeAll('bybit', 'book_ticker', QUOTES, LIVE_ERA);
   t.is(quotes.length, 3);
   t.like(quotes[0], {
     symbol: 'btcusdt',
@@ -266,7 +246,7 @@ test('bybit quotes come from orderbook.1 (snapshot, then deltas) and are keyed b
     quotes.map((q) => rowId(q)),
     ['bybit:btcusdt:q:50193540681', 'bybit:btcusdt:q:50193543147', 'bybit:btcusdt:q:11155892580'],
   );
-  const later = normalizeAll('book_ticker', QUOTES, new Date(LIVE_ERA.getTime() + 5_000));
+  const later = normalizeAll('bybit', 'book_ticker', QUOTES, new Date(LIVE_ERA.getTime() + 5_000));
   t.deepEqual(
     later.map((q) => rowId(q)),
     quotes.map((q) => rowId(q)),
@@ -275,7 +255,7 @@ test('bybit quotes come from orderbook.1 (snapshot, then deltas) and are keyed b
 });
 
 test('a bybit quote delta before any snapshot gives nothing, and a new connection needs a new snapshot', (t) => {
-  t.deepEqual(normalizeAll('book_ticker', QUOTES.slice(1), LIVE_ERA), []);
+  t.deepEqual(normalizeAll('bybit', 'book_ticker', QUOTES.slice(1), LIVE_ERA), []);
   const normalizer = new RawTickNormalizer('bybit', ['book_ticker'], LIVE_ERA);
   const ticks: Tick[] = [];
   for (const message of QUOTES.slice(0, 2)) normalizer.normalize(message, LIVE_ERA, (x) => ticks.push(x));
@@ -285,7 +265,7 @@ test('a bybit quote delta before any snapshot gives nothing, and a new connectio
 });
 
 test('bybit order book changes from orderbook.50: the snapshot then deltas, with equal content-hash ids', (t) => {
-  const changes = normalizeAll('book_change', BOOK, LIVE_ERA);
+  const changes = normalizeAll('bybit', 'book_change', BOOK, LIVE_ERA);
   t.like(changes[0], {
     type: 'book_change',
     symbol: 'btcperp',
@@ -296,7 +276,7 @@ test('bybit order book changes from orderbook.50: the snapshot then deltas, with
   });
   t.like(changes[1], { isSnapshot: false, bids: [{ price: 28555.2, amount: 0.677 }] });
   t.regex(rowId(changes[1]!), /^bybit:btcperp:b:[A-Za-z0-9_-]{22}$/);
-  const later = normalizeAll('book_change', BOOK, new Date(LIVE_ERA.getTime() + 5_000));
+  const later = normalizeAll('bybit', 'book_change', BOOK, new Date(LIVE_ERA.getTime() + 5_000));
   t.deepEqual(
     later.map((c) => rowId(c)),
     changes.map((c) => rowId(c)),
@@ -401,7 +381,7 @@ const WINDOW = { ...MARKET, from: LIVE_ERA.getTime(), to: LIVE_ERA.getTime() + 2
 test("the simulator's bybit trades normalize to the ground truth, and their UUIDs give its trade ids back", (t) => {
   const truth = ticksBetween('trade', WINDOW);
   t.true(truth.length > 50);
-  const trades = normalizeAll('trade', truth.map(bybitMessage), LIVE_ERA);
+  const trades = normalizeAll('bybit', 'trade', truth.map(bybitMessage), LIVE_ERA);
   t.deepEqual(
     trades.map((x) => (x.type === 'trade' ? [x.id, x.price, x.amount, x.side, x.ts] : undefined)),
     truth.map((x) => [
@@ -423,7 +403,7 @@ test("the simulator's bybit trades normalize to the ground truth, and their UUID
 test("the simulator's bybit quotes (a snapshot, then deltas) normalize to the ground truth, keyed by seq", (t) => {
   const truth = ticksBetween('bookTicker', WINDOW);
   const messages = truth.map((q, i) => bybitQuote(q, i === 0 ? 'snapshot' : 'delta'));
-  const quotes = normalizeAll('book_ticker', messages, LIVE_ERA);
+  const quotes = normalizeAll('bybit', 'book_ticker', messages, LIVE_ERA);
   t.deepEqual(
     quotes.map((x) =>
       x.type === 'book_ticker' ? [x.bidPrice, x.bidAmount, x.askPrice, x.askAmount, x.ts] : 0,
@@ -446,6 +426,7 @@ test("the simulator's bybit book snapshot and deltas normalize to the ground-tru
   const truth = ticksBetween('bookChange', WINDOW);
   const book = bookSnapshot(MARKET, truth[0]!.updateId - 1);
   const changes = normalizeAll(
+    'bybit',
     'book_change',
     [bybitBookSnapshot(book, WINDOW.from), ...truth.map(bybitMessage)],
     LIVE_ERA,
@@ -519,7 +500,7 @@ test('the simulated bybit answers subscribe and ping as Bybit does, and refuses 
 });
 
 test('bybit tickers give derivative tickers merged per symbol, keyed by topic and time, live and from history', (t) => {
-  const tickers = normalizeAll('derivative_ticker', TICKERS, LIVE_ERA);
+  const tickers = normalizeAll('bybit', 'derivative_ticker', TICKERS, LIVE_ERA);
   t.is(tickers.length, 3);
   t.like(tickers[2], {
     type: 'derivative_ticker',
@@ -544,13 +525,13 @@ test('bybit tickers give derivative tickers merged per symbol, keyed by topic an
     ],
   );
   // A replay that starts at the delta has another merged state but the same row id.
-  const [alone] = normalizeAll('derivative_ticker', [TICKERS[1]], LIVE_ERA);
+  const [alone] = normalizeAll('bybit', 'derivative_ticker', [TICKERS[1]], LIVE_ERA);
   t.like(alone, { openInterest: 449736674, markPrice: undefined });
   t.is(rowId(alone!), rowId(tickers[1]!));
 });
 
 test('bybit allLiquidation gives liquidations without an id: a content hash, the same at any receive time', (t) => {
-  const [liquidation] = normalizeAll('liquidation', [ALL_LIQUIDATION], LIVE_ERA);
+  const [liquidation] = normalizeAll('bybit', 'liquidation', [ALL_LIQUIDATION], LIVE_ERA);
   t.deepEqual(liquidation, {
     type: 'liquidation',
     exchange: 'bybit',
@@ -563,9 +544,18 @@ test('bybit allLiquidation gives liquidations without an id: a content hash, the
     localTs: LIVE_ERA.getTime() * 1000,
   });
   t.regex(rowId(liquidation!), /^bybit:pippinusdt:lh:[A-Za-z0-9_-]{22}$/);
-  const [later] = normalizeAll('liquidation', [ALL_LIQUIDATION], new Date(LIVE_ERA.getTime() + 60_000));
+  const [later] = normalizeAll(
+    'bybit',
+    'liquidation',
+    [ALL_LIQUIDATION],
+    new Date(LIVE_ERA.getTime() + 60_000),
+  );
   t.is(rowId(later!), rowId(liquidation!));
-  t.deepEqual(normalizeAll('liquidation', [OLD_LIQUIDATION], LIVE_ERA), [], 'the old topic is not read live');
+  t.deepEqual(
+    normalizeAll('bybit', 'liquidation', [OLD_LIQUIDATION], LIVE_ERA),
+    [],
+    'the old topic is not read live',
+  );
 });
 
 const SLOW = { ...MARKET, from: LIVE_ERA.getTime(), to: LIVE_ERA.getTime() + 60_000 };
@@ -574,7 +564,7 @@ test("the simulator's bybit tickers (a snapshot, then deltas) normalize to the g
   const truth = ticksBetween('derivativeTicker', SLOW);
   t.true(truth.length >= 30);
   const messages = truth.map((x, i) => (i === 0 ? bybitOpeningMessage(x) : bybitMessage(x)));
-  const tickers = normalizeAll('derivative_ticker', messages, LIVE_ERA);
+  const tickers = normalizeAll('bybit', 'derivative_ticker', messages, LIVE_ERA);
   t.deepEqual(
     tickers.map((x) =>
       x.type === 'derivative_ticker'
@@ -596,7 +586,7 @@ test("the simulator's bybit tickers (a snapshot, then deltas) normalize to the g
 test("the simulator's bybit liquidations normalize to the ground truth", (t) => {
   const truth = ticksBetween('liquidation', SLOW);
   t.true(truth.length >= 5);
-  const liquidations = normalizeAll('liquidation', truth.map(bybitMessage), LIVE_ERA);
+  const liquidations = normalizeAll('bybit', 'liquidation', truth.map(bybitMessage), LIVE_ERA);
   t.deepEqual(
     liquidations.map((x) => (x.type === 'liquidation' ? [x.side, x.price, x.amount, x.ts] : 0)),
     truth.map((g) => [g.side, Number(g.price), Number(g.qty), g.timestamp * 1000]),
