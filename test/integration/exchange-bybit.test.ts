@@ -1,9 +1,8 @@
 import test from 'ava';
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
 import { rowId } from '../../functions/core/model/row-id.ts';
+import type { DataType } from '../../functions/core/model/streams.ts';
 import type {
   BookChangeTick,
   DerivativeTickerTick,
@@ -20,14 +19,14 @@ import {
   tradesByIdRange,
   type BookLevel,
 } from '../../scripts/local/exchange/ground-truth.ts';
-import { startHistoryServer, type HistoryServer } from '../../scripts/local/exchange/history-server.ts';
+import { startHistoryServer } from '../../scripts/local/exchange/history-server.ts';
 import { startSimulator } from '../../scripts/local/exchange/simulator.ts';
 import { requireEmulators, uniqueName } from '../support/env.ts';
+import { historyTicks } from '../support/history-ticks.ts';
 import { drainRelay, relayOnSimulator, runRelayToExit, type PulledBatch } from '../support/relay.ts';
 
 const SEED = 61;
 const RATE = 20;
-const HISTORY_CLI = fileURLToPath(new URL('../support/history-ticks-cli.ts', import.meta.url));
 
 /** A raw websocket client of the simulator's Bybit feed, collecting every message it receives. */
 async function bybitClient(url: string): Promise<{
@@ -104,40 +103,6 @@ test('the simulator speaks Bybit v5 linear: acks, the book snapshot first, data 
     'nothing of the refused batch is subscribed',
   );
 });
-
-/** The gap-filler's read path (TardisHistorySource with the relay's normalizers), in a child process. */
-async function backfill(
-  history: HistoryServer,
-  type: string,
-  from: number,
-  to: number,
-): Promise<{ rowId: string; tick: Tick }[]> {
-  const args = [
-    '--import',
-    'tsx',
-    HISTORY_CLI,
-    history.endpoint,
-    'bybit',
-    'btcusdt',
-    type,
-    `${from}`,
-    `${to}`,
-  ];
-  const child = spawn(process.execPath, args, {
-    env: { ...process.env, NODE_EXTRA_CA_CERTS: history.certPath },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let out = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
-  const [code] = (await once(child, 'close')) as [number | null];
-  const lines = out
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => JSON.parse(line) as { rowId?: string; tick?: Tick; end?: number });
-  if (code !== 0 || lines.at(-1)?.end === undefined)
-    throw new Error(`replay failed (${code}): ${out.slice(-500)}`);
-  return lines.filter((l) => l.tick !== undefined) as { rowId: string; tick: Tick }[];
-}
 
 const ticksOf = <T extends Tick>(batches: readonly PulledBatch[], type: T['type']): T[] =>
   batches.flatMap((b) => b.ticks).filter((x): x is T => x.type === type);
@@ -250,19 +215,26 @@ test('a relay records bybit trades, quotes, book changes, tickers and liquidatio
       .map((g) => [g.side, Number(g.price), Number(g.qty), g.timestamp]),
   );
 
-  const live = Object.entries({
-    trade: trades,
-    book_ticker: quotes,
-    book_change: updates,
-    derivative_ticker: tickers,
-    liquidation: liquidations,
-  });
+  const live: [DataType, readonly Tick[]][] = [
+    ['trade', trades],
+    ['book_ticker', quotes],
+    ['book_change', updates],
+    ['derivative_ticker', tickers],
+    ['liquidation', liquidations],
+  ];
   const windowOf = (ticks: readonly Tick[]) => ({
     from: Math.floor(ticks[0]!.ts / 1000) - 60_000,
     to: Math.floor(ticks.at(-1)!.ts / 1000) + 1,
   });
   const filled = await Promise.all(
-    live.map(([type, ticks]) => backfill(history, type, windowOf(ticks).from, windowOf(ticks).to)),
+    live.map(([type, ticks]) =>
+      historyTicks(
+        history,
+        { exchange: 'bybit', symbol: 'btcusdt', type },
+        windowOf(ticks).from,
+        windowOf(ticks).to,
+      ),
+    ),
   );
   live.forEach(([type, ticks], i) => {
     const ids = new Set(filled[i]!.map((f) => f.rowId));
