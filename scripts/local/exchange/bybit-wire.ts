@@ -107,26 +107,27 @@ export interface BybitBookMessage {
 
 const TICK_DIRECTIONS = ['PlusTick', 'ZeroPlusTick', 'MinusTick', 'ZeroMinusTick'] as const;
 
+/** The message of a push topic (`publicTrade`, `allLiquidation`): one entry a tick, stamped with its time. */
+function pushMessage<E>(
+  kind: TickKind,
+  tick: Tick,
+  entry: E,
+): { topic: string; type: 'snapshot'; ts: number; data: E[] } {
+  return { topic: bybitTopic(kind, tick.symbol), type: 'snapshot', ts: tick.timestamp, data: [entry] };
+}
+
 /** A trade as a `publicTrade` message. A buyer-maker trade was a sell aggressor: `S` is `Sell`. */
 export function bybitTrade(trade: Trade): BybitTradeMessage {
-  const s = trade.symbol.toUpperCase();
-  return {
-    topic: bybitTopic('trade', trade.symbol),
-    type: 'snapshot',
-    ts: trade.timestamp,
-    data: [
-      {
-        T: trade.timestamp,
-        s,
-        S: trade.isBuyerMaker ? 'Sell' : 'Buy',
-        v: trade.qty,
-        p: trade.price,
-        L: TICK_DIRECTIONS[trade.nonce & 3]!,
-        i: bybitTradeId(trade),
-        BT: false,
-      },
-    ],
-  };
+  return pushMessage('trade', trade, {
+    T: trade.timestamp,
+    s: trade.symbol.toUpperCase(),
+    S: trade.isBuyerMaker ? 'Sell' : 'Buy',
+    v: trade.qty,
+    p: trade.price,
+    L: TICK_DIRECTIONS[trade.nonce & 3]!,
+    i: bybitTradeId(trade),
+    BT: false,
+  });
 }
 
 /**
@@ -244,21 +245,13 @@ export function bybitTicker(ticker: DerivativeTicker, type: 'snapshot' | 'delta'
  * long was liquidated, i.e. by a sell order (ground-truth side `sell`). Bybit sends no liquidation id.
  */
 export function bybitLiquidation(liquidation: Liquidation): BybitLiquidationMessage {
-  const s = liquidation.symbol.toUpperCase();
-  return {
-    topic: bybitTopic('liquidation', liquidation.symbol),
-    type: 'snapshot',
-    ts: liquidation.timestamp,
-    data: [
-      {
-        T: liquidation.timestamp,
-        s,
-        S: liquidation.side === 'sell' ? 'Buy' : 'Sell',
-        v: liquidation.qty,
-        p: liquidation.price,
-      },
-    ],
-  };
+  return pushMessage('liquidation', liquidation, {
+    T: liquidation.timestamp,
+    s: liquidation.symbol.toUpperCase(),
+    S: liquidation.side === 'sell' ? 'Buy' : 'Sell',
+    v: liquidation.qty,
+    p: liquidation.price,
+  });
 }
 
 export type BybitMessage =
