@@ -1,5 +1,6 @@
 import test from 'ava';
 import type { Batch } from '../../functions/core/contract/batch.ts';
+import { encodeBatchV1 } from '../../functions/core/contract/message-v1.ts';
 import { carriedRowId, rowId } from '../../functions/core/model/row-id.ts';
 import type { Tick } from '../../functions/core/model/tick.ts';
 import { derivativeTicker, liquidation } from '../support/ticks.ts';
@@ -107,19 +108,10 @@ test.serial(
   async (t) => {
     const batch = batchOf([liquidation(0)], 3);
     const { attributes } = encodeBatch(batch);
-    // What no v1 relay ever sent: a v1 body claiming a liquidation stream.
-    const { stream, window } = batch;
-    const body = {
-      v: 1,
-      e: stream.exchange,
-      s: stream.symbol,
-      k: stream.type,
-      r: batch.relayId,
-      q: 3,
-      w: [window.from, window.to],
-      t: [],
-    };
-    const data = Buffer.from(JSON.stringify(body));
+    // What no v1 relay ever sent: a v1 body claiming a liquidation stream (an empty trade batch, relabelled).
+    const v1 = encodeBatchV1({ ...batch, stream: { ...batch.stream, type: 'trade' }, ticks: [], rowIds: [] });
+    const data = Buffer.from(v1.data.toString().replace('"k":"trade"', '"k":"liquidation"'));
+    t.regex(data.toString(), /"v":1,.*"k":"liquidation"/);
     const reply = await h.post(pushEnvelope({ data, attributes: { ...attributes, schema: '1' } }, 'v1-liq'));
     t.is(reply.status, 200);
     const quarantined = `SELECT COUNT(*) FROM ${h.table('quarantine')} WHERE message_id = 'v1-liq'`;

@@ -24,7 +24,7 @@ test.after.always(async () => {
 test.serial(
   'the tick tables are day-partitioned on exchange_ts, clustered, and have dedup views',
   async (t) => {
-    for (const name of ['trades', 'quotes', 'book_changes'] as const) {
+    for (const name of ['trades', 'quotes', 'book_changes', 'derivative_tickers', 'liquidations'] as const) {
       const [meta] = await h.bigquery.dataset(h.dataset).table(name).getMetadata();
       t.deepEqual(meta.timePartitioning, { type: 'DAY', field: 'exchange_ts' }, name);
       t.deepEqual(meta.clustering, { fields: ['exchange', 'symbol'] }, name);
