@@ -1,5 +1,6 @@
 import { BINANCE } from './binance.ts';
 import { BINANCE_FUTURES } from './binance-futures.ts';
+import { BYBIT } from './bybit.ts';
 import { COINBASE } from './coinbase.ts';
 import { OKEX_SWAP } from './okex-swap.ts';
 import type { ExchangeDescriptor } from './descriptor.ts';
@@ -13,6 +14,7 @@ export const EXCHANGES: Readonly<Record<string, ExchangeDescriptor>> = Object.fr
   coinbase: COINBASE,
   'okex-swap': OKEX_SWAP,
   'binance-futures': BINANCE_FUTURES,
+  bybit: BYBIT,
 });
 
 export function isSupportedExchange(id: string): boolean {

@@ -103,6 +103,11 @@ export interface HistoryWire {
    */
   readonly snapshotChannel: string | readonly string[];
   readonly snapshotMessage: (book: BookSnapshot, at: number, channel: string) => unknown;
+  /**
+   * The message of a stream's first tick in a slice or after a recorder gap, when it differs from
+   * `message` (Bybit: a level-1 book opens with a snapshot). Default: `message`.
+   */
+  readonly firstMessage?: (tick: Tick) => unknown;
 }
 
 /** One exchange's websocket protocol, REST routes and Tardis wire. */

@@ -243,15 +243,24 @@ export async function startHistoryServer(options: HistoryServerOptions): Promise
         // Local time = exchange time + latency + <1 ms, so these exchange-time bounds cover the slice.
         const first = source.indexAtOrAfter(sliceStart - latencyMs - 1);
         const end = source.indexAtOrAfter(Math.min(sliceEnd, horizon) - latencyMs + 1);
+        let opening = true;
         for (const tick of source.ticks(first, end)) {
           const local = localTimestampMicros(tick, latencyMs);
           const localMs = Math.floor(local / 1000);
           if (localMs < sliceStart || localMs >= sliceEnd || localMs >= horizon) continue;
-          if (inRecorderGap(localMs)) continue;
+          if (inRecorderGap(localMs)) {
+            opening = true;
+            continue;
+          }
+          const message =
+            opening && wireOf.firstMessage
+              ? wireOf.firstMessage(tick)
+              : wireOf.message(tick, wire, filter.channel);
+          opening = false;
           entries.push({
             local,
             order: entries.length,
-            line: `${formatTardisTimestamp(local)} ${JSON.stringify(wireOf.message(tick, wire, filter.channel))}`,
+            line: `${formatTardisTimestamp(local)} ${JSON.stringify(message)}`,
           });
         }
       }

@@ -4,6 +4,7 @@
  */
 import { BINANCE_PROTOCOL } from './binance-protocol.ts';
 import { BINANCE_FUTURES_PROTOCOL } from './binance-futures-protocol.ts';
+import { BYBIT_PROTOCOL } from './bybit-protocol.ts';
 import { COINBASE_PROTOCOL } from './coinbase-protocol.ts';
 import { OKEX_SWAP_PROTOCOL } from './okex-swap-protocol.ts';
 import type { ExchangeProtocol } from './exchange-protocol.ts';
@@ -13,6 +14,7 @@ export const PROTOCOLS = {
   coinbase: COINBASE_PROTOCOL,
   'okex-swap': OKEX_SWAP_PROTOCOL,
   'binance-futures': BINANCE_FUTURES_PROTOCOL,
+  bybit: BYBIT_PROTOCOL,
 } as const satisfies Readonly<Record<string, ExchangeProtocol>>;
 
 /** The exchanges the simulator speaks. */
