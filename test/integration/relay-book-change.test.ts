@@ -1,7 +1,4 @@
 import test from 'ava';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
 import { rowId } from '../../functions/core/model/row-id.ts';
 import type { BookChangeTick, PriceLevel, Tick } from '../../functions/core/model/tick.ts';
 import {
@@ -14,6 +11,7 @@ import {
 } from '../../scripts/local/exchange/ground-truth.ts';
 import { startHistoryServer, type HistoryServer } from '../../scripts/local/exchange/history-server.ts';
 import { startSimulator, type SimulatedExchange } from '../../scripts/local/exchange/simulator.ts';
+import { historyTicks } from '../support/history-ticks.ts';
 import { drainRelay, relayOnSimulator, type PulledBatch } from '../support/relay.ts';
 
 const SEED = 47;
@@ -26,7 +24,6 @@ const STREAMS = 'binance:btcusdt:book_change;coinbase:btc-usd:book_change';
 /** Updates each stream must have delivered after its snapshot before the relay is stopped. */
 const MIN_UPDATES = 150;
 const MINUTE = 60_000;
-const HISTORY_CLI = fileURLToPath(new URL('../support/history-ticks-cli.ts', import.meta.url));
 
 const streamOf = (m: (typeof MARKETS)[number]) => `${m.exchange}:${m.symbol}:book_change`;
 const bookTicks = (batches: readonly PulledBatch[]): BookChangeTick[] =>
@@ -50,44 +47,12 @@ const indexOf = (truth: GroundTruthStream, tick: Tick) =>
 const within = (ranges: readonly IdRange[], id: number) =>
   ranges.some((r) => id >= r.firstId && id <= r.lastId);
 
-/** The gap-filler's read path (TardisHistorySource, the relay's normalizers) in a child process. */
-async function backfill(
-  history: HistoryServer,
-  exchange: string,
-  symbol: string,
-  from: number,
-  to: number,
-): Promise<{ rowId: string; tick: BookChangeTick }[]> {
-  const child = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      HISTORY_CLI,
-      history.endpoint,
-      exchange,
-      symbol,
-      'book_change',
-      String(from),
-      String(to),
-    ],
-    {
-      env: { ...process.env, NODE_EXTRA_CA_CERTS: history.certPath },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
-  let out = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
-  const [code] = (await once(child, 'close')) as [number | null];
-  const lines = out
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => JSON.parse(line) as { rowId?: string; tick?: BookChangeTick; end?: number });
-  if (code !== 0 || lines.at(-1)?.end === undefined) {
-    throw new Error(`history replay failed (${code}): ${out.slice(-500)}`);
-  }
-  return lines.filter((l) => l.tick !== undefined) as { rowId: string; tick: BookChangeTick }[];
-}
+/** The gap-filler's read path of the stream's book changes (historyTicks). */
+const backfill = async (history: HistoryServer, exchange: string, symbol: string, from: number, to: number) =>
+  (await historyTicks(history, exchange, symbol, 'book_change', from, to)) as {
+    rowId: string;
+    tick: BookChangeTick;
+  }[];
 
 test('book_change streams of both exchanges carry the simulator book: one snapshot, then every update once with equal levels, and a backfill adds only its own snapshots', async (t) => {
   const symbols = MARKETS.map((m) => m.symbol);
