@@ -1,4 +1,6 @@
 import test from 'ava';
+import { once } from 'node:events';
+import { WebSocket } from 'ws';
 import { rowId } from '../../functions/core/model/row-id.ts';
 import type { DataType } from '../../functions/core/model/streams.ts';
 import type { DerivativeTickerTick, Tick } from '../../functions/core/model/tick.ts';
@@ -126,4 +128,43 @@ test('the relay records every binance-futures type from the simulator, and histo
     const missing = live.map((x) => rowId(x)).filter((id) => !filled.has(id));
     t.deepEqual(missing, [], `${type}: live row ids the backfill lacks`);
   }
+});
+
+test('the simulator speaks fstream: SUBSCRIBE acknowledged, frames in ms, REST depth, openInterest and refusals', async (t) => {
+  const sim = await startSimulator({ seed: SEED, ratePerSymbol: RATE, symbols: [SYMBOL] });
+  t.teardown(() => sim.stop());
+  const ws = new WebSocket(sim.wsUrls[EXCHANGE]);
+  t.teardown(() => ws.close());
+  await once(ws, 'open');
+  const frames: { result?: unknown; id?: number; stream?: string; data?: Record<string, unknown> }[] = [];
+  ws.on('message', (raw) => frames.push(JSON.parse(String(raw)) as (typeof frames)[number]));
+  ws.send(JSON.stringify({ method: 'SUBSCRIBE', params: ['btcusdt@trade', 'btcusdt@markPrice@1s'], id: 1 }));
+  const arrived = async (ok: () => boolean) => {
+    while (!ok()) await once(ws, 'message');
+  };
+  await arrived(() => frames.some((f) => f.stream === 'btcusdt@trade'));
+  t.deepEqual(frames[0], { result: null, id: 1 });
+  const trade = frames.find((f) => f.stream === 'btcusdt@trade')!.data!;
+  t.like(trade, { e: 'trade', s: 'BTCUSDT', X: 'MARKET' });
+  t.true(Math.abs((trade.T as number) - Date.now()) < 5000, 'milliseconds, not microseconds');
+
+  const rest = sim.restUrls[EXCHANGE]!;
+  const depth = (await (await fetch(`${rest}/depth?symbol=BTCUSDT&limit=5`)).json()) as Record<
+    string,
+    unknown
+  >;
+  const served = sim.bookSnapshots().at(-1)!;
+  t.is(depth.lastUpdateId, served.lastUpdateId + 1, 'one past the last update the book holds');
+  t.is(depth.T, served.at);
+  t.is((depth.bids as unknown[]).length, 5);
+  const oi = await fetch(`${rest}/openInterest?symbol=BTCUSDT`);
+  t.is(oi.status, 200);
+  const body = (await oi.json()) as { symbol: string; openInterest: string; time: number };
+  t.is(body.symbol, 'BTCUSDT');
+  t.true(body.time <= Date.now() && Number(body.openInterest) > 0);
+  const unknown = await fetch(`${rest}/openInterest?symbol=XYZUSDT`);
+  t.is(unknown.status, 400);
+  t.like(await unknown.json(), { code: -1121 });
+  sim.refuse(60_000, 503);
+  t.is((await fetch(`${rest}/openInterest?symbol=BTCUSDT`)).status, 503);
 });

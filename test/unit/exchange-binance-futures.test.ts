@@ -8,6 +8,7 @@ import { RawTickNormalizer } from '../../functions/adapters/tardis/normalizers.t
 import { invalidSymbolReason } from '../../functions/core/exchanges/index.ts';
 import { rowId } from '../../functions/core/model/row-id.ts';
 import { parseStreamsConfig } from '../../functions/core/model/streams-config.ts';
+import { readRelayConfig } from '../../functions/relay/config.ts';
 import type { DataType } from '../../functions/core/model/streams.ts';
 import type { BookChangeTick, DerivativeTickerTick, Tick } from '../../functions/core/model/tick.ts';
 import {
@@ -390,4 +391,14 @@ test("the simulator's derivative ticker and liquidation frames normalize to the 
     liquidationTicks.map((x) => x.type === 'liquidation' && [x.ts, x.price, x.amount, x.side]),
     liquidations.map((x) => [x.timestamp * 1000, Number(x.price), Number(x.qty), x.side]),
   );
+});
+
+test('REST_URL_BINANCE_FUTURES is optional, an http(s) base without a trailing slash, and names itself when bad', (t) => {
+  const base = { GOOGLE_CLOUD_PROJECT: 'p', RELAY_STREAMS: 'binance-futures:btcusdt:derivative_ticker' };
+  t.is(readRelayConfig(base).binanceFuturesRestUrl, '');
+  const local = { ...base, REST_URL_BINANCE_FUTURES: 'http://127.0.0.1:8123/fapi/v1/' };
+  t.is(readRelayConfig(local).binanceFuturesRestUrl, 'http://127.0.0.1:8123/fapi/v1');
+  t.throws(() => readRelayConfig({ ...base, REST_URL_BINANCE_FUTURES: 'fapi.binance.com' }), {
+    message: /REST_URL_BINANCE_FUTURES/,
+  });
 });
