@@ -1,7 +1,6 @@
 import test from 'ava';
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
+import { WebSocket } from 'ws';
 import { rowId } from '../../functions/core/model/row-id.ts';
 import type { DataType } from '../../functions/core/model/streams.ts';
 import type { DerivativeTickerTick, Tick } from '../../functions/core/model/tick.ts';
@@ -11,8 +10,9 @@ import {
   tickSource,
   tradesByIdRange,
 } from '../../scripts/local/exchange/ground-truth.ts';
-import { startHistoryServer, type HistoryServer } from '../../scripts/local/exchange/history-server.ts';
+import { startHistoryServer } from '../../scripts/local/exchange/history-server.ts';
 import { startSimulator } from '../../scripts/local/exchange/simulator.ts';
+import { historyTicks } from '../support/history-ticks.ts';
 import { drainRelay, relayOnSimulator, type PulledBatch } from '../support/relay.ts';
 
 const SEED = 61;
@@ -26,28 +26,8 @@ const TYPES: readonly DataType[] = [
   'derivative_ticker',
   'liquidation',
 ];
-const HISTORY_CLI = fileURLToPath(new URL('../support/history-ticks-cli.ts', import.meta.url));
 
 const ticksOf = (batches: readonly PulledBatch[]): Tick[] => batches.flatMap((b) => b.ticks);
-
-/** The gap-filler's read path (TardisHistorySource, the relay's normalizers) in a child process. */
-async function backfillIds(history: HistoryServer, from: number, to: number): Promise<Set<string>> {
-  const args = [HISTORY_CLI, history.endpoint, EXCHANGE, SYMBOL, TYPES.join(','), String(from), String(to)];
-  const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
-    env: { ...process.env, NODE_EXTRA_CA_CERTS: history.certPath },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let out = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
-  const [code] = (await once(child, 'close')) as [number | null];
-  const lines = out
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => JSON.parse(line) as { rowId?: string; end?: number });
-  if (code !== 0 || lines.at(-1)?.end === undefined)
-    throw new Error(`history replay failed (${code}): ${out.slice(-500)}`);
-  return new Set(lines.flatMap((l) => (l.rowId === undefined ? [] : [l.rowId])));
-}
 
 test('the relay records every binance-futures type from the simulator, and history gives the same row ids', async (t) => {
   const sim = await startSimulator({ seed: SEED, ratePerSymbol: RATE, symbols: [SYMBOL] });
@@ -134,10 +114,55 @@ test('the relay records every binance-futures type from the simulator, and histo
   // Backfill of the live span, as the gap-filler reads it: every live row id is there (book snapshots
   // excepted by design, decisions/0002).
   const liveMs = TYPES.flatMap((type) => of(type).map((x) => Math.floor(x.ts / 1000)));
-  const filled = await backfillIds(history, Math.min(...liveMs) - 1000, Math.max(...liveMs) + 1);
+  const backfilled = await historyTicks(
+    history,
+    { exchange: EXCHANGE, symbol: SYMBOL, type: TYPES },
+    Math.min(...liveMs) - 1000,
+    Math.max(...liveMs) + 1,
+  );
+  const filled = new Set(backfilled.map((f) => f.rowId));
   for (const type of TYPES) {
     const live = of(type).filter((x) => x.type !== 'book_change' || !x.isSnapshot);
     const missing = live.map((x) => rowId(x)).filter((id) => !filled.has(id));
     t.deepEqual(missing, [], `${type}: live row ids the backfill lacks`);
   }
+});
+
+test('the simulator speaks fstream: SUBSCRIBE acknowledged, frames in ms, REST depth, openInterest and refusals', async (t) => {
+  const sim = await startSimulator({ seed: SEED, ratePerSymbol: RATE, symbols: [SYMBOL] });
+  t.teardown(() => sim.stop());
+  const ws = new WebSocket(sim.wsUrls[EXCHANGE]);
+  t.teardown(() => ws.close());
+  await once(ws, 'open');
+  const frames: { result?: unknown; id?: number; stream?: string; data?: Record<string, unknown> }[] = [];
+  ws.on('message', (raw) => frames.push(JSON.parse(String(raw)) as (typeof frames)[number]));
+  ws.send(JSON.stringify({ method: 'SUBSCRIBE', params: ['btcusdt@trade', 'btcusdt@markPrice@1s'], id: 1 }));
+  const arrived = async (ok: () => boolean) => {
+    while (!ok()) await once(ws, 'message');
+  };
+  await arrived(() => frames.some((f) => f.stream === 'btcusdt@trade'));
+  t.deepEqual(frames[0], { result: null, id: 1 });
+  const trade = frames.find((f) => f.stream === 'btcusdt@trade')!.data!;
+  t.like(trade, { e: 'trade', s: 'BTCUSDT', X: 'MARKET' });
+  t.true(Math.abs((trade.T as number) - Date.now()) < 5000, 'milliseconds, not microseconds');
+
+  const rest = sim.restUrls[EXCHANGE]!;
+  const depth = (await (await fetch(`${rest}/depth?symbol=BTCUSDT&limit=5`)).json()) as Record<
+    string,
+    unknown
+  >;
+  const served = sim.bookSnapshots().at(-1)!;
+  t.is(depth.lastUpdateId, served.lastUpdateId + 1, 'one past the last update the book holds');
+  t.is(depth.T, served.at);
+  t.is((depth.bids as unknown[]).length, 5);
+  const oi = await fetch(`${rest}/openInterest?symbol=BTCUSDT`);
+  t.is(oi.status, 200);
+  const body = (await oi.json()) as { symbol: string; openInterest: string; time: number };
+  t.is(body.symbol, 'BTCUSDT');
+  t.true(body.time <= Date.now() && Number(body.openInterest) > 0);
+  const unknown = await fetch(`${rest}/openInterest?symbol=XYZUSDT`);
+  t.is(unknown.status, 400);
+  t.like(await unknown.json(), { code: -1121 });
+  sim.refuse(60_000, 503);
+  t.is((await fetch(`${rest}/openInterest?symbol=BTCUSDT`)).status, 503);
 });

@@ -9,15 +9,20 @@ const HISTORY_CLI = fileURLToPath(new URL('./history-ticks-cli.ts', import.meta.
 
 /**
  * The gap-filler's read path (TardisHistorySource, the relay's normalizers) in a child process: the ticks of
- * one stream in `[from, to)` with the row ids the gap-filler writes.
+ * one stream (or several types of one symbol) in `[from, to)` with the row ids the gap-filler writes.
  */
 export async function historyTicks(
   history: HistoryServer,
-  stream: { readonly exchange: string; readonly symbol: string; readonly type: DataType },
+  stream: {
+    readonly exchange: string;
+    readonly symbol: string;
+    readonly type: DataType | readonly DataType[];
+  },
   from: number,
   to: number,
 ): Promise<{ rowId: string; tick: Tick }[]> {
-  const { exchange, symbol, type } = stream;
+  const { exchange, symbol } = stream;
+  const type = [stream.type].flat().join(','); // one child for several types: a child costs seconds to start
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', HISTORY_CLI, history.endpoint, exchange, symbol, type, String(from), String(to)],

@@ -8,6 +8,7 @@ import { RawTickNormalizer } from '../../functions/adapters/tardis/normalizers.t
 import { invalidSymbolReason } from '../../functions/core/exchanges/index.ts';
 import { rowId } from '../../functions/core/model/row-id.ts';
 import { parseStreamsConfig } from '../../functions/core/model/streams-config.ts';
+import { readRelayConfig } from '../../functions/relay/config.ts';
 import type { DataType } from '../../functions/core/model/streams.ts';
 import type { BookChangeTick, DerivativeTickerTick, Tick } from '../../functions/core/model/tick.ts';
 import {
@@ -23,6 +24,7 @@ import {
   liquidationsBetween,
   tradesBetween,
   type GroundTruthStream,
+  type Tick as GroundTruthTick,
 } from '../../scripts/local/exchange/ground-truth.ts';
 import { normalize, normalizeAll } from '../support/tardis-parity.ts';
 
@@ -198,14 +200,18 @@ test('the raw normalizer subscribes to what tardis-dev itself would for binance-
 const truth: GroundTruthStream = { seed: 7, exchange: 'binance-futures', symbol: 'btcusdt', rate: 20 };
 const window = { ...truth, from: Date.UTC(2024, 0, 1), to: Date.UTC(2024, 0, 1, 0, 0, 2) };
 
-test("the simulator's futures frames normalize to the ground truth, keyed by the exchange's ids", (t) => {
-  const trades = tradesBetween(window);
-  const ticks = normalizeAll(
+/** The simulator's frames of ground-truth ticks through both normalizer paths. */
+const throughFrames = (type: DataType, ticks: readonly GroundTruthTick[]): Tick[] =>
+  normalizeAll(
     EXCHANGE,
-    'trade',
-    trades.map((x) => binanceFuturesFrame(x)),
+    type,
+    ticks.map((x) => binanceFuturesFrame(x)),
     local,
   );
+
+test("the simulator's futures frames normalize to the ground truth, keyed by the exchange's ids", (t) => {
+  const trades = tradesBetween(window);
+  const ticks = throughFrames('trade', trades);
   t.deepEqual(
     ticks.map((x) => rowId(x)),
     trades.map((x) => `binance-futures:btcusdt:t:${x.id}`),
@@ -215,12 +221,7 @@ test("the simulator's futures frames normalize to the ground truth, keyed by the
     trades.map((x) => x.timestamp * 1000),
   );
   const quotes = bookTickerBetween(window);
-  const quoteTicks = normalizeAll(
-    EXCHANGE,
-    'book_ticker',
-    quotes.map((x) => binanceFuturesFrame(x)),
-    local,
-  );
+  const quoteTicks = throughFrames('book_ticker', quotes);
   t.deepEqual(
     quoteTicks.map((x: Tick) => rowId(x)),
     quotes.map((x) => `binance-futures:btcusdt:q:${x.updateId}`),
@@ -385,14 +386,19 @@ test("the simulator's derivative ticker and liquidation frames normalize to the 
   });
   const liquidations = liquidationsBetween({ ...window, to: window.from + 20_000 });
   t.true(liquidations.length >= 2);
-  const liquidationTicks = normalizeAll(
-    EXCHANGE,
-    'liquidation',
-    liquidations.map((x) => binanceFuturesFrame(x)),
-    local,
-  );
+  const liquidationTicks = throughFrames('liquidation', liquidations);
   t.deepEqual(
     liquidationTicks.map((x) => x.type === 'liquidation' && [x.ts, x.price, x.amount, x.side]),
     liquidations.map((x) => [x.timestamp * 1000, Number(x.price), Number(x.qty), x.side]),
   );
+});
+
+test('REST_URL_BINANCE_FUTURES is optional, an http(s) base without a trailing slash, and names itself when bad', (t) => {
+  const base = { GOOGLE_CLOUD_PROJECT: 'p', RELAY_STREAMS: 'binance-futures:btcusdt:derivative_ticker' };
+  t.is(readRelayConfig(base).binanceFuturesRestUrl, '');
+  const local = { ...base, REST_URL_BINANCE_FUTURES: 'http://127.0.0.1:8123/fapi/v1/' };
+  t.is(readRelayConfig(local).binanceFuturesRestUrl, 'http://127.0.0.1:8123/fapi/v1');
+  t.throws(() => readRelayConfig({ ...base, REST_URL_BINANCE_FUTURES: 'fapi.binance.com' }), {
+    message: /REST_URL_BINANCE_FUTURES/,
+  });
 });

@@ -11,13 +11,16 @@ import type {
   BookChange,
   BookLevel,
   BookSnapshot,
-  BookTicker,
   DerivativeTicker,
   Liquidation,
   Tick,
   TickKind,
   Trade,
 } from './ground-truth.ts';
+
+import { binanceFrame, type BinanceBookTickerData, type BinanceWireOptions } from './binance-wire.ts';
+
+const SPOT_WITH_TIMES: BinanceWireOptions = { timeUnit: 'millisecond', bookTickerEventTime: true };
 
 export const BINANCE_FUTURES_EXCHANGE = 'binance-futures';
 
@@ -68,17 +71,8 @@ export interface FuturesTradeData {
   m: boolean;
 }
 
-export interface FuturesBookTickerData {
-  e: 'bookTicker';
-  u: number;
-  s: string;
-  b: string;
-  B: string;
-  a: string;
-  A: string;
-  T: number;
-  E: number;
-}
+/** Spot's bookTicker with the event and transaction times futures always send. */
+export type FuturesBookTickerData = Required<BinanceBookTickerData>;
 
 export interface FuturesDepthUpdateData {
   e: 'depthUpdate';
@@ -175,20 +169,6 @@ function tradeData(trade: Trade): FuturesTradeData {
   };
 }
 
-function bookTickerData(quote: BookTicker): FuturesBookTickerData {
-  return {
-    e: 'bookTicker',
-    u: quote.updateId,
-    s: quote.symbol.toUpperCase(),
-    b: quote.bidPrice,
-    B: quote.bidQty,
-    a: quote.askPrice,
-    A: quote.askQty,
-    T: quote.timestamp,
-    E: quote.timestamp,
-  };
-}
-
 function depthUpdateData(change: BookChange): FuturesDepthUpdateData {
   return {
     e: 'depthUpdate',
@@ -255,7 +235,8 @@ export function binanceFuturesFrame(tick: Tick, channel?: string): FuturesFrame 
     case 'trade':
       return { stream, data: tradeData(tick) };
     case 'bookTicker':
-      return { stream, data: bookTickerData(tick) };
+      // Spot's bookTicker with its event times, which futures always sends.
+      return { stream, data: binanceFrame(tick, SPOT_WITH_TIMES).data as FuturesBookTickerData };
     case 'bookChange':
       return { stream, data: depthUpdateData(tick) };
     case 'liquidation':
