@@ -10,9 +10,10 @@ import { REPO_ROOT } from './local/service.ts';
 import { parseStartArgs, sayer } from './start/args.ts';
 import { finishLive, finishSimulated, SETTLE_MS, type FinishContext } from './start/finish.ts';
 import { statusReporter } from './start/status.ts';
+import { streamsConfigOf } from './local/stream-mix.ts';
 import { errorMessage } from '../functions/core/shared/errors.ts';
 
-const { duration, rate, seed, gapfillPeriodS, symbols, json, live } = parseStartArgs();
+const { duration, rate, seed, gapfillPeriodS, mix, json, live } = parseStartArgs();
 const say = sayer(json);
 
 const runId = `run_${new Date().toISOString().replace(/\D/g, '').slice(0, 14)}`;
@@ -22,9 +23,9 @@ mkdirSync(workDir, { recursive: true });
 say('starting the local cloud', {
   runId,
   workDir,
-  exchange: live ? 'binance (live)' : 'simulator',
+  exchange: live ? 'live' : 'simulator',
   ...(live ? {} : { rate }),
-  symbols: symbols.join(','),
+  streams: streamsConfigOf(mix),
 });
 const startedAt = Date.now();
 let stack: Stack;
@@ -33,7 +34,7 @@ try {
     suffix: runId,
     seed,
     ratePerSymbol: rate,
-    symbols,
+    streams: mix,
     workDir,
     bigqueryDbPath: join(workDir, 'warehouse.duckdb'),
     gapfill: { settleMs: SETTLE_MS },
@@ -47,7 +48,7 @@ try {
 }
 say('pipeline running', {
   startupMs: Date.now() - startedAt,
-  exchange: live ? 'wss://stream.binance.com (tardis-dev default)' : stack.simulator.wsUrl,
+  exchange: live ? "the exchanges' own websockets (tardis-dev defaults)" : stack.simulator.wsUrls,
   writer: stack.writerUrl,
   bigquery: stack.bigquery.url,
   dataset: stack.topology.dataset,
@@ -55,13 +56,13 @@ say('pipeline running', {
   gapfillPeriodS,
 });
 
-const status = statusReporter(stack, symbols, say, startedAt);
+const status = statusReporter(stack, say, startedAt);
 const ticker = setInterval(
   () => void status().catch((e) => say('status failed', { error: String(e) })),
   5000,
 );
 let stopping = false;
-const finishContext: FinishContext = { stack, symbols, json, say, startedAt, workDir };
+const finishContext: FinishContext = { stack, json, say, startedAt, workDir };
 
 async function finish(reason: string): Promise<number> {
   clearInterval(ticker);

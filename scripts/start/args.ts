@@ -1,20 +1,37 @@
 // `npm start` command line: the flags, their defaults and checks, and the help text.
 import { parseArgs } from 'node:util';
+import { errorMessage } from '../../functions/core/shared/errors.ts';
+import { defaultMix, narrowMix, type ExchangeStreams } from '../local/stream-mix.ts';
 
-export const HELP = `usage: npm start -- [--duration S] [--rate N] [--symbols a,b,c] [--seed N] [--gapfill-period S] [--json] [--live]
+/** The help text; the default mix is listed as it is derived (scripts/local/stream-mix.ts). */
+export function helpText(): string {
+  const mix = defaultMix()
+    .map((m) => `${m.exchange} ${m.symbols.join(',')}: ${m.types.join(', ')}`)
+    .join('\n                   ');
+  return `usage: npm start -- [--duration S] [--exchanges a,b] [--types t1,t2] [--symbols a,b] [--rate N]
+                    [--seed N] [--gapfill-period S] [--json] [--live]
 
-  --duration S   run S seconds, then stop, verify against the ground truth and print a summary
-                 (default: run until Ctrl-C)
-  --rate N       trades per second per symbol at the simulated exchange (default 50, max 1000)
-  --symbols L    comma-separated Binance symbols (default btcusdt,ethusdt,solusdt)
+  --duration S   run S seconds, then stop, verify every exchange and data type against the ground truth
+                 and print a summary (default: run until Ctrl-C)
+  --exchanges L  comma-separated exchanges to record (default: every exchange the simulator plays)
+  --types L      comma-separated data types to record (default: every type each exchange offers)
+                 Default mix: ${mix}
+  --symbols L    comma-separated symbols; each goes to every selected exchange whose symbol shape fits
+                 it (btcusdt: Binance, btc-usd: Coinbase); an exchange none fits keeps its default
+  --rate N       ticks per second per symbol and data type at the simulated exchanges (default
+                 ${DEFAULT_RATE}, max 1000)
   --seed N       ground-truth seed (default 1)
   --gapfill-period S
                  the local Cloud Scheduler job runs the gap-filler every S seconds (default 60, its cron)
   --json         status lines and the summary as JSON
-  --live         connect the relay to the real Binance websocket and backfill from the real Tardis.dev API
-                 (TARDIS_API_KEY from the environment, optional) instead of the simulator: needs the
+  --live         connect the relay to the real exchanges' websockets and backfill from the real Tardis.dev
+                 API (TARDIS_API_KEY from the environment, optional) instead of the simulator: needs the
                  network; there is no ground truth, so the summary reports what was stored and the gaps
   --keep         keep the DuckDB warehouse file under .local/ (default: kept; this flag is a no-op)`;
+}
+
+/** Ticks per second per symbol and type: modest, as the default mix has a dozen streams or more. */
+export const DEFAULT_RATE = 20;
 
 export interface StartArgs {
   /** Seconds to run before verifying; undefined: until Ctrl-C. */
@@ -22,7 +39,8 @@ export interface StartArgs {
   readonly rate: number;
   readonly seed: number;
   readonly gapfillPeriodS: number;
-  readonly symbols: readonly string[];
+  /** What the run records, by exchange. */
+  readonly mix: readonly ExchangeStreams[];
   readonly json: boolean;
   readonly live: boolean;
 }
@@ -33,8 +51,10 @@ export function parseStartArgs(args: readonly string[] = process.argv.slice(2)):
     args: [...args],
     options: {
       duration: { type: 'string' },
-      rate: { type: 'string', default: '50' },
-      symbols: { type: 'string', default: 'btcusdt,ethusdt,solusdt' },
+      exchanges: { type: 'string' },
+      types: { type: 'string' },
+      rate: { type: 'string', default: String(DEFAULT_RATE) },
+      symbols: { type: 'string' },
       seed: { type: 'string', default: '1' },
       'gapfill-period': { type: 'string', default: '60' },
       json: { type: 'boolean', default: false },
@@ -44,29 +64,51 @@ export function parseStartArgs(args: readonly string[] = process.argv.slice(2)):
     },
   });
   if (values.help) {
-    console.log(HELP);
+    console.log(helpText());
     process.exit(0);
+  }
+  let mix: ExchangeStreams[];
+  try {
+    mix = narrowMix(defaultMix(values.live), {
+      ...list('exchanges', values.exchanges),
+      ...list('types', values.types),
+      ...list('symbols', values.symbols),
+    });
+  } catch (error) {
+    usageError(errorMessage(error));
   }
   return {
     duration: positive('duration', values.duration, 86_400),
     rate: positive('rate', values.rate, 1000)!,
     seed: positive('seed', values.seed, 2 ** 31)!,
     gapfillPeriodS: positive('gapfill-period', values['gapfill-period'], 86_400)!,
-    symbols: values.symbols
-      .split(',')
-      .map((s) => s.trim().toLowerCase())
-      .filter(Boolean),
+    mix,
     json: values.json,
     live: values.live,
   };
+}
+
+/** `--name a,b` as `{name: ['a', 'b']}` (lower case), nothing when the flag is absent. */
+function list(name: string, raw: string | undefined): Record<string, string[]> {
+  if (raw === undefined) return {};
+  const items = raw
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean);
+  if (items.length === 0) usageError(`--${name} names nothing`);
+  return { [name]: items };
+}
+
+function usageError(message: string): never {
+  console.error(`${message}\n\n${helpText()}`);
+  process.exit(2);
 }
 
 function positive(name: string, raw: string | undefined, max: number): number | undefined {
   if (raw === undefined) return undefined;
   const n = Number(raw);
   if (!Number.isFinite(n) || n <= 0 || n > max) {
-    console.error(`--${name} must be a number in (0, ${max}], got ${JSON.stringify(raw)}\n\n${HELP}`);
-    process.exit(2);
+    usageError(`--${name} must be a number in (0, ${max}], got ${JSON.stringify(raw)}`);
   }
   return n;
 }

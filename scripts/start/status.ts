@@ -1,34 +1,33 @@
-// The status line `npm start` prints every few seconds while the pipeline runs.
+// The status line `npm start` prints every few seconds while the pipeline runs: the relay, then per
+// exchange and data type what came in, what the dedup views hold and how fresh it is, then the gaps.
 import type { Stack } from '../local/stack.ts';
 import type { Say } from './args.ts';
+import { viewCounts } from './view-counts.ts';
 
-/** Returns a function that prints one status line: relay intake, committed rows, per-stream freshness lag, gaps and backfill. */
-export function statusReporter(
-  stack: Stack,
-  symbols: readonly string[],
-  say: Say,
-  startedAt: number,
-): () => Promise<void> {
-  const view = `\`${stack.projectId}.${stack.topology.dataset}.trades_dedup\``;
+interface Health {
+  ready: boolean;
+  healthy: boolean;
+  reasons: string[];
+  counters: { ticksIn: number; ticksPublished: number; disconnects: number };
+  streams?: { exchange: string; stream: string; ticksIn: number }[];
+}
+
+/** Returns a function that prints one status line. */
+export function statusReporter(stack: Stack, say: Say, startedAt: number): () => Promise<void> {
   let last = { at: Date.now(), rows: 0, ticksIn: 0 };
   return async () => {
-    const health = (await fetch(`${stack.relayHealthUrl}/healthz`).then((r) => r.json())) as {
-      ready: boolean;
-      healthy: boolean;
-      reasons: string[];
-      counters: { ticksIn: number; ticksPublished: number; disconnects: number };
-    };
-    // Freshness lag per stream: now - exchange time of the newest committed trade of that symbol.
-    const perSymbol = await stack.warehouse.query<{ symbol: string; n: number; lag_ms: number | null }>(
-      `SELECT symbol, COUNT(*) AS n, TIMESTAMP_DIFF(CURRENT_TIMESTAMP(), MAX(exchange_ts), MILLISECOND) AS lag_ms
-       FROM ${view} GROUP BY symbol`,
-    );
-    const lagMs: Record<string, number | null> = Object.fromEntries(symbols.map((s) => [s, null]));
-    let rows = 0;
-    for (const r of perSymbol) {
-      rows += Number(r.n);
-      lagMs[r.symbol] = r.lag_ms === null ? null : Number(r.lag_ms);
+    const health = (await fetch(`${stack.relayHealthUrl}/healthz`).then((r) => r.json())) as Health;
+    // Per `exchange:type`: ticks the relay took in, rows in the dedup view, the slowest symbol's lag.
+    const perType: Record<string, { ticksIn: number; stored: number; lagMs: number | null }> = {};
+    for (const c of await viewCounts(stack)) {
+      perType[`${c.exchange}:${c.type}`] = { ticksIn: 0, stored: c.stored, lagMs: c.lagMs };
     }
+    for (const s of health.streams ?? []) {
+      const [exchange, , type] = s.stream.split(':');
+      const entry = perType[`${exchange}:${type}`];
+      if (entry !== undefined) entry.ticksIn += s.ticksIn;
+    }
+    const rows = Object.values(perType).reduce((n, e) => n + e.stored, 0);
     const gaps = await stack.ledger.list();
     const now = Date.now();
     const per = (n: number, prev: number) => Math.round(((n - prev) * 1000) / Math.max(1, now - last.at));
@@ -39,7 +38,7 @@ export function statusReporter(
       ticksIn: health.counters.ticksIn,
       stored: rows,
       rowsPerS: per(rows, last.rows),
-      lagMs,
+      perStreamType: perType,
       disconnects: health.counters.disconnects,
       openGaps: gaps.filter((g) => g.state !== 'filled').length,
       rowsBackfilled: gaps.reduce((n, g) => n + g.rowsBackfilled, 0),
