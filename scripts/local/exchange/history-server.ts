@@ -17,29 +17,15 @@ import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
 import {
-  BINANCE_CHANNEL_KINDS,
   BINANCE_EXCHANGE,
-  binanceDepthSnapshotFrame,
-  binanceFrame,
   formatTardisTimestamp,
   localTimestampMicros,
   type TimeUnit,
 } from './binance-wire.ts';
-import {
-  COINBASE_EXCHANGE,
-  COINBASE_TARDIS_CHANNEL_KINDS,
-  coinbaseL2Snapshot,
-  coinbaseMessage,
-} from './coinbase-wire.ts';
-import {
-  bookSnapshot,
-  tickSource,
-  type BookSnapshot,
-  type GroundTruthStream,
-  type Tick,
-  type TickKind,
-} from './ground-truth.ts';
+import type { HistoryWire } from './exchange-protocol.ts';
+import { bookSnapshot, tickSource, type GroundTruthStream, type TickKind } from './ground-truth.ts';
 import { BadRequestError, handleControl, numberField, readJsonObject, sendJson } from './http-json.ts';
+import { PROTOCOLS } from './protocols.ts';
 import { createSelfSignedCert } from './tls-cert.ts';
 import { seededRandom } from '../seeded-random.ts';
 import { errorMessage } from '../../../functions/core/shared/errors.ts';
@@ -166,35 +152,10 @@ function parseFilters(raw: string | null): Filter[] | undefined {
   });
 }
 
-/** How one exchange's data is stored by Tardis: its channel names and the message of a tick. */
-interface HistoryWire {
-  readonly channelKinds: Readonly<Record<string, TickKind>>;
-  readonly isSymbol: (symbol: string) => boolean;
-  readonly fallbackSymbol: string;
-  readonly message: (tick: Tick, wire: { timeUnit: TimeUnit; bookTickerEventTime?: boolean }) => unknown;
-  /** The channel of the recorder's order book snapshots, and how one is stored (`at`: local ms). */
-  readonly snapshotChannel: string;
-  readonly snapshotMessage: (book: BookSnapshot, at: number) => unknown;
-}
-
-const WIRES: Readonly<Record<string, HistoryWire>> = {
-  [BINANCE_EXCHANGE]: {
-    channelKinds: BINANCE_CHANNEL_KINDS,
-    isSymbol: (s) => !s.includes('-'),
-    fallbackSymbol: 'btcusdt',
-    message: (tick, wire) => binanceFrame(tick, wire),
-    snapshotChannel: 'depthSnapshot',
-    snapshotMessage: (book) => binanceDepthSnapshotFrame(book),
-  },
-  [COINBASE_EXCHANGE]: {
-    channelKinds: COINBASE_TARDIS_CHANNEL_KINDS,
-    isSymbol: (s) => s.includes('-'),
-    fallbackSymbol: 'btc-usd',
-    message: (tick) => coinbaseMessage(tick),
-    snapshotChannel: 'snapshot',
-    snapshotMessage: (book, at) => coinbaseL2Snapshot(book, at),
-  },
-};
+/** How Tardis stores each exchange's data, from the exchange's protocol file. */
+const WIRES: Readonly<Record<string, HistoryWire>> = Object.fromEntries(
+  Object.values(PROTOCOLS).map((protocol) => [protocol.exchange, protocol.history]),
+);
 
 /** Starts the HTTPS data server and its control server; resolves once both listen. */
 export async function startHistoryServer(options: HistoryServerOptions): Promise<HistoryServer> {

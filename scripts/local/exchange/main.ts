@@ -5,7 +5,7 @@
  *     [--symbols btcusdt,ethusdt] [--api-key KEY] [--availability-delay-ms 0] [--no-history]
  *
  * Prints one JSON line when ready: {"severity":"INFO","message":"exchange stand-ins ready",wsUrl,wsUrls,...}
- * (wsUrls.binance for WSS_URL_BINANCE, wsUrls.coinbase for WSS_URL_COINBASE).
+ * (wsUrls.<exchange> for WSS_URL_<EXCHANGE>, restUrls.<exchange> for REST_URL_<EXCHANGE>).
  */
 import { parseArgs } from 'node:util';
 import { startHistoryServer, type HistoryServer } from './history-server.ts';
@@ -67,6 +67,7 @@ async function main(): Promise<void> {
     ratePerSymbol,
     wsUrl: simulator.wsUrl,
     wsUrls: simulator.wsUrls,
+    restUrls: simulator.restUrls,
     simulatorControlUrl: simulator.controlUrl,
     historyEndpoint: history?.endpoint ?? null,
     historyControlUrl: history?.controlUrl ?? null,

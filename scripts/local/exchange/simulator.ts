@@ -1,35 +1,23 @@
 /**
- * A local stand-in for two exchanges' websocket feeds, speaking each protocol as tardis-dev 13.35.3
- * uses it: Binance spot's combined streams on `/stream` (set WSS_URL_BINANCE to `wsUrl`) with the REST
- * `exchangeInfo` and `depth` endpoints its order book needs (`restUrl`, under /api/v3), and the Coinbase
- * Exchange feed on `/coinbase` (set WSS_URL_COINBASE to `wsUrls.coinbase`). It emits ground-truth ticks
- * in real time, records exactly what it wrote to each connection, and takes faults programmatically or
- * over HTTP (same port, /control/*) so another process can drive it.
+ * A local stand-in for exchanges' websocket feeds, speaking each protocol as tardis-dev 13.35.3 uses it
+ * (one `<exchange>-protocol.ts` each, registered in `protocols.ts`; set WSS_URL_<EXCHANGE> to
+ * `wsUrls[exchange]`), with the REST routes their feeds call (Binance spot: `restUrl`, under /api/v3).
+ * The core here is exchange-agnostic: it emits ground-truth ticks in real time, records exactly what it
+ * wrote to each connection, and takes faults programmatically or over HTTP (same port, /control/*) so
+ * another process can drive it.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { WebSocket, WebSocketServer, type RawData } from 'ws';
+import { WebSocket, WebSocketServer } from 'ws';
+import type { TimeUnit } from './binance-wire.ts';
+import type {
+  ConnectionLink,
+  ExchangeProtocol,
+  ProtocolSession,
+  SimulatorContext,
+} from './exchange-protocol.ts';
 import {
-  BINANCE_CHANNEL_KINDS,
-  BINANCE_EXCHANGE,
-  binanceDepthSnapshot,
-  binanceFrame,
-  parseBinanceStreamName,
-  parseTimeUnit,
-  type TimeUnit,
-} from './binance-wire.ts';
-import {
-  COINBASE_CHANNEL_KINDS,
-  COINBASE_EXCHANGE,
-  COINBASE_SILENT_CHANNELS,
-  coinbaseL2Snapshot,
-  coinbaseMatch,
-  coinbaseMessage,
-  isCoinbaseProductId,
-} from './coinbase-wire.ts';
-import {
-  bookSnapshot,
   mergeIdRanges,
   tickSource,
   type GroundTruthStream,
@@ -38,6 +26,9 @@ import {
   type TickSource,
 } from './ground-truth.ts';
 import { BadRequestError, handleControl, numberField, readJsonObject } from './http-json.ts';
+import { PROTOCOLS, SIMULATED_EXCHANGES, isSimulatedExchange, type SimulatedExchange } from './protocols.ts';
+
+export type { SimulatedExchange } from './protocols.ts';
 
 export interface SimulatorOptions {
   readonly seed: number;
@@ -78,16 +69,13 @@ export interface SimulatorStats {
   /** Data frames written to sockets. */
   readonly framesSent: number;
   readonly framesByKind: Readonly<Record<TickKind, number>>;
-  /** Order book snapshots handed out: Binance REST depth answers and Coinbase level2 snapshots. */
+  /** Order book snapshots handed out: REST depth answers and websocket snapshots (Coinbase level2). */
   readonly bookSnapshots: number;
-  /** Binance REST requests answered (exchangeInfo, depth), any status. */
+  /** REST requests answered (Binance exchangeInfo, depth...), any status. */
   readonly restRequests: number;
   readonly stalledUntil: number | null;
   readonly refusingUntil: number | null;
 }
-
-/** The exchanges the simulator speaks, by websocket path. */
-export type SimulatedExchange = 'binance' | 'coinbase';
 
 export interface ConnectionRecord {
   readonly id: number;
@@ -104,14 +92,14 @@ export interface ConnectionRecord {
   readonly bookChanges: Readonly<Record<string, readonly IdRange[]>>;
 }
 
-/** An order book snapshot the simulator handed out (REST depth or Coinbase `snapshot`). */
+/** An order book snapshot the simulator handed out (REST depth or a websocket snapshot). */
 export interface BookSnapshotRecord {
   readonly exchange: SimulatedExchange;
   readonly symbol: string;
   /** The snapshot holds every update with id <= lastUpdateId. */
   readonly lastUpdateId: number;
   readonly at: number;
-  /** Coinbase: the websocket connection; Binance: null (REST). */
+  /** The websocket connection it was sent on; null: a REST answer. */
   readonly connectionId: number | null;
 }
 
@@ -120,6 +108,8 @@ export interface Simulator {
   readonly wsUrl: string;
   /** Binance REST base (`http://127.0.0.1:PORT/api/v3`): the relay's REST_URL_BINANCE. */
   readonly restUrl: string;
+  /** Per exchange with REST routes, its REST base: the relay's REST_URL_<EXCHANGE>. */
+  readonly restUrls: Readonly<Partial<Record<SimulatedExchange, string>>>;
   /** Per exchange, the value for WSS_URL_<EXCHANGE>. */
   readonly wsUrls: Readonly<Record<SimulatedExchange, string>>;
   readonly port: number;
@@ -181,35 +171,23 @@ interface Connection {
   readonly ws: WebSocket;
   readonly record: MutableRecord;
   readonly subscriptions: Map<string, Subscription>;
+  readonly session: ProtocolSession;
   ageTimer: NodeJS.Timeout | undefined;
 }
 
-interface BinanceRequest {
-  method?: unknown;
-  params?: unknown;
-  id?: unknown;
-}
-
-interface CoinbaseRequest {
-  type?: unknown;
-  product_ids?: unknown;
-  channels?: unknown;
-}
-
-const WS_PATHS: Readonly<Record<string, SimulatedExchange>> = {
-  '/stream': 'binance',
-  '/coinbase': 'coinbase',
-};
+const WS_PATHS: ReadonlyMap<string, SimulatedExchange> = new Map(
+  SIMULATED_EXCHANGES.map((on) => [PROTOCOLS[on].wsPath, on]),
+);
 
 /** Starts the simulator; resolves once it listens. */
 export async function startSimulator(options: SimulatorOptions): Promise<Simulator> {
-  const exchange = BINANCE_EXCHANGE;
+  const exchange = PROTOCOLS.binance.exchange;
   const now = options.now ?? Date.now;
   const symbols = options.symbols?.map((s) => s.toLowerCase());
   const unlisted = new Set(options.unlisted?.map((s) => s.toLowerCase()) ?? []);
   const streamOf = (symbol: string, on: SimulatedExchange = 'binance'): GroundTruthStream => ({
     seed: options.seed,
-    exchange: on === 'coinbase' ? COINBASE_EXCHANGE : BINANCE_EXCHANGE,
+    exchange: PROTOCOLS[on].exchange,
     symbol: symbol.toLowerCase(),
     rate: options.ratePerSymbol,
   });
@@ -232,35 +210,22 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
   let refuseStatus = 503;
   let stopping = false;
 
-  const sourceFor = (
-    on: SimulatedExchange,
-    symbol: string,
-    kind: TickKind | undefined,
-  ): TickSource<TickKind> | undefined => {
-    if (kind === undefined) return undefined;
-    if (symbols !== undefined && !symbols.includes(symbol)) return undefined;
-    if (unlisted.has(symbol)) return undefined;
-    return tickSource(kind, streamOf(symbol, on));
-  };
-
-  const addSubscription = (
-    conn: Connection,
-    name: string,
-    source: TickSource<TickKind> | undefined,
-  ): void => {
-    if (conn.subscriptions.has(name)) return;
-    // Only ticks that happen after the subscription are sent, as on a live exchange.
-    const nextIndex = source === undefined ? 0 : source.indexAtOrAfter(now() + 1);
-    conn.subscriptions.set(name, { stream: name, source, nextIndex });
-  };
-
-  const subscribe = (conn: Connection, stream: string): boolean => {
-    const parsed = parseBinanceStreamName(stream);
-    if (parsed === undefined) return false;
-    const name = `${parsed.symbol}@${parsed.channel}`;
-    addSubscription(conn, name, sourceFor('binance', parsed.symbol, BINANCE_CHANNEL_KINDS[parsed.channel]));
-    return true;
-  };
+  const contextOf = (on: SimulatedExchange): SimulatorContext => ({
+    options: { bookTickerEventTime: options.bookTickerEventTime ?? false },
+    symbols,
+    now,
+    isUnlisted: (symbol) => unlisted.has(symbol),
+    source: (symbol, kind) => {
+      if (kind === undefined) return undefined;
+      if (symbols !== undefined && !symbols.includes(symbol)) return undefined;
+      if (unlisted.has(symbol)) return undefined;
+      return tickSource(kind, streamOf(symbol, on));
+    },
+    recordSnapshot: (symbol, lastUpdateId, at, connectionId) =>
+      snapshotLog.push({ exchange: on, symbol, lastUpdateId, at, connectionId }),
+    refusingStatus: () => (now() < refusingUntil ? refuseStatus : undefined),
+  });
+  const contexts = new Map(SIMULATED_EXCHANGES.map((on) => [on, contextOf(on)]));
 
   const recordSent = (conn: Connection, stream: string, kind: TickKind, symbol: string, id: number): void => {
     framesSent++;
@@ -275,178 +240,59 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     else runs.push({ firstId: id, lastId: id });
   };
 
+  /** Sends a subscription's ticks stamped up to `t`; none while stalled. */
+  const pumpSubscription = (conn: Connection, sub: Subscription, t: number): void => {
+    const source = sub.source;
+    if (source === undefined) return;
+    const end = source.indexAtOrAfter(t + 1);
+    if (t < stalledUntil) {
+      if (stallMode === 'drop') sub.nextIndex = Math.max(sub.nextIndex, end);
+      return;
+    }
+    // A dropped stall never sends a tick stamped inside it, even one the last stalled pass missed.
+    if (stallMode === 'drop' && stalledUntil > 0) {
+      sub.nextIndex = Math.max(sub.nextIndex, source.indexAtOrAfter(stalledUntil));
+    }
+    if (end <= sub.nextIndex) return;
+    const ticks = source.ticks(sub.nextIndex, end);
+    sub.nextIndex = end;
+    for (const tick of ticks) {
+      const frame = JSON.stringify(conn.session.frame(tick));
+      const id = tick.kind === 'trade' ? tick.id : tick.updateId;
+      // Counted once the frame reached the socket: "sent" means written, not merely queued.
+      conn.ws.send(frame, (error) => {
+        if (error === undefined || error === null) recordSent(conn, sub.stream, tick.kind, tick.symbol, id);
+      });
+    }
+  };
+
   const pump = (): void => {
     const t = now();
-    const stalled = t < stalledUntil;
     for (const conn of open) {
       if (conn.ws.readyState !== WebSocket.OPEN) continue;
-      for (const sub of conn.subscriptions.values()) {
-        const source = sub.source;
-        if (source === undefined) continue;
-        const end = source.indexAtOrAfter(t + 1);
-        if (stalled) {
-          if (stallMode === 'drop') sub.nextIndex = Math.max(sub.nextIndex, end);
-          continue;
-        }
-        // A dropped stall never sends a tick stamped inside it, even one the last stalled pass missed.
-        if (stallMode === 'drop' && stalledUntil > 0) {
-          sub.nextIndex = Math.max(sub.nextIndex, source.indexAtOrAfter(stalledUntil));
-        }
-        if (end <= sub.nextIndex) continue;
-        const ticks = source.ticks(sub.nextIndex, end);
-        sub.nextIndex = end;
-        const timeUnit = conn.record.timeUnit;
-        const coinbase = conn.record.exchange === 'coinbase';
-        for (const tick of ticks) {
-          const frame = JSON.stringify(
-            coinbase
-              ? coinbaseMessage(tick)
-              : binanceFrame(tick, { timeUnit, bookTickerEventTime: options.bookTickerEventTime ?? false }),
-          );
-          const id = tick.kind === 'trade' ? tick.id : tick.updateId;
-          // Counted once the frame reached the socket: "sent" means written, not merely queued.
-          conn.ws.send(frame, (error) => {
-            if (error === undefined || error === null)
-              recordSent(conn, sub.stream, tick.kind, tick.symbol, id);
-          });
-        }
-      }
+      for (const sub of conn.subscriptions.values()) pumpSubscription(conn, sub, t);
     }
   };
 
-  const reply = (conn: Connection, message: unknown): void => {
-    if (conn.ws.readyState === WebSocket.OPEN) conn.ws.send(JSON.stringify(message));
-  };
-
-  /** Coinbase: `{"type":"subscribe","channels":[{"name":"matches","product_ids":["BTC-USD"]}, "heartbeat"],
-   *  "product_ids":[...]}`; answers `subscriptions` with the full set, or one `error` and subscribes nothing. */
-  const onCoinbaseMessage = (conn: Connection, raw: RawData): void => {
-    const error = (message: string, reason: string) => reply(conn, { type: 'error', message, reason });
-    let request: CoinbaseRequest;
-    try {
-      request = JSON.parse(raw.toString()) as CoinbaseRequest;
-    } catch {
-      error('Failed to subscribe', 'malformed JSON');
-      return;
-    }
-    if (request.type !== 'subscribe' && request.type !== 'unsubscribe') {
-      error('Failed to subscribe', `${String(request.type)} is not a valid message type`);
-      return;
-    }
-    const topProducts = Array.isArray(request.product_ids) ? request.product_ids : [];
-    const wanted: { channel: string; product: string }[] = [];
-    for (const entry of Array.isArray(request.channels) ? request.channels : []) {
-      const channel = typeof entry === 'string' ? entry : (entry as { name?: unknown })?.name;
-      const products =
-        typeof entry === 'object' &&
-        entry !== null &&
-        Array.isArray((entry as { product_ids?: unknown }).product_ids)
-          ? (entry as { product_ids: unknown[] }).product_ids
-          : topProducts;
-      if (typeof channel !== 'string') {
-        error('Failed to subscribe', 'channel name missing');
-        return;
-      }
-      if (COINBASE_CHANNEL_KINDS[channel] === undefined && !COINBASE_SILENT_CHANNELS.includes(channel)) {
-        error('Failed to subscribe', `${channel} is not a valid channel`);
-        return;
-      }
-      for (const product of products) {
-        const id = String(product);
-        if (!isCoinbaseProductId(id) || unlisted.has(id.toLowerCase())) {
-          error('Failed to subscribe', `${id} is not a valid product`);
-          return;
-        }
-        wanted.push({ channel, product: id });
-      }
-    }
-    subscribes++;
-    const snapshots: unknown[] = [];
-    for (const { channel, product } of wanted) {
-      const name = `${channel}:${product}`;
-      if (request.type === 'unsubscribe') {
-        conn.subscriptions.delete(name);
-        continue;
-      }
-      const symbol = product.toLowerCase();
-      const source = sourceFor('coinbase', symbol, COINBASE_CHANNEL_KINDS[channel]);
-      const isNew = !conn.subscriptions.has(name);
-      addSubscription(conn, name, source);
-      // Coinbase starts a matches subscription with the product's previous trade as `last_match`
-      // (tardis-dev does not map it to a trade); it is not counted as a sent trade.
-      const first = conn.subscriptions.get(name)!.nextIndex;
-      if (isNew && source !== undefined && source.kind === 'trade' && first > 0) {
-        const previous = source.tick(first - 1);
-        if (previous.kind === 'trade') reply(conn, coinbaseMatch(previous, 'last_match'));
-      }
-      // A level2 subscription starts with the whole book, holding every update before the first one sent.
-      if (isNew && source !== undefined && source.kind === 'bookChange') {
-        const at = now();
-        const book = bookSnapshot(source.stream, first);
-        snapshotLog.push({
-          exchange: 'coinbase',
-          symbol,
-          lastUpdateId: first,
-          at,
-          connectionId: conn.record.id,
-        });
-        snapshots.push(coinbaseL2Snapshot(book, at));
-      }
-    }
-    const byChannel = new Map<string, string[]>();
-    for (const name of conn.subscriptions.keys()) {
-      const [channel, product] = name.split(':') as [string, string];
-      byChannel.set(channel, [...(byChannel.get(channel) ?? []), product]);
-    }
-    reply(conn, {
-      type: 'subscriptions',
-      channels: [...byChannel.entries()].map(([name, product_ids]) => ({
-        name,
-        product_ids,
-        account_ids: null,
-      })),
-    });
-    for (const snapshot of snapshots) reply(conn, snapshot);
-  };
-
-  const onMessage = (conn: Connection, raw: RawData): void => {
-    if (conn.record.exchange === 'coinbase') {
-      onCoinbaseMessage(conn, raw);
-      return;
-    }
-    let request: BinanceRequest;
-    try {
-      request = JSON.parse(raw.toString()) as BinanceRequest;
-    } catch {
-      reply(conn, { error: { code: 3, msg: 'Invalid JSON: expected value at line 1 column 1' }, id: null });
-      return;
-    }
-    const id = typeof request.id === 'number' || typeof request.id === 'string' ? request.id : null;
-    const params = Array.isArray(request.params) ? request.params : [];
-    switch (request.method) {
-      case 'SUBSCRIBE': {
-        subscribes++;
-        const ok = params.every((p) => typeof p === 'string' && subscribe(conn, p));
-        reply(
-          conn,
-          ok ? { result: null, id } : { error: { code: 2, msg: 'Invalid request: invalid stream' }, id },
-        );
-        return;
-      }
-      case 'UNSUBSCRIBE':
-        for (const p of params) {
-          const parsed = typeof p === 'string' ? parseBinanceStreamName(p) : undefined;
-          if (parsed !== undefined) conn.subscriptions.delete(`${parsed.symbol}@${parsed.channel}`);
-        }
-        reply(conn, { result: null, id });
-        return;
-      case 'LIST_SUBSCRIPTIONS':
-        reply(conn, { result: [...conn.subscriptions.keys()], id });
-        return;
-      default:
-        reply(conn, { error: { code: 2, msg: 'Invalid request: unknown variant' }, id });
-    }
-  };
+  const linkOf = (ws: WebSocket, record: MutableRecord, ctx: SimulatorContext): ConnectionLink => ({
+    id: record.id,
+    reply: (message) => {
+      if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(message));
+    },
+    subscribe: (name, symbol, kind) => {
+      const existing = record.subscriptions.get(name);
+      if (existing !== undefined)
+        return { isNew: false, source: existing.source, nextIndex: existing.nextIndex };
+      const source = ctx.source(symbol, kind);
+      // Only ticks that happen after the subscription are sent, as on a live exchange.
+      const nextIndex = source === undefined ? 0 : source.indexAtOrAfter(now() + 1);
+      record.subscriptions.set(name, { stream: name, source, nextIndex });
+      return { isNew: true, source, nextIndex };
+    },
+    unsubscribe: (name) => record.subscriptions.delete(name),
+    subscriptionNames: () => [...record.subscriptions.keys()],
+    countSubscribeRequest: () => subscribes++,
+  });
 
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
 
@@ -457,7 +303,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
       exchange: on,
       openedAt: now(),
       closedAt: null,
-      timeUnit: parseTimeUnit(url.searchParams.get('timeUnit')),
+      timeUnit: 'millisecond',
       framesSent: 0,
       framesByStream: {},
       trades: {},
@@ -465,16 +311,21 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
       subscriptions: new Map(),
     };
     records.push(record);
-    const conn: Connection = { ws, record, subscriptions: record.subscriptions, ageTimer: undefined };
+    const ctx = contexts.get(on)!;
+    const session = PROTOCOLS[on].open(linkOf(ws, record, ctx), url, ctx);
+    record.timeUnit = session.timeUnit;
+    const conn: Connection = {
+      ws,
+      record,
+      subscriptions: record.subscriptions,
+      session,
+      ageTimer: undefined,
+    };
     open.add(conn);
-    // Binance also accepts streams in the URL: /stream?streams=btcusdt@trade/ethusdt@trade
-    if (on === 'binance') {
-      for (const stream of url.searchParams.get('streams')?.split('/') ?? []) subscribe(conn, stream);
-    }
     if (options.maxConnectionAgeMs !== undefined) {
       conn.ageTimer = setTimeout(() => ws.close(1001, 'connection age limit'), options.maxConnectionAgeMs);
     }
-    ws.on('message', (raw) => onMessage(conn, raw));
+    ws.on('message', (raw) => session.onMessage(raw.toString()));
     ws.on('error', () => ws.terminate());
     ws.on('close', () => {
       clearTimeout(conn.ageTimer);
@@ -490,7 +341,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
       socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     };
     if (stopping) return rejectWith(503, 'Service Unavailable');
-    const on = WS_PATHS[url.pathname];
+    const on = WS_PATHS.get(url.pathname);
     if (on === undefined) return rejectWith(404, 'Not Found');
     if (now() < refusingUntil) {
       refused++;
@@ -534,26 +385,24 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     };
   };
 
+  const sentRuns = (symbol: string, on: SimulatedExchange, key: 'trades' | 'bookChanges'): IdRange[] =>
+    mergeIdRanges(
+      records.filter((r) => r.exchange === on).flatMap((r) => r[key][symbol.toLowerCase()] ?? []),
+    );
   const sentTrades = (symbol: string, on: SimulatedExchange = 'binance'): IdRange[] =>
-    mergeIdRanges(
-      records.filter((r) => r.exchange === on).flatMap((r) => r.trades[symbol.toLowerCase()] ?? []),
-    );
+    sentRuns(symbol, on, 'trades');
   const sentBookChanges = (symbol: string, on: SimulatedExchange = 'binance'): IdRange[] =>
-    mergeIdRanges(
-      records.filter((r) => r.exchange === on).flatMap((r) => r.bookChanges[symbol.toLowerCase()] ?? []),
-    );
+    sentRuns(symbol, on, 'bookChanges');
 
+  const copyRuns = (bySymbol: Record<string, IdRange[]>): Record<string, IdRange[]> =>
+    Object.fromEntries(Object.entries(bySymbol).map(([s, runs]) => [s, runs.map((x) => ({ ...x }))]));
   const connections = (): ConnectionRecord[] =>
     records.map((r) => ({
       ...r,
       subscriptions: [...r.subscriptions.keys()],
       framesByStream: { ...r.framesByStream },
-      trades: Object.fromEntries(
-        Object.entries(r.trades).map(([s, runs]) => [s, runs.map((x) => ({ ...x }))]),
-      ),
-      bookChanges: Object.fromEntries(
-        Object.entries(r.bookChanges).map(([s, runs]) => [s, runs.map((x) => ({ ...x }))]),
-      ),
+      trades: copyRuns(r.trades),
+      bookChanges: copyRuns(r.bookChanges),
     }));
 
   const stall = (ms: number, mode: StallMode = 'drop'): void => {
@@ -585,6 +434,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
             wsUrl,
             restUrl,
             wsUrls,
+            restUrls,
           };
         case 'GET /control/connections':
           return connections();
@@ -593,7 +443,10 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
         case 'GET /control/sent-trades': {
           const symbol = url.searchParams.get('symbol');
           if (symbol === null) throw new BadRequestError('symbol query parameter is required');
-          const on = url.searchParams.get('exchange') === 'coinbase' ? 'coinbase' : 'binance';
+          const on = url.searchParams.get('exchange') ?? 'binance';
+          if (!isSimulatedExchange(on)) {
+            throw new BadRequestError(`exchange must be one of ${SIMULATED_EXCHANGES.join(', ')}`);
+          }
           return { symbol: symbol.toLowerCase(), exchange: on, ranges: sentTrades(symbol, on) };
         }
         case 'POST /control/drop-all': {
@@ -619,52 +472,23 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     });
   };
 
-  /**
-   * Binance spot REST, the two endpoints tardis-dev's order book needs: `exchangeInfo` (it reads the
-   * REQUEST_WEIGHT limit and the `x-mbx-used-weight-1m` header) and `depth?symbol=BTCUSDT&limit=1000`
-   * (the book now: every update with timestamp <= now, `lastUpdateId` the last of them).
-   */
-  const rest = (req: IncomingMessage, res: ServerResponse, url: URL): void => {
+  /** REST routes of the exchanges that have them (order book snapshots...), by path prefix. */
+  const rest = (req: IncomingMessage, res: ServerResponse, url: URL): boolean => {
+    const on = SIMULATED_EXCHANGES.find((x) => {
+      const routes = PROTOCOLS[x].rest;
+      return routes !== undefined && url.pathname.startsWith(routes.prefix);
+    });
+    if (on === undefined) return false;
     restRequests++;
-    const headers = { 'x-mbx-used-weight-1m': '20' };
-    const answer = (status: number, body: unknown): void => {
-      const text = JSON.stringify(body);
-      res.writeHead(status, { ...headers, 'content-type': 'application/json' });
-      res.end(text);
-    };
-    if (now() < refusingUntil) return answer(refuseStatus, { code: -1003, msg: 'Refused by simulator' });
-    const endpoint = url.pathname.replace(/^\/api\/v[13]\//, '');
-    if (req.method !== 'GET') return answer(405, { code: -1000, msg: 'method not allowed' });
-    if (endpoint === 'exchangeInfo') {
-      return answer(200, {
-        timezone: 'UTC',
-        serverTime: now(),
-        rateLimits: [
-          { rateLimitType: 'REQUEST_WEIGHT', interval: 'MINUTE', intervalNum: 1, limit: 6000 },
-          { rateLimitType: 'ORDERS', interval: 'SECOND', intervalNum: 10, limit: 100 },
-        ],
-        symbols: (symbols ?? []).filter((x) => !x.includes('-')).map((x) => ({ symbol: x.toUpperCase() })),
-      });
-    }
-    if (endpoint === 'depth') {
-      const symbol = (url.searchParams.get('symbol') ?? '').toLowerCase();
-      const limit = Math.min(5000, Math.max(1, Number(url.searchParams.get('limit') ?? 100) || 100));
-      const source = sourceFor('binance', symbol, 'bookChange');
-      if (symbol.length === 0 || source === undefined)
-        return answer(400, { code: -1121, msg: 'Invalid symbol.' });
-      const at = now();
-      const lastUpdateId = source.indexAtOrAfter(at + 1);
-      const book = binanceDepthSnapshot(bookSnapshot(source.stream, lastUpdateId));
-      snapshotLog.push({ exchange: 'binance', symbol, lastUpdateId, at, connectionId: null });
-      return answer(200, { ...book, bids: book.bids.slice(0, limit), asks: book.asks.slice(0, limit) });
-    }
-    return answer(404, { code: -1, msg: `unknown endpoint ${url.pathname}` });
+    const answer = PROTOCOLS[on].rest!.answer(req.method ?? 'GET', url, contexts.get(on)!);
+    res.writeHead(answer.status, { ...answer.headers, 'content-type': 'application/json' });
+    res.end(JSON.stringify(answer.body));
+    return true;
   };
 
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
-    if (url.pathname.startsWith('/api/')) rest(req, res, url);
-    else void control(req, res);
+    if (!rest(req, res, url)) void control(req, res);
   });
   server.on('upgrade', onUpgrade);
   await new Promise<void>((resolve, reject) => {
@@ -676,12 +500,19 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
   });
   const port = (server.address() as AddressInfo).port;
   const host = options.host ?? '127.0.0.1';
-  const wsUrl = `ws://${host}:${port}/stream?timeUnit=microsecond`;
-  const restUrl = `http://${host}:${port}/api/v3`;
-  const wsUrls: Record<SimulatedExchange, string> = {
-    binance: wsUrl,
-    coinbase: `ws://${host}:${port}/coinbase`,
-  };
+  const wsUrls = Object.fromEntries(
+    SIMULATED_EXCHANGES.map((on) => [
+      on,
+      `ws://${host}:${port}${PROTOCOLS[on].wsPath}${PROTOCOLS[on].wsQuery}`,
+    ]),
+  ) as Record<SimulatedExchange, string>;
+  const restUrls: Partial<Record<SimulatedExchange, string>> = {};
+  for (const on of SIMULATED_EXCHANGES) {
+    const routes: ExchangeProtocol['rest'] = PROTOCOLS[on].rest;
+    if (routes !== undefined) restUrls[on] = `http://${host}:${port}${routes.base}`;
+  }
+  const wsUrl = wsUrls.binance;
+  const restUrl = restUrls.binance!;
   const timer = setInterval(pump, options.tickIntervalMs ?? 5);
 
   let stopped: Promise<void> | undefined;
@@ -701,6 +532,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     wsUrl,
     restUrl,
     wsUrls,
+    restUrls,
     port,
     controlUrl: `http://${host}:${port}/control`,
     exchange,
