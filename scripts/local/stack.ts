@@ -129,6 +129,16 @@ function firestoreAt(projectId: string, host: string): Firestore {
   }
 }
 
+/** `{PREFIX_<EXCHANGE>: url}`, the exchange upper case with dashes as underscores (`WSS_URL_BINANCE_FUTURES`). */
+function perExchangeEnv(prefix: string, urls: Readonly<Record<string, string>>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(urls).map(([exchange, url]) => [
+      `${prefix}_${exchange.toUpperCase().replace(/-/g, '_')}`,
+      url,
+    ]),
+  );
+}
+
 const FUNCTIONS_FRAMEWORK = 'node_modules/@google-cloud/functions-framework/build/src/main.js';
 
 export async function startStack(options: StackOptions): Promise<Stack> {
@@ -247,15 +257,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         ...(options.live
           ? {}
           : {
-              // tardis-dev's WSS_URL_<EXCHANGE> (upper case, dashes to underscores) for each simulated exchange.
-              ...Object.fromEntries(
-                Object.entries(simulator.wsUrls).map(([exchange, url]) => [
-                  `WSS_URL_${exchange.toUpperCase().replace(/-/g, '_')}`,
-                  url,
-                ]),
-              ),
-              // Binance book_change needs a REST depth snapshot; the simulator serves it.
-              REST_URL_BINANCE: simulator.restUrl,
+              // tardis-dev's websocket override per simulated exchange, and the REST the feeds call
+              // (Binance depth snapshots...) where the simulator serves it.
+              ...perExchangeEnv('WSS_URL', simulator.wsUrls),
+              ...perExchangeEnv('REST_URL', simulator.restUrls),
             }),
         // The relay reads checkpoints at start and records startup gaps in the run's own ledger.
         CHECKPOINTS_COLLECTION: topology.checkpoints,

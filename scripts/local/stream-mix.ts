@@ -3,9 +3,8 @@
 // simulator's protocol table, so a new exchange or type joins `npm start` and the chaos mix by itself.
 import { EXCHANGES, invalidSymbolReason } from '../../functions/core/exchanges/index.ts';
 import { DATA_TYPES, type DataType } from '../../functions/core/model/streams.ts';
-import { BINANCE_CHANNEL_KINDS } from './exchange/binance-wire.ts';
-import { COINBASE_CHANNEL_KINDS } from './exchange/coinbase-wire.ts';
 import type { TickKind } from './exchange/ground-truth.ts';
+import { isSimulatedExchange, PROTOCOLS } from './exchange/protocols.ts';
 
 /** The streams of one exchange in a local run: every symbol with every type. */
 export interface ExchangeStreams {
@@ -21,16 +20,13 @@ export const TYPE_OF_KIND: Readonly<Record<TickKind, DataType>> = {
   bookChange: 'book_change',
 };
 
-/** Per simulated exchange, the ground-truth kinds its wire protocol carries (channel -> kind). */
-const SIMULATED_CHANNELS: Readonly<Record<string, Readonly<Record<string, TickKind>>>> = {
-  binance: BINANCE_CHANNEL_KINDS,
-  coinbase: COINBASE_CHANNEL_KINDS,
-};
-
-/** The data types the simulator plays for `exchange` (none when it does not speak its protocol). */
+/**
+ * The data types the simulator plays for `exchange` (none when it does not speak its protocol): the
+ * ground-truth kinds of its protocol's channels.
+ */
 export function simulatedTypes(exchange: string): DataType[] {
-  const channels = Object.hasOwn(SIMULATED_CHANNELS, exchange) ? SIMULATED_CHANNELS[exchange]! : {};
-  const kinds = new Set(Object.values(channels));
+  if (!isSimulatedExchange(exchange)) return [];
+  const kinds = new Set(Object.values(PROTOCOLS[exchange].history.channelKinds));
   return DATA_TYPES.filter((type) => [...kinds].some((kind) => TYPE_OF_KIND[kind] === type));
 }
 
