@@ -2,7 +2,7 @@
 // records that the simulator can play: every exchange descriptor's data types crossed with the
 // simulator's protocol table, so a new exchange or type joins `npm start` and the chaos mix by itself.
 import { EXCHANGES, invalidSymbolReason } from '../../functions/core/exchanges/index.ts';
-import { DATA_TYPES, type DataType } from '../../functions/core/model/streams.ts';
+import { DATA_TYPES, type DataType, type StreamKey } from '../../functions/core/model/streams.ts';
 import type { TickKind } from './exchange/ground-truth.ts';
 import { isSimulatedExchange, PROTOCOLS } from './exchange/protocols.ts';
 
@@ -19,6 +19,11 @@ export const TYPE_OF_KIND: Readonly<Record<TickKind, DataType>> = {
   bookTicker: 'book_ticker',
   bookChange: 'book_change',
 };
+
+/** The ground-truth kind a data type is played from. */
+export const KIND_OF_TYPE = Object.fromEntries(
+  Object.entries(TYPE_OF_KIND).map(([kind, type]) => [type, kind]),
+) as Readonly<Record<DataType, TickKind>>;
 
 /**
  * The data types the simulator plays for `exchange` (none when it does not speak its protocol): the
@@ -91,15 +96,35 @@ export function narrowMix(mix: readonly ExchangeStreams[], filter: MixFilter): E
   return out;
 }
 
+/**
+ * The mix the command-line flags `--exchanges a,b --types t1,t2 --symbols x,y` ask for (absent flags:
+ * no narrowing); throws a message for the user on an unknown or empty name.
+ */
+export function mixFromFlags(
+  base: readonly ExchangeStreams[],
+  flags: { readonly exchanges?: string; readonly types?: string; readonly symbols?: string },
+): ExchangeStreams[] {
+  const filter: Record<string, string[]> = {};
+  for (const name of ['exchanges', 'types', 'symbols'] as const) {
+    const raw = flags[name];
+    if (raw === undefined) continue;
+    const items = raw
+      .split(',')
+      .map((s) => s.trim().toLowerCase())
+      .filter(Boolean);
+    if (items.length === 0) throw new Error(`--${name} names nothing`);
+    filter[name] = items;
+  }
+  return narrowMix(base, filter);
+}
+
 /** The relay's RELAY_STREAMS for a mix: `binance:btcusdt:trade,book_ticker;coinbase:btc-usd:trade`. */
 export function streamsConfigOf(mix: readonly ExchangeStreams[]): string {
   return mix.map((m) => `${m.exchange}:${m.symbols.join(',')}:${m.types.join(',')}`).join(';');
 }
 
 /** One entry per stream of the mix. */
-export function mixStreams(
-  mix: readonly ExchangeStreams[],
-): { exchange: string; symbol: string; type: DataType }[] {
+export function mixStreams(mix: readonly ExchangeStreams[]): StreamKey[] {
   return mix.flatMap((m) =>
     m.symbols.flatMap((symbol) => m.types.map((type) => ({ exchange: m.exchange, symbol, type }))),
   );

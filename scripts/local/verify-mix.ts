@@ -2,8 +2,10 @@
 // truth: one comparison per exchange and type, added up into the totals `npm start` and the chaos runs
 // report and judge.
 import type { Stack } from './stack.ts';
-import type { IdRange } from './exchange/ground-truth.ts';
-import type { DataType } from '../../functions/core/model/streams.ts';
+import { tickSource, type IdRange } from './exchange/ground-truth.ts';
+import type { SimulatedExchange } from './exchange/protocols.ts';
+import { KIND_OF_TYPE, mixStreams } from './stream-mix.ts';
+import type { DataType, StreamKey } from '../../functions/core/model/streams.ts';
 import { compareTrades, type TradeComparison } from './verify.ts';
 
 /** The counts of one exchange and data type (`per_stream_type` in the summaries). */
@@ -33,45 +35,61 @@ export interface MixComparison {
   readonly perStreamType: readonly StreamTypeCounts[];
 }
 
-/** Per exchange, type and symbol: the ranges of ground-truth ids (index + 1) the run must hold. */
-export type MixExpectation = Readonly<
-  Record<string, Readonly<Partial<Record<DataType, Readonly<Record<string, readonly IdRange[]>>>>>>
->;
-
-/** Freezes nothing: reads, per stream of the stack's mix, the ids the simulator has sent so far. */
-export function sentSoFar(stack: Stack): MixExpectation {
-  const out: Record<string, Partial<Record<DataType, Record<string, IdRange[]>>>> = {};
-  for (const m of stack.streams) {
-    const byType: Partial<Record<DataType, Record<string, IdRange[]>>> = {};
-    for (const type of m.types) {
-      byType[type] = Object.fromEntries(
-        m.symbols.map((symbol) => [symbol, span(sentIds(stack, m.exchange, symbol, type))]),
-      );
-    }
-    out[m.exchange] = byType;
-  }
-  return out;
+/** One stream of the run and the ground-truth ids (index + 1) it must hold; null: nothing was sent. */
+export interface ExpectedStream extends StreamKey {
+  readonly range: IdRange | null;
 }
 
-function sentIds(stack: Stack, exchange: string, symbol: string, type: DataType): IdRange[] {
-  switch (type) {
+/**
+ * Reads, per stream of the stack's mix, the ids the simulator has sent so far. With the gap-filler in the
+ * pipeline everything between the first and the last id sent is expected.
+ */
+export function sentSoFar(stack: Stack): ExpectedStream[] {
+  return mixStreams(stack.streams).map((key) => {
+    const ranges = sentIds(stack, key);
+    return {
+      ...key,
+      range: ranges.length === 0 ? null : { firstId: ranges[0]!.firstId, lastId: ranges.at(-1)!.lastId },
+    };
+  });
+}
+
+function sentIds(stack: Stack, key: StreamKey): IdRange[] {
+  const exchange = key.exchange as SimulatedExchange;
+  switch (key.type) {
     case 'trade':
-      return stack.simulator.sentTrades(symbol, exchange as 'binance');
+      return stack.simulator.sentTrades(key.symbol, exchange);
     default:
-      throw new Error(`no ground-truth comparison for ${type} yet`);
+      throw new Error(`no ground-truth comparison for ${key.type} yet`);
   }
 }
 
-/** With the gap-filler in the pipeline, everything between the first and the last id sent is expected. */
-function span(ranges: readonly IdRange[]): IdRange[] {
-  return ranges.length === 0 ? [] : [{ firstId: ranges[0]!.firstId, lastId: ranges.at(-1)!.lastId }];
+/** Exchange times (ms) of the first and the last tick the run expects on a stream; null: none sent. */
+export function expectedSpanTs(stack: Stack, stream: ExpectedStream): { from: number; to: number } | null {
+  if (stream.range === null) return null;
+  const truth = stack.simulator.groundTruth(stream.symbol, stream.exchange as SimulatedExchange);
+  const source = tickSource(KIND_OF_TYPE[stream.type], truth);
+  return {
+    from: source.timestampOf(stream.range.firstId - 1),
+    to: source.timestampOf(stream.range.lastId - 1),
+  };
 }
 
 /** Compares every exchange and type of `expected` with the dedup views. */
-export async function compareMix(stack: Stack, expected: MixExpectation): Promise<MixComparison> {
+export async function compareMix(stack: Stack, expected: readonly ExpectedStream[]): Promise<MixComparison> {
+  const groups = new Map<string, { exchange: string; type: DataType; bySymbol: Record<string, IdRange[]> }>();
+  for (const s of expected) {
+    const group = groups.get(`${s.exchange}:${s.type}`) ?? {
+      exchange: s.exchange,
+      type: s.type,
+      bySymbol: {},
+    };
+    group.bySymbol[s.symbol] = s.range === null ? [] : [s.range];
+    groups.set(`${s.exchange}:${s.type}`, group);
+  }
   const per: (StreamTypeCounts & Omit<TradeComparison, 'perSymbol'>)[] = [];
-  for (const [exchange, byType] of Object.entries(expected)) {
-    for (const [type, bySymbol] of Object.entries(byType) as [DataType, Record<string, IdRange[]>][]) {
+  for (const { exchange, type, bySymbol } of groups.values()) {
+    {
       const c = await compareTrades(
         stack.warehouse,
         stack.projectId,

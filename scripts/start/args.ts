@@ -1,7 +1,7 @@
 // `npm start` command line: the flags, their defaults and checks, and the help text.
 import { parseArgs } from 'node:util';
 import { errorMessage } from '../../functions/core/shared/errors.ts';
-import { defaultMix, narrowMix, type ExchangeStreams } from '../local/stream-mix.ts';
+import { defaultMix, mixFromFlags, type ExchangeStreams } from '../local/stream-mix.ts';
 
 /** The help text; the default mix is listed as it is derived (scripts/local/stream-mix.ts). */
 export function helpText(): string {
@@ -69,11 +69,8 @@ export function parseStartArgs(args: readonly string[] = process.argv.slice(2)):
   }
   let mix: ExchangeStreams[];
   try {
-    mix = narrowMix(defaultMix(values.live), {
-      ...list('exchanges', values.exchanges),
-      ...list('types', values.types),
-      ...list('symbols', values.symbols),
-    });
+    const { exchanges, types, symbols } = values;
+    mix = mixFromFlags(defaultMix(values.live), { exchanges, types, symbols });
   } catch (error) {
     usageError(errorMessage(error));
   }
@@ -86,17 +83,6 @@ export function parseStartArgs(args: readonly string[] = process.argv.slice(2)):
     json: values.json,
     live: values.live,
   };
-}
-
-/** `--name a,b` as `{name: ['a', 'b']}` (lower case), nothing when the flag is absent. */
-function list(name: string, raw: string | undefined): Record<string, string[]> {
-  if (raw === undefined) return {};
-  const items = raw
-    .split(',')
-    .map((s) => s.trim().toLowerCase())
-    .filter(Boolean);
-  if (items.length === 0) usageError(`--${name} names nothing`);
-  return { [name]: items };
 }
 
 function usageError(message: string): never {
