@@ -18,6 +18,8 @@ export const TYPE_OF_KIND: Readonly<Record<TickKind, DataType>> = {
   trade: 'trade',
   bookTicker: 'book_ticker',
   bookChange: 'book_change',
+  derivativeTicker: 'derivative_ticker',
+  liquidation: 'liquidation',
 };
 
 /** The ground-truth kind a data type is played from. */

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { SCHEMA_VERSION } from '../../functions/core/contract/tick-columns.ts';
+import { SCHEMA_VERSION } from '../../functions/core/contract/wire-layout.ts';
 import type { QuoteTick, TradeTick } from '../../functions/core/model/tick.ts';
 import { startSimulator, type ConnectionRecord } from '../../scripts/local/exchange/simulator.ts';
 import { tradesByIdRange, type IdRange } from '../../scripts/local/exchange/ground-truth.ts';

@@ -1,6 +1,8 @@
 import {
   normalizeBookChanges,
   normalizeBookTickers,
+  normalizeDerivativeTickers,
+  normalizeLiquidations,
   normalizeTrades,
   type Exchange,
   type MapperFactory,
@@ -15,6 +17,8 @@ export const STOCK_NORMALIZERS: Readonly<Record<DataType, AnyMapperFactory>> = O
   trade: normalizeTrades as unknown as AnyMapperFactory,
   book_ticker: normalizeBookTickers as unknown as AnyMapperFactory,
   book_change: normalizeBookChanges as unknown as AnyMapperFactory,
+  derivative_ticker: normalizeDerivativeTickers as unknown as AnyMapperFactory,
+  liquidation: normalizeLiquidations as unknown as AnyMapperFactory,
 });
 
 /**

@@ -1,23 +1,23 @@
-import type { BookTicker, Exchange, Filter, Mapper, NormalizedData } from 'tardis-dev';
+import type { Exchange, Filter, Mapper, NormalizedData } from 'tardis-dev';
 import { exchangeDescriptor, type ExchangeDescriptor } from '../../core/exchanges/index.ts';
 import type { DataType } from '../../core/model/streams.ts';
 import { isNumericUpdateId, type Tick } from '../../core/model/tick.ts';
 import { tardisNormalizer, type AnyMapperFactory } from './exchanges.ts';
 import { fromTardis } from './mapping.ts';
 
-/** A normalized book ticker with the exchange's update id, when the raw message has one. */
-export type BookTickerWithUpdateId = BookTicker & { updateId?: string | number };
-
-type UpdateIdReader = ExchangeDescriptor['bookTickerUpdateId'];
+type KeyReader = ExchangeDescriptor['bookTickerUpdateId'];
 /** The exchange's reader of a book ticker's update id in the raw message (its descriptor's). */
-const updateIdReader = (exchange: string): UpdateIdReader | undefined =>
+const updateIdReader = (exchange: string): KeyReader | undefined =>
   exchangeDescriptor(exchange)?.bookTickerUpdateId;
+/** The exchange's reader of a derivative ticker message's event key (its descriptor's, when it has one). */
+const eventKeyReader = (exchange: string): KeyReader | undefined =>
+  exchangeDescriptor(exchange)?.derivativeTickerEventKey;
 
 /**
  * The update id as the exchange sent it: a number stays a number (not formatted as text here: the relay
  * sends it as a float64 column, and a row id spells it as `String` would), digits sent as text stay text.
  */
-function updateIdOf(read: UpdateIdReader | undefined, message: unknown): string | number | undefined {
+function updateIdOf(read: KeyReader | undefined, message: unknown): string | number | undefined {
   if (read === undefined || typeof message !== 'object' || message === null) return undefined;
   const value = read(message as Record<string, unknown>);
   if (isNumericUpdateId(value)) return value;
@@ -25,58 +25,91 @@ function updateIdOf(read: UpdateIdReader | undefined, message: unknown): string 
   return undefined;
 }
 
-/** Sets `updateId` on each book ticker an inner mapper yields (a plain iterator: see docs/PERFORMANCE.md). */
-class Tagging implements IterableIterator<BookTickerWithUpdateId> {
+/** Longest event key kept: it is in the row id (the insertId); a longer one is not the exchange's key. */
+const MAX_EVENT_KEY_LENGTH = 64;
+
+/** A derivative ticker message's event key as the descriptor reads it: non-empty text, else none. */
+function eventKeyOf(read: KeyReader | undefined, message: unknown): string | undefined {
+  if (read === undefined || typeof message !== 'object' || message === null) return undefined;
+  const value = read(message as Record<string, unknown>);
+  return typeof value === 'string' && value !== '' && value.length <= MAX_EVENT_KEY_LENGTH
+    ? value
+    : undefined;
+}
+
+/** The raw-message key a normalized message of this type carries (`updateId`, `eventKey`). */
+type KeyField = 'updateId' | 'eventKey';
+type Keyed = NormalizedData & Partial<Record<KeyField, string | number>>;
+
+/** Sets the key on each message an inner mapper yields (a plain iterator: see docs/PERFORMANCE.md). */
+class Tagging implements IterableIterator<Keyed> {
   constructor(
-    private readonly inner: IterableIterator<BookTicker>,
-    private readonly updateId: string | number,
+    private readonly inner: IterableIterator<NormalizedData>,
+    private readonly field: KeyField,
+    private readonly key: string | number,
   ) {}
-  next(): IteratorResult<BookTickerWithUpdateId> {
+  next(): IteratorResult<Keyed> {
     const result = this.inner.next();
-    if (result.done !== true) (result.value as BookTickerWithUpdateId).updateId = this.updateId;
+    if (result.done !== true) (result.value as Keyed)[this.field] = this.key;
     return result;
   }
-  [Symbol.iterator](): IterableIterator<BookTickerWithUpdateId> {
+  [Symbol.iterator](): IterableIterator<Keyed> {
     return this;
   }
 }
 
 /**
- * tardis-dev's book ticker normalizer, plus `updateId` from the raw message. A class, not an object of
- * closures, because a mapper is made per replay and per reconnect: see docs/PERFORMANCE.md.
+ * tardis-dev's normalizer of a type, plus the exchange's key read from the raw message (a book ticker's
+ * `updateId`, a derivative ticker's `eventKey`). A class, not an object of closures, because a mapper is
+ * made per replay and per reconnect: see docs/PERFORMANCE.md.
  */
-class UpdateIdBookTickerMapper implements Mapper<Exchange, BookTickerWithUpdateId> {
+class KeyTaggingMapper implements Mapper<Exchange, Keyed> {
   constructor(
-    private readonly inner: Mapper<Exchange, BookTicker>,
-    private readonly read: UpdateIdReader | undefined,
+    private readonly inner: Mapper<Exchange, NormalizedData>,
+    private readonly field: KeyField,
+    private readonly keyOf: (message: unknown) => string | number | undefined,
   ) {}
   canHandle(message: unknown): boolean {
     return this.inner.canHandle(message);
   }
-  getFilters(symbols?: string[]): ReturnType<Mapper<Exchange, BookTicker>['getFilters']> {
+  getFilters(symbols?: string[]): ReturnType<Mapper<Exchange, NormalizedData>['getFilters']> {
     return this.inner.getFilters(symbols);
   }
-  map(message: unknown, local: Date): IterableIterator<BookTickerWithUpdateId> | undefined {
+  map(message: unknown, local: Date): IterableIterator<Keyed> | undefined {
     const mapped = this.inner.map(message, local);
-    const updateId = updateIdOf(this.read, message);
-    return mapped === undefined || updateId === undefined ? mapped : new Tagging(mapped, updateId);
+    const key = this.keyOf(message);
+    return mapped === undefined || key === undefined ? mapped : new Tagging(mapped, this.field, key);
   }
 }
 
 /**
  * The normalizer of each data type for tardis-dev's normalized replays (history): the exchange's own
- * (adapters/tardis/exchanges.ts), with book tickers carrying the update id. The live feed gets the same
- * ticks from RawTickNormalizer, which reads the id with the same reader; test/unit/relay-tardis.test.ts
- * holds the two equal.
+ * (adapters/tardis/exchanges.ts), with book tickers carrying the update id and derivative tickers their
+ * event key. The live feed gets the same ticks from RawTickNormalizer, which reads the keys with the same
+ * readers; test/unit/relay-tardis.test.ts holds the two equal.
  */
 export const TICK_NORMALIZERS: Readonly<Record<DataType, AnyMapperFactory>> = Object.freeze({
-  trade: (exchange, local) => tardisNormalizer(exchange, 'trade')(exchange, local),
-  book_ticker: (exchange, local) =>
-    new UpdateIdBookTickerMapper(
-      tardisNormalizer(exchange, 'book_ticker')(exchange, local) as Mapper<Exchange, BookTicker>,
-      updateIdReader(exchange),
-    ) as Mapper<Exchange, NormalizedData>,
-  book_change: (exchange, local) => tardisNormalizer(exchange, 'book_change')(exchange, local),
+  trade: (exchange: Exchange, local: Date) => tardisNormalizer(exchange, 'trade')(exchange, local),
+  book_ticker: (exchange: Exchange, local: Date) => {
+    const read = updateIdReader(exchange);
+    const inner = tardisNormalizer(exchange, 'book_ticker')(exchange, local);
+    return new KeyTaggingMapper(inner, 'updateId', (m) => updateIdOf(read, m)) as Mapper<
+      Exchange,
+      NormalizedData
+    >;
+  },
+  book_change: (exchange: Exchange, local: Date) =>
+    tardisNormalizer(exchange, 'book_change')(exchange, local),
+  derivative_ticker: (exchange: Exchange, local: Date) => {
+    const read = eventKeyReader(exchange);
+    const inner = tardisNormalizer(exchange, 'derivative_ticker')(exchange, local);
+    return new KeyTaggingMapper(inner, 'eventKey', (m) => eventKeyOf(read, m)) as Mapper<
+      Exchange,
+      NormalizedData
+    >;
+  },
+  liquidation: (exchange: Exchange, local: Date) =>
+    tardisNormalizer(exchange, 'liquidation')(exchange, local),
 });
 
 /**
@@ -92,7 +125,8 @@ export const TICK_NORMALIZERS: Readonly<Record<DataType, AnyMapperFactory>> = Ob
 export class RawTickNormalizer {
   private mappers: Mapper<Exchange, NormalizedData>[] | undefined;
   private readonly factories: AnyMapperFactory[];
-  private readonly readUpdateId: UpdateIdReader | undefined;
+  private readonly readUpdateId: KeyReader | undefined;
+  private readonly readEventKey: KeyReader | undefined;
 
   constructor(
     private readonly exchange: Exchange,
@@ -101,6 +135,7 @@ export class RawTickNormalizer {
   ) {
     this.factories = types.map((type) => tardisNormalizer(exchange, type));
     this.readUpdateId = updateIdReader(exchange);
+    this.readEventKey = eventKeyReader(exchange);
     this.mappers = this.create(connectedAt);
   }
 
@@ -142,9 +177,13 @@ export class RawTickNormalizer {
       const mapped = mapper.map(message, localTimestamp);
       if (mapped === undefined) continue;
       for (const normalized of mapped) {
-        const updateId =
-          normalized.type === 'book_ticker' ? updateIdOf(this.readUpdateId, message) : undefined;
-        const tick = fromTardis(normalized, updateId);
+        const key =
+          normalized.type === 'book_ticker'
+            ? updateIdOf(this.readUpdateId, message)
+            : normalized.type === 'derivative_ticker'
+              ? eventKeyOf(this.readEventKey, message)
+              : undefined;
+        const tick = fromTardis(normalized, key);
         if (tick !== undefined) onTick(tick);
       }
     }

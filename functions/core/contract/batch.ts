@@ -1,6 +1,6 @@
 import type { StreamKey } from '../model/streams.ts';
 import type { Tick } from '../model/tick.ts';
-import type { ColumnsHead } from './tick-columns.ts';
+import type { ColumnsHead } from './wire-layout.ts';
 
 // The wire contract's batch: one Pub/Sub message carries one batch of one stream (layout in encode.ts).
 

@@ -2,13 +2,15 @@ import { hasKeyedRowId, rowId } from '../model/row-id.ts';
 import {
   isNumericUpdateId,
   type BookChangeTick,
+  type DerivativeTickerTick,
+  type LiquidationTick,
   type PriceLevel,
   type QuoteTick,
   type Tick,
   type TradeTick,
 } from '../model/tick.ts';
-import { LITTLE_ENDIAN, SCHEMA_VERSION } from './tick-columns.ts';
-import { bad, Collector, envelopeOf, type DecodedBatch } from './decoded-batch.ts';
+import { LITTLE_ENDIAN, SCHEMA_VERSION } from './wire-layout.ts';
+import { bad, Collector, envelopeOf, MessageDecodeError, type DecodedBatch } from './decoded-batch.ts';
 
 const SIDE_OF: Readonly<Record<string, TradeTick['side']>> = { b: 'buy', s: 'sell', u: 'unknown' };
 
@@ -27,6 +29,10 @@ interface ColumnsInput {
 export function decodeColumns(header: Record<string, unknown>, bytes: Buffer): DecodedBatch {
   const envelope = envelopeOf(header);
   const { exchange, symbol, type } = envelope.stream;
+  if (header.v !== SCHEMA_VERSION && (type === 'derivative_ticker' || type === 'liquidation')) {
+    // No v2 relay recorded these types: such a message is forged or corrupt, not an old relay's.
+    throw new MessageDecodeError(`a v${String(header.v)} message cannot carry ${type}`, 'unknown_data_type');
+  }
   const n = header.n;
   if (!Number.isSafeInteger(n) || (n as number) < 0) throw bad('n (tick count)');
   const count = n as number;
@@ -49,7 +55,11 @@ export function decodeColumns(header: Record<string, unknown>, bytes: Buffer): D
   const input: ColumnsInput = { header, bytes, count, exchange, symbol, finish };
   switch (type) {
     case 'trade':
-      decodeTrades(input);
+    case 'liquidation':
+      decodeTrades(input, type);
+      break;
+    case 'derivative_ticker':
+      decodeDerivativeTickers(input);
       break;
     case 'book_ticker':
       decodeQuotes(input);
@@ -61,10 +71,13 @@ export function decodeColumns(header: Record<string, unknown>, bytes: Buffer): D
   return out.result(envelope);
 }
 
-/** Trades: ids and sides in the header; price, amount, ts, localTs columns. */
-function decodeTrades({ header, bytes, count, exchange, symbol, finish }: ColumnsInput): void {
+/** Trades and liquidations: ids and sides in the header; price, amount, ts, localTs columns. */
+function decodeTrades(
+  { header, bytes, count, exchange, symbol, finish }: ColumnsInput,
+  type: 'trade' | 'liquidation',
+): void {
   const { i: ids, d: sides } = header;
-  if (!Array.isArray(ids) || ids.length !== count) throw bad('i (trade ids)');
+  if (!Array.isArray(ids) || ids.length !== count) throw bad(`i (${type} ids)`);
   if (typeof sides !== 'string' || sides.length !== count) throw bad('d (sides)');
   const f = columns(bytes, 4 * count);
   for (let i = 0; i < count; i++) {
@@ -74,12 +87,12 @@ function decodeTrades({ header, bytes, count, exchange, symbol, finish }: Column
     const row = [null, tradeId, price, amount, side ?? sides[i], ts, localTs];
     const problem =
       tradeId !== null && typeof tradeId !== 'string'
-        ? 'trade id is not a string'
+        ? `${type} id is not a string`
         : side === undefined
           ? 'side is not b, s or u'
           : timestampProblem(ts, localTs);
-    const tick: TradeTick = {
-      type: 'trade',
+    const tick: TradeTick | LiquidationTick = {
+      type,
       exchange,
       symbol,
       id: (tradeId as string | null) ?? undefined,
@@ -119,6 +132,43 @@ function decodeQuotes({ header, bytes, count, exchange, symbol, finish }: Column
       ts,
       localTs,
       ...(typeof updateId === 'string' || typeof updateId === 'number' ? { updateId } : {}),
+    };
+    finish(i, tick, problem, row);
+  }
+}
+
+/** Derivative tickers: event keys in the header; the seven values (NaN = not known yet), ts, localTs. */
+function decodeDerivativeTickers({ header, bytes, count, exchange, symbol, finish }: ColumnsInput): void {
+  const { i: keys } = header;
+  if (!Array.isArray(keys) || keys.length !== count) throw bad('i (event keys)');
+  const f = columns(bytes, 9 * count);
+  const value = (x: number) => (Number.isNaN(x) ? undefined : x);
+  for (let i = 0; i < count; i++) {
+    const eventKey: unknown = keys[i];
+    const v = Array.from({ length: 7 }, (_, c) => value(f[c * count + i]!));
+    const [ts, localTs] = [f[7 * count + i]!, f[8 * count + i]!];
+    const row = [null, eventKey, ...v.map((x) => x ?? null), ts, localTs];
+    const fundingTs = v[3];
+    const problem =
+      eventKey !== null && (typeof eventKey !== 'string' || eventKey === '')
+        ? 'event key is not a non-empty string'
+        : fundingTs !== undefined && !Number.isSafeInteger(fundingTs)
+          ? 'funding timestamp is not an integer'
+          : timestampProblem(ts, localTs);
+    const tick: DerivativeTickerTick = {
+      type: 'derivative_ticker',
+      exchange,
+      symbol,
+      lastPrice: v[0],
+      openInterest: v[1],
+      fundingRate: v[2],
+      fundingTs,
+      predictedFundingRate: v[4],
+      indexPrice: v[5],
+      markPrice: v[6],
+      ts,
+      localTs,
+      ...(typeof eventKey === 'string' && eventKey !== '' ? { eventKey } : {}),
     };
     finish(i, tick, problem, row);
   }

@@ -1,4 +1,4 @@
-import { NEWLINE, SCHEMA_VERSION } from './tick-columns.ts';
+import { NEWLINE, SCHEMA_VERSION } from './wire-layout.ts';
 import { decodeColumns } from './decode-columns.ts';
 import { MessageDecodeError, type DecodedBatch } from './decoded-batch.ts';
 import { decodeV1 } from './message-v1.ts';

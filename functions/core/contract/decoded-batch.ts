@@ -1,4 +1,4 @@
-import { isDataType, type StreamKey } from '../model/streams.ts';
+import { DATA_TYPES, isDataType, type StreamKey } from '../model/streams.ts';
 import type { Tick } from '../model/tick.ts';
 import type { DecodedBatchBody, Window } from './batch.ts';
 
@@ -40,6 +40,13 @@ export function envelopeOf(body: Record<string, unknown>): Envelope {
   const { e: exchange, s: symbol, k: type, r: relayId, q: seq, w } = body;
   if (typeof exchange !== 'string' || exchange === '') throw bad('e (exchange)');
   if (typeof symbol !== 'string' || symbol === '') throw bad('s (symbol)');
+  if (typeof type === 'string' && type !== '' && !isDataType(type)) {
+    // A type added after this writer was built: refused by name, never read as another type.
+    throw new MessageDecodeError(
+      `unknown data type ${JSON.stringify(type)} (this writer reads ${DATA_TYPES.join(', ')})`,
+      'unknown_data_type',
+    );
+  }
   if (!isDataType(type)) throw bad('k (data type)');
   if (typeof relayId !== 'string' || relayId === '') throw bad('r (relay id)');
   if (!Number.isSafeInteger(seq) || (seq as number) < 0) throw bad('q (sequence)');

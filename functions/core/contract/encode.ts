@@ -1,5 +1,6 @@
 import { hasKeyedRowId, rowId } from '../model/row-id.ts';
-import { SCHEMA_VERSION, TickColumns, type ColumnsHead } from './tick-columns.ts';
+import { TickColumns } from './tick-columns.ts';
+import { SCHEMA_VERSION, type ColumnsHead } from './wire-layout.ts';
 import { attributesOf, type Batch, type EncodedMessage } from './batch.ts';
 
 /**

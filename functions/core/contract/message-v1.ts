@@ -2,7 +2,7 @@ import { rowId } from '../model/row-id.ts';
 import type { DataType, StreamKey } from '../model/streams.ts';
 import type { BookChangeTick, Micros, PriceLevel, QuoteTick, Tick, TradeTick } from '../model/tick.ts';
 import { attributesOf, type Batch, type EncodedMessage } from './batch.ts';
-import { bad, Collector, envelopeOf, type DecodedBatch } from './decoded-batch.ts';
+import { bad, Collector, envelopeOf, MessageDecodeError, type DecodedBatch } from './decoded-batch.ts';
 
 type TradeRow = [string, string | null, number, number, string, Micros, Micros];
 type QuoteRow = [string, number | null, number | null, number | null, number | null, Micros, Micros, string?];
@@ -15,6 +15,7 @@ type BookRow = [string, 0 | 1, LevelRow[], LevelRow[], Micros, Micros];
  */
 export function encodeBatchV1(batch: Batch): EncodedMessage {
   const { stream, window, ticks, rowIds } = batch;
+  if (!isV1Type(stream.type)) throw new Error(`message v1 has no layout for ${stream.type}`);
   const rows: unknown[] = new Array(ticks.length);
   for (let i = 0; i < ticks.length; i++) rows[i] = encodeTick(ticks[i]!, rowIds[i] ?? rowId(ticks[i]!));
   const body = {
@@ -30,7 +31,7 @@ export function encodeBatchV1(batch: Batch): EncodedMessage {
   return { data: Buffer.from(JSON.stringify(body)), attributes: attributesOf(batch, ticks.length, 1) };
 }
 
-function encodeTick(tick: Tick, id: string): TradeRow | QuoteRow | BookRow {
+function encodeTick(tick: Tick, id: string): TradeRow | QuoteRow | BookRow | undefined {
   switch (tick.type) {
     case 'trade':
       return [id, tick.id ?? null, tick.price, tick.amount, tick.side, tick.ts, tick.localTs];
@@ -57,21 +58,37 @@ function encodeTick(tick: Tick, id: string): TradeRow | QuoteRow | BookRow {
         tick.ts,
         tick.localTs,
       ];
+    default:
+      return undefined; // no v1 layout (refused by encodeBatchV1)
   }
+}
+
+/** v1 predates derivative tickers and liquidations; only these three types have a v1 layout. */
+function isV1Type(type: DataType): type is 'trade' | 'book_ticker' | 'book_change' {
+  return type === 'trade' || type === 'book_ticker' || type === 'book_change';
 }
 
 export function decodeV1(body: Record<string, unknown>): DecodedBatch {
   const envelope = envelopeOf(body);
+  const type = envelope.stream.type;
+  if (!isV1Type(type)) {
+    // No v1 relay recorded this type: the message is forged or corrupt, not an old relay's.
+    throw new MessageDecodeError(`a v1 message cannot carry ${type}`, 'unknown_data_type');
+  }
   const { t } = body;
   if (!Array.isArray(t)) throw bad('t (ticks)');
   const out = new Collector();
   t.forEach((raw: unknown, index: number) => {
-    out.add(index, raw, decodeTick(envelope.stream, envelope.stream.type, raw));
+    out.add(index, raw, decodeTick(envelope.stream, type, raw));
   });
   return out.result(envelope);
 }
 
-function decodeTick(stream: StreamKey, type: DataType, raw: unknown): { tick: Tick; id: string } | string {
+function decodeTick(
+  stream: StreamKey,
+  type: 'trade' | 'book_ticker' | 'book_change',
+  raw: unknown,
+): { tick: Tick; id: string } | string {
   if (!Array.isArray(raw)) return 'tick is not an array';
   const { exchange, symbol } = stream;
   const [id] = raw;

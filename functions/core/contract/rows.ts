@@ -46,6 +46,25 @@ export function tickToRow(tick: Tick, rowId: string, meta: IngestionMeta): Recor
         bids: tick.bids.map((l) => ({ price: l.price, amount: l.amount })),
         asks: tick.asks.map((l) => ({ price: l.price, amount: l.amount })),
       };
+    case 'derivative_ticker':
+      return {
+        ...common,
+        last_price: tick.lastPrice ?? null,
+        open_interest: tick.openInterest ?? null,
+        funding_rate: tick.fundingRate ?? null,
+        funding_ts: tick.fundingTs === undefined ? null : microsToIso(tick.fundingTs),
+        predicted_funding_rate: tick.predictedFundingRate ?? null,
+        index_price: tick.indexPrice ?? null,
+        mark_price: tick.markPrice ?? null,
+      };
+    case 'liquidation':
+      return {
+        ...common,
+        liquidation_id: tick.id ?? null,
+        price: tick.price,
+        amount: tick.amount,
+        side: tick.side,
+      };
   }
 }
 

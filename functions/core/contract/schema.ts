@@ -109,6 +109,43 @@ export const TABLES = {
     clustering: ['exchange', 'symbol'],
     dedupKey: 'row_id',
   },
+  derivative_tickers: {
+    name: 'derivative_tickers',
+    description:
+      'Funding, mark, index, open interest and last price of derivatives: the merged state after each ' +
+      'exchange message that changed it; use derivative_tickers_dedup.',
+    fields: [
+      ...tickKey,
+      opt('last_price', 'FLOAT64'),
+      opt('open_interest', 'FLOAT64'),
+      opt('funding_rate', 'FLOAT64'),
+      opt('funding_ts', 'TIMESTAMP', 'When the funding rate applies'),
+      opt('predicted_funding_rate', 'FLOAT64'),
+      opt('index_price', 'FLOAT64'),
+      opt('mark_price', 'FLOAT64'),
+      ...tickTimes,
+      ...ingestion,
+    ],
+    partitionField: 'exchange_ts',
+    clustering: ['exchange', 'symbol'],
+    dedupKey: 'row_id',
+  },
+  liquidations: {
+    name: 'liquidations',
+    description: 'Forced liquidation orders; use liquidations_dedup.',
+    fields: [
+      ...tickKey,
+      opt('liquidation_id', 'STRING', "The exchange's id of the liquidation order, when it sends one"),
+      req('price', 'FLOAT64'),
+      req('amount', 'FLOAT64'),
+      req('side', 'STRING', 'buy | sell | unknown (side of the liquidation order)'),
+      ...tickTimes,
+      ...ingestion,
+    ],
+    partitionField: 'exchange_ts',
+    clustering: ['exchange', 'symbol'],
+    dedupKey: 'row_id',
+  },
   coverage: {
     name: 'coverage',
     description: 'Committed coverage windows: the stream was listened to during [window_from, window_to).',
@@ -178,10 +215,15 @@ export const TABLES = {
 
 export type TableName = keyof typeof TABLES;
 
-export const TABLE_FOR_TYPE: Record<DataType, 'trades' | 'quotes' | 'book_changes'> = {
+/** The tick tables, one per data type. */
+export type TickTableName = 'trades' | 'quotes' | 'book_changes' | 'derivative_tickers' | 'liquidations';
+
+export const TABLE_FOR_TYPE: Record<DataType, TickTableName> = {
   trade: 'trades',
   book_ticker: 'quotes',
   book_change: 'book_changes',
+  derivative_ticker: 'derivative_tickers',
+  liquidation: 'liquidations',
 };
 
 /** Name of the dedup view of a table. */

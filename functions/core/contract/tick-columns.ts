@@ -1,45 +1,31 @@
 import {
   isNumericUpdateId,
   type BookChangeTick,
+  type DerivativeTickerTick,
+  type LiquidationTick,
   type QuoteTick,
   type Tick,
   type TradeTick,
 } from '../model/tick.ts';
-import type { DataType, StreamKey } from '../model/streams.ts';
-
-/** What a message header says about its batch besides the ticks (see encode.ts). */
-export interface ColumnsHead {
-  readonly stream: StreamKey;
-  readonly relayId: string;
-  readonly seq: number;
-  readonly window: { readonly from: number; readonly to: number };
-}
-
-/** Float64Array is host-endian; the wire is little-endian (every Cloud Run host is). */
-export const LITTLE_ENDIAN = new Uint8Array(new Float64Array([1]).buffer)[7] === 0x3f;
-/** The schema version this module writes (see encode.ts); the header ends at the first newline. */
-export const SCHEMA_VERSION = 3;
-export const NEWLINE = 0x0a;
-/** A side as its character code: b(uy), s(ell), u(nknown); 0, no side, makes the reader quarantine the tick. */
-function sideCode(side: string): number {
-  return side === 'buy' ? 0x62 : side === 'sell' ? 0x73 : side === 'unknown' ? 0x75 : 0;
-}
-const [CHAR_0, CHAR_1] = [0x30, 0x31];
-/**
- * float64 fields stored per tick, in wire order (book changes add their price levels after these). A
- * quote's last one is its key column: the update id when the exchange sent a number, NaN otherwise. It is
- * sent when no quote of the batch has a text id, else the ids go in the header (see encode).
- */
-const FIELDS: Readonly<Record<DataType, number>> = { trade: 4, book_ticker: 7, book_change: 2 };
-const QUOTE_KEY_COLUMN = FIELDS.book_ticker - 1;
-/** Rough encoded size per tick and per price level, so batches are bounded without encoding twice. */
-const TICK_BYTES: Readonly<Record<DataType, number>> = { trade: 96, book_ticker: 120, book_change: 64 };
-const LEVEL_BYTES = 24;
+import type { DataType } from '../model/streams.ts';
+import {
+  CHAR_0,
+  CHAR_1,
+  FIELDS,
+  LEVEL_BYTES,
+  LITTLE_ENDIAN,
+  NEWLINE,
+  QUOTE_KEY_COLUMN,
+  SCHEMA_VERSION,
+  sideCode,
+  TICK_BYTES,
+  type ColumnsHead,
+} from './wire-layout.ts';
 
 /**
  * One stream's ticks held for a message (v3, see encode.ts): the numeric fields as float64s, the exchange
- * keys (trade id, quote update id as text) and one-character codes (side, snapshot flag) beside, and the
- * carried content-hash row ids when a tick has no key.
+ * keys (trade or liquidation id, quote update id as text, ticker event key) and one-character codes (side,
+ * snapshot flag) beside, and the carried content-hash row ids when a tick has no key.
  *
  * The relay appends each tick as it arrives and keeps nothing of the tick object (a buffered tick costs
  * its 32-56 bytes of floats, not an object graph held for up to 100 ms). The floats are stored tick after
@@ -103,8 +89,10 @@ export class TickColumns {
     const f = this.rows;
     const r = i * this.stride;
     switch (this.type) {
-      case 'trade': {
-        const t = tick as TradeTick;
+      case 'trade':
+      case 'liquidation': {
+        // A liquidation has a trade's shape: exchange id, side, price, amount.
+        const t = tick as TradeTick | LiquidationTick;
         f[r] = t.price;
         f[r + 1] = t.amount;
         f[r + 2] = t.ts;
@@ -155,6 +143,21 @@ export class TickColumns {
         this.codes[i] = b.isSnapshot ? CHAR_1 : CHAR_0;
         break;
       }
+      case 'derivative_ticker': {
+        // NaN marks a field not known yet, as for a quote's empty side.
+        const d = tick as DerivativeTickerTick;
+        f[r] = d.lastPrice ?? Number.NaN;
+        f[r + 1] = d.openInterest ?? Number.NaN;
+        f[r + 2] = d.fundingRate ?? Number.NaN;
+        f[r + 3] = d.fundingTs ?? Number.NaN;
+        f[r + 4] = d.predictedFundingRate ?? Number.NaN;
+        f[r + 5] = d.indexPrice ?? Number.NaN;
+        f[r + 6] = d.markPrice ?? Number.NaN;
+        f[r + 7] = d.ts;
+        f[r + 8] = d.localTs;
+        this.keys[i] = d.eventKey ?? null;
+        break;
+      }
     }
     if (carriedRowId !== undefined) {
       this.hashed ??= new Array<string | null>(i).fill(null);
@@ -185,8 +188,12 @@ export class TickColumns {
     let columns = this.stride;
     switch (this.type) {
       case 'trade':
+      case 'liquidation':
         header.i = this.keys.slice(0, n);
         header.d = this.codes.toString('latin1', 0, n);
+        break;
+      case 'derivative_ticker':
+        header.i = this.keys.slice(0, n);
         break;
       case 'book_ticker':
         // Numeric update ids travel as one more float64 column, copied like the prices, not formatted as

@@ -34,6 +34,13 @@ export interface ExchangeDescriptor {
    */
   readonly bookTickerUpdateId: (message: RawMessage) => unknown;
   /**
+   * The identity of a raw message that feeds the derivative ticker: its channel and exchange event time
+   * (`markPrice:1700000000000`), or undefined. It keys the ticker's row id, because the merged state
+   * tardis-dev emits differs between a live run and a replay that starts mid-stream (decisions/0024).
+   * Absent: the ticker's row id is a content hash of the merged state.
+   */
+  readonly derivativeTickerEventKey?: (message: RawMessage) => unknown;
+  /**
    * Whether an error message the exchange sent (its JSON body) refuses our subscription: permanent, the
    * configuration names something it does not list. Undefined for anything else (tardis-dev reconnects).
    */

@@ -1,5 +1,11 @@
 /** The kinds of market data tickstream records, named as tardis-dev names its normalized types. */
-export const DATA_TYPES = ['trade', 'book_ticker', 'book_change'] as const;
+export const DATA_TYPES = [
+  'trade',
+  'book_ticker',
+  'book_change',
+  'derivative_ticker',
+  'liquidation',
+] as const;
 export type DataType = (typeof DATA_TYPES)[number];
 
 /** One recorded stream: an exchange, an instrument and a data type. */

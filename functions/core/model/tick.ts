@@ -57,7 +57,41 @@ export interface BookChangeTick extends TickBase {
   readonly asks: readonly PriceLevel[];
 }
 
-export type Tick = TradeTick | QuoteTick | BookChangeTick;
+/**
+ * A perpetual or future's funding, mark, index, open interest and last price, as tardis-dev's normalizer
+ * merges them from several channels: each tick is the whole state after one raw message changed it
+ * (absent fields: not yet seen on this connection or replay).
+ */
+export interface DerivativeTickerTick extends TickBase {
+  readonly type: 'derivative_ticker';
+  /**
+   * The identity of the raw message that produced this state, when the exchange's descriptor can read one
+   * (its channel and exchange event time, `derivativeTickerEventKey`). It keys the row id: the merged state
+   * itself differs between a live run and a replay that starts mid-stream (decisions/0024).
+   */
+  readonly eventKey?: string;
+  readonly lastPrice: number | undefined;
+  readonly openInterest: number | undefined;
+  readonly fundingRate: number | undefined;
+  /** When the current funding rate applies (exchange time). */
+  readonly fundingTs: Micros | undefined;
+  readonly predictedFundingRate: number | undefined;
+  readonly indexPrice: number | undefined;
+  readonly markPrice: number | undefined;
+}
+
+/** A forced liquidation order (its fill) on a derivatives venue. */
+export interface LiquidationTick extends TickBase {
+  readonly type: 'liquidation';
+  /** The exchange's id of the liquidation order when it sends one. */
+  readonly id: string | undefined;
+  readonly price: number;
+  readonly amount: number;
+  /** Side of the liquidation order: `sell` liquidates a long position. */
+  readonly side: 'buy' | 'sell' | 'unknown';
+}
+
+export type Tick = TradeTick | QuoteTick | BookChangeTick | DerivativeTickerTick | LiquidationTick;
 
 export type TickOf<T extends DataType> = Extract<Tick, { type: T }>;
 

@@ -1,7 +1,7 @@
 import { invalidSymbolReason } from '../exchanges/index.ts';
 import type { Batch } from '../contract/batch.ts';
 import type { StreamKey } from './streams.ts';
-import { isNumericUpdateId, type Tick } from './tick.ts';
+import { isNumericUpdateId, type DerivativeTickerTick, type Tick } from './tick.ts';
 
 export interface ValidationLimits {
   /** How far past the writer's clock an exchange (or receive) timestamp may be. */
@@ -93,7 +93,32 @@ export function invalidTickValues(
         if (!isPositive(level.price) || !isNonNegative(level.amount)) return 'price level is invalid';
       }
       return undefined;
+    case 'derivative_ticker':
+      return invalidTickerValues(tick, limits);
+    case 'liquidation':
+      if (!isPositive(tick.price)) return 'price is not a positive finite number';
+      if (!isPositive(tick.amount)) return 'amount is not a positive finite number';
+      if (tick.id !== undefined && tick.id.length > MAX_TRADE_ID_LENGTH) return 'liquidation id is too long';
+      return undefined;
   }
+}
+
+/** A ticker's values: each one absent (not known yet) or sane; funding rates may be negative. */
+function invalidTickerValues(tick: DerivativeTickerTick, limits: ValidationLimits): string | undefined {
+  if (tick.eventKey !== undefined && tick.eventKey.length > MAX_TRADE_ID_LENGTH)
+    return 'event key is too long';
+  for (const v of [tick.lastPrice, tick.indexPrice, tick.markPrice]) {
+    if (v !== undefined && !isPositive(v)) return 'ticker price is not a positive finite number';
+  }
+  if (tick.openInterest !== undefined && !isNonNegative(tick.openInterest)) return 'open interest is invalid';
+  for (const v of [tick.fundingRate, tick.predictedFundingRate]) {
+    if (v !== undefined && !Number.isFinite(v)) return 'funding rate is not a finite number';
+  }
+  const funding = tick.fundingTs;
+  if (funding !== undefined && !(Number.isSafeInteger(funding) && funding >= limits.minTimestampMs * 1000)) {
+    return 'funding timestamp is invalid';
+  }
+  return undefined;
 }
 
 /** Returns why a tick can never be a valid row, or undefined when it is valid. */

@@ -47,6 +47,8 @@ export interface ExchangeState {
   readonly trade: Map<string, StreamState>;
   readonly book_ticker: Map<string, StreamState>;
   readonly book_change: Map<string, StreamState>;
+  readonly derivative_ticker: Map<string, StreamState>;
+  readonly liquidation: Map<string, StreamState>;
 }
 
 /** The configured streams, by exchange and by (type, symbol), each with its batcher. */
@@ -114,6 +116,8 @@ export class StreamRegistry {
       trade: new Map(),
       book_ticker: new Map(),
       book_change: new Map(),
+      derivative_ticker: new Map(),
+      liquidation: new Map(),
     };
     this.exchanges.set(name, exchange);
     return exchange;
@@ -129,5 +133,9 @@ export function ofType(exchange: ExchangeState, type: DataType): Map<string, Str
       return exchange.book_ticker;
     case 'book_change':
       return exchange.book_change;
+    case 'derivative_ticker':
+      return exchange.derivative_ticker;
+    case 'liquidation':
+      return exchange.liquidation;
   }
 }

@@ -18,7 +18,7 @@ resource "google_bigquery_dataset" "this" {
   project     = var.project_id
   dataset_id  = var.dataset
   location    = var.location
-  description = "tickstream: exchange market data (trades, quotes, book changes), coverage, quarantine, gaps"
+  description = "tickstream: exchange market data (trades, quotes, book changes, derivative tickers, liquidations), coverage, quarantine, gaps"
 
   delete_contents_on_destroy = false
 }

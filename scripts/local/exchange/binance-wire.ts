@@ -25,7 +25,7 @@ export const BINANCE_CHANNEL_KINDS: Readonly<Record<string, TickKind>> = {
 };
 
 /** Stream name suffix after the symbol for each kind: tardis-dev subscribes `btcusdt@depth@100ms`. */
-const STREAM_SUFFIX: Readonly<Record<TickKind, string>> = {
+const STREAM_SUFFIX: Readonly<Partial<Record<TickKind, string>>> = {
   trade: 'trade',
   bookTicker: 'bookTicker',
   bookChange: 'depth@100ms',
@@ -90,7 +90,9 @@ export interface BinanceCombinedFrame {
 
 /** `btcusdt@trade` for ('trade', 'BTCUSDT'); `btcusdt@depth@100ms` for 'bookChange'. */
 export function binanceStreamName(kind: TickKind, symbol: string): string {
-  return `${symbol.toLowerCase()}@${STREAM_SUFFIX[kind]}`;
+  const suffix = STREAM_SUFFIX[kind];
+  if (suffix === undefined) throw new Error(`binance spot has no ${kind} stream`);
+  return `${symbol.toLowerCase()}@${suffix}`;
 }
 
 /** Splits `btcusdt@trade` (or `btcusdt@depth@100ms`) into lower-case symbol and channel. */
@@ -159,6 +161,8 @@ export function binanceFrame(tick: Tick, options: BinanceWireOptions): BinanceCo
       return { stream, data: bookTickerData(tick, options) };
     case 'bookChange':
       return { stream, data: depthUpdateData(tick, options) };
+    default:
+      throw new Error(`binance spot has no ${tick.kind} stream`);
   }
 }
 

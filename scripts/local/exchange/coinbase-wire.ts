@@ -180,5 +180,7 @@ export function coinbaseMessage(tick: Tick): CoinbaseMatch | CoinbaseTicker | Co
       return coinbaseTicker(tick);
     case 'bookChange':
       return coinbaseL2Update(tick);
+    default:
+      throw new Error(`coinbase has no ${tick.kind} channel`);
   }
 }

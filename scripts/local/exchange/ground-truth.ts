@@ -21,16 +21,42 @@
  * numbers are identical on every JavaScript engine.
  */
 
-/** Ticks exist from this instant on (2020-01-01T00:00:00Z); windows before it are empty. */
-export const GROUND_TRUTH_EPOCH_MS = Date.UTC(2020, 0, 1);
+import {
+  fmix32,
+  fnv1a32,
+  formatUnits,
+  GROUND_TRUTH_EPOCH_MS,
+  indexRandom,
+  midTicksAt,
+  priceModel,
+  unit,
+  type PriceModel,
+} from './ground-truth-random.ts';
+
+import {
+  derivativeTicker,
+  KIND_MAX_RATE,
+  liquidation,
+  type DerivativeTicker,
+  type Liquidation,
+} from './ground-truth-derivatives.ts';
+
+export { formatUnits, GROUND_TRUTH_EPOCH_MS } from './ground-truth-random.ts';
+export type { DerivativeTicker, Liquidation } from './ground-truth-derivatives.ts';
 
 /** Highest supported ticks per second per symbol per kind (keeps ms timestamps strictly increasing). */
 export const MAX_RATE_PER_SYMBOL = 1000;
 
 /** The stream kinds the ground truth can generate. A new kind adds an entry to GENERATORS. */
-export type TickKind = 'trade' | 'bookTicker' | 'bookChange';
+export type TickKind = 'trade' | 'bookTicker' | 'bookChange' | 'derivativeTicker' | 'liquidation';
 
-export const TICK_KINDS: readonly TickKind[] = ['trade', 'bookTicker', 'bookChange'];
+export const TICK_KINDS: readonly TickKind[] = [
+  'trade',
+  'bookTicker',
+  'bookChange',
+  'derivativeTicker',
+  'liquidation',
+];
 
 /** Price points per side of the simulated order book (the snapshot has at most this many levels a side). */
 export const BOOK_LEVELS_PER_SIDE = 20;
@@ -42,7 +68,10 @@ export interface GroundTruthStream {
   readonly exchange: string;
   /** Case-insensitive; ticks carry it lower-cased. */
   readonly symbol: string;
-  /** Ticks per second per symbol per kind, 0 < rate <= 1000. */
+  /**
+   * Ticks per second per symbol per kind, 0 < rate <= 1000. The derivatives kinds run at most at
+   * KIND_MAX_RATE (ground-truth-derivatives.ts): about one ticker a second, a liquidation every 4 s.
+   */
   readonly rate: number;
 }
 
@@ -52,7 +81,7 @@ export interface GroundTruthWindow extends GroundTruthStream {
   readonly to: number | Date;
 }
 
-interface TickBase {
+export interface TickBase {
   readonly exchange: string;
   /** Lower case, e.g. 'btcusdt'. */
   readonly symbol: string;
@@ -109,7 +138,7 @@ export interface BookSnapshot {
   readonly asks: readonly BookLevel[];
 }
 
-export type Tick = Trade | BookTicker | BookChange;
+export type Tick = Trade | BookTicker | BookChange | DerivativeTicker | Liquidation;
 export type TickOf<K extends TickKind> = Extract<Tick, { kind: K }>;
 
 /** Price and size grid of a symbol. */
@@ -149,107 +178,6 @@ export function symbolSpec(seed: number, exchange: string, symbol: string): Symb
     qtyDecimals: 3,
     meanQty: Math.max(0.001, Math.round(2000 / basePrice)),
   };
-}
-
-// ---------------------------------------------------------------------------------------------------
-// Hashing and seeded randomness (32-bit, integer only).
-
-const GOLDEN = 0x9e3779b9;
-const TWO_POW_32 = 0x1_0000_0000;
-
-function fmix32(value: number): number {
-  let h = value >>> 0;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
-
-function fnv1a32(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
-
-/** A splitmix32-style stream of uint32 values, seeded by (key, index); index may exceed 2^32. */
-function indexRandom(key: number, index: number): () => number {
-  const lo = index >>> 0;
-  const hi = Math.floor(index / TWO_POW_32) >>> 0;
-  let state = fmix32(key ^ fmix32(lo ^ fmix32((hi + GOLDEN) >>> 0)));
-  return () => {
-    state = (state + GOLDEN) >>> 0;
-    return fmix32(state);
-  };
-}
-
-const unit = (u32: number): number => u32 / TWO_POW_32;
-
-// ---------------------------------------------------------------------------------------------------
-// Price: a sum of value-noise octaves of time, so the price at any instant costs O(octaves).
-
-const PRICE_OCTAVES = [
-  { periodMs: 6 * 3_600_000, amplitude: 0.04 },
-  { periodMs: 3_600_000, amplitude: 0.012 },
-  { periodMs: 600_000, amplitude: 0.004 },
-  { periodMs: 60_000, amplitude: 0.0012 },
-  { periodMs: 10_000, amplitude: 0.0004 },
-] as const;
-
-interface PriceModel {
-  readonly baseTicks: number;
-  readonly octaveKeys: readonly number[];
-  /** Memo of the lattice cell each octave last used: consecutive ticks almost always share it. */
-  readonly cell: { i: number; a: number; b: number }[];
-}
-
-function priceModel(stream: GroundTruthStream, spec: SymbolSpec): PriceModel {
-  const symbol = stream.symbol.toLowerCase();
-  return {
-    baseTicks: Math.round(spec.basePrice * 10 ** spec.priceDecimals),
-    octaveKeys: PRICE_OCTAVES.map((_, i) =>
-      fnv1a32(`${stream.seed}|${stream.exchange}|${symbol}|price|${i}`),
-    ),
-    cell: PRICE_OCTAVES.map(() => ({ i: Number.NaN, a: 0, b: 0 })),
-  };
-}
-
-/** Seeded value in [-1, 1) at integer lattice point i. */
-function lattice(key: number, i: number): number {
-  return unit(indexRandom(key, i)()) * 2 - 1;
-}
-
-/** Mid price in price ticks (integer) at an epoch-ms instant. */
-function midTicksAt(model: PriceModel, timestamp: number): number {
-  const t = timestamp - GROUND_TRUTH_EPOCH_MS;
-  let offset = 0;
-  for (let o = 0; o < PRICE_OCTAVES.length; o++) {
-    const { periodMs, amplitude } = PRICE_OCTAVES[o]!;
-    const x = t / periodMs;
-    const i = Math.floor(x);
-    const f = x - i;
-    const smooth = f * f * (3 - 2 * f);
-    const cell = model.cell[o]!;
-    if (cell.i !== i) {
-      const key = model.octaveKeys[o]!;
-      cell.i = i;
-      cell.a = lattice(key, i);
-      cell.b = lattice(key, i + 1);
-    }
-    offset += amplitude * (cell.a + (cell.b - cell.a) * smooth);
-  }
-  return Math.max(1, Math.round(model.baseTicks * (1 + offset)));
-}
-
-/** Formats an integer amount of 10^-decimals units as a decimal string: (3700010, 2) -> "37000.10". */
-export function formatUnits(units: number, decimals: number): string {
-  if (decimals === 0) return String(units);
-  const digits = String(units).padStart(decimals + 1, '0');
-  return `${digits.slice(0, -decimals)}.${digits.slice(-decimals)}`;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -358,7 +286,7 @@ export interface TickSource<K extends TickKind> {
   ticks(first: number, end: number): TickOf<K>[];
 }
 
-interface SourceContext {
+export interface SourceContext {
   readonly stream: GroundTruthStream;
   readonly symbol: string;
   readonly spec: SymbolSpec;
@@ -437,6 +365,8 @@ const GENERATORS: { readonly [K in TickKind]: Generator<K> } = {
       ...sideLevels(ctx.book, points),
     };
   },
+  derivativeTicker,
+  liquidation,
 };
 
 function assertStream(stream: GroundTruthStream): void {
@@ -445,6 +375,11 @@ function assertStream(stream: GroundTruthStream): void {
   }
   if (!Number.isSafeInteger(stream.seed)) throw new RangeError(`seed must be an integer, got ${stream.seed}`);
   if (stream.symbol.length === 0) throw new RangeError('symbol must not be empty');
+}
+
+/** A kind's ticks per second on a stream of `rate`: the derivatives kinds have modest caps of their own. */
+export function kindRate(kind: TickKind, rate: number): number {
+  return kind === 'derivativeTicker' || kind === 'liquidation' ? Math.min(rate, KIND_MAX_RATE[kind]) : rate;
 }
 
 const toMs = (t: number | Date): number => (typeof t === 'number' ? t : t.getTime());
@@ -460,7 +395,7 @@ export function tickSource<K extends TickKind>(kind: K, stream: GroundTruthStrea
     spec,
     price: priceModel(stream, spec),
     scheduleKey: fnv1a32(`${stream.seed}|${stream.exchange}|${symbol}|${kind}`),
-    rate: stream.rate,
+    rate: kindRate(kind, stream.rate),
     book: bookModel(stream, spec),
   };
   const generate = GENERATORS[kind] as Generator<K>;
@@ -525,6 +460,16 @@ export function bookTickerBetween(window: GroundTruthWindow): BookTicker[] {
 /** The order book updates of a symbol with exchange timestamp in [from, to). */
 export function bookChangesBetween(window: GroundTruthWindow): BookChange[] {
   return ticksBetween('bookChange', window);
+}
+
+/** The derivatives tickers (funding, mark, index, open interest, last) of a symbol in [from, to). */
+export function derivativeTickersBetween(window: GroundTruthWindow): DerivativeTicker[] {
+  return ticksBetween('derivativeTicker', window);
+}
+
+/** The liquidations of a symbol with exchange timestamp in [from, to). */
+export function liquidationsBetween(window: GroundTruthWindow): Liquidation[] {
+  return ticksBetween('liquidation', window);
 }
 
 /**

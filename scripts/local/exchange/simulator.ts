@@ -201,7 +201,13 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
   let refused = 0;
   let subscribes = 0;
   let framesSent = 0;
-  const framesByKind: Record<TickKind, number> = { trade: 0, bookTicker: 0, bookChange: 0 };
+  const framesByKind: Record<TickKind, number> = {
+    trade: 0,
+    bookTicker: 0,
+    bookChange: 0,
+    derivativeTicker: 0,
+    liquidation: 0,
+  };
   const snapshotLog: BookSnapshotRecord[] = [];
   let restRequests = 0;
   let stalledUntil = 0;
@@ -258,7 +264,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     sub.nextIndex = end;
     for (const tick of ticks) {
       const frame = JSON.stringify(conn.session.frame(tick));
-      const id = tick.kind === 'trade' ? tick.id : tick.updateId;
+      const id = tick.kind === 'trade' || tick.kind === 'liquidation' ? tick.id : tick.updateId;
       // Counted once the frame reached the socket: "sent" means written, not merely queued.
       conn.ws.send(frame, (error) => {
         if (error === undefined || error === null) recordSent(conn, sub.stream, tick.kind, tick.symbol, id);
