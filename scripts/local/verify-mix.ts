@@ -6,7 +6,7 @@ import { tickSource, type IdRange } from './exchange/ground-truth.ts';
 import type { SimulatedExchange } from './exchange/protocols.ts';
 import { KIND_OF_TYPE, mixStreams } from './stream-mix.ts';
 import type { DataType, StreamKey } from '../../functions/core/model/streams.ts';
-import { compareTrades, type TradeComparison } from './verify.ts';
+import { compareStreamType, type TypeComparison } from './verify-type.ts';
 
 /** The counts of one exchange and data type (`per_stream_type` in the summaries). */
 export interface StreamTypeCounts {
@@ -55,13 +55,7 @@ export function sentSoFar(stack: Stack): ExpectedStream[] {
 }
 
 function sentIds(stack: Stack, key: StreamKey): IdRange[] {
-  const exchange = key.exchange as SimulatedExchange;
-  switch (key.type) {
-    case 'trade':
-      return stack.simulator.sentTrades(key.symbol, exchange);
-    default:
-      throw new Error(`no ground-truth comparison for ${key.type} yet`);
-  }
+  return stack.simulator.sentIds(key.symbol, KIND_OF_TYPE[key.type], key.exchange as SimulatedExchange);
 }
 
 /** Exchange times (ms) of the first and the last tick the run expects on a stream; null: none sent. */
@@ -77,32 +71,12 @@ export function expectedSpanTs(stack: Stack, stream: ExpectedStream): { from: nu
 
 /** Compares every exchange and type of `expected` with the dedup views. */
 export async function compareMix(stack: Stack, expected: readonly ExpectedStream[]): Promise<MixComparison> {
-  const groups = new Map<string, { exchange: string; type: DataType; bySymbol: Record<string, IdRange[]> }>();
-  for (const s of expected) {
-    const group = groups.get(`${s.exchange}:${s.type}`) ?? {
-      exchange: s.exchange,
-      type: s.type,
-      bySymbol: {},
-    };
-    group.bySymbol[s.symbol] = s.range === null ? [] : [s.range];
-    groups.set(`${s.exchange}:${s.type}`, group);
-  }
-  const per: (StreamTypeCounts & Omit<TradeComparison, 'perSymbol'>)[] = [];
-  for (const { exchange, type, bySymbol } of groups.values()) {
-    {
-      const c = await compareTrades(
-        stack.warehouse,
-        stack.projectId,
-        stack.topology.dataset,
-        exchange,
-        bySymbol,
-      );
-      per.push({ exchange, type, ...c });
-    }
-  }
-  const total = (
-    key: 'sent' | 'stored' | 'missing' | 'duplicates' | 'rawDuplicates' | 'unexpected' | 'unexpectedLive',
-  ) => per.reduce((n, c) => n + c[key], 0);
+  const groups = new Map<string, ExpectedStream[]>();
+  for (const s of expected)
+    groups.set(`${s.exchange}:${s.type}`, [...(groups.get(`${s.exchange}:${s.type}`) ?? []), s]);
+  const per: TypeComparison[] = [];
+  for (const streams of groups.values()) per.push(await compareStreamType(stack, streams));
+  const total = (key: keyof Omit<TypeComparison, 'exchange' | 'type'>) => per.reduce((n, c) => n + c[key], 0);
   return {
     sent: total('sent'),
     stored: total('stored'),
