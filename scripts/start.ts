@@ -10,16 +10,11 @@ import { REPO_ROOT } from './local/service.ts';
 import { parseStartArgs, sayer } from './start/args.ts';
 import { finishLive, finishSimulated, SETTLE_MS, type FinishContext } from './start/finish.ts';
 import { statusReporter } from './start/status.ts';
-import { streamsConfigOf } from './local/stream-mix.ts';
+import { localBatchWaitMs, streamsConfigOf } from './local/stream-mix.ts';
 import { errorMessage } from '../functions/core/shared/errors.ts';
 
 const { duration, rate, seed, gapfillPeriodS, mix, json, live } = parseStartArgs();
 const say = sayer(json);
-/**
- * A batch waits up to 1 s (100 ms deployed): the mix has a dozen slow streams or more, and one message per
- * stream per second keeps the single local writer and its DuckDB warehouse ahead on a 2-core laptop.
- */
-const BATCH_WAIT_MS = 1000;
 
 const runId = `run_${new Date().toISOString().replace(/\D/g, '').slice(0, 14)}`;
 const workDir = join(REPO_ROOT, '.local', runId);
@@ -46,7 +41,7 @@ try {
     // 60 s is the job's own cron (`* * * * *`, as deployed); anything else overrides its period.
     scheduler: gapfillPeriodS === 60 ? {} : { periodMs: gapfillPeriodS * 1000 },
     live,
-    relayEnv: { BATCH_MAX_WAIT_MS: String(BATCH_WAIT_MS) },
+    relayEnv: { BATCH_MAX_WAIT_MS: String(localBatchWaitMs(mix)) },
   });
 } catch (error) {
   console.error(`the local cloud did not start: ${errorMessage(error)}`);

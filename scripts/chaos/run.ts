@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { streamId } from '../../functions/core/model/streams.ts';
 import { startStack, type Stack } from '../local/stack.ts';
 import { settleGapfill, waitForDrain } from '../local/settle.ts';
-import { mixStreams, type ExchangeStreams } from '../local/stream-mix.ts';
+import { localBatchWaitMs, mixStreams, type ExchangeStreams } from '../local/stream-mix.ts';
 import { compareMix, sentSoFar, type ExpectedStream } from '../local/verify-mix.ts';
 import { waitUntil } from '../local/verify.ts';
 import { injectFault, type ChaosContext, type FaultRecord } from './faults.ts';
@@ -75,6 +75,7 @@ export async function runScenario(options: ChaosOptions): Promise<ChaosResult> {
     seed: options.seed,
     ratePerSymbol: options.ratePerSymbol ?? 50,
     streams,
+    relayEnv: { BATCH_MAX_WAIT_MS: String(localBatchWaitMs(streams)) },
     ...(options.workDir ? { workDir: options.workDir } : {}),
     ...(privateEmulators ? {} : { emulators: options.emulators! }),
     gapfill: { settleMs: 2000, attemptTimeoutMs: 20_000, retryBaseMs: 500 },

@@ -125,6 +125,16 @@ export function streamsConfigOf(mix: readonly ExchangeStreams[]): string {
   return mix.map((m) => `${m.exchange}:${m.symbols.join(',')}:${m.types.join(',')}`).join(';');
 }
 
+/**
+ * How long the relay lets a batch wait (BATCH_MAX_WAIT_MS) in a local run of `mix`: 100 ms as deployed
+ * up to 3 streams, longer beyond so the mix sends about 30 messages per second. The Pub/Sub emulator
+ * pushes at most 2 messages at a time, 35-45 per second here (docs/RELIABILITY.md), and a dozen streams
+ * at 10 batches per second would outrun it for good.
+ */
+export function localBatchWaitMs(mix: readonly ExchangeStreams[]): number {
+  return Math.max(100, Math.ceil((mixStreams(mix).length * 1000) / 30));
+}
+
 /** One entry per stream of the mix. */
 export function mixStreams(mix: readonly ExchangeStreams[]): StreamKey[] {
   return mix.flatMap((m) =>
