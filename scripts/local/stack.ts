@@ -274,6 +274,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       // (the status lines then show it not ready); against the simulator it must be subscribed.
       ready: () =>
         httpOk(`${relayHealthUrl}/readyz`, (status) => (options.live ? status > 0 : status === 200)),
+      // Every stream of the mix must prove its subscription with data, the sparse ones (a liquidation every
+      // few seconds) and Binance's book (a REST snapshot first) included: more than the default 30 s on a
+      // loaded 2-core machine.
+      readyTimeoutMs: 60_000,
     });
     if (options.startRelay !== false) await relay.start();
     cleanup.push(() => relay.terminate());
