@@ -7,6 +7,7 @@ import type { SimulatedExchange } from './exchange/protocols.ts';
 import { KIND_OF_TYPE, mixStreams } from './stream-mix.ts';
 import type { DataType, StreamKey } from '../../functions/core/model/streams.ts';
 import { compareStreamType, type TypeComparison } from './verify-type.ts';
+import type { TradeComparison } from './verify.ts';
 
 /** The counts of one exchange and data type (`per_stream_type` in the summaries). */
 export interface StreamTypeCounts {
@@ -21,17 +22,8 @@ export interface StreamTypeCounts {
   readonly duplicates: number;
 }
 
-export interface MixComparison {
-  readonly sent: number;
-  readonly stored: number;
-  readonly missing: number;
-  readonly duplicates: number;
-  /** Extra copies in the raw tables (redeliveries that insertId dedup did not catch). */
-  readonly rawDuplicates: number;
-  /** Rows outside the expected ranges (backfilled ones are expected after the ground truth froze). */
-  readonly unexpected: number;
-  /** Live rows outside the expected ranges: the relay invented them (must be 0). */
-  readonly unexpectedLive: number;
+/** The run's totals over every exchange and type (same meanings as compareTrades'), and each one's counts. */
+export interface MixComparison extends Omit<TradeComparison, 'perSymbol'> {
   readonly perStreamType: readonly StreamTypeCounts[];
 }
 

@@ -8,18 +8,13 @@ import { mergeIdRanges, tickSource, type IdRange } from './exchange/ground-truth
 import type { SimulatedExchange } from './exchange/protocols.ts';
 import type { Stack } from './stack.ts';
 import { KIND_OF_TYPE } from './stream-mix.ts';
-import { compareTrades } from './verify.ts';
+import { compareTrades, type TradeComparison } from './verify.ts';
 import type { ExpectedStream, StreamTypeCounts } from './verify-mix.ts';
 
-/** The four counts of an exchange and type, and what judging a run needs besides. */
-export interface TypeComparison extends StreamTypeCounts {
-  /** Extra copies in the raw table (redeliveries that insertId dedup did not catch). */
-  readonly rawDuplicates: number;
-  /** Rows outside the expected ids or times (backfilled ones are expected after the ground truth froze). */
-  readonly unexpected: number;
-  /** Live rows outside them: the relay invented them (must be 0). */
-  readonly unexpectedLive: number;
-}
+/** The four counts of an exchange and type, and what judging a run needs besides (as compareTrades). */
+export interface TypeComparison
+  extends StreamTypeCounts,
+    Pick<TradeComparison, 'rawDuplicates' | 'unexpected' | 'unexpectedLive'> {}
 
 /** Row id codes of keyed ids by type (functions/core/model/row-id.ts), where the key can be a ground-truth id. */
 const KEY_CODE: Partial<Record<DataType, string>> = { book_ticker: 'q', liquidation: 'l' };

@@ -62,18 +62,19 @@ test('the plan is a function of the seed, and outages ask for private emulators'
   t.false(freezesEmulators(planScenario('relay-kill', 1, options)));
 });
 
-/** Every exchange and type of the mix has its entry in the result. */
-function checkMixed(t: ExecutionContext, result: ChaosResult): void {
+/** A scenario over the whole mix: checked as any, and every exchange and type has its entry. */
+async function chaosMixed(t: ExecutionContext, scenario: ScenarioName, seed: number): Promise<ChaosResult> {
+  const result = await chaos(t, scenario, seed, SHORT.durationMs, MIXED);
+  check(t, result);
   const want = MIXED.streams!.flatMap((m) => m.types.map((type) => `${m.exchange}:${type}`)).sort();
   t.deepEqual(result.per_stream_type.map((c) => `${c.exchange}:${c.type}`).sort(), want);
+  return result;
 }
 
 test.serial(
   'relay-kill: a relay killed with SIGKILL and restarted loses nothing on any exchange or type after the gap-filler',
   async (t) => {
-    const result = await chaos(t, 'relay-kill', 11, SHORT.durationMs, MIXED);
-    check(t, result);
-    checkMixed(t, result);
+    const result = await chaosMixed(t, 'relay-kill', 11);
     t.true(result.gaps > 0, 'the kill left a coverage hole');
     t.true(result.backfilled > 0, 'the hole was backfilled');
   },
@@ -104,9 +105,7 @@ test.serial('pubsub-outage: a frozen Pub/Sub loses nothing after the gap-filler'
 test.serial(
   'exchange-flaps: a disconnect storm on every exchange loses nothing of any type after the gap-filler',
   async (t) => {
-    const result = await chaos(t, 'exchange-flaps', 17, SHORT.durationMs, MIXED);
-    check(t, result);
-    checkMixed(t, result);
+    const result = await chaosMixed(t, 'exchange-flaps', 17);
     t.true(result.gaps > 0, 'the drops left coverage holes');
   },
 );
