@@ -82,6 +82,19 @@ class KeyTaggingMapper implements Mapper<Exchange, Keyed> {
   }
 }
 
+/** tardis-dev's normalizer of `type` with `field` set from the raw message by the exchange's key reader. */
+function keyedNormalizer(
+  type: DataType,
+  field: KeyField,
+  keyOf: (exchange: string) => (message: unknown) => string | number | undefined,
+): AnyMapperFactory {
+  return (exchange, local) =>
+    new KeyTaggingMapper(tardisNormalizer(exchange, type)(exchange, local), field, keyOf(exchange)) as Mapper<
+      Exchange,
+      NormalizedData
+    >;
+}
+
 /**
  * The normalizer of each data type for tardis-dev's normalized replays (history): the exchange's own
  * (adapters/tardis/exchanges.ts), with book tickers carrying the update id and derivative tickers their
@@ -90,24 +103,16 @@ class KeyTaggingMapper implements Mapper<Exchange, Keyed> {
  */
 export const TICK_NORMALIZERS: Readonly<Record<DataType, AnyMapperFactory>> = Object.freeze({
   trade: (exchange: Exchange, local: Date) => tardisNormalizer(exchange, 'trade')(exchange, local),
-  book_ticker: (exchange: Exchange, local: Date) => {
+  book_ticker: keyedNormalizer('book_ticker', 'updateId', (exchange) => {
     const read = updateIdReader(exchange);
-    const inner = tardisNormalizer(exchange, 'book_ticker')(exchange, local);
-    return new KeyTaggingMapper(inner, 'updateId', (m) => updateIdOf(read, m)) as Mapper<
-      Exchange,
-      NormalizedData
-    >;
-  },
+    return (message) => updateIdOf(read, message);
+  }),
   book_change: (exchange: Exchange, local: Date) =>
     tardisNormalizer(exchange, 'book_change')(exchange, local),
-  derivative_ticker: (exchange: Exchange, local: Date) => {
+  derivative_ticker: keyedNormalizer('derivative_ticker', 'eventKey', (exchange) => {
     const read = eventKeyReader(exchange);
-    const inner = tardisNormalizer(exchange, 'derivative_ticker')(exchange, local);
-    return new KeyTaggingMapper(inner, 'eventKey', (m) => eventKeyOf(read, m)) as Mapper<
-      Exchange,
-      NormalizedData
-    >;
-  },
+    return (message) => eventKeyOf(read, message);
+  }),
   liquidation: (exchange: Exchange, local: Date) =>
     tardisNormalizer(exchange, 'liquidation')(exchange, local),
 });

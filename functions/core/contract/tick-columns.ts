@@ -143,21 +143,9 @@ export class TickColumns {
         this.codes[i] = b.isSnapshot ? CHAR_1 : CHAR_0;
         break;
       }
-      case 'derivative_ticker': {
-        // NaN marks a field not known yet, as for a quote's empty side.
-        const d = tick as DerivativeTickerTick;
-        f[r] = d.lastPrice ?? Number.NaN;
-        f[r + 1] = d.openInterest ?? Number.NaN;
-        f[r + 2] = d.fundingRate ?? Number.NaN;
-        f[r + 3] = d.fundingTs ?? Number.NaN;
-        f[r + 4] = d.predictedFundingRate ?? Number.NaN;
-        f[r + 5] = d.indexPrice ?? Number.NaN;
-        f[r + 6] = d.markPrice ?? Number.NaN;
-        f[r + 7] = d.ts;
-        f[r + 8] = d.localTs;
-        this.keys[i] = d.eventKey ?? null;
+      case 'derivative_ticker':
+        this.keys[i] = writeTicker(f, r, tick as DerivativeTickerTick);
         break;
-      }
     }
     if (carriedRowId !== undefined) {
       this.hashed ??= new Array<string | null>(i).fill(null);
@@ -291,6 +279,20 @@ export class TickColumns {
     this.codes = codes;
     this.capacity = capacity;
   }
+}
+
+/** Writes a ticker's nine fields at `r` (NaN: not known yet, as a quote's empty side); returns its key. */
+function writeTicker(f: Float64Array, r: number, d: DerivativeTickerTick): string | null {
+  f[r] = d.lastPrice ?? Number.NaN;
+  f[r + 1] = d.openInterest ?? Number.NaN;
+  f[r + 2] = d.fundingRate ?? Number.NaN;
+  f[r + 3] = d.fundingTs ?? Number.NaN;
+  f[r + 4] = d.predictedFundingRate ?? Number.NaN;
+  f[r + 5] = d.indexPrice ?? Number.NaN;
+  f[r + 6] = d.markPrice ?? Number.NaN;
+  f[r + 7] = d.ts;
+  f[r + 8] = d.localTs;
+  return d.eventKey ?? null;
 }
 
 function grown(values: Float64Array, capacity: number): Float64Array<ArrayBuffer> {

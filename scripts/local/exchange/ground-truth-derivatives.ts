@@ -47,6 +47,11 @@ export interface Liquidation extends TickBase {
   readonly qty: string;
 }
 
+/** The fields every tick of a stream has. */
+function tickBase(ctx: SourceContext, index: number, timestamp: number, nonce: number): TickBase {
+  return { exchange: ctx.stream.exchange, symbol: ctx.symbol, index, timestamp, nonce };
+}
+
 /** `units` with its lowest digit's parity set by `index`, so consecutive ticks never repeat a value. */
 function alternating(units: number, index: number): number {
   return units - (units % 2) + (index % 2);
@@ -74,11 +79,7 @@ export function derivativeTicker(
   const funding = () => (rnd() % 4001) - 1000;
   return {
     kind: 'derivativeTicker',
-    exchange: ctx.stream.exchange,
-    symbol: ctx.symbol,
-    index,
-    timestamp,
-    nonce,
+    ...tickBase(ctx, index, timestamp, nonce),
     updateId: index + 1,
     markPrice: formatUnits(alternating(near(fine), index), priceDecimals + EXTRA_PRICE_DECIMALS),
     indexPrice: formatUnits(alternating(near(fine), index), priceDecimals + EXTRA_PRICE_DECIMALS),
@@ -107,11 +108,7 @@ export function liquidation(
   const meanLots = Math.max(1, Math.round(ctx.spec.meanQty * 10 ** ctx.spec.qtyDecimals));
   return {
     kind: 'liquidation',
-    exchange: ctx.stream.exchange,
-    symbol: ctx.symbol,
-    index,
-    timestamp,
-    nonce,
+    ...tickBase(ctx, index, timestamp, nonce),
     id: index + 1,
     side,
     price: formatUnits(Math.max(1, side === 'sell' ? mid - through : mid + through), ctx.spec.priceDecimals),

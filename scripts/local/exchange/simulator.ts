@@ -244,7 +244,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     record.framesSent++;
     record.framesByStream[stream] = (record.framesByStream[stream] ?? 0) + 1;
     appendId(((record.sent[kind] ??= {})[symbol] ??= []), id);
-    if (kind === 'bookTicker') return;
+    if (kind !== 'trade' && kind !== 'bookChange') return; // id runs: trades and book changes only
     const runs = ((kind === 'trade' ? record.trades : record.bookChanges)[symbol] ??= []);
     const last = runs.at(-1);
     if (last !== undefined && last.lastId + 1 === id) last.lastId = id;
