@@ -1,7 +1,9 @@
 // Compares one exchange and data type of a local run with the simulator's ground truth. Trades by their
 // contiguous ids (compareTrades); the other types by the ground-truth id when the exchange keys their row
 // ids with it (`binance:btcusdt:q:<update id>`), else by exchange time: every tick the ground truth
-// holds strictly inside the stream's first and last expected millisecond must be one row of the view.
+// holds strictly inside the stream's first and last expected millisecond must be one row of the view
+// (a derivative ticker: at least one row at its millisecond, as each channel that carries it, mark price,
+// ticker, polled open interest, is a row of its own).
 import { TABLE_FOR_TYPE, dedupViewName } from '../../functions/core/contract/schema.ts';
 import type { DataType } from '../../functions/core/model/streams.ts';
 import { mergeIdRanges, tickSource, type IdRange } from './exchange/ground-truth.ts';
@@ -99,6 +101,7 @@ async function compareStream(stack: Stack, stream: ExpectedStream): Promise<Stre
     `SELECT COUNT(*) AS total, COUNTIF(STARTS_WITH(row_id, @prefix) AND ${keyOf} IS NOT NULL) AS keyed, ` +
       `COUNTIF(${inIds}) AS in_ids, COUNTIF(source = 'live' AND NOT ${inIds}) AS live_out_ids, ` +
       `COUNTIF(${inTime}) AS in_time, ` +
+      `COUNT(DISTINCT CASE WHEN ${inTime} THEN UNIX_MILLIS(exchange_ts) END) AS in_time_ms, ` +
       `COUNTIF(source = 'live' AND (exchange_ts < @liveFrom OR exchange_ts >= @liveTo)) AS live_out_time ` +
       `FROM ${view} WHERE exchange = @exchange AND symbol = @symbol` +
       (stream.type === 'book_change' ? ' AND NOT is_snapshot' : ''),
@@ -127,6 +130,17 @@ async function compareStream(stack: Stack, stream: ExpectedStream): Promise<Stre
   }
   const firstIndex = source.indexAtOrAfter(from);
   const endIndex = source.indexAtOrAfter(to);
+  if (stream.type === 'derivative_ticker') {
+    const instants = new Set<number>();
+    for (let i = firstIndex; i < endIndex; i++) instants.add(source.timestampOf(i));
+    const stored = n('in_time_ms');
+    return {
+      sent: instants.size,
+      stored,
+      unexpected: n('total') - n('in_time'),
+      unexpectedLive: n('live_out_time'),
+    };
+  }
   const folded = foldedIntoSnapshots(stack, stream, { firstId: firstIndex + 1, lastId: endIndex });
   const sent = Math.max(0, endIndex - firstIndex - folded);
   return {
