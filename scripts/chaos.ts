@@ -7,17 +7,22 @@ import { parseArgs } from 'node:util';
 import { isScenario, SCENARIOS } from './chaos/plan.ts';
 import { runScenario } from './chaos/run.ts';
 import { REPO_ROOT } from './local/service.ts';
+import { defaultMix, mixFromFlags, streamsConfigOf, type ExchangeStreams } from './local/stream-mix.ts';
 import { errorMessage } from '../functions/core/shared/errors.ts';
 
-const HELP = `usage: npm run chaos -- --scenario NAME [--seed N] [--duration S] [--json]
+const HELP = `usage: npm run chaos -- --scenario NAME [--seed N] [--duration S] [--exchanges a,b] [--types t1,t2] [--json]
 
   --scenario NAME  ${SCENARIOS.join(' | ')}
   --seed N         seeds the fault schedule and the simulated market (default 1)
   --duration S     length of the fault phase in seconds (default 30; 150 for all); a fault that
                    needs longer (a 15 s outage) extends it
   --outage S       how long firestore-outage / pubsub-outage freeze the emulator (default 15)
-  --rate N         trades per second per symbol (default 50)
-  --symbols L      comma-separated symbols (default btcusdt,ethusdt,solusdt)
+  --exchanges L    comma-separated exchanges (default: every exchange the simulator plays)
+  --types L        comma-separated data types (default: every type each exchange offers)
+  --symbols L      comma-separated symbols, each to the exchanges whose shape fits it (default: one
+                   per exchange); --exchanges binance --types trade --symbols btcusdt,ethusdt,solusdt
+                   is the Binance-only run of docs/RELIABILITY.md's older figures
+  --rate N         ticks per second per symbol and data type (default 50)
   --json           progress lines as JSON too
 
 The last line is always one JSON object: {scenario, seed, sent, stored_unique, missing,
@@ -30,7 +35,9 @@ const { values } = parseArgs({
     duration: { type: 'string' },
     outage: { type: 'string', default: '15' },
     rate: { type: 'string', default: '50' },
-    symbols: { type: 'string', default: 'btcusdt,ethusdt,solusdt' },
+    exchanges: { type: 'string' },
+    types: { type: 'string' },
+    symbols: { type: 'string' },
     json: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
@@ -58,10 +65,13 @@ const seed = Math.floor(number('seed', values.seed, 1, 2 ** 31));
 const duration = number('duration', values.duration ?? (scenario === 'all' ? '150' : '30'), 5, 3600);
 const outage = number('outage', values.outage, 1, 600);
 const rate = number('rate', values.rate, 1, 1000);
-const symbols = values.symbols
-  .split(',')
-  .map((s) => s.trim().toLowerCase())
-  .filter(Boolean);
+let streams: ExchangeStreams[];
+try {
+  const { exchanges, types, symbols } = values;
+  streams = mixFromFlags(defaultMix(), { exchanges, types, symbols });
+} catch (error) {
+  fail(errorMessage(error));
+}
 const json = values.json;
 
 const say = (message: string, fields: Record<string, unknown> = {}): void => {
@@ -76,7 +86,7 @@ const say = (message: string, fields: Record<string, unknown> = {}): void => {
 
 const workDir = join(REPO_ROOT, '.local', `chaos_${scenario}_${seed}_${Date.now().toString(36)}`);
 mkdirSync(workDir, { recursive: true });
-say('chaos run', { scenario, seed, durationS: duration, workDir });
+say('chaos run', { scenario, seed, durationS: duration, streams: streamsConfigOf(streams), workDir });
 
 let interrupted = false;
 const onSignal = (signal: NodeJS.Signals) => {
@@ -94,7 +104,7 @@ try {
     durationMs: duration * 1000,
     outageMs: outage * 1000,
     ratePerSymbol: rate,
-    symbols,
+    streams,
     workDir,
     log: say,
   });

@@ -17,7 +17,6 @@ export interface ChaosContext {
   /** Relay instances the harness started; stopped with the run. */
   readonly extraRelays: ServiceProcess[];
   readonly rss: RssSampler;
-  readonly symbols: readonly string[];
   readonly seed: number;
   /** Builds the run's poison messages, every one distinct. */
   readonly poison: PoisonSource;

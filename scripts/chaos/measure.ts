@@ -1,12 +1,15 @@
 // What a chaos run measures once the gap-filler has settled: recovery time per fault, the longest span
 // not recorded live (from the gap ledger and from the trade ids), backfilled rows and poison handling.
 // All from the warehouse and the ledger after the fact, so measuring never disturbs the run.
+import { TABLE_FOR_TYPE } from '../../functions/core/contract/schema.ts';
+import { streamId } from '../../functions/core/model/streams.ts';
 import { mergeIntervals, type Interval } from '../../functions/core/shared/intervals.ts';
 import { tickSource, type IdRange } from '../local/exchange/ground-truth.ts';
+import type { SimulatedExchange } from '../local/exchange/protocols.ts';
 import type { Stack } from '../local/stack.ts';
+import { mixStreams } from '../local/stream-mix.ts';
+import { expectedSpanTs, type ExpectedStream } from '../local/verify-mix.ts';
 import type { FaultRecord } from './faults.ts';
-
-const EXCHANGE = 'binance';
 
 function table(stack: Stack, name: string): string {
   return `\`${stack.projectId}.${stack.topology.dataset}.${name}\``;
@@ -14,30 +17,39 @@ function table(stack: Stack, name: string): string {
 
 export interface FaultOutcome extends FaultRecord {
   /**
-   * Recovery time: from the fault's end to the earliest `ingested_at` of a live row (raw table,
-   * source = 'live') whose exchange_ts is at or after the fault's end, taken over the affected streams
-   * (every stream: all faults here hit the whole exchange or the whole pipeline) as the slowest stream.
+   * Recovery time: from the fault's end to the earliest `ingested_at` of a live row (raw tables,
+   * source = 'live') whose exchange_ts is at or after the fault's end, taken over every stream of the
+   * run's mix (all faults here hit every exchange or the whole pipeline) as the slowest stream.
    * null when some stream never recovered.
    */
   readonly rtoMs: number | null;
 }
 
-export async function recoveryTimes(
-  stack: Stack,
-  symbols: readonly string[],
-  faults: readonly FaultRecord[],
-): Promise<FaultOutcome[]> {
+/**
+ * Per stream id, the earliest `ingested_at` (ms) of a live row with exchange time at or after `since`:
+ * one query per data type's raw table. A stream without such a row is absent.
+ */
+export async function firstLiveSince(stack: Stack, since: number): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const type of new Set(stack.streams.flatMap((m) => m.types))) {
+    const rows = await stack.warehouse.query<{ exchange: string; symbol: string; t: number }>(
+      `SELECT exchange, symbol, MIN(UNIX_MILLIS(ingested_at)) AS t FROM ${table(stack, TABLE_FOR_TYPE[type])} ` +
+        `WHERE source = 'live' AND exchange_ts >= @since GROUP BY exchange, symbol`,
+      { since: new Date(since) },
+    );
+    for (const r of rows) out.set(streamId({ exchange: r.exchange, symbol: r.symbol, type }), Number(r.t));
+  }
+  return out;
+}
+
+export async function recoveryTimes(stack: Stack, faults: readonly FaultRecord[]): Promise<FaultOutcome[]> {
+  const streams = mixStreams(stack.streams).map(streamId);
   const out: FaultOutcome[] = [];
   for (const fault of faults) {
-    const rows = await stack.warehouse.query<{ symbol: string; t: number }>(
-      `SELECT symbol, MIN(UNIX_MILLIS(ingested_at)) AS t FROM ${table(stack, 'trades')} ` +
-        `WHERE exchange = @exchange AND source = 'live' AND exchange_ts >= @end GROUP BY symbol`,
-      { exchange: EXCHANGE, end: new Date(fault.end) },
-    );
-    const first = new Map(rows.map((r) => [r.symbol, Number(r.t)]));
+    const first = await firstLiveSince(stack, fault.end);
     let worst: number | null = 0;
-    for (const symbol of symbols) {
-      const t = first.get(symbol);
+    for (const stream of streams) {
+      const t = first.get(stream);
       if (t === undefined) worst = null;
       else if (worst !== null) worst = Math.max(worst, t - fault.end);
     }
@@ -49,27 +61,25 @@ export async function recoveryTimes(
 /**
  * The longest coverage hole the gap ledger recorded for any stream (gaps of one stream merged, since a
  * hole can be recorded in pieces), clipped to the run: from `runFrom` to the exchange time of the
- * symbol's last trade sent. (Once the ground truth is frozen no message arrives, so the relay's coverage
+ * stream's last tick sent. (Once the ground truth is frozen no message arrives, so the relay's coverage
  * stops at its last message and the time after it becomes a hole too; that hole is not the run's.)
  * This is the run's recovery point objective as the pipeline itself saw it.
  */
 export async function ledgerRpo(
   stack: Stack,
   runFrom: number,
-  expected: Readonly<Record<string, IdRange>>,
+  expected: readonly ExpectedStream[],
 ): Promise<{ rpoMs: number; gaps: number }> {
   const gaps = await stack.ledger.list();
+  const lastTs = new Map(expected.map((s) => [streamId(s), expectedSpanTs(stack, s)?.to]));
   const byStream = new Map<string, Interval[]>();
   for (const gap of gaps) {
-    const range = expected[gap.stream.symbol];
-    if (range === undefined) continue;
-    const lastTs = tickSource('trade', stack.simulator.groundTruth(gap.stream.symbol)).timestampOf(
-      range.lastId - 1,
-    );
+    const key = streamId(gap.stream);
+    const last = lastTs.get(key);
+    if (last === undefined) continue;
     const from = Math.max(gap.from, runFrom);
-    const to = Math.min(gap.to, lastTs);
+    const to = Math.min(gap.to, last);
     if (to <= from) continue;
-    const key = `${gap.stream.exchange}:${gap.stream.symbol}:${gap.stream.type}`;
     byStream.set(key, [...(byStream.get(key) ?? []), { from, to }]);
   }
   let rpoMs = 0;
@@ -84,30 +94,34 @@ export async function ledgerRpo(
 }
 
 /**
- * The longest run of expected trades that no live row holds, as the exchange-time span from the first
- * to the last missing trade (ground truth timestamps); 0 when live ingestion missed nothing.
+ * The longest run of expected trades (of any exchange of the mix) that no live row holds, as the
+ * exchange-time span from the first to the last missing trade (ground truth timestamps); 0 when live
+ * ingestion missed nothing. Trades, because their ids are contiguous: a missing one is visible.
  */
 export async function liveMissingSpan(
   stack: Stack,
-  expected: Readonly<Record<string, IdRange>>,
+  expected: readonly ExpectedStream[],
 ): Promise<{ spanMs: number; missingLive: number }> {
   let spanMs = 0;
   let missingLive = 0;
-  for (const [symbol, range] of Object.entries(expected)) {
-    const source = tickSource('trade', stack.simulator.groundTruth(symbol));
+  for (const stream of expected) {
+    const range = stream.range;
+    if (stream.type !== 'trade' || range === null) continue;
+    const { exchange, symbol } = stream;
+    const source = tickSource('trade', stack.simulator.groundTruth(symbol, exchange as SimulatedExchange));
     const ts = (id: number) => source.timestampOf(id - 1);
+    const params = { exchange, symbol, first: range.firstId, last: range.lastId };
+    const live =
+      `FROM ${table(stack, 'trades')} WHERE exchange = @exchange AND symbol = @symbol AND source = 'live' ` +
+      `AND CAST(trade_id AS INT64) BETWEEN @first AND @last`;
     const runs = await stack.warehouse.query<{ p: number | null; q: number }>(
       `SELECT p, q FROM (SELECT id AS q, LAG(id) OVER (ORDER BY id) AS p FROM (` +
-        `SELECT DISTINCT CAST(trade_id AS INT64) AS id FROM ${table(stack, 'trades')} ` +
-        `WHERE exchange = @exchange AND symbol = @symbol AND source = 'live' ` +
-        `AND CAST(trade_id AS INT64) BETWEEN @first AND @last)) WHERE p IS NULL OR q - p > 1`,
-      { exchange: EXCHANGE, symbol, first: range.firstId, last: range.lastId },
+        `SELECT DISTINCT CAST(trade_id AS INT64) AS id ${live})) WHERE p IS NULL OR q - p > 1`,
+      params,
     );
     const [bounds] = await stack.warehouse.query<{ hi: number | null }>(
-      `SELECT MAX(CAST(trade_id AS INT64)) AS hi FROM ${table(stack, 'trades')} ` +
-        `WHERE exchange = @exchange AND symbol = @symbol AND source = 'live' ` +
-        `AND CAST(trade_id AS INT64) BETWEEN @first AND @last`,
-      { exchange: EXCHANGE, symbol, first: range.firstId, last: range.lastId },
+      `SELECT MAX(CAST(trade_id AS INT64)) AS hi ${live}`,
+      params,
     );
     const missing: IdRange[] = [];
     for (const run of runs) {
@@ -127,24 +141,26 @@ export async function liveMissingSpan(
   return { spanMs, missingLive };
 }
 
-/** Backfilled rows the dedup view serves within the run's id ranges, and live rows outside them. */
-export async function viewSources(
-  stack: Stack,
-  expected: Readonly<Record<string, IdRange>>,
-): Promise<{ backfilled: number; liveOutsideRange: number }> {
+/** Backfilled rows the dedup views serve within the run (each stream's first to last expected tick). */
+export async function backfilledRows(stack: Stack, expected: readonly ExpectedStream[]): Promise<number> {
   let backfilled = 0;
-  let liveOutsideRange = 0;
-  for (const [symbol, range] of Object.entries(expected)) {
-    const [row] = await stack.warehouse.query<{ b: number; o: number }>(
-      `SELECT COUNTIF(source = 'backfill' AND CAST(trade_id AS INT64) BETWEEN @first AND @last) AS b, ` +
-        `COUNTIF(source = 'live' AND CAST(trade_id AS INT64) NOT BETWEEN @first AND @last) AS o ` +
-        `FROM ${table(stack, 'trades_dedup')} WHERE exchange = @exchange AND symbol = @symbol`,
-      { exchange: EXCHANGE, symbol, first: range.firstId, last: range.lastId },
+  for (const stream of expected) {
+    const span = expectedSpanTs(stack, stream);
+    if (span === null) continue;
+    const [row] = await stack.warehouse.query<{ b: number }>(
+      `SELECT COUNT(*) AS b FROM ${table(stack, `${TABLE_FOR_TYPE[stream.type]}_dedup`)} ` +
+        `WHERE exchange = @exchange AND symbol = @symbol AND source = 'backfill' ` +
+        `AND exchange_ts >= @from AND exchange_ts < @to`,
+      {
+        exchange: stream.exchange,
+        symbol: stream.symbol,
+        from: new Date(span.from),
+        to: new Date(span.to + 1),
+      },
     );
     backfilled += Number(row?.b ?? 0);
-    liveOutsideRange += Number(row?.o ?? 0);
   }
-  return { backfilled, liveOutsideRange };
+  return backfilled;
 }
 
 /** How many of the published poison messages the quarantine holds, and tick rows they left (must be 0). */

@@ -1,11 +1,10 @@
 // What one chaos run reports (the last JSON line of `npm run chaos`): measured from the warehouse, the
 // gap ledger and the harness once the gap-filler has settled.
 import { loadavg } from 'node:os';
-import type { IdRange } from '../local/exchange/ground-truth.ts';
 import type { Stack } from '../local/stack.ts';
-import type { TradeComparison } from '../local/verify.ts';
+import type { ExpectedStream, MixComparison, StreamTypeCounts } from '../local/verify-mix.ts';
 import type { ChaosContext, FaultRecord } from './faults.ts';
-import { ledgerRpo, liveMissingSpan, poisonOutcome, recoveryTimes, viewSources } from './measure.ts';
+import { backfilledRows, ledgerRpo, liveMissingSpan, poisonOutcome, recoveryTimes } from './measure.ts';
 import type { Plan, ScenarioName } from './plan.ts';
 
 export interface FaultSummary {
@@ -24,11 +23,14 @@ export interface ChaosResult {
   readonly stored_unique: number;
   readonly missing: number;
   readonly duplicates_in_views: number;
+  /** The same four counts per exchange and data type of the run's mix. */
+  readonly per_stream_type: readonly StreamTypeCounts[];
   readonly raw_duplicates: number;
   /** Slowest recovery over all faults (see FaultOutcome.rtoMs); null when a stream never recovered. */
   readonly rto_ms: number | null;
   /** Longest coverage hole in the gap ledger (merged per stream), clipped to the run window. */
   readonly rpo_ms: number;
+  /** Backfilled rows the dedup views serve within the run, every exchange and type. */
   readonly backfilled: number;
   readonly max_rss_mb: number;
   /** Longest exchange-time span of trades no live row holds (what the backfill had to supply). */
@@ -58,25 +60,20 @@ export interface RunFacts {
   readonly phaseStart: number;
   readonly loadAtStart: number;
   readonly records: readonly FaultRecord[];
-  readonly expected: Record<string, IdRange>;
-  readonly settle: { settled: boolean; runs: number; result: TradeComparison };
+  readonly expected: readonly ExpectedStream[];
+  readonly settle: { settled: boolean; runs: number; result: MixComparison };
   readonly timings: Record<string, number>;
   readonly lap: (stage: string) => void;
 }
 
 /** Logs the gaps, measures recovery, RPO, sources and poison, and judges the run. */
-export async function measureRun(
-  stack: Stack,
-  ctx: ChaosContext,
-  symbols: readonly string[],
-  facts: RunFacts,
-): Promise<ChaosResult> {
+export async function measureRun(stack: Stack, ctx: ChaosContext, facts: RunFacts): Promise<ChaosResult> {
   const { plan, startedAt, runFrom, phaseStart, loadAtStart, records, expected, settle, timings, lap } =
     facts;
   const log = ctx.log;
   for (const gap of await stack.ledger.list()) {
     log('gap', {
-      stream: gap.stream.symbol,
+      stream: `${gap.stream.exchange}:${gap.stream.symbol}:${gap.stream.type}`,
       fromMs: gap.from - phaseStart,
       lengthMs: gap.to - gap.from,
       by: gap.detectedBy,
@@ -84,10 +81,10 @@ export async function measureRun(
       rows: gap.rowsBackfilled,
     });
   }
-  const outcomes = await recoveryTimes(stack, symbols, records);
+  const outcomes = await recoveryTimes(stack, records);
   const rpo = await ledgerRpo(stack, runFrom, expected);
   const live = await liveMissingSpan(stack, expected);
-  const sources = await viewSources(stack, expected);
+  const backfilled = await backfilledRows(stack, expected);
   const poison = ctx.poisonIds.length > 0 ? await poisonOutcome(stack, ctx.poisonIds) : undefined;
   ctx.rss.stop();
   lap('measure');
@@ -100,7 +97,7 @@ export async function measureRun(
     recovered &&
     result.missing === 0 &&
     result.duplicates === 0 &&
-    sources.liveOutsideRange === 0 &&
+    result.unexpectedLive === 0 &&
     (poison === undefined || (poison.quarantined === poison.published && poison.tickRows === 0));
   return {
     scenario: plan.scenario,
@@ -109,17 +106,18 @@ export async function measureRun(
     stored_unique: result.stored,
     missing: result.missing,
     duplicates_in_views: result.duplicates,
+    per_stream_type: result.perStreamType,
     raw_duplicates: result.rawDuplicates,
     rto_ms: rto,
     rpo_ms: rpo.rpoMs,
-    backfilled: sources.backfilled,
+    backfilled,
     max_rss_mb: ctx.rss.peakMb,
     rpo_live_span_ms: live.spanMs,
     missing_live: live.missingLive,
     gaps: rpo.gaps,
     gapfill_runs: settle.runs,
     settled: settle.settled,
-    unexpected_live: sources.liveOutsideRange,
+    unexpected_live: result.unexpectedLive,
     ...(poison ? { poison } : {}),
     faults: outcomes.map((o) => ({
       kind: o.kind,

@@ -3,13 +3,16 @@
 // views with the simulator's ground truth. Used by `npm run chaos` and test/system/chaos.test.ts.
 import { loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { IdRange } from '../local/exchange/ground-truth.ts';
+import { streamId } from '../../functions/core/model/streams.ts';
 import { startStack, type Stack } from '../local/stack.ts';
 import { settleGapfill, waitForDrain } from '../local/settle.ts';
-import { compareTrades, waitUntil } from '../local/verify.ts';
+import { localBatchWaitMs, mixStreams, type ExchangeStreams } from '../local/stream-mix.ts';
+import { compareMix, sentSoFar, type ExpectedStream } from '../local/verify-mix.ts';
+import { waitUntil } from '../local/verify.ts';
 import { injectFault, type ChaosContext, type FaultRecord } from './faults.ts';
 import { freezesEmulators, planScenario, type Plan, type ScenarioName } from './plan.ts';
 import { PoisonSource } from './poison.ts';
+import { firstLiveSince } from './measure.ts';
 import { measureRun, type ChaosResult } from './result.ts';
 import { RssSampler } from './rss.ts';
 
@@ -22,8 +25,13 @@ export interface ChaosOptions {
   readonly durationMs: number;
   /** How long an emulator outage lasts. */
   readonly outageMs?: number;
+  /** Ticks per second per symbol and data type. */
   readonly ratePerSymbol?: number;
-  readonly symbols?: readonly string[];
+  /**
+   * What the run records (scripts/local/stream-mix.ts; `defaultMix()` is every exchange and type).
+   * Default: Binance trades of btcusdt, ethusdt and solusdt.
+   */
+  readonly streams?: readonly ExchangeStreams[];
   /** A running emulator pair to use; ignored (a private pair is started) when the plan freezes one. */
   readonly emulators?: { readonly pubsub: string; readonly firestore: string };
   readonly warmupMs?: number;
@@ -39,12 +47,16 @@ export interface ChaosOptions {
   readonly log?: (message: string, fields?: Record<string, unknown>) => void;
 }
 
-const DEFAULT_SYMBOLS = ['btcusdt', 'ethusdt', 'solusdt'];
+const DEFAULT_STREAMS: readonly ExchangeStreams[] = [
+  { exchange: 'binance', symbols: ['btcusdt', 'ethusdt', 'solusdt'], types: ['trade'] },
+];
 
 export async function runScenario(options: ChaosOptions): Promise<ChaosResult> {
   const startedAt = Date.now();
   const log = options.log ?? (() => undefined);
-  const symbols = (options.symbols ?? DEFAULT_SYMBOLS).map((s) => s.toLowerCase());
+  const streams = options.streams ?? DEFAULT_STREAMS;
+  // Poison claims Binance trade streams (any symbol of the mix's Binance, else btcusdt).
+  const poisonSymbols = streams.find((m) => m.exchange === 'binance')?.symbols ?? ['btcusdt'];
   const plan = planScenario(options.scenario, options.seed, {
     durationMs: options.durationMs,
     outageMs: options.outageMs ?? 15_000,
@@ -62,7 +74,8 @@ export async function runScenario(options: ChaosOptions): Promise<ChaosResult> {
     suffix: `chaos_${options.scenario.replace(/-/g, '_')}_${options.seed}_${startedAt.toString(36)}`,
     seed: options.seed,
     ratePerSymbol: options.ratePerSymbol ?? 50,
-    symbols,
+    streams,
+    relayEnv: { BATCH_MAX_WAIT_MS: String(localBatchWaitMs(streams)) },
     ...(options.workDir ? { workDir: options.workDir } : {}),
     ...(privateEmulators ? {} : { emulators: options.emulators! }),
     gapfill: { settleMs: 2000, attemptTimeoutMs: 20_000, retryBaseMs: 500 },
@@ -75,14 +88,13 @@ export async function runScenario(options: ChaosOptions): Promise<ChaosResult> {
     relay: stack.relay,
     extraRelays: [],
     rss,
-    symbols,
     seed: options.seed,
-    poison: new PoisonSource(options.seed, symbols),
+    poison: new PoisonSource(options.seed, poisonSymbols),
     poisonIds: [],
     log,
   };
   try {
-    return await drive(stack, ctx, plan, options, symbols, startedAt);
+    return await drive(stack, ctx, plan, options, startedAt);
   } finally {
     rss.stop();
     stack.thawEmulator('pubsub');
@@ -98,7 +110,6 @@ async function drive(
   ctx: ChaosContext,
   plan: Plan,
   options: ChaosOptions,
-  symbols: readonly string[],
   startedAt: number,
 ): Promise<ChaosResult> {
   const log = ctx.log;
@@ -113,9 +124,10 @@ async function drive(
     mark = now;
   };
   // Warm up: every stream committed live data, then a little steady traffic.
-  const flowing = await flowingSince(stack, symbols, runFrom, 60_000);
+  // A bound, not a wait: a dozen streams on a loaded 2-core machine can take a minute to show up.
+  const flowing = await flowingSince(stack, runFrom, 120_000);
   if (!flowing)
-    throw new Error(`no live data committed within 60 s of start; relay log: ${stack.relay.tail()}`);
+    throw new Error(`no live data committed within 120 s of start; relay log: ${stack.relay.tail()}`);
   await sleep(options.warmupMs ?? 2_000);
   lap('warmup');
 
@@ -136,19 +148,17 @@ async function drive(
 
   // Recovery: live data committed again on every stream after the last fault, then steady traffic.
   const lastEnd = Math.max(phaseStart, ...records.map((r) => r.end));
-  const flowingAgain = await flowingSince(stack, symbols, lastEnd, options.recoveryTimeoutMs ?? 60_000);
+  const flowingAgain = await flowingSince(stack, lastEnd, options.recoveryTimeoutMs ?? 60_000);
   log('recovered', { flowingAgain, sinceLastFaultMs: Date.now() - lastEnd });
   await sleep(options.tailMs ?? 2_000);
   lap('recovery');
 
-  const expected = await freezeGroundTruth(stack, symbols);
-  const expectedRanges = Object.fromEntries(Object.entries(expected).map(([s, r]) => [s, [r]]));
-  const compare = () =>
-    compareTrades(stack.warehouse, stack.projectId, stack.topology.dataset, 'binance', expectedRanges);
+  const expected = await freezeGroundTruth(stack);
+  const compare = () => compareMix(stack, expected);
 
   // Let everything in flight land before the gap-filler judges: a batch still queued in Pub/Sub is not
   // a hole, and backfilling it would overstate the RPO.
-  const drained = await waitForDrain(stack, expected, compare, options.drainTimeoutMs ?? 60_000);
+  const drained = await waitForDrain(stack, compare, options.drainTimeoutMs ?? 60_000);
   log('drained', drained);
   await sleep(2_500); // the gap-filler judges only time older than its settle window (2 s)
   lap('drain');
@@ -157,7 +167,7 @@ async function drive(
   log('gap-filler settled', { settled: settle.settled, runs: settle.runs, missing: settle.result.missing });
   lap('gapfill');
 
-  return measureRun(stack, ctx, symbols, {
+  return measureRun(stack, ctx, {
     plan,
     startedAt,
     runFrom,
@@ -171,38 +181,24 @@ async function drive(
   });
 }
 
-/**
- * Freezes the ground truth (no more frames, sockets stay open) and returns the trade ids each symbol was sent.
- */
-async function freezeGroundTruth(stack: Stack, symbols: readonly string[]): Promise<Record<string, IdRange>> {
-  // Freeze the ground truth: no more frames (sockets stay open). Frames whose write completes just
-  // after the stall are still recorded, so read the ranges once writes have settled.
+/** Freezes the ground truth (no more frames, sockets stay open) and returns what each stream was sent. */
+async function freezeGroundTruth(stack: Stack): Promise<ExpectedStream[]> {
   stack.simulator.stall(24 * 3600_000, 'drop');
+  // Frames whose write completes just after the stall are still recorded: read once writes have settled.
   await sleep(500);
-  const expected: Record<string, IdRange> = {};
-  for (const symbol of symbols) {
-    const ranges = stack.simulator.sentTrades(symbol);
-    if (ranges.length === 0) throw new Error(`the simulator sent no trade of ${symbol}`);
-    expected[symbol] = { firstId: ranges[0]!.firstId, lastId: ranges[ranges.length - 1]!.lastId };
-  }
+  const expected = sentSoFar(stack);
+  const silent = expected.filter((s) => s.range === null).map(streamId);
+  if (silent.length > 0) throw new Error(`the simulator sent nothing on ${silent.join(', ')}`);
   return expected;
 }
 
-/** Waits until every symbol has a live row committed with exchange time at or after `since`. */
-async function flowingSince(
-  stack: Stack,
-  symbols: readonly string[],
-  since: number,
-  timeoutMs: number,
-): Promise<boolean> {
-  const raw = `\`${stack.projectId}.${stack.topology.dataset}.trades\``;
+/** Waits until every stream of the mix has a live row committed with exchange time at or after `since`. */
+async function flowingSince(stack: Stack, since: number, timeoutMs: number): Promise<boolean> {
+  const streams = mixStreams(stack.streams).map(streamId);
   return waitUntil(
     async () => {
-      const rows = await stack.warehouse.query<{ symbol: string }>(
-        `SELECT DISTINCT symbol FROM ${raw} WHERE exchange = 'binance' AND source = 'live' AND exchange_ts >= @since`,
-        { since: new Date(since) },
-      );
-      return symbols.every((s) => rows.some((r) => r.symbol === s));
+      const first = await firstLiveSince(stack, since);
+      return streams.every((s) => first.has(s));
     },
     timeoutMs,
     1_000,

@@ -2,28 +2,26 @@
 // is not a hole), then the gap-filler runs as Cloud Scheduler would until nothing is open or missing.
 // Used by `npm start --duration`, the chaos runs and the end-to-end benchmark.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { tickSource, type IdRange } from './exchange/ground-truth.ts';
 import type { Stack } from './stack.ts';
-import { waitUntil, type TradeComparison } from './verify.ts';
+import { waitUntil } from './verify.ts';
+
+/** What settling reads of a comparison with the ground truth. */
+export interface Progress {
+  readonly stored: number;
+  readonly missing: number;
+}
 
 /**
- * Waits until nothing is missing, or until every stream's committed live coverage reaches its last
- * trade and the stored count has stopped moving (what is still missing then was lost, not delayed).
+ * Waits until nothing is missing, or until the stored count has stopped moving and every stream's
+ * committed live coverage reaches the newest tick the relay received on it (what is still missing then
+ * was lost, not delayed).
  */
 export async function waitForDrain(
   stack: Stack,
-  expected: Readonly<Record<string, IdRange>>,
-  compare: () => Promise<TradeComparison>,
+  compare: () => Promise<Progress>,
   timeoutMs: number,
 ): Promise<{ drained: boolean; missing: number; waitedMs: number }> {
   const started = Date.now();
-  const coverage = `\`${stack.projectId}.${stack.topology.dataset}.coverage_dedup\``;
-  const lastTs = Object.fromEntries(
-    Object.entries(expected).map(([symbol, range]) => [
-      symbol,
-      tickSource('trade', stack.simulator.groundTruth(symbol)).timestampOf(range.lastId - 1),
-    ]),
-  );
   let previous = -1;
   let stableSince = Date.now();
   let missing = -1;
@@ -38,13 +36,7 @@ export async function waitForDrain(
         return false;
       }
       if (Date.now() - stableSince < 1_500) return false;
-      const rows = await stack.warehouse.query<{ symbol: string; t: number }>(
-        `SELECT symbol, MAX(UNIX_MILLIS(window_to)) AS t FROM ${coverage} WHERE exchange = 'binance' ` +
-          `AND data_type = 'trade' AND source = 'live' GROUP BY symbol`,
-      );
-      return Object.entries(lastTs).every(([symbol, ts]) =>
-        rows.some((r) => r.symbol === symbol && Number(r.t) >= ts),
-      );
+      return relayCoverageCommitted(stack);
     },
     timeoutMs,
     500,
@@ -52,12 +44,33 @@ export async function waitForDrain(
   return { drained, missing, waitedMs: Date.now() - started };
 }
 
+/** Whether every stream's committed live coverage reaches the receive time of its newest tick. */
+async function relayCoverageCommitted(stack: Stack): Promise<boolean> {
+  const health = (await fetch(`${stack.relayHealthUrl}/healthz`).then((r) => r.json())) as {
+    streams?: { stream: string; lastTickAt: number | null }[];
+  };
+  const coverage = `\`${stack.projectId}.${stack.topology.dataset}.coverage_dedup\``;
+  const rows = await stack.warehouse.query<{
+    exchange: string;
+    symbol: string;
+    data_type: string;
+    t: number;
+  }>(
+    `SELECT exchange, symbol, data_type, MAX(UNIX_MILLIS(window_to)) AS t FROM ${coverage} ` +
+      `WHERE source = 'live' GROUP BY exchange, symbol, data_type`,
+  );
+  const committed = new Map(rows.map((r) => [`${r.exchange}:${r.symbol}:${r.data_type}`, Number(r.t)]));
+  return (health.streams ?? []).every(
+    (s) => s.lastTickAt === null || (committed.get(s.stream) ?? -1) >= s.lastTickAt,
+  );
+}
+
 /** Runs the gap-filler as Cloud Scheduler would until no gap is open and nothing is missing. */
-export async function settleGapfill(
+export async function settleGapfill<P extends Progress>(
   stack: Stack,
-  compare: () => Promise<TradeComparison>,
+  compare: () => Promise<P>,
   timeoutMs: number,
-): Promise<{ settled: boolean; runs: number; result: TradeComparison }> {
+): Promise<{ settled: boolean; runs: number; result: P }> {
   const deadline = Date.now() + timeoutMs;
   let runs = 0;
   for (;;) {

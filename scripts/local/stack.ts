@@ -24,6 +24,7 @@ import { freePort } from './free-port.ts';
 import { startSchedulerStandin, type SchedulerStandin } from './scheduler/server.ts';
 import { signalGroup } from './process-group.ts';
 import { httpOk, logPath, ServiceProcess } from './service.ts';
+import { streamsConfigOf, type ExchangeStreams } from './stream-mix.ts';
 
 export interface StackOptions {
   /** Makes every resource name unique ([a-z0-9_]). */
@@ -31,8 +32,11 @@ export interface StackOptions {
   readonly seed: number;
   /** Ticks per second per symbol per data type at the simulator. */
   readonly ratePerSymbol: number;
-  readonly symbols: readonly string[];
+  /** Binance symbols and types to record when `streams` is not given (types default: trade). */
+  readonly symbols?: readonly string[];
   readonly types?: readonly DataType[];
+  /** Exchanges, symbols and types to record (a mix: scripts/local/stream-mix.ts); overrides `symbols`. */
+  readonly streams?: readonly ExchangeStreams[];
   readonly projectId?: string;
   /** Logs and DuckDB file go here (default: a new temp dir). */
   readonly workDir?: string;
@@ -83,6 +87,8 @@ export interface Stack {
   readonly writerUrl: string;
   readonly relayHealthUrl: string;
   readonly streamsConfig: string;
+  /** What the relay records, by exchange. */
+  readonly streams: readonly ExchangeStreams[];
   /** Present when the stack runs the gap-filler. */
   readonly history: HistoryServer | undefined;
   readonly gapfill: ServiceProcess | undefined;
@@ -123,6 +129,16 @@ function firestoreAt(projectId: string, host: string): Firestore {
   }
 }
 
+/** `{PREFIX_<EXCHANGE>: url}`, the exchange upper case with dashes as underscores (`WSS_URL_BINANCE_FUTURES`). */
+function perExchangeEnv(prefix: string, urls: Readonly<Record<string, string>>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(urls).map(([exchange, url]) => [
+      `${prefix}_${exchange.toUpperCase().replace(/-/g, '_')}`,
+      url,
+    ]),
+  );
+}
+
 const FUNCTIONS_FRAMEWORK = 'node_modules/@google-cloud/functions-framework/build/src/main.js';
 
 export async function startStack(options: StackOptions): Promise<Stack> {
@@ -130,6 +146,15 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   process.env.METADATA_SERVER_DETECTION ??= 'none';
   const projectId = options.projectId ?? 'tickstream-local';
   const topology = isolatedTopology(options.suffix);
+  const streams: readonly ExchangeStreams[] = options.streams ?? [
+    {
+      exchange: 'binance',
+      symbols: (options.symbols ?? []).map((s) => s.toLowerCase()),
+      types: options.types ?? ['trade'],
+    },
+  ];
+  // The simulator and the history server play every symbol of every exchange (each on its own exchange).
+  const allSymbols = [...new Set(streams.flatMap((m) => m.symbols))];
   const workDir = options.workDir ?? mkdtempSync(join(tmpdir(), `tickstream-${options.suffix}-`));
   mkdirSync(workDir, { recursive: true });
   const cleanup: (() => Promise<unknown>)[] = [];
@@ -161,7 +186,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const simulator = await startSimulator({
       seed: options.seed,
       ratePerSymbol: options.ratePerSymbol,
-      symbols: options.symbols,
+      symbols: allSymbols,
     });
     cleanup.push(() => simulator.stop());
 
@@ -209,8 +234,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       ackDeadlineSeconds: 60,
     });
 
-    const symbols = options.symbols.map((s) => s.toLowerCase()).join(',');
-    const streamsConfig = `binance:${symbols}:${(options.types ?? ['trade']).join(',')}`;
+    const streamsConfig = streamsConfigOf(streams);
     // Completed with the gap-filler's and the scheduler's variables when they run.
     const opsEnv: Record<string, string> = {
       ...common,
@@ -233,10 +257,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         ...(options.live
           ? {}
           : {
-              WSS_URL_BINANCE: simulator.wsUrl,
-              WSS_URL_COINBASE: simulator.wsUrls.coinbase,
-              // Binance book_change needs a REST depth snapshot; the simulator serves it.
-              REST_URL_BINANCE: simulator.restUrl,
+              // tardis-dev's websocket override per simulated exchange, and the REST the feeds call
+              // (Binance depth snapshots...) where the simulator serves it.
+              ...perExchangeEnv('WSS_URL', simulator.wsUrls),
+              ...perExchangeEnv('REST_URL', simulator.restUrls),
             }),
         // The relay reads checkpoints at start and records startup gaps in the run's own ledger.
         CHECKPOINTS_COLLECTION: topology.checkpoints,
@@ -250,6 +274,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       // (the status lines then show it not ready); against the simulator it must be subscribed.
       ready: () =>
         httpOk(`${relayHealthUrl}/readyz`, (status) => (options.live ? status > 0 : status === 200)),
+      // Every stream of the mix must prove its subscription with data, the sparse ones (a liquidation every
+      // few seconds) and Binance's book (a REST snapshot first) included: more than the default 30 s on a
+      // loaded 2-core machine.
+      readyTimeoutMs: 60_000,
     });
     if (options.startRelay !== false) await relay.start();
     cleanup.push(() => relay.terminate());
@@ -267,7 +295,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         const h = await startHistoryServer({
           seed: options.seed,
           ratePerSymbol: options.ratePerSymbol,
-          symbols: options.symbols,
+          symbols: allSymbols,
           apiKey,
           availabilityDelayMs: options.gapfill.availabilityDelayMs ?? 0,
         });
@@ -378,6 +406,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       writerUrl,
       relayHealthUrl,
       streamsConfig,
+      streams,
       history,
       gapfill,
       ledger: new FirestoreGapLedger(firestore, topology.gaps),

@@ -1,18 +1,21 @@
 // The README's first command, run the way a user runs it: `npm start -- --duration S --json` starts the
 // whole local pipeline (its own emulators, stand-ins, simulator, relay, writer, gap-filler under the
-// Scheduler stand-in), prints status lines, then verifies the warehouse against the ground truth.
+// Scheduler stand-in) on every exchange and data type the registries offer, prints status lines, then
+// verifies every dedup view against the ground truth.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import test from 'ava';
 import { signalGroup } from '../../scripts/local/process-group.ts';
 import { REPO_ROOT } from '../../scripts/local/service.ts';
+import { defaultMix } from '../../scripts/local/stream-mix.ts';
 
-const SYMBOLS = ['btcusdt', 'ethusdt'];
-
-test('npm start --duration runs the pipeline, reports per-stream status and ends with nothing missing', async (t) => {
+test('npm start --duration records every exchange and type of the registries, reports each, and ends with nothing missing', async (t) => {
   t.timeout(400_000);
-  const args = ['--duration', '10', '--json', '--rate', '40', '--symbols', SYMBOLS.join(','), '--seed', '7'];
+  const mix = defaultMix();
+  const expected = mix.flatMap((m) => m.types.map((type) => `${m.exchange}:${type}`)).sort();
+  t.true(mix.length >= 2, 'the default runs several exchanges');
+  const args = ['--duration', '10', '--json', '--rate', '20', '--seed', '7'];
   const child = spawn(
     process.execPath,
     ['--import=tsx', 'scripts/start.ts', ...args, '--gapfill-period', '5'],
@@ -40,7 +43,12 @@ test('npm start --duration runs the pipeline, reports per-stream status and ends
   const statuses = records.filter((r) => r.message === 'status');
   t.true(statuses.length >= 1, 'at least one status line');
   const status = statuses[statuses.length - 1]!;
-  t.deepEqual(Object.keys(status.lagMs as object).sort(), SYMBOLS, 'a freshness lag per stream');
+  const perType = status.perStreamType as Record<string, { ticksIn: number; stored: number; lagMs: unknown }>;
+  t.deepEqual(Object.keys(perType).sort(), expected, 'the status line reports every exchange and type');
+  for (const [key, entry] of Object.entries(perType)) {
+    t.is(typeof entry.ticksIn, 'number', `${key} ticksIn`);
+    t.is(typeof entry.stored, 'number', `${key} stored`);
+  }
   for (const field of ['ticksPerS', 'rowsPerS', 'openGaps', 'rowsBackfilled']) {
     t.is(typeof status[field], 'number', `status has ${field}`);
   }
@@ -48,9 +56,24 @@ test('npm start --duration runs the pipeline, reports per-stream status and ends
   const summary = records[records.length - 1]!;
   t.log(JSON.stringify(summary));
   t.is(code, 0, 'exit code 0');
-  t.true((summary.sent as number) > 0, 'the simulator sent trades');
+  t.true((summary.sent as number) > 0, 'the simulator sent ticks');
   t.is(summary.missing, 0);
   t.is(summary.duplicates, 0);
+  const per = summary.per_stream_type as Record<string, unknown>[];
+  t.deepEqual(per.map((e) => `${e.exchange as string}:${e.type as string}`).sort(), expected);
+  for (const entry of per) {
+    t.deepEqual(Object.keys(entry).sort(), ['duplicates', 'exchange', 'missing', 'sent', 'stored', 'type']);
+    t.is(entry.stored, entry.sent, `${entry.exchange as string} ${entry.type as string}: all stored`);
+    t.is(entry.missing, 0);
+    t.is(entry.duplicates, 0);
+  }
+  for (const m of mix) {
+    const sent = per.filter((e) => e.exchange === m.exchange).reduce((n, e) => n + (e.sent as number), 0);
+    t.true(sent > 0, `${m.exchange}: ticks were sent`);
+  }
+  const sum = (key: string) => per.reduce((n, e) => n + (e[key] as number), 0);
+  for (const key of ['sent', 'stored', 'missing', 'duplicates'])
+    t.is(summary[key], sum(key), `${key} is the total`);
   t.is(summary.unexpected_live, 0, 'no live row outside what the exchange sent');
   t.is(summary.stored, summary.sent);
   t.is(summary.gapfill_settled, true);

@@ -140,6 +140,8 @@ export interface Simulator {
   sentTrades(symbol: string, exchange?: SimulatedExchange): IdRange[];
   /** Merged runs of order book update ids written to any connection of `exchange` for a symbol. */
   sentBookChanges(symbol: string, exchange?: SimulatedExchange): IdRange[];
+  /** Merged runs of ids (index + 1) of `kind` written to any connection of `exchange` for a symbol. */
+  sentIds(symbol: string, kind: TickKind, exchange: SimulatedExchange): IdRange[];
   /** Every order book snapshot handed out, in order. */
   bookSnapshots(): BookSnapshotRecord[];
   connections(): ConnectionRecord[];
@@ -165,6 +167,8 @@ interface MutableRecord {
   framesByStream: Record<string, number>;
   trades: Record<string, { firstId: number; lastId: number }[]>;
   bookChanges: Record<string, { firstId: number; lastId: number }[]>;
+  /** Per kind and lower-case symbol: the runs of ids (index + 1) written, every kind. */
+  sent: Partial<Record<TickKind, Record<string, { firstId: number; lastId: number }[]>>>;
   /** Kept after close, so a record still tells what the connection had subscribed. */
   readonly subscriptions: Map<string, Subscription>;
 }
@@ -241,8 +245,8 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     const record = conn.record;
     record.framesSent++;
     record.framesByStream[stream] = (record.framesByStream[stream] ?? 0) + 1;
-    // Only trades and order book updates are numbered contiguously per symbol on the wire.
-    if (kind !== 'trade' && kind !== 'bookChange') return;
+    appendId(((record.sent[kind] ??= {})[symbol] ??= []), id);
+    if (kind !== 'trade' && kind !== 'bookChange') return; // id runs: trades and book changes only
     const runs = ((kind === 'trade' ? record.trades : record.bookChanges)[symbol] ??= []);
     const last = runs.at(-1);
     if (last !== undefined && last.lastId + 1 === id) last.lastId = id;
@@ -320,6 +324,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
       framesByStream: {},
       trades: {},
       bookChanges: {},
+      sent: {},
       subscriptions: new Map(),
     };
     records.push(record);
@@ -405,6 +410,10 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     sentRuns(symbol, on, 'trades');
   const sentBookChanges = (symbol: string, on: SimulatedExchange = 'binance'): IdRange[] =>
     sentRuns(symbol, on, 'bookChanges');
+  const sentIds = (symbol: string, kind: TickKind, on: SimulatedExchange): IdRange[] =>
+    mergeIdRanges(
+      records.filter((r) => r.exchange === on).flatMap((r) => r.sent[kind]?.[symbol.toLowerCase()] ?? []),
+    );
 
   const copyRuns = (bySymbol: Record<string, IdRange[]>): Record<string, IdRange[]> =>
     Object.fromEntries(Object.entries(bySymbol).map(([s, runs]) => [s, runs.map((x) => ({ ...x }))]));
@@ -564,8 +573,16 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     stats,
     sentTrades,
     sentBookChanges,
+    sentIds,
     bookSnapshots: () => snapshotLog.map((r) => ({ ...r })),
     connections,
     stop,
   };
+}
+
+/** Extends the last run of `runs` with `id`, or starts a new run. */
+function appendId(runs: { firstId: number; lastId: number }[], id: number): void {
+  const last = runs.at(-1);
+  if (last !== undefined && last.lastId + 1 === id) last.lastId = id;
+  else runs.push({ firstId: id, lastId: id });
 }

@@ -1,0 +1,190 @@
+// Compares one exchange and data type of a local run with the simulator's ground truth. Trades by their
+// contiguous ids (compareTrades); the other types by the ground-truth id when the exchange keys their row
+// ids with it (`binance:btcusdt:q:<update id>`), else by exchange time: every tick the ground truth
+// holds strictly inside the stream's first and last expected millisecond must be one row of the view
+// (a derivative ticker: at least one row at its millisecond, as each channel that carries it, mark price,
+// ticker, polled open interest, is a row of its own).
+import { TABLE_FOR_TYPE, dedupViewName } from '../../functions/core/contract/schema.ts';
+import type { DataType } from '../../functions/core/model/streams.ts';
+import { mergeIdRanges, tickSource, type IdRange } from './exchange/ground-truth.ts';
+import type { SimulatedExchange } from './exchange/protocols.ts';
+import type { Stack } from './stack.ts';
+import { KIND_OF_TYPE } from './stream-mix.ts';
+import { compareTrades, type TradeComparison } from './verify.ts';
+import type { ExpectedStream, StreamTypeCounts } from './verify-mix.ts';
+
+/** The four counts of an exchange and type, and what judging a run needs besides (as compareTrades). */
+export interface TypeComparison
+  extends StreamTypeCounts,
+    Pick<TradeComparison, 'rawDuplicates' | 'unexpected' | 'unexpectedLive'> {}
+
+/** Row id codes of keyed ids by type (functions/core/model/row-id.ts), where the key can be a ground-truth id. */
+const KEY_CODE: Partial<Record<DataType, string>> = { book_ticker: 'q', liquidation: 'l' };
+
+/** A live row this far outside a stream's expected times was not received during the run. */
+const LIVE_SLACK_MS = 5_000;
+
+/** Compares `streams` (one exchange, one type, any symbols) with the type's dedup view. */
+export async function compareStreamType(
+  stack: Stack,
+  streams: readonly ExpectedStream[],
+): Promise<TypeComparison> {
+  const { exchange, type } = streams[0]!;
+  const { warehouse, projectId } = stack;
+  const dataset = stack.topology.dataset;
+  if (type === 'trade') {
+    const bySymbol = Object.fromEntries(streams.map((s) => [s.symbol, s.range === null ? [] : [s.range]]));
+    const c = await compareTrades(warehouse, projectId, dataset, exchange, bySymbol);
+    return { exchange, type, ...c };
+  }
+  const table = TABLE_FOR_TYPE[type];
+  let sent = 0;
+  let stored = 0;
+  let surplus = 0;
+  let unexpected = 0;
+  let unexpectedLive = 0;
+  for (const stream of streams) {
+    const c = await compareStream(stack, stream);
+    sent += c.sent;
+    stored += c.stored;
+    surplus += c.surplus;
+    unexpected += c.unexpected;
+    unexpectedLive += c.unexpectedLive;
+  }
+  const dups = async (name: string) => {
+    const [row] = await warehouse.query<{ n: number }>(
+      `SELECT COUNT(*) - COUNT(DISTINCT row_id) AS n FROM \`${projectId}.${dataset}.${name}\` WHERE exchange = @exchange`,
+      { exchange },
+    );
+    return Number(row?.n ?? 0);
+  };
+  // A surplus inside the expected span is one event stored under two ids: a duplicate for a data user.
+  const duplicates = (await dups(dedupViewName(table))) + surplus;
+  return {
+    exchange,
+    type,
+    sent,
+    stored,
+    missing: sent - stored,
+    duplicates,
+    rawDuplicates: await dups(table),
+    unexpected,
+    unexpectedLive,
+  };
+}
+
+interface StreamCounts {
+  sent: number;
+  /** Expected ticks the view holds (at most `sent`). */
+  stored: number;
+  /** Rows beyond the expected ones inside the span: one event stored under two ids. */
+  surplus: number;
+  unexpected: number;
+  unexpectedLive: number;
+}
+
+/** One stream: by ground-truth id when every row of it is keyed with one, else by exchange time. */
+async function compareStream(stack: Stack, stream: ExpectedStream): Promise<StreamCounts> {
+  const range = stream.range;
+  if (range === null) return { sent: 0, stored: 0, surplus: 0, unexpected: 0, unexpectedLive: 0 };
+  const truth = stack.simulator.groundTruth(stream.symbol, stream.exchange as SimulatedExchange);
+  const source = tickSource(KIND_OF_TYPE[stream.type], truth);
+  const firstTs = source.timestampOf(range.firstId - 1);
+  const lastTs = source.timestampOf(range.lastId - 1);
+  // Whole milliseconds strictly inside the span: a tick sharing the first or the last one's millisecond
+  // may not have been sent (the subscription began, or the ground truth froze, within that millisecond).
+  const from = firstTs + 1;
+  const to = lastTs;
+  const prefix = `${stream.exchange}:${stream.symbol}:${KEY_CODE[stream.type] ?? '-'}:`;
+  const keyOf = `SAFE_CAST(SUBSTR(row_id, @plen) AS INT64)`;
+  const inIds = `(STARTS_WITH(row_id, @prefix) AND ${keyOf} BETWEEN @first AND @last)`;
+  const inTime = `(exchange_ts >= @from AND exchange_ts < @to)`;
+  const view = `\`${stack.projectId}.${stack.topology.dataset}.${dedupViewName(TABLE_FOR_TYPE[stream.type])}\``;
+  const [row] = await stack.warehouse.query<Record<string, number>>(
+    `SELECT COUNT(*) AS total, COUNTIF(STARTS_WITH(row_id, @prefix) AND ${keyOf} IS NOT NULL) AS keyed, ` +
+      `COUNTIF(${inIds}) AS in_ids, COUNTIF(source = 'live' AND NOT ${inIds}) AS live_out_ids, ` +
+      `COUNTIF(${inTime}) AS in_time, ` +
+      `COUNT(DISTINCT CASE WHEN ${inTime} THEN UNIX_MILLIS(exchange_ts) END) AS in_time_ms, ` +
+      `COUNTIF(source = 'live' AND (exchange_ts < @liveFrom OR exchange_ts >= @liveTo)) AS live_out_time ` +
+      `FROM ${view} WHERE exchange = @exchange AND symbol = @symbol` +
+      (stream.type === 'book_change' ? ' AND NOT is_snapshot' : ''),
+    {
+      exchange: stream.exchange,
+      symbol: stream.symbol,
+      prefix,
+      plen: prefix.length + 1,
+      first: range.firstId,
+      last: range.lastId,
+      from: new Date(from),
+      to: new Date(to),
+      liveFrom: new Date(firstTs - LIVE_SLACK_MS),
+      liveTo: new Date(lastTs + LIVE_SLACK_MS),
+    },
+  );
+  const n = (key: string) => Number(row?.[key] ?? 0);
+  if (n('total') > 0 && n('keyed') === n('total')) {
+    const sent = range.lastId - range.firstId + 1;
+    return {
+      sent,
+      stored: n('in_ids'),
+      surplus: 0,
+      unexpected: n('total') - n('in_ids'),
+      unexpectedLive: n('live_out_ids'),
+    };
+  }
+  const firstIndex = source.indexAtOrAfter(from);
+  const endIndex = source.indexAtOrAfter(to);
+  if (stream.type === 'derivative_ticker') {
+    const instants = new Set<number>();
+    for (let i = firstIndex; i < endIndex; i++) instants.add(source.timestampOf(i));
+    const stored = n('in_time_ms');
+    return {
+      sent: instants.size,
+      stored: Math.min(instants.size, stored),
+      surplus: Math.max(0, stored - instants.size),
+      unexpected: n('total') - n('in_time'),
+      unexpectedLive: n('live_out_time'),
+    };
+  }
+  // An order book update folded into a snapshot is held by the snapshot row; backfilled, it is a row too.
+  const folded = foldedIntoSnapshots(stack, stream, { firstId: firstIndex + 1, lastId: endIndex });
+  const sent = Math.max(0, endIndex - firstIndex);
+  return {
+    sent,
+    stored: Math.min(sent, n('in_time') + folded),
+    surplus: Math.max(0, n('in_time') - sent),
+    unexpected: n('total') - n('in_time'),
+    unexpectedLive: n('live_out_time'),
+  };
+}
+
+/**
+ * Order book updates the simulator sent that the normalizer folds into a snapshot instead of emitting:
+ * on a connection, those up to the snapshot it was handed (Binance's REST depth, fetched after the
+ * subscription), counted within `within`. The snapshot row holds them; a backfill of the time before the
+ * snapshot (coverage opens with it) may store them as rows as well.
+ */
+function foldedIntoSnapshots(stack: Stack, stream: ExpectedStream, within: IdRange): number {
+  if (stream.type !== 'book_change') return 0;
+  const connections = stack.simulator.connections().filter((c) => c.exchange === stream.exchange);
+  const folded: IdRange[] = [];
+  for (const snapshot of stack.simulator.bookSnapshots()) {
+    if (snapshot.exchange !== stream.exchange || snapshot.symbol !== stream.symbol) continue;
+    // A REST snapshot belongs to the newest connection opened before it.
+    const connection =
+      snapshot.connectionId === null
+        ? connections.filter((c) => c.openedAt <= snapshot.at).at(-1)
+        : connections.find((c) => c.id === snapshot.connectionId);
+    const first = connection?.bookChanges[stream.symbol]?.[0]?.firstId;
+    if (first !== undefined && first <= snapshot.lastUpdateId) {
+      folded.push({
+        firstId: Math.max(first, within.firstId),
+        lastId: Math.min(snapshot.lastUpdateId, within.lastId),
+      });
+    }
+  }
+  return mergeIdRanges(folded.filter((r) => r.lastId >= r.firstId)).reduce(
+    (n, r) => n + r.lastId - r.firstId + 1,
+    0,
+  );
+}
