@@ -5,7 +5,7 @@ import { TABLE_FOR_TYPE } from '../../functions/core/contract/schema.ts';
 import { streamId } from '../../functions/core/model/streams.ts';
 import { mergeIntervals, type Interval } from '../../functions/core/shared/intervals.ts';
 import { tickSource, type IdRange } from '../local/exchange/ground-truth.ts';
-import type { SimulatedExchange } from '../local/exchange/protocols.ts';
+import { groundTruthTradeIdSql, type SimulatedExchange } from '../local/exchange/protocols.ts';
 import type { Stack } from '../local/stack.ts';
 import { mixStreams } from '../local/stream-mix.ts';
 import { expectedSpanTs, type ExpectedStream } from '../local/verify-mix.ts';
@@ -111,16 +111,17 @@ export async function liveMissingSpan(
     const source = tickSource('trade', stack.simulator.groundTruth(symbol, exchange as SimulatedExchange));
     const ts = (id: number) => source.timestampOf(id - 1);
     const params = { exchange, symbol, first: range.firstId, last: range.lastId };
+    const tradeId = groundTruthTradeIdSql(exchange);
     const live =
       `FROM ${table(stack, 'trades')} WHERE exchange = @exchange AND symbol = @symbol AND source = 'live' ` +
-      `AND CAST(trade_id AS INT64) BETWEEN @first AND @last`;
+      `AND ${tradeId} BETWEEN @first AND @last`;
     const runs = await stack.warehouse.query<{ p: number | null; q: number }>(
       `SELECT p, q FROM (SELECT id AS q, LAG(id) OVER (ORDER BY id) AS p FROM (` +
-        `SELECT DISTINCT CAST(trade_id AS INT64) AS id ${live})) WHERE p IS NULL OR q - p > 1`,
+        `SELECT DISTINCT ${tradeId} AS id ${live})) WHERE p IS NULL OR q - p > 1`,
       params,
     );
     const [bounds] = await stack.warehouse.query<{ hi: number | null }>(
-      `SELECT MAX(CAST(trade_id AS INT64)) AS hi ${live}`,
+      `SELECT MAX(${tradeId}) AS hi ${live}`,
       params,
     );
     const missing: IdRange[] = [];

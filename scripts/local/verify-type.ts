@@ -7,7 +7,7 @@
 import { TABLE_FOR_TYPE, dedupViewName } from '../../functions/core/contract/schema.ts';
 import type { DataType } from '../../functions/core/model/streams.ts';
 import { mergeIdRanges, tickSource, type IdRange } from './exchange/ground-truth.ts';
-import type { SimulatedExchange } from './exchange/protocols.ts';
+import { groundTruthKeyOffset, type SimulatedExchange } from './exchange/protocols.ts';
 import type { Stack } from './stack.ts';
 import { KIND_OF_TYPE } from './stream-mix.ts';
 import { compareTrades, type TradeComparison } from './verify.ts';
@@ -96,7 +96,7 @@ async function compareStream(stack: Stack, stream: ExpectedStream): Promise<Stre
   const from = firstTs + 1;
   const to = lastTs;
   const prefix = `${stream.exchange}:${stream.symbol}:${KEY_CODE[stream.type] ?? '-'}:`;
-  const keyOf = `SAFE_CAST(SUBSTR(row_id, @plen) AS INT64)`;
+  const keyOf = `SAFE_CAST(SUBSTR(row_id, @plen) AS INT64) - @keyOffset`;
   const inIds = `(STARTS_WITH(row_id, @prefix) AND ${keyOf} BETWEEN @first AND @last)`;
   const inTime = `(exchange_ts >= @from AND exchange_ts < @to)`;
   const view = `\`${stack.projectId}.${stack.topology.dataset}.${dedupViewName(TABLE_FOR_TYPE[stream.type])}\``;
@@ -113,6 +113,7 @@ async function compareStream(stack: Stack, stream: ExpectedStream): Promise<Stre
       symbol: stream.symbol,
       prefix,
       plen: prefix.length + 1,
+      keyOffset: groundTruthKeyOffset(stream.exchange, stream.type),
       first: range.firstId,
       last: range.lastId,
       from: new Date(from),

@@ -1,6 +1,7 @@
 // Compares what the warehouse holds with the exchange simulator's ground truth.
 import type { Warehouse } from '../../functions/core/ports.ts';
 import type { IdRange } from './exchange/ground-truth.ts';
+import { groundTruthTradeIdSql } from './exchange/protocols.ts';
 
 export interface TradeComparison {
   /** Trades the ground truth expects (per symbol, the given id ranges). */
@@ -44,12 +45,12 @@ export async function compareTrades(
   let unexpectedLive = 0;
   const view = `\`${projectId}.${dataset}.trades_dedup\``;
   const raw = `\`${projectId}.${dataset}.trades\``;
+  const tradeId = groundTruthTradeIdSql(exchange);
   for (const [symbol, ranges] of Object.entries(expected)) {
     const want = rangeCount(ranges);
     // One statement per symbol, so rows the writer commits meanwhile cannot fall between two counts.
     const valid = ranges.filter((r) => r.lastId >= r.firstId);
-    const inRange =
-      valid.map((_, i) => `CAST(trade_id AS INT64) BETWEEN @f${i} AND @l${i}`).join(' OR ') || 'FALSE';
+    const inRange = valid.map((_, i) => `${tradeId} BETWEEN @f${i} AND @l${i}`).join(' OR ') || 'FALSE';
     const [row] = await warehouse.query<{ total: number; have: number; live_out: number }>(
       `SELECT COUNT(*) AS total, COUNT(DISTINCT CASE WHEN ${inRange} THEN trade_id END) AS have, ` +
         `SUM(CASE WHEN source = 'live' AND NOT (${inRange}) THEN 1 ELSE 0 END) AS live_out ` +

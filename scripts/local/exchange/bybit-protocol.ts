@@ -9,6 +9,7 @@
 import { answerBybitRequest } from './bybit-requests.ts';
 import {
   BYBIT_CHANNEL_KINDS,
+  BYBIT_SEQ_OFFSET,
   BYBIT_EXCHANGE,
   bybitBookSnapshot,
   bybitMessage,
@@ -63,6 +64,9 @@ function openSession(link: ConnectionLink, ctx: SimulatorContext): ProtocolSessi
 }
 
 export const BYBIT_PROTOCOL: ExchangeProtocol = {
+  // A Bybit trade id is a UUID whose last group is the ground-truth id in hex (bybitTradeId).
+  tradeIdSql: `CAST(CONCAT('0x', SUBSTR(trade_id, 25)) AS INT64)`,
+  rowKeyOffsets: { book_ticker: BYBIT_SEQ_OFFSET }, // quotes are keyed by seq (bybitSeq)
   exchange: BYBIT_EXCHANGE,
   wsPath: '/v5/public/linear',
   wsQuery: '',

@@ -4,6 +4,7 @@
  * requests, how a ground-truth tick looks on its wire, any REST routes its feed calls, and how Tardis
  * stores the same ticks (the history server's wire). Register a protocol in `protocols.ts`.
  */
+import type { DataType } from '../../../functions/core/model/streams.ts';
 import type { TimeUnit } from './binance-wire.ts';
 import type { BookSnapshot, Tick, TickKind, TickSource } from './ground-truth.ts';
 
@@ -122,6 +123,10 @@ export interface ExchangeProtocol {
   open(link: ConnectionLink, url: URL, ctx: SimulatorContext): ProtocolSession;
   readonly rest?: RestRoutes;
   readonly history: HistoryWire;
+  /** SQL of a stored trade's ground-truth id, from the `trade_id` column; default `CAST(trade_id AS INT64)`. */
+  readonly tradeIdSql?: string;
+  /** What the exchange adds to a ground-truth id in a keyed row id, by data type (Bybit quotes: `seq`). */
+  readonly rowKeyOffsets?: Readonly<Partial<Record<DataType, number>>>;
 }
 
 /** Parses a client's JSON text; undefined when it is not JSON. */
