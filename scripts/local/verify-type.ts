@@ -6,7 +6,7 @@
 // ticker, polled open interest, is a row of its own).
 import { TABLE_FOR_TYPE, dedupViewName } from '../../functions/core/contract/schema.ts';
 import type { DataType } from '../../functions/core/model/streams.ts';
-import { mergeIdRanges, tickSource, type IdRange } from './exchange/ground-truth.ts';
+import { bookSnapshot, mergeIdRanges, tickSource, type IdRange } from './exchange/ground-truth.ts';
 import { groundTruthKeyOffset, type SimulatedExchange } from './exchange/protocols.ts';
 import type { Stack } from './stack.ts';
 import { KIND_OF_TYPE } from './stream-mix.ts';
@@ -138,7 +138,7 @@ async function compareStream(stack: Stack, stream: ExpectedStream): Promise<Stre
   if (stream.type === 'derivative_ticker') {
     const instants = new Set<number>();
     for (let i = firstIndex; i < endIndex; i++) instants.add(source.timestampOf(i));
-    const stored = n('in_time_ms');
+    const stored = n('in_time_ms') - (await firstInstantStampedOnReceipt(stack, stream, firstTs, to));
     return {
       sent: instants.size,
       stored: Math.min(instants.size, stored),
@@ -148,7 +148,7 @@ async function compareStream(stack: Stack, stream: ExpectedStream): Promise<Stre
     };
   }
   // An order book update folded into a snapshot is held by the snapshot row; backfilled, it is a row too.
-  const folded = foldedIntoSnapshots(stack, stream, { firstId: firstIndex + 1, lastId: endIndex });
+  const folded = await foldedIntoSnapshots(stack, stream, { firstId: firstIndex + 1, lastId: endIndex });
   const sent = Math.max(0, endIndex - firstIndex);
   return {
     sent,
@@ -160,32 +160,114 @@ async function compareStream(stack: Stack, stream: ExpectedStream): Promise<Stre
 }
 
 /**
+ * The millisecond of the stream's first tick lies outside the span, but its rows may not: tardis-dev
+ * stamps a derivative ticker with its local receive time while it knows no exchange time yet (OKX's first
+ * message of an instant is `funding-rate`, which carries none it uses) and never lowers that stamp for
+ * the older exchange times that follow, so the first instant's rows can sit a few ms after it, before the
+ * next instant. Such a millisecond (some row stamped exactly with its receive time) holds that first
+ * tick, not a second event: 1 when it is there and nothing is stored at the first tick's own millisecond
+ * (else it would be the first tick stored twice, a real duplicate, and still counted), else 0.
+ */
+async function firstInstantStampedOnReceipt(
+  stack: Stack,
+  stream: ExpectedStream,
+  firstTs: number,
+  to: number,
+): Promise<number> {
+  const source = tickSource(
+    'derivativeTicker',
+    stack.simulator.groundTruth(stream.symbol, stream.exchange as SimulatedExchange),
+  );
+  const nextTs = Math.min(to, source.timestampOf(source.indexAtOrAfter(firstTs + 1)));
+  const view = `\`${stack.projectId}.${stack.topology.dataset}.${dedupViewName(TABLE_FOR_TYPE[stream.type])}\``;
+  const [row] = await stack.warehouse.query<Record<string, number>>(
+    `SELECT COUNTIF(exchange_ts = @first) AS at_first, ` +
+      `COUNT(DISTINCT CASE WHEN exchange_ts > @first AND exchange_ts < @next ` +
+      `AND UNIX_MILLIS(exchange_ts) = UNIX_MILLIS(local_ts) THEN UNIX_MILLIS(exchange_ts) END) AS on_receipt ` +
+      `FROM ${view} WHERE exchange = @exchange AND symbol = @symbol`,
+    {
+      exchange: stream.exchange,
+      symbol: stream.symbol,
+      first: new Date(firstTs),
+      next: new Date(nextTs),
+    },
+  );
+  return Number(row?.at_first ?? 0) === 0 ? Math.min(1, Number(row?.on_receipt ?? 0)) : 0;
+}
+
+/**
  * Order book updates the simulator sent that the normalizer folds into a snapshot instead of emitting:
  * on a connection, those up to the snapshot it was handed (Binance's REST depth, fetched after the
  * subscription), counted within `within`. The snapshot row holds them; a backfill of the time before the
- * snapshot (coverage opens with it) may store them as rows as well.
+ * snapshot (coverage opens with it) may store them as rows as well. tardis-dev also applies to a REST
+ * snapshot the updates it buffered until the snapshot arrived (those after its lastUpdateId too) and
+ * emits them only inside the snapshot row: the row (received after the snapshot was taken) then holds
+ * every update up to the newest id, sent before the row's receive time, whose ground-truth book equals
+ * the row's levels (a level a buffered update removed stays in the row with amount 0).
  */
-function foldedIntoSnapshots(stack: Stack, stream: ExpectedStream, within: IdRange): number {
+async function foldedIntoSnapshots(stack: Stack, stream: ExpectedStream, within: IdRange): Promise<number> {
   if (stream.type !== 'book_change') return 0;
   const connections = stack.simulator.connections().filter((c) => c.exchange === stream.exchange);
+  const snapshots = stack.simulator
+    .bookSnapshots()
+    .filter((s) => s.exchange === stream.exchange && s.symbol === stream.symbol);
+  const rows =
+    snapshots.length === 0
+      ? []
+      : await stack.warehouse.query<SnapshotRow>(
+          `SELECT UNIX_MILLIS(exchange_ts) AS at, UNIX_MILLIS(local_ts) AS received, bids, asks ` +
+            `FROM \`${stack.projectId}.${stack.topology.dataset}.${dedupViewName(TABLE_FOR_TYPE[stream.type])}\` ` +
+            `WHERE exchange = @exchange AND symbol = @symbol AND is_snapshot`,
+          { exchange: stream.exchange, symbol: stream.symbol },
+        );
+  const truth = stack.simulator.groundTruth(stream.symbol, stream.exchange as SimulatedExchange);
+  const source = tickSource('bookChange', truth);
   const folded: IdRange[] = [];
-  for (const snapshot of stack.simulator.bookSnapshots()) {
-    if (snapshot.exchange !== stream.exchange || snapshot.symbol !== stream.symbol) continue;
+  for (const snapshot of snapshots) {
     // A REST snapshot belongs to the newest connection opened before it.
     const connection =
       snapshot.connectionId === null
         ? connections.filter((c) => c.openedAt <= snapshot.at).at(-1)
         : connections.find((c) => c.id === snapshot.connectionId);
     const first = connection?.bookChanges[stream.symbol]?.[0]?.firstId;
-    if (first !== undefined && first <= snapshot.lastUpdateId) {
-      folded.push({
-        firstId: Math.max(first, within.firstId),
-        lastId: Math.min(snapshot.lastUpdateId, within.lastId),
-      });
+    let last = snapshot.lastUpdateId;
+    if (snapshot.connectionId === null) {
+      // Its row: stamped with the snapshot's time (futures' `T`), else with its receive time (spot).
+      const received = (r: SnapshotRow) => Number(r.received) - snapshot.at;
+      for (const row of rows.filter((r) => received(r) >= 0 && received(r) <= LIVE_SLACK_MS)) {
+        const sentBefore = source.indexAtOrAfter(Number(row.received) + 1);
+        for (let id = sentBefore; id > last; id--) {
+          if (sameBook(bookSnapshot(truth, id), row)) {
+            last = id;
+            break;
+          }
+        }
+      }
+    }
+    if (first !== undefined && first <= last) {
+      folded.push({ firstId: Math.max(first, within.firstId), lastId: Math.min(last, within.lastId) });
     }
   }
   return mergeIdRanges(folded.filter((r) => r.lastId >= r.firstId)).reduce(
     (n, r) => n + r.lastId - r.firstId + 1,
     0,
   );
+}
+
+interface SnapshotRow {
+  at: number;
+  received: number;
+  bids: readonly { price: number; amount: number }[] | null;
+  asks: readonly { price: number; amount: number }[] | null;
+}
+
+/** Whether a stored snapshot row's levels (amount 0: absent) are the ground-truth book's. */
+function sameBook(book: ReturnType<typeof bookSnapshot>, row: SnapshotRow): boolean {
+  const side = (levels: readonly { price: number; amount: number }[] | null, truth: typeof book.bids) => {
+    const stored = new Map(
+      (levels ?? []).filter((l) => Number(l.amount) !== 0).map((l) => [Number(l.price), Number(l.amount)]),
+    );
+    return stored.size === truth.length && truth.every(([p, a]) => stored.get(Number(p)) === Number(a));
+  };
+  return side(row.bids, book.bids) && side(row.asks, book.asks);
 }
