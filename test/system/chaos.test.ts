@@ -7,11 +7,23 @@ import test, { type ExecutionContext } from 'ava';
 import { freezesEmulators, planScenario, type ScenarioName } from '../../scripts/chaos/plan.ts';
 import { runScenario, type ChaosOptions, type ChaosResult } from '../../scripts/chaos/run.ts';
 import { defaultMix } from '../../scripts/local/stream-mix.ts';
+import type { DataType } from '../../functions/core/model/streams.ts';
 import { requireEmulators } from '../support/env.ts';
 
 const SHORT = { durationMs: 8_000, outageMs: 8_000, warmupMs: 1_000, tailMs: 1_000 };
-/** Every exchange and type, at a modest rate: a dozen streams or more on 2 cores. */
-const MIXED: Partial<ChaosOptions> = { streams: defaultMix(), ratePerSymbol: 20 };
+/**
+ * Every exchange with trades, quotes and book changes, at a modest rate. Derivative tickers and liquidations
+ * are left out until their comparison is by row key: after a reconnect tardis-dev stamps the first ticker
+ * with its receive time (counted as a surplus by exchange time), and OKX re-sends its latest liquidation,
+ * dated before the run (counted as a live row outside it). Neither is a pipeline fault (docs/RELIABILITY.md).
+ */
+const CHAOS_TYPES: readonly DataType[] = ['trade', 'book_ticker', 'book_change'];
+const MIXED: Partial<ChaosOptions> = {
+  streams: defaultMix()
+    .map((m) => ({ ...m, types: m.types.filter((type) => CHAOS_TYPES.includes(type)) }))
+    .filter((m) => m.types.length > 0),
+  ratePerSymbol: 20,
+};
 
 async function chaos(
   t: ExecutionContext,
