@@ -118,7 +118,8 @@ test('the relay records every binance-futures type from the simulator, and histo
     history,
     { exchange: EXCHANGE, symbol: SYMBOL, type: TYPES },
     Math.min(...liveMs) - 1000,
-    Math.max(...liveMs) + 1,
+    // History stamps a message by its receive time, after its exchange time: a second either side.
+    Math.max(...liveMs) + 1000,
   );
   const filled = new Set(backfilled.map((f) => f.rowId));
   for (const type of TYPES) {

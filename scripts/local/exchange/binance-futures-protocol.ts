@@ -20,7 +20,8 @@ import { binanceRest, binanceStreamSession } from './binance-protocol.ts';
 import type { ExchangeProtocol, RestAnswer, SimulatorContext } from './exchange-protocol.ts';
 
 /**
- * `openInterest?symbol=BTCUSDT`: the open interest of the newest derivative ticker stamped <= now, with
+ * `openInterest?symbol=BTCUSDT`: the open interest of the newest derivative ticker stamped <= now (frozen
+ * during a dropping stall), with
  * its time, so polling twice between two tickers gives the same answer (tardis-dev then emits nothing).
  */
 function openInterest(url: URL, ctx: SimulatorContext): RestAnswer | undefined {
@@ -28,7 +29,7 @@ function openInterest(url: URL, ctx: SimulatorContext): RestAnswer | undefined {
   if (refusing !== undefined) return undefined;
   const symbol = (url.searchParams.get('symbol') ?? '').toLowerCase();
   const source = ctx.source(symbol, 'derivativeTicker');
-  const last = source === undefined ? 0 : source.indexAtOrAfter(ctx.now() + 1);
+  const last = source === undefined ? 0 : source.indexAtOrAfter(ctx.dataNow() + 1);
   if (source === undefined || last === 0) {
     return { status: 400, body: { code: -1121, msg: 'Invalid symbol.' } };
   }

@@ -20,6 +20,8 @@ export interface SimulatorContext {
   /** Lower-case symbols that carry data (SimulatorOptions.symbols); undefined: any symbol. */
   readonly symbols: readonly string[] | undefined;
   now(): number;
+  /** The time up to which the exchange has data: now, or the start of a dropping stall (a frozen exchange). */
+  dataNow(): number;
   /** Whether the exchange does not list this lower-case symbol (SimulatorOptions.unlisted). */
   isUnlisted(symbol: string): boolean;
   /** Ground-truth ticks of `kind` for a lower-case symbol on this exchange; undefined: silent (no data). */
@@ -46,8 +48,11 @@ export interface ConnectionLink {
   reply(message: unknown): void;
   /** Sends one text frame as is (OKX answers a text `ping` with a text `pong`). */
   replyText(text: string): void;
-  /** Subscribes wire name `name` to the ground truth of `kind` (undefined: accepted, silent) for `symbol`. */
-  subscribe(name: string, symbol: string, kind: TickKind | undefined): Subscribed;
+  /**
+   * Subscribes wire name `name` to the ground truth of `kind` (undefined: accepted, silent) for `symbol`;
+   * `replay` ticks from before the subscription are sent first (OKX re-sends its latest liquidation).
+   */
+  subscribe(name: string, symbol: string, kind: TickKind | undefined, replay?: number): Subscribed;
   unsubscribe(name: string): void;
   subscriptionNames(): string[];
   /** Counts one subscribe request in the simulator's stats. */

@@ -7,7 +7,7 @@
  * doesn't exist. ..."}` and the others are still subscribed. `books` starts with a snapshot. A text `ping`
  * is answered `pong`; a request that is not JSON or names no known op gets code 60012.
  */
-import { bookSnapshot, type TickOf } from './ground-truth.ts';
+import { bookSnapshot } from './ground-truth.ts';
 import {
   parseJson,
   type ConnectionLink,
@@ -22,7 +22,6 @@ import {
   isOkexSwapInstId,
   okexBookSnapshot,
   okexInvalidRequest,
-  okexLiquidations,
   okexSubscribed,
   okexSwapMessage,
   okexSwapOfIndex,
@@ -57,14 +56,9 @@ function subscribeLiquidations(
   connId: string,
 ): void {
   const swaps = (ctx.symbols ?? []).filter((s) => isOkexSwapInstId(s.toUpperCase()) && !ctx.isUnlisted(s));
-  const latest: TickOf<'liquidation'>[] = [];
-  for (const symbol of swaps) {
-    const { isNew, source, nextIndex } = link.subscribe(`${arg.channel}:${symbol}`, symbol, 'liquidation');
-    const previous = isNew && nextIndex > 0 ? source?.tick(nextIndex - 1) : undefined;
-    if (previous?.kind === 'liquidation') latest.push(previous);
-  }
   link.reply(okexSubscribed(arg, connId));
-  if (latest.length > 0) link.reply(okexLiquidations(latest));
+  // OKX re-sends its latest liquidation on subscribe: the pump sends it first, as a tick it sent.
+  for (const symbol of swaps) link.subscribe(`${arg.channel}:${symbol}`, symbol, 'liquidation', 1);
 }
 
 /** Subscribes one arg and acknowledges it; a `books` subscription then gets the book as a snapshot. */

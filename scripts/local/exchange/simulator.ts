@@ -217,6 +217,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
   const snapshotLog: BookSnapshotRecord[] = [];
   let restRequests = 0;
   let stalledUntil = 0;
+  let stalledFrom = 0;
   let stallMode: StallMode = 'drop';
   let refusingUntil = 0;
   let refuseStatus = 503;
@@ -226,6 +227,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     options: { bookTickerEventTime: options.bookTickerEventTime ?? false },
     symbols,
     now,
+    dataNow: () => (now() < stalledUntil && stallMode === 'drop' ? stalledFrom : now()),
     isUnlisted: (symbol) => unlisted.has(symbol),
     source: (symbol, kind) => {
       if (kind === undefined) return undefined;
@@ -295,13 +297,14 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     replyText: (text) => {
       if (ws.readyState === WebSocket.OPEN) ws.send(text);
     },
-    subscribe: (name, symbol, kind) => {
+    subscribe: (name, symbol, kind, replay = 0) => {
       const existing = record.subscriptions.get(name);
       if (existing !== undefined)
         return { isNew: false, source: existing.source, nextIndex: existing.nextIndex };
       const source = ctx.source(symbol, kind);
-      // Only ticks that happen after the subscription are sent, as on a live exchange.
-      const nextIndex = source === undefined ? 0 : source.indexAtOrAfter(now() + 1);
+      // Only ticks that happen after the subscription are sent, as on a live exchange (a frozen one has none).
+      const after = source === undefined ? 0 : source.indexAtOrAfter(ctx.dataNow() + 1);
+      const nextIndex = Math.max(0, after - replay);
       record.subscriptions.set(name, { stream: name, source, nextIndex });
       return { isNew: true, source, nextIndex };
     },
@@ -427,6 +430,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     }));
 
   const stall = (ms: number, mode: StallMode = 'drop'): void => {
+    if (now() >= stalledUntil) stalledFrom = now();
     stalledUntil = now() + ms;
     stallMode = mode;
   };
