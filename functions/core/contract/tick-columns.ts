@@ -8,6 +8,7 @@ import {
   type TradeTick,
 } from '../model/tick.ts';
 import type { DataType } from '../model/streams.ts';
+import { writeTicker } from './ticker-columns.ts';
 import {
   CHAR_0,
   CHAR_1,
@@ -279,20 +280,6 @@ export class TickColumns {
     this.codes = codes;
     this.capacity = capacity;
   }
-}
-
-/** Writes a ticker's nine fields at `r` (NaN: not known yet, as a quote's empty side); returns its key. */
-function writeTicker(f: Float64Array, r: number, d: DerivativeTickerTick): string | null {
-  f[r] = d.lastPrice ?? Number.NaN;
-  f[r + 1] = d.openInterest ?? Number.NaN;
-  f[r + 2] = d.fundingRate ?? Number.NaN;
-  f[r + 3] = d.fundingTs ?? Number.NaN;
-  f[r + 4] = d.predictedFundingRate ?? Number.NaN;
-  f[r + 5] = d.indexPrice ?? Number.NaN;
-  f[r + 6] = d.markPrice ?? Number.NaN;
-  f[r + 7] = d.ts;
-  f[r + 8] = d.localTs;
-  return d.eventKey ?? null;
 }
 
 function grown(values: Float64Array, capacity: number): Float64Array<ArrayBuffer> {
