@@ -23,6 +23,9 @@ export interface Batch {
    * `carriedRowId`).
    */
   readonly rowIds: readonly (string | undefined)[];
+  /** The fleet shard (`exchange/index`) and the publisher's ownership epoch, for audit; never used to drop data. */
+  readonly shard?: string;
+  readonly epoch?: number;
 }
 
 /** A batch as decoded: every tick's row id is known. */
