@@ -16,7 +16,7 @@
  */
 import { BigQueryHttpError } from './errors.ts';
 import type { QueryParameter } from './query-params.ts';
-import { scanCondition, through, unionBranches, windowKeys, type Layer } from './pushdown.ts';
+import { inlineViews, scanCondition, through, unionBranches, windowKeys, type Layer } from './pushdown.ts';
 import { modeOf, quoteIdent, qualifiedName, type BqField, type BqType } from './schema-types.ts';
 import type { TableRecord, Warehouse } from './warehouse.ts';
 
@@ -112,8 +112,12 @@ async function scansOf(
   depth: number,
 ): Promise<Scan[]> {
   const scans: Scan[] = [];
-  for (const branch of unionBranches(sql)) {
+  for (const whole of unionBranches(sql)) {
+    const { branch, subqueries } = inlineViews(whole);
     const layers = [...through(outer, windowKeys(branch)), { text: branch, reaches: 'all' as const }];
+    for (const inner of subqueries) {
+      scans.push(...(await scansOf(warehouse, inner, layers, defaultDataset, depth + 1)));
+    }
     for (const match of branch.matchAll(TABLE_REF_RE)) {
       const parts = match[1]!.replace(/`/g, '').split('.');
       const [datasetId, tableId] = parts.length >= 2 ? parts.slice(-2) : [defaultDataset, parts[0]];

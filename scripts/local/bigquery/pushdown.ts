@@ -40,6 +40,22 @@ export function unionBranches(sql: string): string[] {
 }
 
 /**
+ * `branch` with each `FROM (subquery)` / `JOIN (subquery)` cut out, and the subqueries: each reads its
+ * tables below the branch, like a view, so the branch's filters reach them only through their windows.
+ */
+export function inlineViews(branch: string): { branch: string; subqueries: string[] } {
+  const subqueries: string[] = [];
+  let rest = branch;
+  for (let m = /\b(?:FROM|JOIN)\s*\(/i.exec(rest); m; m = /\b(?:FROM|JOIN)\s*\(/i.exec(rest)) {
+    const start = m.index + m[0].length;
+    const inner = balanced(rest, start);
+    subqueries.push(inner);
+    rest = `${rest.slice(0, m.index)}${m[0].slice(0, -1).trimEnd()} __inline_view__${rest.slice(start + inner.length + 1)}`;
+  }
+  return { branch: rest, subqueries };
+}
+
+/**
  * The columns every window function of `branch` partitions by (lower case), or undefined when it has
  * none. Only a bare column counts: `PARTITION BY DATE(ts)` does not let a filter on `ts` through.
  */
@@ -116,20 +132,26 @@ export function boundsOf(
   if (/\bOR\b/i.test(text)) return undefined;
   const value = `(@\\w+|TIMESTAMP\\s*'[^']*')`;
   let from = -Infinity;
-  let to = Infinity;
+  // The end of the last partition read: a bound `< t` needs t's partition only when t is past its midnight.
+  let toMs = Infinity;
+  const end = (at: number, strict: boolean) =>
+    strict ? Math.ceil(at / DAY_MS) * DAY_MS : (Math.floor(at / DAY_MS) + 1) * DAY_MS;
   for (const m of text.matchAll(new RegExp(`\\b${column}\\s*(>=|>|<=|<)\\s*${value}`, 'gi'))) {
     const at = valueMs(m[2]!, params);
     if (at === undefined) continue;
     if (m[1]!.startsWith('>')) from = Math.max(from, at);
-    else to = Math.min(to, at);
+    else toMs = Math.min(toMs, end(at, m[1] === '<'));
   }
   for (const m of text.matchAll(new RegExp(`\\b${column}\\s+BETWEEN\\s+${value}\\s+AND\\s+${value}`, 'gi'))) {
     const [a, b] = [valueMs(m[1]!, params), valueMs(m[2]!, params)];
     if (a !== undefined) from = Math.max(from, a);
-    if (b !== undefined) to = Math.min(to, b);
+    if (b !== undefined) toMs = Math.min(toMs, end(b, false));
   }
-  if (!Number.isFinite(from) || !Number.isFinite(to)) return undefined;
-  return { fromMs: Math.floor(from / DAY_MS) * DAY_MS, toMs: (Math.floor(to / DAY_MS) + 1) * DAY_MS };
+  if (!Number.isFinite(from) || !Number.isFinite(toMs)) return undefined;
+  return {
+    fromMs: Math.floor(from / DAY_MS) * DAY_MS,
+    toMs: Math.max(toMs, Math.floor(from / DAY_MS) * DAY_MS),
+  };
 }
 
 /** The values equality filters on `column` allow (their intersection), or undefined when none does. */
