@@ -16,8 +16,11 @@ const DAY_MS = 86_400_000;
 const DAYS = 31;
 const FIRST_DAY = Date.UTC(2026, 9, 1);
 const SYMBOLS = ['s0usdt', 's1usdt', 's2usdt'];
-/** Each symbol and day: one row every hour, one a millisecond before midnight and one at midnight. */
-const INSTANTS = [...Array.from({ length: 24 }, (_, h) => h * 3_600_000 + 1_800_000), DAY_MS - 1, 0];
+/** Each symbol and day: one row every four hours, one a millisecond before midnight and one at midnight. */
+const INSTANTS = [...Array.from({ length: 6 }, (_, h) => h * 4 * 3_600_000 + 1_800_000), DAY_MS - 1, 0];
+/** Coverage windows per stream and day (three hours each). */
+const WINDOWS = 8;
+const WINDOW_MS = DAY_MS / WINDOWS;
 const TICK_TABLES: readonly TickTableName[] = [
   'trades',
   'quotes',
@@ -132,24 +135,24 @@ function coverageRows(): Row[] {
   const rows: Row[] = [];
   for (let day = 0; day < DAYS; day++) {
     for (const symbol of SYMBOLS) {
-      for (let k = 0; k < 24; k++) {
-        const from = FIRST_DAY + day * DAY_MS + k * 3_600_000;
+      for (let k = 0; k < WINDOWS; k++) {
+        const from = FIRST_DAY + day * DAY_MS + k * WINDOW_MS;
         const row: Row = {
           batch_id:
-            k % 6 === 5
+            k % 4 === 3
               ? `gapfill/${symbol}-${day}-${k}`
               : `relay-0000abcd/binance:${symbol}:trade/${day}-${k}`,
           exchange: 'binance',
           symbol,
           data_type: 'trade',
           window_from: iso(from),
-          window_to: iso(from + 3_600_000),
+          window_to: iso(from + WINDOW_MS),
           rows: 10,
-          source: k % 6 === 5 ? 'backfill' : 'live',
-          relay_id: k % 6 === 5 ? null : 'relay-0000abcd',
-          committed_at: iso(from + 3_600_100),
+          source: k % 4 === 3 ? 'backfill' : 'live',
+          relay_id: k % 4 === 3 ? null : 'relay-0000abcd',
+          committed_at: iso(from + WINDOW_MS + 100),
         };
-        rows.push(row, { ...row, rows: 11, committed_at: iso(from + 3_660_000) });
+        rows.push(row, { ...row, rows: 11, committed_at: iso(from + WINDOW_MS + 60_000) });
       }
     }
   }
@@ -266,7 +269,7 @@ test('coverage_dedup holds each batch once and gaps_dedup the latest state of ea
       `SELECT COUNT(*) AS n, COUNT(DISTINCT batch_id) AS ids, COUNTIF(rows != 10) AS later ` +
         `FROM ${name(bed, 'coverage_dedup')}`,
     ),
-    { n: DAYS * SYMBOLS.length * 24, ids: DAYS * SYMBOLS.length * 24, later: 0 },
+    { n: DAYS * SYMBOLS.length * WINDOWS, ids: DAYS * SYMBOLS.length * WINDOWS, later: 0 },
   );
   t.deepEqual(
     await count(
