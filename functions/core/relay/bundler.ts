@@ -1,0 +1,71 @@
+import type { SealedBatch } from '../contract/batch.ts';
+import type { StreamState } from './stream-registry.ts';
+
+/** Which message layout the relay publishes: `v4` bundles many batches per message, `v3` one batch each. */
+export type MessageFormat = 'v4' | 'v3';
+
+export interface BundleLimits {
+  /** A bundle is cut once its sections reach this many bytes (Pub/Sub takes at most 10 MB). */
+  readonly maxBytes: number;
+  /** ... or this many batches. */
+  readonly maxBatches: number;
+}
+
+export const DEFAULT_BUNDLE_LIMITS: BundleLimits = Object.freeze({
+  maxBytes: 4 * 1024 * 1024,
+  maxBatches: 2_000,
+});
+
+/** A batch waiting in a bundle, with the stream state its outcome is accounted to. */
+export interface Bundled {
+  readonly batch: SealedBatch;
+  readonly state: StreamState;
+}
+
+/** Batches to publish as one message; `shard` is set when they were bundled per fleet shard. */
+export interface Bundle {
+  readonly shard: string | undefined;
+  readonly entries: Bundled[];
+  bytes: number;
+}
+
+/**
+ * Gathers sealed batches into bundles: one open bundle per fleet shard (a batch without a shard goes to the
+ * relay's own bundle). A bundle is cut when full (bytes or batches); the caller cuts the rest on its poll
+ * timer (`takeAll`), so bundling adds at most one poll interval to a batch's wait.
+ */
+export class Bundler {
+  private readonly open = new Map<string | undefined, Bundle>();
+
+  constructor(private readonly limits: BundleLimits) {}
+
+  /** Adds a batch; returns its bundle when that is now full (and starts a new one). */
+  add(batch: SealedBatch, state: StreamState): Bundle | undefined {
+    const shard = batch.shard;
+    let bundle = this.open.get(shard);
+    if (bundle === undefined) {
+      bundle = { shard, entries: [], bytes: 0 };
+      this.open.set(shard, bundle);
+    }
+    bundle.entries.push({ batch, state });
+    bundle.bytes += batch.message.data.length;
+    if (bundle.bytes < this.limits.maxBytes && bundle.entries.length < this.limits.maxBatches)
+      return undefined;
+    this.open.delete(shard);
+    return bundle;
+  }
+
+  /** Every open bundle, emptied. */
+  takeAll(): Bundle[] {
+    const bundles = [...this.open.values()];
+    this.open.clear();
+    return bundles;
+  }
+
+  /** Batches waiting in open bundles. */
+  get waiting(): number {
+    let n = 0;
+    for (const bundle of this.open.values()) n += bundle.entries.length;
+    return n;
+  }
+}
