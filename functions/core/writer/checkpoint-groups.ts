@@ -1,6 +1,6 @@
 import { streamId, type StreamKey } from '../model/streams.ts';
 import type { Checkpoint } from '../ports.ts';
-import { comparePosition } from './checkpoint.ts';
+import { mergeCheckpoint } from './checkpoint.ts';
 
 /**
  * Where checkpoints are written (decisions/0026). `grouped`: one document per exchange, type and one of
@@ -32,17 +32,16 @@ export function furthestCheckpoint(
   b: Checkpoint | undefined,
 ): Checkpoint | undefined {
   if (a === undefined || b === undefined) return a ?? b;
-  const position = (c: Checkpoint) => ({ ts: c.lastTickTs, tradeId: c.lastTradeId });
-  const ahead = comparePosition(position(b), position(a)) > 0 ? b : a;
-  return {
-    stream: a.stream,
-    lastTickTs: ahead.lastTickTs,
-    lastTradeId: ahead.lastTradeId,
-    committedRows: a.committedRows + b.committedRows,
-    coveredTo: Math.max(a.coveredTo, b.coveredTo),
-    lastBatchId: ahead.lastBatchId,
-    updatedAt: Math.max(a.updatedAt, b.updatedAt),
+  // b as an advance merged into a: mergeCheckpoint's monotonic rules are exactly "the furthest of both".
+  const advance = {
+    stream: b.stream,
+    lastTickTs: b.lastTickTs,
+    lastTradeId: b.lastTradeId,
+    rows: b.committedRows,
+    coveredTo: b.coveredTo,
+    batchId: b.lastBatchId,
   };
+  return mergeCheckpoint(a, advance, Math.max(a.updatedAt, b.updatedAt));
 }
 
 /** FNV-1a of the symbol: stable across processes and versions, unlike any runtime hash. */
