@@ -36,8 +36,10 @@ function decodeSection(bytes: Buffer): DecodedBatch | MessageDecodeError {
   const header = newline >= 0 ? parseJson(bytes.subarray(0, newline)) : undefined;
   if (!isRecord(header)) return new MessageDecodeError('bundle section has no JSON header line', 'not_json');
   if (header.v !== SCHEMA_VERSION) {
+    // Named by type unless a number: a hostile version may be JSON nested too deep to stringify again.
+    const version = typeof header.v === 'number' ? String(header.v) : typeof header.v;
     return new MessageDecodeError(
-      `a bundle section must be a v${SCHEMA_VERSION} batch, not ${JSON.stringify(header.v)}`,
+      `a bundle section must be a v${SCHEMA_VERSION} batch, not version ${version}`,
       'unknown_schema_version',
     );
   }
