@@ -276,4 +276,10 @@ test('v4: a bundle is cut at its size bound, and per fleet shard when batches ca
       [undefined, 1],
     ],
   );
+  // A batch that would take a bundle past maxBytes starts the next one instead.
+  const small = new Bundler({ maxBytes: 25, maxBatches: 100 });
+  t.is(small.add(sealed(undefined), state), undefined);
+  t.is(small.add(sealed(undefined), state), undefined);
+  t.is(small.add(sealed(undefined), state)?.bytes, 20);
+  t.is(small.waiting, 1);
 });

@@ -5,7 +5,7 @@ import type { StreamState } from './stream-registry.ts';
 export type MessageFormat = 'v4' | 'v3';
 
 export interface BundleLimits {
-  /** A bundle is cut once its sections reach this many bytes (Pub/Sub takes at most 10 MB). */
+  /** Most bytes of sections in one bundle, unless one batch alone is larger (Pub/Sub takes at most 10 MB). */
   readonly maxBytes: number;
   /** ... or this many batches. */
   readonly maxBatches: number;
@@ -39,16 +39,27 @@ export class Bundler {
 
   constructor(private readonly limits: BundleLimits) {}
 
-  /** Adds a batch; returns its bundle when that is now full (and starts a new one). */
+  /**
+   * Adds a batch; returns a bundle to send when one is complete: the open one when this batch would take it
+   * past maxBytes (the batch then starts the next), or the one this batch filled. So a bundle stays within
+   * maxBytes unless a single batch is larger.
+   */
   add(batch: SealedBatch, state: StreamState): Bundle | undefined {
     const shard = batch.shard;
+    const size = batch.message.data.length;
     let bundle = this.open.get(shard);
+    let complete: Bundle | undefined;
+    if (bundle !== undefined && bundle.bytes + size > this.limits.maxBytes) {
+      complete = bundle;
+      bundle = undefined;
+    }
     if (bundle === undefined) {
       bundle = { shard, entries: [], bytes: 0 };
       this.open.set(shard, bundle);
     }
     bundle.entries.push({ batch, state });
-    bundle.bytes += batch.message.data.length;
+    bundle.bytes += size;
+    if (complete !== undefined) return complete;
     if (bundle.bytes < this.limits.maxBytes && bundle.entries.length < this.limits.maxBatches)
       return undefined;
     this.open.delete(shard);
