@@ -1,4 +1,5 @@
 import { DEFAULT_BATCH_LIMITS } from '../core/relay/batcher.ts';
+import { DEFAULT_BUNDLE_LIMITS } from '../core/relay/bundler.ts';
 import { parse, readConfig, type ConfigOf } from '../core/shared/config.ts';
 import { parseSeverity } from '../core/shared/logger.ts';
 import { parseStreamsConfig } from '../core/model/streams-config.ts';
@@ -65,6 +66,20 @@ export const RELAY_OPTIONS = {
     description: 'empty batch interval for quiet streams',
     default: DEFAULT_BATCH_LIMITS.heartbeatMs,
     parse: parse.int(100, 60_000),
+  },
+  messageFormat: {
+    env: 'RELAY_MESSAGE_FORMAT',
+    description:
+      "'v4': many streams' batches per Pub/Sub message (pushes do not grow with streams; writers must read v4); " +
+      "'v3': one batch per message, for writers older than v4",
+    default: 'v4' as const,
+    parse: parse.oneOf('v4', 'v3'),
+  },
+  bundleMaxBytes: {
+    env: 'RELAY_BUNDLE_MAX_BYTES',
+    description: 'v4: a message is sent once its batches reach this many bytes (else at the next poll)',
+    default: DEFAULT_BUNDLE_LIMITS.maxBytes,
+    parse: parse.int(64 * 1024, 8 * 1024 * 1024),
   },
   maxInFlightBytes: {
     env: 'RELAY_MAX_INFLIGHT_BYTES',

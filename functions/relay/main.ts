@@ -25,6 +25,7 @@ import { logSignal } from '../core/shared/signals.ts';
 import { systemClock } from '../core/ports.ts';
 import { StatusReporter } from '../core/relay/status-reporter.ts';
 import { RelayService } from '../core/relay/relay-service.ts';
+import { DEFAULT_BUNDLE_LIMITS } from '../core/relay/bundler.ts';
 import { StartupRecovery } from '../core/relay/startup-recovery.ts';
 import { streamId } from '../core/model/streams.ts';
 import { readRelayConfig } from './config.ts';
@@ -68,6 +69,8 @@ const relay = new RelayService(
       heartbeatMs: config.heartbeatMs,
     },
     maxInFlightBytes: config.maxInFlightBytes,
+    messageFormat: config.messageFormat,
+    bundleLimits: { ...DEFAULT_BUNDLE_LIMITS, maxBytes: config.bundleMaxBytes },
     tickIntervalMs: Math.max(5, Math.min(25, Math.floor(config.maxWaitMs / 4))),
     onFirstCoverage: (stream, from) => recovery.onFirstCoverage(stream, from),
   },

@@ -65,6 +65,7 @@ export class Coverage {
       closed.push({ stream: s.id, from: batch.window.from, to: batch.window.to });
       this.publishing.publish(batch, s);
     }
+    this.publishing.flush();
     logSignal(this.logger, 'relay_connection_lost', {
       exchange: exchange.name,
       lastReceivedAt: at,
@@ -73,7 +74,7 @@ export class Coverage {
     });
   }
 
-  /** Cuts every batch that is due (time limit or heartbeat), up to its exchange's boundary. */
+  /** Cuts every batch that is due (time limit or heartbeat), up to its exchange's boundary, and sends the bundles. */
   cutDue(): void {
     const now = this.clock.now();
     for (const exchange of this.registry.exchanges.values()) {
@@ -83,6 +84,7 @@ export class Coverage {
         if (batch) this.publishing.publish(batch, s);
       }
     }
+    this.publishing.flush();
   }
 
   /** Closes every window at its exchange's last evidence and publishes what is buffered (shutdown). */
@@ -95,5 +97,6 @@ export class Coverage {
         if (batch) this.publishing.publish(batch, s);
       }
     }
+    this.publishing.flush();
   }
 }

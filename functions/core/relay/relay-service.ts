@@ -5,6 +5,7 @@ import type { StreamKey } from '../model/streams.ts';
 import { Coverage } from './coverage.ts';
 import { RelayIntake } from './intake.ts';
 import { BatchPublishing, type PublishLatency } from './publishing.ts';
+import { DEFAULT_BUNDLE_LIMITS, type BundleLimits, type MessageFormat } from './bundler.ts';
 import { StreamRegistry, type StreamStatus } from './stream-registry.ts';
 
 export interface RelayOptions {
@@ -13,7 +14,10 @@ export interface RelayOptions {
   readonly limits: BatchLimits;
   /** Bound on bytes handed to the publisher and not yet settled; past it, batches become holes. */
   readonly maxInFlightBytes: number;
-  /** How often batchers are polled for time-based cuts and heartbeats. */
+  /** `v4` (default): many batches per message, cut at `bundleLimits` or each poll; `v3`: one batch each. */
+  readonly messageFormat?: MessageFormat;
+  readonly bundleLimits?: BundleLimits;
+  /** How often batchers are polled for time-based cuts and heartbeats (and bundles are sent). */
   readonly tickIntervalMs: number;
   /** Called once per stream, the first time its coverage opens in this process (startup recovery). */
   readonly onFirstCoverage?: (stream: StreamKey, from: number) => void;
@@ -49,7 +53,15 @@ export class RelayService {
     this.startedAt = clock.now();
     const limits = limitsForPolling(options.limits, options.tickIntervalMs);
     this.registry = new StreamRegistry(options.streams, options.relayId, limits);
-    this.publishing = new BatchPublishing(publisher, this.counters, clock, logger, options.maxInFlightBytes);
+    this.publishing = new BatchPublishing(
+      publisher,
+      this.counters,
+      clock,
+      logger,
+      options.maxInFlightBytes,
+      options.messageFormat ?? 'v4',
+      options.bundleLimits ?? DEFAULT_BUNDLE_LIMITS,
+    );
     this.coverage = new Coverage(this.registry, this.publishing, clock, logger, options.onFirstCoverage);
     this.intake = new RelayIntake(this.registry, this.coverage, this.publishing, this.counters, clock);
   }
