@@ -18,6 +18,7 @@ import {
   deribitMessage,
   deribitTickerFields,
 } from '../../scripts/local/exchange/deribit-wire.ts';
+import { DERIBIT_PROTOCOL } from '../../scripts/local/exchange/deribit-protocol.ts';
 import { normalizeAll, tardisSubscriptions } from '../support/tardis-parity.ts';
 
 const DERIBIT = 'deribit' as Exchange;
@@ -370,4 +371,90 @@ test("the simulator's deribit book snapshot and changes normalize to the ground-
     changes.slice(1).map((x) => (x.type === 'book_change' ? [x.isSnapshot, x.bids, x.asks, x.ts] : 0)),
     truth.map((c) => [false, levels(c.bids), levels(c.asks), c.timestamp * 1000]),
   );
+});
+
+/** The simulator's Deribit session on a fake connection and clock: what it replies and subscribes. */
+function simulatedSession() {
+  let now = FROM;
+  const replies: Record<string, unknown>[] = [];
+  const subscribed = new Map<string, string>();
+  const link = {
+    id: 1,
+    reply: (m: unknown) => replies.push(m as Record<string, unknown>),
+    replyText: () => undefined,
+    subscribe: (name: string, symbol: string) => {
+      const isNew = !subscribed.has(name);
+      subscribed.set(name, symbol);
+      return { isNew, source: undefined, nextIndex: 0 };
+    },
+    unsubscribe: (name: string) => subscribed.delete(name),
+    subscriptionNames: () => [...subscribed.keys()],
+    countSubscribeRequest: () => undefined,
+  };
+  const ctx = {
+    options: { bookTickerEventTime: false },
+    symbols: undefined,
+    now: () => now,
+    dataNow: () => now,
+    isUnlisted: (symbol: string) => symbol === 'xyz-perpetual',
+    source: () => undefined,
+    recordSnapshot: () => undefined,
+    refusingStatus: () => undefined,
+  };
+  const session = DERIBIT_PROTOCOL.open(link, new URL('ws://x/ws/api/v2'), ctx);
+  const call = (id: number, method: string, params: unknown) => {
+    session.onMessage(JSON.stringify({ jsonrpc: '2.0', id, method, params }));
+    return replies.at(-1);
+  };
+  const tick = ticksBetween('trade', WINDOW)[0]!;
+  const push = () => session.frame(tick, 'trades.BTC-PERPETUAL.100ms');
+  return { replies, subscribed, call, push, advance: (ms: number) => (now += ms) };
+}
+
+test('the simulated deribit sends test_request every heartbeat interval and answers public/test', (t) => {
+  const s = simulatedSession();
+  s.push();
+  t.is(s.replies.length, 0, 'no heartbeat before one is set');
+  t.like(s.call(0, 'public/set_heartbeat', { interval: 10 }), { jsonrpc: '2.0', id: 0, result: 'ok' });
+  t.like(s.call(1, 'public/set_heartbeat', { interval: 9 }), { error: { code: -32602 } });
+  s.advance(9_999);
+  s.push();
+  t.is(s.replies.length, 2);
+  s.advance(1);
+  s.push();
+  s.push();
+  const testRequest = { jsonrpc: '2.0', method: 'heartbeat', params: { type: 'test_request' } };
+  t.deepEqual(s.replies.slice(2), [testRequest], 'one per interval, on the first push due');
+  t.like(s.call(0, 'public/test', {}), { id: 0, result: { version: '1.2.26' } });
+  s.advance(10_000);
+  s.push();
+  t.deepEqual(s.replies.at(-1), testRequest);
+});
+
+test('the simulated deribit subscribes what it serves, leaves out the rest silently, and unsubscribes', (t) => {
+  const s = simulatedSession();
+  const channels = ['trades.BTC-PERPETUAL.100ms', 'book.ETH-PERPETUAL.raw'];
+  const refused = [
+    'trades.XYZ-PERPETUAL.100ms',
+    'trades.BTC-27DEC24.100ms',
+    'trades.BTC-PERPETUAL.1s',
+    'x.BTC',
+  ];
+  t.like(s.call(3, 'public/subscribe', { channels: [...channels, ...refused] }), { id: 3, result: channels });
+  t.deepEqual(
+    [...s.subscribed.entries()],
+    [
+      ['trades.BTC-PERPETUAL.100ms', 'btc-perpetual'],
+      ['book.ETH-PERPETUAL.raw', 'eth-perpetual'],
+    ],
+  );
+  t.like(s.call(4, 'public/subscribe', { channels: 'trades' }), { error: { code: -32602 } });
+  t.like(
+    s.call(5, 'public/unsubscribe', { channels: ['book.ETH-PERPETUAL.raw', 'ticker.BTC-PERPETUAL.100ms'] }),
+    {
+      result: ['book.ETH-PERPETUAL.raw'],
+    },
+  );
+  t.deepEqual([...s.subscribed.keys()], ['trades.BTC-PERPETUAL.100ms']);
+  t.like(s.call(6, 'private/buy', {}), { error: { code: -32601, message: 'Method not found' } });
 });
