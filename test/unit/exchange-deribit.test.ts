@@ -19,6 +19,7 @@ import {
   deribitTickerFields,
 } from '../../scripts/local/exchange/deribit-wire.ts';
 import { DERIBIT_PROTOCOL } from '../../scripts/local/exchange/deribit-protocol.ts';
+import { levels, quoteRow, tradeRow } from '../support/ground-truth-rows.ts';
 import { normalizeAll, tardisSubscriptions } from '../support/tardis-parity.ts';
 
 const DERIBIT = 'deribit' as Exchange;
@@ -304,13 +305,7 @@ test("the simulator's deribit trades normalize to the ground truth, liquidation 
   const ticks = both('trade', messages, new Date(FROM));
   t.deepEqual(
     ticks.map((x) => x.type === 'trade' && [x.id, x.price, x.amount, x.side, x.ts]),
-    truth.map((x) => [
-      String(x.id),
-      Number(x.price),
-      Number(x.qty),
-      x.isBuyerMaker ? 'sell' : 'buy',
-      x.timestamp * 1000,
-    ]),
+    truth.map(tradeRow),
   );
   const liquidated = truth.filter((x) => deribitLiquidation(x) !== undefined);
   t.true(liquidated.length >= 2, 'a minute of trades holds liquidations');
@@ -327,13 +322,7 @@ test("the simulator's deribit ticker pushes give the ground-truth quotes and one
   const quotes = both('book_ticker', messages, new Date(FROM));
   t.deepEqual(
     quotes.map((x) => x.type === 'book_ticker' && [x.bidPrice, x.bidAmount, x.askPrice, x.askAmount, x.ts]),
-    truth.map((x) => [
-      Number(x.bidPrice),
-      Number(x.bidQty),
-      Number(x.askPrice),
-      Number(x.askQty),
-      x.timestamp * 1000,
-    ]),
+    truth.map(quoteRow),
   );
   const derivative = both('derivative_ticker', messages, new Date(FROM));
   t.is(derivative.length, truth.length, 'every push changes open interest');
@@ -359,8 +348,6 @@ test("the simulator's deribit book snapshot and changes normalize to the ground-
   ];
   t.is((messages[1]!.params.data as { prev_change_id: number }).prev_change_id, snapshot.lastUpdateId);
   const changes = both('book_change', messages, new Date(FROM));
-  const levels = (list: readonly (readonly [string, string])[]) =>
-    list.map(([price, amount]) => ({ price: Number(price), amount: Number(amount) }));
   t.like(changes[0], {
     isSnapshot: true,
     bids: levels(snapshot.bids),
