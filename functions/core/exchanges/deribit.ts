@@ -19,9 +19,10 @@ function notificationData(m: RawMessage): { channel: string; data: RawMessage } 
  *
  * Row ids: a trade and a liquidation are keyed by `trade_id` (unique per currency, not contiguous per
  * instrument: fills of every instrument of the currency share one counter). A derivative ticker is keyed
- * by its message (`ticker:<timestamp>`: a push of one instrument's ticker per exchange millisecond at
- * most). Quotes have no update id in `ticker`, and book changes are hashed like every exchange's: their
- * content hash covers the exchange `timestamp` and the numbers, which live and history carry alike.
+ * by its message (`ticker:<timestamp>`); two pushes stamped in one millisecond would share it, which live
+ * `.100ms` pushes cannot be and Tardis's `.raw` ones rarely are. Quotes have no update id in `ticker`, and
+ * book changes are hashed like every exchange's: their content hash covers the exchange `timestamp` and the
+ * numbers, which live and history carry alike.
  *
  * Deribit does not refuse an instrument it does not list: `public/subscribe` answers with the channels it
  * subscribed (`"result":[...]`) and leaves the others out, silently; such a stream shows only as a hole.
