@@ -52,6 +52,8 @@ export interface BigQueryStandin {
   faults(): FaultConfig;
   stats(): StandinStats;
   resetStats(): void;
+  /** The DuckDB warehouse behind the API, for in-process models (the cost bench's bytes-processed runs). */
+  readonly warehouse: Warehouse;
   /** Closes sockets (hung requests included) and DuckDB. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -226,6 +228,7 @@ export async function startBigQueryStandin(options: BigQueryStandinOptions = {})
     faults: () => faults.current(),
     stats,
     resetStats,
+    warehouse,
     stop,
   };
 }
