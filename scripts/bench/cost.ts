@@ -12,17 +12,8 @@ import { startGrpcTap } from '../local/grpc-tap.ts';
 import { simulatedTypes, type ExchangeStreams } from '../local/stream-mix.ts';
 import { FirestoreCounter, PublishCounter } from './cost/grpc-usage.ts';
 import { measure, type RunCounts } from './cost/measure.ts';
-import {
-  anchorPerTick,
-  anchorUsdPerTick,
-  perTick,
-  SECONDS_PER_MONTH,
-  sum,
-  usdPerTick,
-  type Reference,
-} from './cost/model.ts';
-import { PRICES, PRICES_READ_ON } from './cost/prices.ts';
-import { perStreamViewQueries, startHistoryBed } from './cost/query-bytes.ts';
+import { SECONDS_PER_MONTH, type Reference } from './cost/model.ts';
+import { price, type CostSummary } from './cost/report.ts';
 
 /** The switches of each design (docs/COST.md); unknown ones are ignored by a build that lacks them. */
 const DESIGNS = {
@@ -31,9 +22,18 @@ const DESIGNS = {
 } as const;
 const EXCHANGE = 'binance-futures';
 const SYMBOLS = ['btcusdt', 'ethusdt', 'solusdt', 'xrpusdt', 'dogeusdt', 'adausdt', 'bnbusdt', 'ltcusdt'];
-/** Bed rows per day partition: the model scales them to the reference (cost/query-bytes.ts). */
-const BED_ROWS_PER_DAY = 8;
-const LOOKBACK_MS = 6 * 3600_000;
+
+export interface CostOptions {
+  /** Symbols of the local mix (each with every type the simulator plays for binance-futures). */
+  readonly symbols: number;
+  readonly ratePerSymbol: number;
+  readonly seconds: number;
+  readonly seed: number;
+  readonly reference: Reference;
+  /** Running emulators to use (host:port); a pair is started and stopped when absent. */
+  readonly emulators?: { readonly pubsub: string; readonly firestore: string };
+  readonly say: (line: string, data?: Record<string, unknown>) => void;
+}
 
 export async function run(args: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -54,166 +54,71 @@ export async function run(args: string[]): Promise<number> {
     if (!Number.isFinite(v) || v < min || v > max) throw new Error(`--${name} must be within ${min}-${max}`);
     return v;
   };
-  const ref: Reference = {
-    streams: num('reference-streams', 1, 1e6),
-    ticksPerSecond: num('reference-tps', 1, 1e8),
-    historyDays: num('history-days', 1, 3660),
-    gapfillRunsPerMonth: SECONDS_PER_MONTH / 60,
-  };
-  const symbols = SYMBOLS.slice(0, num('symbols', 1, SYMBOLS.length));
-  const mix: ExchangeStreams[] = [{ exchange: EXCHANGE, symbols, types: simulatedTypes(EXCHANGE) }];
-  const say = (line: string, data: Record<string, unknown> = {}) =>
-    process.stderr.write(`${JSON.stringify({ bench: 'cost', message: line, ...data })}\n`);
-  process.env.METADATA_SERVER_DETECTION ??= 'none';
-
-  const publish = { current: new PublishCounter() };
-  const firestore = { current: new FirestoreCounter() };
-  const gapfillFirestore = { current: new FirestoreCounter() };
-  const emulators = await startEmulators({ projectId: 'tickstream-cost' });
-  const runs: Partial<Record<keyof typeof DESIGNS, RunCounts>> = {};
-  try {
-    const pubsubTap = await startGrpcTap(emulators.pubsub.host, (m) => publish.current.onMessage(m));
-    const firestoreTap = await startGrpcTap(emulators.firestore.host, (m) => firestore.current.onMessage(m));
-    const gapfillTap = await startGrpcTap(emulators.firestore.host, (m) =>
-      gapfillFirestore.current.onMessage(m),
-    );
-    try {
-      const taps = {
-        hosts: { pubsub: pubsubTap.host, firestore: firestoreTap.host, gapfillFirestore: gapfillTap.host },
-        publish: () => ({ ...publish.current.usage }),
-        firestore: () => ({ ...firestore.current.usage }),
-        gapfillFirestore: () => ({ ...gapfillFirestore.current.usage }),
-      };
-      for (const design of ['before', 'after'] as const) {
-        say('measuring', { design, streams: mix, rate_per_symbol: Number(values.rate) });
-        runs[design] = await measure(taps, {
-          suffix: `cost_${design}_${Date.now().toString(36)}`,
-          seed: num('seed', 0, 2 ** 31),
-          ratePerSymbol: num('rate', 0.1, 1000),
-          streams: mix,
-          seconds: num('seconds', 1, 600),
-          env: DESIGNS[design],
-          say,
-        });
-      }
-    } finally {
-      await pubsubTap.stop();
-      await firestoreTap.stop();
-      await gapfillTap.stop();
-    }
-  } finally {
-    await emulators.stop();
-  }
-  // Every symbol has every type: the share of trade streams (each has its trade-id query before).
-  const tradeShare = mix[0]!.types.includes('trade') ? 1 / mix[0]!.types.length : 0;
-  const summary = await price(runs.before!, runs.after!, ref, tradeShare, say);
+  const summary = await costBench({
+    symbols: num('symbols', 1, SYMBOLS.length),
+    ratePerSymbol: num('rate', 0.1, 1000),
+    seconds: num('seconds', 2, 600),
+    seed: num('seed', 0, 2 ** 31),
+    reference: {
+      streams: num('reference-streams', 1, 1e6),
+      ticksPerSecond: num('reference-tps', 1, 1e8),
+      historyDays: num('history-days', 1, 3660),
+      gapfillRunsPerMonth: SECONDS_PER_MONTH / 60,
+    },
+    say: (line, data = {}) =>
+      process.stderr.write(
+        values.json
+          ? `${JSON.stringify({ bench: 'cost', message: line, ...data })}\n`
+          : `[bench cost] ${line} ${JSON.stringify(data)}\n`,
+      ),
+  });
   console.log(JSON.stringify(summary));
   return 0;
 }
 
-/** Reference rows per day partition of the tables the gap-filler reads, from a run's rows per tick. */
-function referenceRowsPerDay(r: RunCounts, ref: Reference): Record<string, number> {
-  const ticksPerDay = ref.ticksPerSecond * 86_400;
-  return {
-    trades: ((r.rows.trades ?? 0) / r.ticks) * ticksPerDay,
-    coverage: ((r.rows.coverage ?? 0) / r.ticks) * ticksPerDay,
-  };
-}
-
-async function price(
-  before: RunCounts,
-  after: RunCounts,
-  ref: Reference,
-  tradeShare: number,
-  say: (line: string, data?: Record<string, unknown>) => void,
-) {
-  say('loading the history bed', { days: ref.historyDays, rows_per_day: BED_ROWS_PER_DAY });
-  const bed = await startHistoryBed(ref.historyDays, BED_ROWS_PER_DAY);
-  let queryBytes: { before: number; after: number };
+/** Measures both designs on the local pipeline and prices them at the reference. */
+export async function costBench(o: CostOptions): Promise<CostSummary> {
+  const mix: ExchangeStreams[] = [
+    { exchange: EXCHANGE, symbols: SYMBOLS.slice(0, o.symbols), types: simulatedTypes(EXCHANGE) },
+  ];
+  process.env.METADATA_SERVER_DETECTION ??= 'none';
+  const publish = new PublishCounter();
+  const firestore = new FirestoreCounter();
+  const gapfillFirestore = new FirestoreCounter();
+  const emulators = o.emulators ? undefined : await startEmulators({ projectId: 'tickstream-cost' });
+  const hosts = o.emulators ?? { pubsub: emulators!.pubsub.host, firestore: emulators!.firestore.host };
+  const runs: Partial<Record<keyof typeof DESIGNS, RunCounts>> = {};
+  const stops: (() => Promise<void>)[] = [];
   try {
-    // Before: two queries per stream through the dedup views (one for a stream that is not of trades).
-    const one = async (type: string) => {
-      const texts = perStreamViewQueries(
-        { exchange: 'binance', symbol: 'btcusdt', type },
-        bed.now - LOOKBACK_MS,
-        bed.now,
-      );
-      let total = 0;
-      for (const q of texts) total += await bed.referenceBytes(q, referenceRowsPerDay(before, ref));
-      return total;
+    const pubsubTap = await startGrpcTap(hosts.pubsub, (m) => publish.onMessage(m));
+    stops.push(() => pubsubTap.stop());
+    const firestoreTap = await startGrpcTap(hosts.firestore, (m) => firestore.onMessage(m));
+    stops.push(() => firestoreTap.stop());
+    const gapfillTap = await startGrpcTap(hosts.firestore, (m) => gapfillFirestore.onMessage(m));
+    stops.push(() => gapfillTap.stop());
+    const taps = {
+      hosts: { pubsub: pubsubTap.host, firestore: firestoreTap.host, gapfillFirestore: gapfillTap.host },
+      publish: () => ({ ...publish.usage }),
+      firestore: () => ({ ...firestore.usage }),
+      gapfillFirestore: () => ({ ...gapfillFirestore.usage }),
     };
-    const perTradeStream = await one('trade');
-    const perOtherStream = await one('book_ticker');
-    const beforeBytes = ref.streams * (tradeShare * perTradeStream + (1 - tradeShare) * perOtherStream);
-    // After: the queries the gap-filler sent in its steady-state run.
-    let afterBytes = 0;
-    for (const q of after.gapfillRun.queries)
-      afterBytes += await bed.referenceBytes(q, referenceRowsPerDay(after, ref));
-    queryBytes = { before: beforeBytes, after: afterBytes };
+    for (const design of ['before', 'after'] as const) {
+      o.say('measuring', { design, streams: mix, rate_per_symbol: o.ratePerSymbol });
+      runs[design] = await measure(taps, {
+        suffix: `cost_${design}_${Date.now().toString(36)}`,
+        seed: o.seed,
+        ratePerSymbol: o.ratePerSymbol,
+        streams: mix,
+        seconds: o.seconds,
+        env: DESIGNS[design],
+        say: o.say,
+      });
+    }
   } finally {
-    await bed.stop();
+    for (const stop of stops.reverse()) await stop();
+    await emulators?.stop();
   }
-  const counts = {
-    before: perTick(before, queryBytes.before, ref),
-    after: perTick(after, queryBytes.after, ref),
-    anchor: anchorPerTick(after.tickJsonBytes, ref),
-  };
-  const usd = {
-    before: usdPerTick(counts.before),
-    after: usdPerTick(counts.after),
-    anchor: anchorUsdPerTick(counts.anchor),
-  };
-  const monthTicks = ref.ticksPerSecond * SECONDS_PER_MONTH;
-  const per = (scale: number) => ({
-    before: round(sum(usd.before) * scale),
-    after: round(sum(usd.after) * scale),
-    anchor: round(sum(usd.anchor) * scale),
-  });
-  return {
-    bench: 'cost',
-    usd_per_billion_ticks: per(1e9),
-    usd_per_month: per(monthTicks),
-    per_tick: counts,
-    usd_per_billion_ticks_by_service: {
-      before: scaled(usd.before, 1e9),
-      after: scaled(usd.after, 1e9),
-      anchor: scaled(usd.anchor, 1e9),
-    },
-    query_bytes_per_gapfill_run: queryBytes,
-    reference: ref,
-    measured: { before: summaryOf(before), after: summaryOf(after) },
-    prices: {
-      read_on: PRICES_READ_ON,
-      ...Object.fromEntries(Object.entries(PRICES).map(([k, p]) => [k, p.source])),
-    },
-    relay_compute: 'not counted on either side',
-  };
-}
-
-const round = (x: number): number => Number(x.toPrecision(4));
-const scaled = (parts: Record<string, number>, k: number) =>
-  Object.fromEntries(Object.entries(parts).map(([name, v]) => [name, round(v * k)]));
-
-function summaryOf(r: RunCounts) {
-  return {
-    ticks: r.ticks,
-    streams: r.streams,
-    seconds: r.seconds,
-    ticks_per_stream_s: round(r.ticks / r.streams / r.seconds),
-    publish: r.publish,
-    push: r.push,
-    writer_cpu_s: r.writerCpuSeconds,
-    ingestion: r.ingestion,
-    firestore: r.firestore,
-    rows: r.rows,
-    tick_json_bytes: round(r.tickJsonBytes),
-    gapfill_run: {
-      queries: r.gapfillRun.queries.length,
-      firestore: r.gapfillRun.firestore,
-      history_calls: r.gapfillRun.historyCalls,
-      cpu_s: r.gapfillRun.cpuSeconds,
-      detected: r.gapfillRun.detected,
-      filled: r.gapfillRun.filled,
-    },
-  };
+  // Every symbol has every type: the share of trade streams (each has its trade-id query before).
+  const tradeShare = mix[0]!.types.includes('trade') ? 1 / mix[0]!.types.length : 0;
+  return price(runs.before!, runs.after!, o.reference, tradeShare, o.say);
 }

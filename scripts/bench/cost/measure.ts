@@ -5,6 +5,7 @@
 // waits until everything published is acknowledged.
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { DEFAULT_GAPFILL_OPTIONS } from '../../../functions/core/gapfill/options.ts';
 import { liveGroupMembers } from '../../local/process-group.ts';
 import { startPushTap, type PushUsage } from '../../local/push-tap.ts';
 import { qualifiedName } from '../../local/bigquery/schema-types.ts';
@@ -118,10 +119,16 @@ async function relayCounters(stack: Stack): Promise<Record<string, number>> {
 }
 
 /** Polls `done` every 100 ms; throws `what` after `ms`. */
-async function until(done: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
+async function until(
+  done: () => boolean | Promise<boolean>,
+  ms: number,
+  what: string | (() => string),
+): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await done())) {
-    if (Date.now() > deadline) throw new Error(`cost bench: ${what} within ${ms / 1000} s`);
+    if (Date.now() > deadline) {
+      throw new Error(`cost bench: not ${typeof what === 'string' ? what : what()} within ${ms / 1000} s`);
+    }
     await sleep(100);
   }
 }
@@ -137,7 +144,13 @@ export async function measure(taps: Taps, o: MeasureOptions): Promise<RunCounts>
     startRelay: false,
     relayEnv: o.env,
     writerEnv: o.env,
-    gapfill: { env: { ...o.env, FIRESTORE_EMULATOR_HOST: taps.hosts.gapfillFirestore } },
+    // The deployed settle and availability delays: the counted run sees the steady state, not the lag
+    // of a loaded local machine, and fills nothing during the bench.
+    gapfill: {
+      settleMs: DEFAULT_GAPFILL_OPTIONS.settleMs,
+      availabilityDelayMs: DEFAULT_GAPFILL_OPTIONS.availabilityDelayMs,
+      env: { ...o.env, FIRESTORE_EMULATOR_HOST: taps.hosts.gapfillFirestore },
+    },
   });
   const push = await startPushTap(stack.writerUrl);
   try {
@@ -160,8 +173,8 @@ export async function measure(taps: Taps, o: MeasureOptions): Promise<RunCounts>
     const published = () => taps.publish().messages - publish0.messages;
     await until(
       () => push.usage().ackedMessages >= published() && push.inFlight() === 0,
-      180_000,
-      'every published message acknowledged',
+      300_000,
+      () => `every published message acknowledged (${push.usage().ackedMessages} of ${published()})`,
     );
     const writerCpuSeconds = groupCpuSeconds(stack.writer.processId) - cpu0;
     const run = {

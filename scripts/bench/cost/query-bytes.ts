@@ -3,7 +3,6 @@
 // `coverage` and `trades` with a few representative rows each. The model is linear in the rows of the
 // partitions a query reads, so each table's scanned bytes are scaled by (reference rows per day) / (bed
 // rows per day), then BigQuery's 10 MiB minimum per table applies.
-import type { BigQuery } from '@google-cloud/bigquery';
 import { createBigQueryClient } from '../../../functions/adapters/bigquery/client.ts';
 import { ensureWarehouse } from '../../../functions/adapters/bigquery/tables.ts';
 import { MIN_BYTES_PER_TABLE, scannedBytes } from '../../local/bigquery/bytes-processed.ts';
@@ -39,7 +38,14 @@ export async function startHistoryBed(
     const bq = createBigQueryClient(BED_PROJECT, standin.url);
     await ensureWarehouse(bq, BED_PROJECT, BED_DATASET);
     const today = Math.floor(now / DAY_MS) * DAY_MS;
-    for (let day = -1; day < days; day++) await loadDay(bq, today - day * DAY_MS, rowsPerDay, day);
+    const rows = { coverage: [] as Record<string, unknown>[], trades: [] as Record<string, unknown>[] };
+    for (let day = -1; day < days; day++) dayRows(rows, today - day * DAY_MS, rowsPerDay, day);
+    for (const [table, list] of Object.entries(rows)) {
+      for (let i = 0; i < list.length; i += 5000) {
+        const chunk = list.slice(i, i + 5000).map((json) => ({ json }));
+        await bq.dataset(BED_DATASET).table(table).insert(chunk, { raw: true });
+      }
+    }
   } catch (error) {
     await standin.stop();
     throw error;
@@ -63,10 +69,14 @@ export async function startHistoryBed(
 }
 
 /** One day of rows with production-shaped values (ids, relay ids, batch ids as the deployables write them). */
-async function loadDay(bq: BigQuery, dayStart: number, rows: number, day: number): Promise<void> {
+function dayRows(
+  into: { coverage: Record<string, unknown>[]; trades: Record<string, unknown>[] },
+  dayStart: number,
+  rows: number,
+  day: number,
+): void {
   const step = DAY_MS / rows;
-  const coverage: Record<string, unknown>[] = [];
-  const trades: Record<string, unknown>[] = [];
+  const { coverage, trades } = into;
   for (let k = 0; k < rows; k++) {
     const from = dayStart + k * step;
     const symbol = ['btcusdt', 'ethusdt', 'solusdt', 'dogeusdt'][k % 4]!;
@@ -101,15 +111,6 @@ async function loadDay(bq: BigQuery, dayStart: number, rows: number, day: number
       batch_id: batchId,
     });
   }
-  const ds = bq.dataset(BED_DATASET);
-  await ds.table('coverage').insert(
-    coverage.map((json) => ({ json })),
-    { raw: true },
-  );
-  await ds.table('trades').insert(
-    trades.map((json) => ({ json })),
-    { raw: true },
-  );
 }
 
 const text = (name: string, value: string): QueryParameter => ({
