@@ -7,6 +7,7 @@
 // Query bytes come from the BigQuery stand-in's model over a year of history (cost/query-bytes.ts).
 // Relays' own compute is counted on neither side. The last line is one JSON object (docs/COST.md).
 import { parseArgs } from 'node:util';
+import type { DataType } from '../../functions/core/model/streams.ts';
 import { startEmulators } from '../local/emulators.ts';
 import { startGrpcTap } from '../local/grpc-tap.ts';
 import { simulatedTypes, type ExchangeStreams } from '../local/stream-mix.ts';
@@ -26,6 +27,8 @@ const SYMBOLS = ['btcusdt', 'ethusdt', 'solusdt', 'xrpusdt', 'dogeusdt', 'adausd
 export interface CostOptions {
   /** Symbols of the local mix (each with every type the simulator plays for binance-futures). */
   readonly symbols: number;
+  /** Narrows the types of the mix (default: all of them, busy and quiet). */
+  readonly types?: readonly DataType[];
   readonly ratePerSymbol: number;
   readonly seconds: number;
   readonly seed: number;
@@ -79,7 +82,11 @@ export async function run(args: string[]): Promise<number> {
 /** Measures both designs on the local pipeline and prices them at the reference. */
 export async function costBench(o: CostOptions): Promise<CostSummary> {
   const mix: ExchangeStreams[] = [
-    { exchange: EXCHANGE, symbols: SYMBOLS.slice(0, o.symbols), types: simulatedTypes(EXCHANGE) },
+    {
+      exchange: EXCHANGE,
+      symbols: SYMBOLS.slice(0, o.symbols),
+      types: simulatedTypes(EXCHANGE).filter((t) => !o.types || o.types.includes(t)),
+    },
   ];
   process.env.METADATA_SERVER_DETECTION ??= 'none';
   const publish = new PublishCounter();
