@@ -1,4 +1,4 @@
-// `npm run bench -- cost [--json] [--symbols 4] [--rate 39] [--seconds 20] [--seed 1]
+// `npm run bench -- cost [--json] [--symbols 4] [--rate 39] [--seconds 20] [--seed 1] [--types a,b]
 //   [--reference-streams 500] [--reference-tps 10000] [--history-days 365]`
 // What a tick costs: the local pipeline runs twice, today's design ("before") and the new defaults
 // ("after"), its deployables reaching Pub/Sub and Firestore through counting taps (scripts/local/
@@ -47,6 +47,7 @@ export async function run(args: string[]): Promise<number> {
       rate: { type: 'string', default: '39' },
       seconds: { type: 'string', default: '20' },
       seed: { type: 'string', default: '1' },
+      types: { type: 'string' },
       'reference-streams': { type: 'string', default: '500' },
       'reference-tps': { type: 'string', default: '10000' },
       'history-days': { type: 'string', default: '365' },
@@ -62,6 +63,7 @@ export async function run(args: string[]): Promise<number> {
     ratePerSymbol: num('rate', 0.1, 1000),
     seconds: num('seconds', 2, 600),
     seed: num('seed', 0, 2 ** 31),
+    ...(values.types ? { types: values.types.split(',').map((t) => t.trim() as DataType) } : {}),
     reference: {
       streams: num('reference-streams', 1, 1e6),
       ticksPerSecond: num('reference-tps', 1, 1e8),
@@ -81,11 +83,13 @@ export async function run(args: string[]): Promise<number> {
 
 /** Measures both designs on the local pipeline and prices them at the reference. */
 export async function costBench(o: CostOptions): Promise<CostSummary> {
+  const types = simulatedTypes(EXCHANGE).filter((t) => !o.types || o.types.includes(t));
+  if (types.length === 0) throw new Error(`no type of ${EXCHANGE} in ${o.types?.join(',')}`);
   const mix: ExchangeStreams[] = [
     {
       exchange: EXCHANGE,
       symbols: SYMBOLS.slice(0, o.symbols),
-      types: simulatedTypes(EXCHANGE).filter((t) => !o.types || o.types.includes(t)),
+      types,
     },
   ];
   process.env.METADATA_SERVER_DETECTION ??= 'none';
