@@ -60,5 +60,6 @@ test('the cost bench prices both designs and the anchor from counts that agree w
     const perTick = summary.per_tick[design];
     t.is(perTick.push_deliveries, m.push.deliveries / m.ticks);
   }
-  t.true(summary.query_bytes_per_gapfill_run.before > summary.query_bytes_per_gapfill_run.after);
+  // Pruned by partition bounds, two queries per run read a thousandth of what 500 streams read through the views.
+  t.true(summary.query_bytes_per_gapfill_run.after * 1000 < summary.query_bytes_per_gapfill_run.before);
 });
