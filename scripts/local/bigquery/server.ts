@@ -56,6 +56,8 @@ export interface BigQueryStandin {
   resetStats(): void;
   /** Bytes `sql` reads per base table before BigQuery's 10 MiB minimum (the bytes model, for tests). */
   scannedBytes(sql: string, params?: readonly QueryParameter[]): Promise<Map<string, number>>;
+  /** The DuckDB warehouse behind the API, for in-process models (the cost bench's bytes-processed runs). */
+  readonly warehouse: Warehouse;
   /** Closes sockets (hung requests included) and DuckDB. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -231,6 +233,7 @@ export async function startBigQueryStandin(options: BigQueryStandinOptions = {})
     stats,
     resetStats,
     scannedBytes: (sql, params) => scannedBytes(warehouse, sql, params, undefined),
+    warehouse,
     stop,
   };
 }
