@@ -37,6 +37,8 @@ export class FleetCoordinator {
   private timer: NodeJS.Timeout | undefined;
   private round: Promise<void> | undefined;
   private writing: Promise<void> | undefined;
+  private readingMembers: Promise<MemberRecord[]> | undefined;
+  private readingShards: Promise<ShardRecord[]> | undefined;
   private beat = 0;
   private readableRounds = 0;
   private leaving = false;
@@ -96,10 +98,13 @@ export class FleetCoordinator {
   }
 
   private async runRound(): Promise<void> {
+    // One read of each kind at a time: a slow control plane answers late, and is not asked again meanwhile.
+    this.readingMembers ??= this.store.readMembers().finally(() => (this.readingMembers = undefined));
+    this.readingShards ??= this.store.readShards().finally(() => (this.readingShards = undefined));
     const limit = this.options.renewMs;
     const [members, records] = await Promise.allSettled([
-      bounded(this.store.readMembers(), limit),
-      bounded(this.store.readShards(), limit),
+      bounded(this.readingMembers, limit),
+      bounded(this.readingShards, limit),
     ]);
     const now = this.monotonic();
     if (members.status === 'fulfilled') this.members.observe(members.value, now);
@@ -232,7 +237,7 @@ export class FleetCoordinator {
       .finally(() => (held.takingOver = false));
   }
 
-  /** Writes the heartbeat, one write at a time: a stalled control plane never piles writes up. */
+  /** Writes the heartbeat, one write at a time. */
   private writeMember(): void {
     if (this.writing) return;
     const shards = Object.fromEntries(
@@ -251,7 +256,9 @@ export class FleetCoordinator {
       leaving: this.leaving,
       shards,
     };
-    this.writing = bounded(this.store.writeMember(member, now + MEMBER_TTL_MS), this.options.leaseMs)
+    // Not bounded by a timer: the next write waits for this one, so writes never pile up in the client.
+    this.writing = this.store
+      .writeMember(member, now + MEMBER_TTL_MS)
       .catch((error: unknown) => this.logger.log('WARNING', 'fleet heartbeat write failed', { error }))
       .finally(() => (this.writing = undefined));
   }
