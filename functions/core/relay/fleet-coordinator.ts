@@ -210,7 +210,8 @@ export class FleetCoordinator {
       shard,
       holder: this.options.self,
       epoch,
-      publishedTo: replayFrom ?? 0,
+      // A first claim has no predecessor: what it will publish starts where its buffer does.
+      publishedTo: replayFrom ?? held.bufferFrom() ?? 0,
       renewedAt: this.clock.now(),
     };
     held.takingOver = true;
@@ -225,7 +226,7 @@ export class FleetCoordinator {
         held.role = decision.next;
         const fields = { shard, epoch, replayFrom, bufferFrom, replayed, reason };
         this.logger.log('NOTICE', 'fleet take-over', { event: 'fleet_takeover', ...fields });
-        if (replayFrom !== null && (bufferFrom === null || bufferFrom > replayFrom)) {
+        if (replayFrom !== null && replayFrom > 0 && (bufferFrom === null || bufferFrom > replayFrom)) {
           this.logger.log('ERROR', 'fleet take-over could not replay from the old publishedTo', {
             event: 'fleet_replay_hole',
             ...fields,
