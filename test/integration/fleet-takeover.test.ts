@@ -42,7 +42,7 @@ async function settledFleet(
       }
     }
     const ok =
-      all.length === members &&
+      all.length === members.length &&
       primaries.size === SHARDS &&
       [...primaries.keys()].every((s) => standbys.has(s));
     const key = ok ? JSON.stringify([...primaries].sort()) : undefined;
