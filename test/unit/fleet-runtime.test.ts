@@ -5,8 +5,12 @@ import { MemberWatch } from '../../functions/core/fleet/members.ts';
 import { decideOwnership, type Observation } from '../../functions/core/fleet/ownership.ts';
 import type { MemberRecord } from '../../functions/core/fleet/store.ts';
 import { StreamBatcher } from '../../functions/core/relay/batcher.ts';
+import { FleetReporter } from '../../functions/core/relay/fleet-reporter.ts';
 import { ReplayBuffer } from '../../functions/core/relay/replay-buffer.ts';
 import type { StreamState } from '../../functions/core/relay/stream-registry.ts';
+import { ManualClock } from '../support/doubles/clock.ts';
+import { MemoryLeaseStore } from '../support/doubles/lease-store.ts';
+import { MemoryLogger } from '../support/doubles/logger.ts';
 
 const LIMITS = { maxTicks: 1000, maxBytes: 1 << 20, maxWaitMs: 100, heartbeatMs: 1000 };
 
@@ -159,4 +163,29 @@ test('a planned handover lets the preferred standby take over at once; without i
   const yielding = decideOwnership({ role: 'primary', epoch: 3 }, taken(1_000), old);
   t.like(yielding, { action: 'publish', next: { role: 'yielding', epoch: 3, until: 1_900 } });
   t.is(decideOwnership(yielding.next, taken(1_950), { ...old, coveredTo: 2_500 }).action, 'step-down');
+});
+
+test('the fleet-wide reporter role is held by a lease: one member reports, another takes over when it goes', async (t) => {
+  const clock = new ManualClock();
+  const leases = new MemoryLeaseStore(clock);
+  const logger = new MemoryLogger();
+  const options = { intervalMs: 1_000, ttlMs: 3_000 };
+  const unowned = () => ['binance/3'];
+  const a = new FleetReporter(leases, unowned, logger.child({ member: 'a' }), { ...options, self: 'a' });
+  const b = new FleetReporter(leases, unowned, logger.child({ member: 'b' }), { ...options, self: 'b' });
+  await a.tick();
+  await b.tick();
+  const reports = () => logger.with('fleet shards without a live primary').map((e) => e.fields.member);
+  t.deepEqual(reports(), ['a'], 'only the holder reports');
+  t.like(logger.with('fleet shards')[0]!.fields, { event: 'fleet_shard_unowned', shards: ['binance/3'] });
+  clock.advance(3_000); // a went silent for the whole lease
+  await b.tick();
+  await a.tick();
+  t.deepEqual(reports(), ['a', 'b']);
+  await b.stop(); // a clean stop releases the role at once
+  await a.tick();
+  t.deepEqual(reports(), ['a', 'b', 'a']);
+  const quiet = new FleetReporter(leases, () => [], logger, { ...options, self: 'a' });
+  await quiet.tick();
+  t.is(reports().length, 3, 'nothing to report: no line');
 });

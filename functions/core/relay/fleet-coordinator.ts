@@ -38,6 +38,7 @@ export class FleetCoordinator {
   private round: Promise<void> | undefined;
   private writing: Promise<void> | undefined;
   private readingMembers: Promise<MemberRecord[]> | undefined;
+  private lastUnowned: readonly Shard[] | undefined;
   private readingShards: Promise<ShardRecord[]> | undefined;
   private beat = 0;
   private readableRounds = 0;
@@ -72,6 +73,11 @@ export class FleetCoordinator {
 
   get heldShards(): readonly FleetShard[] {
     return [...this.held.values()];
+  }
+
+  /** Shards without a live primary at the last readable round (undefined before one). */
+  unowned(): readonly string[] | undefined {
+    return this.lastUnowned?.map((s) => s.id);
   }
 
   /** Hands every shard over (make-before-break): resolves true once none publishes, false at the deadline. */
@@ -118,8 +124,16 @@ export class FleetCoordinator {
     );
     this.reconcile();
     const byShard = readable ? new Map(records.value.map((r) => [r.shard, r])) : undefined;
+    if (byShard) this.lastUnowned = this.shards.filter((s) => !this.livePrimary(byShard.get(s.id), now));
     for (const held of this.held.values()) this.step(held, this.observe(held.shard.id, byShard), now);
     this.writeMember();
+  }
+
+  /** The record's holder is alive and its heartbeat names it primary at the record's epoch. */
+  private livePrimary(doc: ShardRecord | undefined, now: number): boolean {
+    if (doc === undefined || !this.members.isAlive(doc.holder, now)) return false;
+    const report = this.members.record(doc.holder)?.shards[doc.shard];
+    return report?.role === 'primary' && report.epoch === doc.epoch;
   }
 
   /** Opens the replicas this member is assigned, closes standbys it no longer is. */
@@ -156,10 +170,11 @@ export class FleetCoordinator {
     const id = held.shard.id;
     const rank = replicaRank(this.assignment, id, this.options.self);
     held.watch = watchRecord(held.watch, observed, now);
+    // A running take-over replays from the publishedTo it read: nothing after that may be pruned meanwhile.
+    if (held.takingOver) return;
     if (observed.kind === 'record' && held.role.role === 'standby') {
       held.buffer.prune(observed.record.publishedTo);
     }
-    if (held.takingOver) return;
     const decision = decideOwnership(held.role, observed, {
       self: this.options.self,
       rank,
