@@ -51,7 +51,7 @@ export interface SealedBatch {
   readonly count: number;
   /** The v3 message of this batch alone; a v4 bundle carries its data as one section. */
   readonly message: EncodedMessage;
-  /** The fleet shard and epoch the batch was cut under (see Batch), when the relay runs in a fleet. */
+  /** Set by a fleet relay when the batch is handed to the broker (see Batch.shard, Batch.epoch). */
   readonly shard?: string;
   readonly epoch?: number;
 }

@@ -14,6 +14,8 @@ export interface BundleHead {
   readonly relayId: string;
   /** The fleet shard every section belongs to, when the relay bundles per shard. */
   readonly shard?: string;
+  /** The ownership epoch the shard's sections were published under (audit only). */
+  readonly epoch?: number;
   /** Ticks over all sections. */
   readonly ticks: number;
 }
@@ -28,6 +30,7 @@ export function encodeBundle(sections: readonly Buffer[], head: BundleHead): Enc
     count: String(head.ticks),
   };
   if (head.shard !== undefined) attributes.shard = head.shard;
+  if (head.epoch !== undefined) attributes.epoch = String(head.epoch);
   return { data: Buffer.concat([header, ...sections]), attributes };
 }
 

@@ -22,9 +22,10 @@ export interface Bundled {
   readonly state: StreamState;
 }
 
-/** Batches to publish as one message; `shard` is set when they were bundled per fleet shard. */
+/** Batches to publish as one message; `shard` and `epoch` are set when they were bundled per fleet shard. */
 export interface Bundle {
   readonly shard: string | undefined;
+  readonly epoch: number | undefined;
   readonly entries: Bundled[];
   bytes: number;
 }
@@ -35,6 +36,7 @@ export interface Bundle {
  * timer (`takeAll`), so bundling adds at most one poll interval to a batch's wait.
  */
 export class Bundler {
+  /** Open bundles by shard and epoch: a take-over mid-bundle starts a new one, so a message has one epoch. */
   private readonly open = new Map<string | undefined, Bundle>();
 
   constructor(private readonly limits: BundleLimits) {}
@@ -45,24 +47,25 @@ export class Bundler {
    * maxBytes unless a single batch is larger.
    */
   add(batch: SealedBatch, state: StreamState): Bundle | undefined {
-    const shard = batch.shard;
+    const { shard, epoch } = batch;
+    const key = shard === undefined ? undefined : `${shard}@${epoch ?? ''}`;
     const size = batch.message.data.length;
-    let bundle = this.open.get(shard);
+    let bundle = this.open.get(key);
     let complete: Bundle | undefined;
     if (bundle !== undefined && bundle.bytes + size > this.limits.maxBytes) {
       complete = bundle;
       bundle = undefined;
     }
     if (bundle === undefined) {
-      bundle = { shard, entries: [], bytes: 0 };
-      this.open.set(shard, bundle);
+      bundle = { shard, epoch, entries: [], bytes: 0 };
+      this.open.set(key, bundle);
     }
     bundle.entries.push({ batch, state });
     bundle.bytes += size;
     if (complete !== undefined) return complete;
     if (bundle.bytes < this.limits.maxBytes && bundle.entries.length < this.limits.maxBatches)
       return undefined;
-    this.open.delete(shard);
+    this.open.delete(key);
     return bundle;
   }
 

@@ -85,12 +85,13 @@ export class BatchPublishing {
   }
 
   private sendBundle(bundle: Bundle): void {
-    const { entries, shard } = bundle;
+    const { entries, shard, epoch } = bundle;
     let ticks = 0;
     for (const { batch } of entries) ticks += batch.count;
     const sections = entries.map(({ batch }) => batch.message.data);
     const relayId = entries[0]!.batch.message.attributes.relay!;
-    this.send(entries, encodeBundle(sections, { relayId, ticks, ...(shard === undefined ? {} : { shard }) }));
+    const fleet = { ...(shard === undefined ? {} : { shard }), ...(epoch === undefined ? {} : { epoch }) };
+    this.send(entries, encodeBundle(sections, { relayId, ticks, ...fleet }));
   }
 
   /** Publishes one message carrying `entries`; each batch's outcome is accounted when it settles. */
