@@ -49,8 +49,6 @@ export class StreamBatcher {
   private seq = 0;
   /** The last receive ms at which a size cut found nothing to cut (all ticks in that ms); avoids rescans. */
   private blockedAtMs = Number.NaN;
-  /** The fleet shard and ownership epoch stamped on each batch (audit only), unset outside a fleet. */
-  private fleet: { readonly shard: string; readonly epoch: number } | undefined;
 
   constructor(
     readonly stream: StreamKey,
@@ -75,11 +73,6 @@ export class StreamBatcher {
 
   get bufferedBytes(): number {
     return this.columns.approxBytes;
-  }
-
-  /** Stamps the batches cut from now on with a fleet shard and epoch (undefined: none). */
-  assignShard(fleet: { readonly shard: string; readonly epoch: number } | undefined): void {
-    this.fleet = fleet;
   }
 
   /** Starts coverage at `at` (ms) unless it is already running. */
@@ -149,13 +142,11 @@ export class StreamBatcher {
 
   /** Encodes the first `count` buffered ticks as a batch with window [from, to) and forgets them. */
   private emit(from: number, to: number, count: number): SealedBatch {
-    const fleet = this.fleet;
     const head = {
       stream: this.stream,
       relayId: this.relayId,
       seq: this.seq++,
       window: { from, to },
-      ...(fleet === undefined ? {} : { shard: fleet.shard, epoch: fleet.epoch }),
     };
     const message = encodeColumns(head, this.columns, count);
     if (count < this.columns.length) this.ms.copyWithin(0, count, this.columns.length);

@@ -53,7 +53,7 @@ export class BatchPublishing {
     this.counters.inFlightBytes += size;
     this.counters.inFlightBatches++;
     if (this.bundler === undefined) {
-      this.send([{ batch, state }], batch.message);
+      this.send([{ batch, state }], withFleetAttributes(batch));
       return;
     }
     const full = this.bundler.add(batch, state);
@@ -166,4 +166,13 @@ export class BatchPublishing {
       ...fields,
     });
   }
+}
+
+/** A v3 message as published: a fleet relay adds the shard and the epoch it publishes under (audit only). */
+function withFleetAttributes(batch: SealedBatch): EncodedMessage {
+  const { message, shard, epoch } = batch;
+  if (shard === undefined) return message;
+  const fleet: Record<string, string> = { shard };
+  if (epoch !== undefined) fleet.epoch = String(epoch);
+  return { data: message.data, attributes: { ...message.attributes, ...fleet } };
 }
