@@ -7,6 +7,7 @@ import {
   type MemberShard,
 } from '../../scripts/ops/fleet-state.ts';
 import { waitForFleet } from '../../scripts/release/fleet-gate.ts';
+import { formatFleet } from '../../scripts/ops/fleet.ts';
 
 const LEASE = 5_000;
 const NOW = 1_000_000;
@@ -139,4 +140,14 @@ test('the gate waits until the fleet is whole, and refuses with the last problem
     () => {},
   );
   t.deepEqual(failing, ['the fleet could not be read: UNAVAILABLE']);
+});
+
+test('ops fleet prints members, then shards with primary, epoch, standbys and lag, then the problems', (t) => {
+  const view = summarizeFleet(healthy(), LEASE, ['binance/0', 'binance/1', 'coinbase/0']);
+  const text = formatFleet(view, fleetProblems(view, true));
+  t.regex(text, /2 members \(2 live\), 3 shards/);
+  t.regex(text, /^a\s+a\s+yes\s+500ms ago\s+1\s+1\s+0$/m);
+  t.regex(text, /^binance\/0\s+a\s+3\s+yes\s+b\s+\S+Z\s+400ms$/m);
+  t.regex(text, /^coinbase\/0\s+-\s+-\s+no\s+-\s+-\s+-$/m);
+  t.regex(text, /problems:\n {2}coinbase\/0: no primary has taken it$/);
 });
