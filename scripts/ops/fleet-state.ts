@@ -207,9 +207,16 @@ function shardRecord(data: Data, id: string): ShardRecord {
     holder: String(data.holder ?? ''),
     epoch: Number(data.epoch ?? 0),
     publishedTo: Number(data.publishedTo ?? 0),
-    takenAt: Number(data.takenAt ?? 0),
+    takenAt: millis(data.takenAt),
     reason: String(data.reason ?? ''),
   };
+}
+
+/** A Firestore Timestamp or a number of ms (0 when absent). */
+function millis(value: unknown): number {
+  if (typeof value === 'number') return value;
+  const stamp = value as { toMillis?: () => number } | undefined;
+  return typeof stamp?.toMillis === 'function' ? stamp.toMillis() : 0;
 }
 
 function numberOrNull(value: unknown): number | null {
