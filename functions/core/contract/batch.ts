@@ -50,6 +50,9 @@ export interface SealedBatch {
   /** Ticks in the batch. */
   readonly count: number;
   readonly message: EncodedMessage;
+  /** Set by a fleet relay when the batch is handed to the broker (see Batch.shard, Batch.epoch). */
+  readonly shard?: string;
+  readonly epoch?: number;
 }
 
 export function attributesOf(head: ColumnsHead, count: number, version: number): Record<string, string> {

@@ -1,6 +1,6 @@
 import type { Clock, Logger } from '../ports.ts';
 import type { StreamKey } from '../model/streams.ts';
-import type { BatchPublishing } from './publishing.ts';
+import type { BatchSink } from './batch-sink.ts';
 import { logSignal } from '../shared/signals.ts';
 import type { ExchangeState, StreamRegistry, StreamState } from './stream-registry.ts';
 
@@ -22,7 +22,7 @@ export function coverageBoundary(exchange: ExchangeState, now: number): number {
 export class Coverage {
   constructor(
     private readonly registry: StreamRegistry,
-    private readonly publishing: BatchPublishing,
+    private readonly publishing: BatchSink,
     private readonly clock: Clock,
     private readonly logger: Logger,
     private readonly onFirstCoverage: ((stream: StreamKey, from: number) => void) | undefined,

@@ -4,8 +4,9 @@ import { newCounters, type RelayCounters } from './counters.ts';
 import type { StreamKey } from '../model/streams.ts';
 import { Coverage } from './coverage.ts';
 import { RelayIntake } from './intake.ts';
+import type { BatchSink } from './batch-sink.ts';
 import { BatchPublishing, type PublishLatency } from './publishing.ts';
-import { StreamRegistry, type StreamStatus } from './stream-registry.ts';
+import { StreamRegistry, type StreamState, type StreamStatus } from './stream-registry.ts';
 
 export interface RelayOptions {
   readonly relayId: string;
@@ -17,6 +18,8 @@ export interface RelayOptions {
   readonly tickIntervalMs: number;
   /** Called once per stream, the first time its coverage opens in this process (startup recovery). */
   readonly onFirstCoverage?: (stream: StreamKey, from: number) => void;
+  /** Puts a gate between cut batches and the broker (a fleet shard's standby buffer); default: none. */
+  readonly sink?: (publishing: BatchPublishing) => BatchSink;
 }
 
 export type { RelayCounters } from './counters.ts';
@@ -50,8 +53,9 @@ export class RelayService {
     const limits = limitsForPolling(options.limits, options.tickIntervalMs);
     this.registry = new StreamRegistry(options.streams, options.relayId, limits);
     this.publishing = new BatchPublishing(publisher, this.counters, clock, logger, options.maxInFlightBytes);
-    this.coverage = new Coverage(this.registry, this.publishing, clock, logger, options.onFirstCoverage);
-    this.intake = new RelayIntake(this.registry, this.coverage, this.publishing, this.counters, clock);
+    const sink = options.sink?.(this.publishing) ?? this.publishing;
+    this.coverage = new Coverage(this.registry, sink, clock, logger, options.onFirstCoverage);
+    this.intake = new RelayIntake(this.registry, this.coverage, sink, this.counters, clock);
   }
 
   /** Starts the feed; resolves when the feed ends or stop() is called, rejects when the feed fails. */
@@ -85,6 +89,11 @@ export class RelayService {
   /** Cuts every batch that is due (time limit or heartbeat). The timer calls it; tests may too. */
   tick(): void {
     this.coverage.cutDue();
+  }
+
+  /** The live per-stream state (a fleet shard reads its streams' acknowledged coverage from it). */
+  streamStates(): readonly StreamState[] {
+    return this.registry.streams;
   }
 
   status(): StreamStatus[] {
