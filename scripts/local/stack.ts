@@ -319,15 +319,27 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         // loaded 2-core machine.
         readyTimeoutMs: 60_000,
       });
-      relays.push(relay);
-      relayHealthUrls.push(healthUrl);
+      relays[index] = relay;
+      relayHealthUrls[index] = healthUrl;
       return relay;
+    };
+    // A port free a moment ago can be taken before the relay binds it (freePort): try another.
+    const startRelay = async (index: number): Promise<ServiceProcess> => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await relays[index]!.start();
+          return relays[index]!;
+        } catch (error) {
+          if (attempt >= 3 || !String(error).includes('EADDRINUSE')) throw error;
+          await makeRelay(index);
+        }
+      }
     };
     // All at once: one by one, each would hand its shards to the next one stopping.
     cleanup.push(() => Promise.all(relays.map((r) => r.terminate())));
     for (let i = 0; i < relayCount; i++) await makeRelay(i);
     // Started together: members join within one renewal of each other, so shards settle once.
-    if (options.startRelay !== false) await Promise.all(relays.map((r) => r.start()));
+    if (options.startRelay !== false) await Promise.all(relays.map((_, i) => startRelay(i)));
     const relay = relays[0]!;
     const relayHealthUrl = relayHealthUrls[0]!;
 
@@ -455,9 +467,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       fleet,
       async addRelay() {
         if (!fleet) throw new Error('addRelay needs a fleet (StackOptions.relays > 1 or fleet)');
-        const added = await makeRelay(relays.length);
-        await added.start();
-        return added;
+        const index = relays.length;
+        await makeRelay(index);
+        return startRelay(index);
       },
       pubsub,
       firestore,
