@@ -86,6 +86,12 @@ export const RELAY_OPTIONS = {
     default: 16 * 1024 * 1024,
     parse: parse.int(64 * 1024, 1024 * 1024 * 1024),
   },
+  leases: {
+    env: 'LEASES_COLLECTION',
+    description: 'Firestore collection of leases (fleet mode: the fleet-wide reporter role)',
+    default: DEFAULT_TOPOLOGY.leases,
+    parse: parse.string,
+  },
   members: {
     env: 'MEMBERS_COLLECTION',
     description: 'Firestore collection of fleet members (heartbeat with each shard role and publishedTo)',

@@ -30,6 +30,7 @@ import { streamId, type StreamKey } from '../core/model/streams.ts';
 import { DEFAULT_FLEET_OPTIONS } from '../core/fleet/options.ts';
 import { FleetRelay } from '../core/relay/fleet-relay.ts';
 import { FirestoreFleetStore } from '../adapters/firestore/fleet-store.ts';
+import { FirestoreLeaseStore } from '../adapters/firestore/lease-store.ts';
 import { readRelayConfig } from './config.ts';
 import { createHealthServer } from './health-server.ts';
 
@@ -73,6 +74,7 @@ const relay = config.fleet
       (streams) => new TardisLiveFeed(streams, logger, config.staleTimeoutMs),
       publisher,
       new FirestoreFleetStore(firestore, config.members, config.shards),
+      new FirestoreLeaseStore(firestore, config.leases, clock),
       clock,
       logger,
       {

@@ -37,6 +37,9 @@ export class FleetCoordinator {
   private timer: NodeJS.Timeout | undefined;
   private round: Promise<void> | undefined;
   private writing: Promise<void> | undefined;
+  private readingMembers: Promise<MemberRecord[]> | undefined;
+  private lastUnowned: readonly Shard[] | undefined;
+  private readingShards: Promise<ShardRecord[]> | undefined;
   private beat = 0;
   private readableRounds = 0;
   private leaving = false;
@@ -72,6 +75,11 @@ export class FleetCoordinator {
     return [...this.held.values()];
   }
 
+  /** Shards without a live primary at the last readable round (undefined before one). */
+  unowned(): readonly string[] | undefined {
+    return this.lastUnowned?.map((s) => s.id);
+  }
+
   /** Hands every shard over (make-before-break): resolves true once none publishes, false at the deadline. */
   async leave(deadlineMs: number): Promise<boolean> {
     this.leaving = true;
@@ -96,10 +104,13 @@ export class FleetCoordinator {
   }
 
   private async runRound(): Promise<void> {
+    // One read of each kind at a time: a slow control plane answers late, and is not asked again meanwhile.
+    this.readingMembers ??= this.store.readMembers().finally(() => (this.readingMembers = undefined));
+    this.readingShards ??= this.store.readShards().finally(() => (this.readingShards = undefined));
     const limit = this.options.renewMs;
     const [members, records] = await Promise.allSettled([
-      bounded(this.store.readMembers(), limit),
-      bounded(this.store.readShards(), limit),
+      bounded(this.readingMembers, limit),
+      bounded(this.readingShards, limit),
     ]);
     const now = this.monotonic();
     if (members.status === 'fulfilled') this.members.observe(members.value, now);
@@ -113,8 +124,16 @@ export class FleetCoordinator {
     );
     this.reconcile();
     const byShard = readable ? new Map(records.value.map((r) => [r.shard, r])) : undefined;
+    if (byShard) this.lastUnowned = this.shards.filter((s) => !this.livePrimary(byShard.get(s.id), now));
     for (const held of this.held.values()) this.step(held, this.observe(held.shard.id, byShard), now);
     this.writeMember();
+  }
+
+  /** The record's holder is alive and its heartbeat names it primary at the record's epoch. */
+  private livePrimary(doc: ShardRecord | undefined, now: number): boolean {
+    if (doc === undefined || !this.members.isAlive(doc.holder, now)) return false;
+    const report = this.members.record(doc.holder)?.shards[doc.shard];
+    return report?.role === 'primary' && report.epoch === doc.epoch;
   }
 
   /** Opens the replicas this member is assigned, closes standbys it no longer is. */
@@ -151,10 +170,11 @@ export class FleetCoordinator {
     const id = held.shard.id;
     const rank = replicaRank(this.assignment, id, this.options.self);
     held.watch = watchRecord(held.watch, observed, now);
+    // A running take-over replays from the publishedTo it read: nothing after that may be pruned meanwhile.
+    if (held.takingOver) return;
     if (observed.kind === 'record' && held.role.role === 'standby') {
       held.buffer.prune(observed.record.publishedTo);
     }
-    if (held.takingOver) return;
     const decision = decideOwnership(held.role, observed, {
       self: this.options.self,
       rank,
@@ -205,7 +225,8 @@ export class FleetCoordinator {
       shard,
       holder: this.options.self,
       epoch,
-      publishedTo: replayFrom ?? 0,
+      // A first claim has no predecessor: what it will publish starts where its buffer does.
+      publishedTo: replayFrom ?? held.bufferFrom() ?? 0,
       renewedAt: this.clock.now(),
     };
     held.takingOver = true;
@@ -220,7 +241,7 @@ export class FleetCoordinator {
         held.role = decision.next;
         const fields = { shard, epoch, replayFrom, bufferFrom, replayed, reason };
         this.logger.log('NOTICE', 'fleet take-over', { event: 'fleet_takeover', ...fields });
-        if (replayFrom !== null && (bufferFrom === null || bufferFrom > replayFrom)) {
+        if (replayFrom !== null && replayFrom > 0 && (bufferFrom === null || bufferFrom > replayFrom)) {
           this.logger.log('ERROR', 'fleet take-over could not replay from the old publishedTo', {
             event: 'fleet_replay_hole',
             ...fields,
@@ -232,7 +253,7 @@ export class FleetCoordinator {
       .finally(() => (held.takingOver = false));
   }
 
-  /** Writes the heartbeat, one write at a time: a stalled control plane never piles writes up. */
+  /** Writes the heartbeat, one write at a time. */
   private writeMember(): void {
     if (this.writing) return;
     const shards = Object.fromEntries(
@@ -251,7 +272,9 @@ export class FleetCoordinator {
       leaving: this.leaving,
       shards,
     };
-    this.writing = bounded(this.store.writeMember(member, now + MEMBER_TTL_MS), this.options.leaseMs)
+    // Not bounded by a timer: the next write waits for this one, so writes never pile up in the client.
+    this.writing = this.store
+      .writeMember(member, now + MEMBER_TTL_MS)
       .catch((error: unknown) => this.logger.log('WARNING', 'fleet heartbeat write failed', { error }))
       .finally(() => (this.writing = undefined));
   }

@@ -2,9 +2,10 @@ import type { FleetOptions } from '../fleet/options.ts';
 import { planShards, type Shard } from '../fleet/shards.ts';
 import type { FleetStore } from '../fleet/store.ts';
 import type { StreamKey } from '../model/streams.ts';
-import type { Clock, Logger, TickFeed, TickPublisher } from '../ports.ts';
+import type { Clock, LeaseStore, Logger, TickFeed, TickPublisher } from '../ports.ts';
 import { newCounters, type RelayCounters } from './counters.ts';
 import { FleetCoordinator } from './fleet-coordinator.ts';
+import { FleetReporter } from './fleet-reporter.ts';
 import { FleetShard } from './fleet-shard.ts';
 import type { PublishLatency } from './publishing.ts';
 import type { RelayOptions } from './relay-service.ts';
@@ -31,6 +32,7 @@ export class FleetRelay {
   readonly startedAt: number;
   readonly shards: readonly Shard[];
   private readonly coordinator: FleetCoordinator;
+  private readonly reporter: FleetReporter;
   /** Counters of replicas already closed, so the totals stay monotonic. */
   private readonly retired: RelayCounters = newCounters();
   private readonly failure: Promise<void>;
@@ -42,6 +44,7 @@ export class FleetRelay {
     private readonly feedFor: (streams: readonly StreamKey[]) => TickFeed,
     private readonly publisher: TickPublisher,
     store: FleetStore,
+    leases: LeaseStore,
     private readonly clock: Clock,
     private readonly logger: Logger,
     private readonly options: FleetRelayOptions,
@@ -60,6 +63,12 @@ export class FleetRelay {
       pool: options.pool,
       startedAt: this.startedAt,
     });
+    const { leaseMs } = options.fleet;
+    this.reporter = new FleetReporter(leases, () => this.coordinator.unowned(), logger, {
+      self: options.self,
+      intervalMs: leaseMs,
+      ttlMs: 3 * leaseMs,
+    });
   }
 
   /** Joins the fleet; resolves when stopped, rejects when a shard's feed fails (e.g. a refused stream). */
@@ -69,6 +78,7 @@ export class FleetRelay {
       pool: this.options.pool,
     });
     this.coordinator.start();
+    this.reporter.start();
     return this.failure;
   }
 
@@ -150,7 +160,7 @@ export class FleetRelay {
       afterMs: this.clock.now() - startedAt,
       stillPublishing: publishing,
     });
-    await this.coordinator.stop(1000);
+    await Promise.all([this.coordinator.stop(1000), this.reporter.stop()]);
     await Promise.all(this.held.map((s) => s.stop()));
     await this.publisher.close();
     this.finish();
