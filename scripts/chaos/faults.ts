@@ -36,8 +36,8 @@ export interface FaultRecord {
 }
 
 type SpecOf<K extends FaultKind> = FaultSpec & { readonly kind: K };
-type Done = (detail?: Record<string, unknown>, end?: number) => FaultRecord;
-type Injector<K extends FaultKind> = (
+export type Done = (detail?: Record<string, unknown>, end?: number) => FaultRecord;
+export type Injector<K extends FaultKind> = (
   ctx: ChaosContext,
   spec: SpecOf<K>,
   start: number,

@@ -9,10 +9,9 @@ import type { Stack } from '../local/stack.ts';
 import { waitUntil } from '../local/verify.ts';
 import { fleetProblems, readFleet, summarizeFleet, type FleetView } from '../ops/fleet-state.ts';
 import type { FleetFaultKind, FleetFaultSpec } from './fleet-plan.ts';
-import type { ChaosContext, FaultRecord } from './faults.ts';
+import type { ChaosContext, Done, Injector } from './faults.ts';
 
 type SpecOf<K extends FleetFaultKind> = FleetFaultSpec & { readonly kind: K };
-type Done = (detail?: Record<string, unknown>, end?: number) => FaultRecord;
 
 /** Bound on the fleet becoming whole again after a fault (a take-over is a lease, a join a few seconds). */
 const WHOLE_TIMEOUT_MS = 45_000;
@@ -225,13 +224,6 @@ async function replicasLost(ctx: ChaosContext, spec: SpecOf<'replicas-lost'>, st
   const wholeAfterMs = await waitFleetWhole(stack);
   return done({ shard: shard.shard, members: ids, downMs: spec.downMs, wholeAfterMs }, end);
 }
-
-type Injector<K extends FleetFaultKind> = (
-  ctx: ChaosContext,
-  spec: SpecOf<K>,
-  start: number,
-  done: Done,
-) => Promise<FaultRecord>;
 
 export const FLEET_INJECTORS: { readonly [K in FleetFaultKind]: Injector<K> } = {
   'primary-kill': primaryKill,
