@@ -39,6 +39,7 @@ export class FleetRelay {
   private fail: (error: unknown) => void = () => undefined;
   private finish: () => void = () => undefined;
   private stopping: Promise<void> | undefined;
+  private readonly opens = new Map<string, number>();
 
   constructor(
     private readonly feedFor: (streams: readonly StreamKey[]) => TickFeed,
@@ -132,13 +133,17 @@ export class FleetRelay {
   private open(shard: Shard): FleetShard {
     // Each replica shares the publisher; closing it is the fleet's job, once, at the end.
     const shared: TickPublisher = { publish: (m) => this.publisher.publish(m), close: async () => {} };
+    // A reopened replica's batchers count seq from 0 again: a new relay id keeps its batch ids unique.
+    const opened = this.opens.get(shard.id) ?? 0;
+    this.opens.set(shard.id, opened + 1);
+    const relayId = opened === 0 ? this.options.relay.relayId : `${this.options.relay.relayId}-r${opened}`;
     const held = new FleetShard(
       shard,
       this.feedFor(shard.streams),
       shared,
       this.clock,
       this.logger,
-      this.options.relay,
+      { ...this.options.relay, relayId },
       this.options.bufferBytes,
     );
     this.logger.log('INFO', 'fleet replica opened', { shard: shard.id });
