@@ -35,7 +35,7 @@ export function helpText(): string {
 }
 
 /** A fleet of three: a lost member leaves a primary or a standby for every shard it held. */
-export const DEFAULT_RELAYS = 3;
+export const DEFAULT_RELAYS = 1;
 const MAX_RELAYS = 16;
 /** Shards per exchange locally: the default mix has few streams per exchange, one shard would leave members idle. */
 export const LOCAL_MIN_SHARDS = 2;
