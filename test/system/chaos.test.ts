@@ -1,7 +1,7 @@
 // Short versions of every chaos scenario (scripts/chaos): each runs the whole pipeline with the
 // gap-filler, injects its faults, and compares the dedup views with the simulator's ground truth.
 // Serial, to keep a 2-core machine sane. Scenarios that freeze an emulator start a private pair.
-// relay-kill and exchange-flaps run over three exchanges each with every data type they offer (together
+// relay-kill and exchange-flaps run over three or four exchanges with every data type they offer (together
 // every exchange and type of the registries); the others on Binance trades, which their faults (writer, warehouse, emulators) do not tell apart.
 import test, { type ExecutionContext } from 'ava';
 import { freezesEmulators, planScenario, type ScenarioName } from '../../scripts/chaos/plan.ts';
@@ -11,16 +11,16 @@ import { requireEmulators } from '../support/env.ts';
 
 const SHORT = { durationMs: 8_000, outageMs: 8_000, warmupMs: 1_000, tailMs: 1_000 };
 /**
- * Three exchanges with every type each offers, at a modest rate: two derivatives venues and a spot one per
- * scenario, so each runs 13 streams (the 15 of the whole mix's older three types took as long), and the two
- * scenarios together cover all five exchanges. OKX, whose re-sent latest liquidation is the subtle case of
- * a resubscription, is in both. `npm run chaos` runs the whole mix.
+ * Exchanges with every type each offers, at a modest rate: two derivatives venues and a spot one per
+ * scenario (13 streams; the flaps add Deribit's three simulated types), and the two scenarios together
+ * cover every simulated exchange. OKX, whose re-sent latest liquidation is the subtle case of a
+ * resubscription, is in both. `npm run chaos` runs the whole mix.
  */
 function mixOf(exchanges: readonly string[]): Partial<ChaosOptions> {
   return { streams: narrowMix(defaultMix(), { exchanges }), ratePerSymbol: 20 };
 }
 const RELAY_KILL_MIX = mixOf(['binance', 'binance-futures', 'okex-swap']);
-const FLAPS_MIX = mixOf(['coinbase', 'bybit', 'okex-swap']);
+const FLAPS_MIX = mixOf(['coinbase', 'bybit', 'okex-swap', 'deribit']);
 
 async function chaos(
   t: ExecutionContext,
