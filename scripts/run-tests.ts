@@ -76,7 +76,9 @@ async function main(avaArgs: readonly string[]): Promise<number> {
     for (const phase of phases(avaArgs)) {
       if (interrupted !== undefined) break;
       const tally = new TapTally();
+      const phaseStart = performance.now();
       const exit = await runAva(phase, env, tally, (child) => (ava = child));
+      note(`ava run of ${phase.length} file(s) took ${seconds(performance.now() - phaseStart)}`);
       counts.passed += tally.counts.passed;
       counts.failed += tally.counts.failed;
       counts.skipped += tally.counts.skipped;
