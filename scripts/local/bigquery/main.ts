@@ -43,6 +43,7 @@ jsonLineLogger({
   message: 'BigQuery stand-in ready',
   url: standin.url,
   port: standin.port,
+  storageHost: standin.storageHost,
   projectId: standin.projectId,
   dbPath: values.db ?? null,
 });
