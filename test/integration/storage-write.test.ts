@@ -51,6 +51,9 @@ async function bed(name: string, appendTimeoutMs = 5000) {
   return { dataset, rest, warehouse, count };
 }
 
+/** 2026-12-07T10:00:00.123456Z, the trades' exchange time, in microseconds. */
+const MICROS = Date.parse('2026-12-07T10:00:00.123Z') * 1000 + 456;
+
 function trade(i: number, symbol: string, exchangeTs = '2026-12-07T10:00:00.123456Z'): WarehouseRow {
   const rowId = `binance:${symbol}:t:${i}`;
   return {
@@ -110,11 +113,11 @@ test('rows of every kind appended through the client are read back exactly throu
   t.deepEqual(await b.warehouse.insert('coverage', [{ insertId: coverage.batch_id, json: coverage }]), []);
 
   const trades = await b.rest.query<Record<string, unknown>>(
-    `SELECT row_id, price, relay_id, FORMAT_TIMESTAMP('%Y-%m-%dT%H:%M:%E6SZ', exchange_ts) AS ts FROM \`${PROJECT}.${b.dataset}.trades\` ORDER BY row_id`,
+    `SELECT row_id, price, relay_id, UNIX_MICROS(exchange_ts) AS ts FROM \`${PROJECT}.${b.dataset}.trades\` ORDER BY row_id`,
   );
   t.deepEqual(trades, [
-    { row_id: 'binance:rtusdt:t:1', price: 37_001.5, relay_id: 'relay-1', ts: '2026-12-07T10:00:00.123456Z' },
-    { row_id: 'binance:rtusdt:t:2', price: 37_002.5, relay_id: 'relay-1', ts: '2026-12-07T10:00:00.123456Z' },
+    { row_id: 'binance:rtusdt:t:1', price: 37_001.5, relay_id: 'relay-1', ts: MICROS },
+    { row_id: 'binance:rtusdt:t:2', price: 37_002.5, relay_id: 'relay-1', ts: MICROS },
   ]);
   const [levels] = await b.rest.query<{ bids: unknown; asks: unknown; is_snapshot: boolean }>(
     `SELECT bids, asks, is_snapshot FROM \`${PROJECT}.${b.dataset}.book_changes\``,
@@ -159,7 +162,7 @@ test('an invalid row refuses only itself: the append stores nothing and its othe
 });
 
 test('a failed append and an unanswered one report nothing stored, and the next append is answered', async (t) => {
-  const b = await bed('faults', 500);
+  const b = await bed('faults', 1500);
   t.teardown(() => {
     standin.clearFaults();
     b.warehouse.close();
@@ -175,7 +178,7 @@ test('a failed append and an unanswered one report nothing stored, and the next 
   const started = Date.now();
   const hung = await t.throwsAsync(b.warehouse.insert('trades', [trade(2, 'fausdt')]));
   t.like(hung, { kind: 'transient' });
-  t.true(Date.now() - started < 2000, 'bounded by the append timeout');
+  t.true(Date.now() - started < 5000, 'bounded by the append timeout');
 
   // The connection holding the unanswered append was dropped: a fresh one gets its own answers.
   standin.clearFaults();
@@ -183,22 +186,26 @@ test('a failed append and an unanswered one report nothing stored, and the next 
   t.is(await b.count('trades'), 2);
 });
 
-test('ingestion is billed by each API: serialized proto bytes, against at least 1 KB per insertAll row', async (t) => {
-  const b = await bed('billing');
-  t.teardown(() => b.warehouse.close());
-  const rows = Array.from({ length: 50 }, (_, i) => trade(i, 'biusdt'));
-  const before = standin.stats().ingestion;
-  await b.warehouse.insert('trades', rows);
-  await b.rest.insert('trades', rows);
-  const after = standin.stats().ingestion;
-  const appended = after.storageWrite.billableBytes - before.storageWrite.billableBytes;
-  const streamed = after.insertAll.billableBytes - before.insertAll.billableBytes;
-  t.is(after.storageWrite.rows - before.storageWrite.rows, 50);
-  t.is(after.insertAll.rows - before.insertAll.rows, 50);
-  t.is(streamed, 50 * 1024, 'a trade row is far below 1 KB');
-  t.true(appended > 50 * 100 && appended < 50 * 200, `${appended} bytes of proto rows`);
-  t.log(`50 trades: Storage Write ${appended} B, insertAll ${streamed} B billed`);
-});
+// Serial: the counters are the stand-in's, shared with the other tests of this file.
+test.serial(
+  'ingestion is billed by each API: serialized proto bytes, against at least 1 KB per insertAll row',
+  async (t) => {
+    const b = await bed('billing');
+    t.teardown(() => b.warehouse.close());
+    const rows = Array.from({ length: 50 }, (_, i) => trade(i, 'biusdt'));
+    const before = standin.stats().ingestion;
+    await b.warehouse.insert('trades', rows);
+    await b.rest.insert('trades', rows);
+    const after = standin.stats().ingestion;
+    const appended = after.storageWrite.billableBytes - before.storageWrite.billableBytes;
+    const streamed = after.insertAll.billableBytes - before.insertAll.billableBytes;
+    t.is(after.storageWrite.rows - before.storageWrite.rows, 50);
+    t.is(after.insertAll.rows - before.insertAll.rows, 50);
+    t.is(streamed, 50 * 1024, 'a trade row is far below 1 KB');
+    t.true(appended > 50 * 100 && appended < 50 * 200, `${appended} bytes of proto rows`);
+    t.log(`50 trades: Storage Write ${appended} B, insertAll ${streamed} B billed`);
+  },
+);
 
 test('WRITER_INGEST selects the API, storage-write by default; a local endpoint needs the gRPC stand-in', async (t) => {
   const writerEnv = { GOOGLE_CLOUD_PROJECT: PROJECT, PUSH_AUTH: 'off' };

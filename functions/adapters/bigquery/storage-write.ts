@@ -85,11 +85,12 @@ export class StorageWriteWarehouse implements Warehouse {
     return this.queries.query<T>(sql, params);
   }
 
-  /** Closes every connection and the client. Safe to call twice. */
+  /** Closes every connection and the client's channel (which would keep the process alive). Safe to call twice. */
   close(): void {
     for (const stream of this.streams.values()) stream.close();
     this.streams.clear();
     this.client.close();
+    void this.client.getClient().close();
   }
 
   private stream(table: TableName): DefaultStream {

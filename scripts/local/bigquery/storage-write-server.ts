@@ -101,7 +101,8 @@ export async function startStorageWriteServer(
   port: number,
   log: StandinLogger,
 ): Promise<StorageWriteServer> {
-  const server = new grpc.Server();
+  // BigQuery takes appends up to 10 MB; grpc-js would refuse anything over 4 MiB by default.
+  const server = new grpc.Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
   const stopping = new AbortController();
   server.addService({ AppendRows: APPEND_ROWS } as grpc.ServiceDefinition, {
     AppendRows: (call: AppendCall) => serveAppendCall(deps, call, stopping.signal, log),
