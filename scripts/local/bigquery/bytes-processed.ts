@@ -22,7 +22,8 @@ export const MIN_BYTES_PER_TABLE = 10 * 1024 * 1024;
 const DAY_MS = 86_400_000;
 const MAX_VIEW_DEPTH = 8;
 
-const FIXED_BYTES: Partial<Record<BqType, number>> = {
+/** BigQuery's data size of a value of each fixed-size type. */
+export const FIXED_BYTES: Partial<Record<BqType, number>> = {
   INTEGER: 8,
   FLOAT: 8,
   TIMESTAMP: 8,

@@ -6,6 +6,7 @@
  * BIGNUMERIC 32, STRING, JSON, GEOGRAPHY 2 + UTF-8 bytes, BYTES 2 + length, NULL 0, ARRAY and STRUCT
  * the sum of their parts.
  */
+import { FIXED_BYTES } from './bytes-processed.ts';
 import { modeOf, type BqField } from './schema-types.ts';
 
 export const INSERT_ALL_MIN_ROW_BYTES = 1024;
@@ -27,21 +28,9 @@ export const emptyIngestion = (): IngestionCounters => ({
   storageWrite: { requests: 0, rows: 0, billableBytes: 0 },
 });
 
-const FIXED: Partial<Record<BqField['type'], number>> = {
-  INTEGER: 8,
-  FLOAT: 8,
-  TIMESTAMP: 8,
-  DATE: 8,
-  DATETIME: 8,
-  TIME: 8,
-  BOOLEAN: 1,
-  NUMERIC: 16,
-  BIGNUMERIC: 32,
-};
-
 function valueBytes(field: BqField, value: unknown): number {
   if (value === null || value === undefined) return 0;
-  const fixed = FIXED[field.type];
+  const fixed = FIXED_BYTES[field.type];
   if (fixed !== undefined) return fixed;
   switch (field.type) {
     case 'RECORD':
