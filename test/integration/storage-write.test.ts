@@ -10,6 +10,7 @@ import {
   createWriterClient,
   StorageWriteWarehouse,
 } from '../../functions/adapters/bigquery/storage-write.ts';
+import { isoToMicros } from '../../functions/adapters/bigquery/storage-write-rows.ts';
 import { ensureWarehouse } from '../../functions/adapters/bigquery/tables.ts';
 import { BigQueryWarehouse } from '../../functions/adapters/bigquery/warehouse.ts';
 import type { WarehouseRow } from '../../functions/core/ports.ts';
@@ -224,4 +225,16 @@ test('WRITER_INGEST selects the API, storage-write by default; a local endpoint 
   t.true(chosen instanceof StorageWriteWarehouse);
   chosen.close?.();
   t.is(ingestWarehouse({ ...config, ingest: 'insert-all' }, rest, 1000, silentLogger), rest);
+});
+
+test('timestamps go to proto rows as exact microseconds, across the epoch and past 2^53', (t) => {
+  const cases: [string, string][] = [
+    ['2026-12-07T10:00:00.123456Z', '1796637600123456'],
+    ['1969-12-31T23:59:59.5Z', '-500000'],
+    ['2026-12-07T11:00:00.000001+01:00', '1796637600000001'],
+    ['9999-12-31T23:59:59.999999Z', '253402300799999999'],
+  ];
+  for (const [iso, micros] of cases) t.is(String(isoToMicros(iso)), micros, iso);
+  t.is(isoToMicros('yesterday'), undefined);
+  t.is(isoToMicros('2026-13-01T00:00:00Z'), undefined);
 });

@@ -54,18 +54,27 @@ function buildProtoTable(table: TableSchema): ProtoTable {
 
 const ISO_RE = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/;
 
+let lastSecond = '';
+let lastSecondMs = 0;
+
 /** An ISO-8601 timestamp as integer microseconds since the epoch (exact: no float rounding). */
 export function isoToMicros(text: string): number | protobuf.Long | undefined {
   const match = ISO_RE.exec(text);
   if (!match) return undefined;
-  const ms = Date.parse(`${match[1]}${match[3]}`);
-  if (Number.isNaN(ms)) return undefined;
-  const fraction = (match[2] ?? '').padEnd(6, '0').slice(0, 6);
-  const micros = BigInt(ms) * 1000n + BigInt(fraction);
-  // A number is exact only up to 2^53 µs (year 2255); beyond, a Long carries the value.
-  return micros >= BigInt(Number.MIN_SAFE_INTEGER) && micros <= BigInt(Number.MAX_SAFE_INTEGER)
-    ? Number(micros)
-    : (protobuf.util.Long as unknown as typeof import('long').default).fromString(micros.toString());
+  // A batch's timestamps mostly share their second: parse it once.
+  const second = `${match[1]}${match[3]}`;
+  if (second !== lastSecond) {
+    const ms = Date.parse(second);
+    if (Number.isNaN(ms)) return undefined;
+    lastSecond = second;
+    lastSecondMs = ms;
+  }
+  const fraction = Number((match[2] ?? '').padEnd(6, '0').slice(0, 6));
+  const micros = lastSecondMs * 1000 + fraction;
+  if (Number.isSafeInteger(micros)) return micros;
+  // Beyond 2^53 µs (year 2255) a number is no longer exact: a Long carries the value.
+  const exact = BigInt(lastSecondMs) * 1000n + BigInt(fraction);
+  return (protobuf.util.Long as unknown as typeof import('long').default).fromString(exact.toString());
 }
 
 function protoRow(table: ProtoTable, json: Record<string, unknown>): Record<string, unknown> | string {
