@@ -55,6 +55,9 @@ export class DefaultStream {
     this.live = undefined;
     if (!live) return;
     for (const pending of live.connection.getPendingWrites()) pending.abort();
+    // close() only ends our side; an append the service never answered would keep the gRPC call, and so
+    // the channel and the process, alive: cancel the call itself.
+    (live.connection as unknown as { _connection?: { cancel?(): void } })._connection?.cancel?.();
     live.connection.close();
   }
 
