@@ -74,7 +74,9 @@ export function isoToMicros(text: string): number | protobuf.Long | undefined {
   if (Number.isSafeInteger(micros)) return micros;
   // Beyond 2^53 µs (year 2255) a number is no longer exact: a Long carries the value.
   const exact = BigInt(lastSecondMs) * 1000n + BigInt(fraction);
-  return (protobuf.util.Long as unknown as typeof import('long').default).fromString(exact.toString());
+  return (protobuf.util.Long as unknown as { fromString(text: string): protobuf.Long }).fromString(
+    exact.toString(),
+  );
 }
 
 function protoRow(table: ProtoTable, json: Record<string, unknown>): Record<string, unknown> | string {
