@@ -12,6 +12,8 @@ RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json tsconfig.image.json ./
 COPY functions ./functions
 COPY scripts/smoke-check.ts ./scripts/smoke-check.ts
+COPY scripts/release/fleet-gate.ts ./scripts/release/fleet-gate.ts
+COPY scripts/ops/fleet-state.ts ./scripts/ops/fleet-state.ts
 RUN npx tsc -p tsconfig.build.json && npx tsc -p tsconfig.image.json
 
 # --- runtime: production dependencies and the compiled code only ---
@@ -23,6 +25,9 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean -
 COPY --from=build /app/dist/functions ./dist/functions
 # CD runs the post-deploy smoke check from this same image (it needs only Firestore and the core).
 COPY --from=build /app/dist/scripts/smoke-check.js ./dist/scripts/smoke-check.js
+# ... and the fleet gate between rolling relay pool a and pool b (Firestore and the core too).
+COPY --from=build /app/dist/scripts/release/fleet-gate.js ./dist/scripts/release/fleet-gate.js
+COPY --from=build /app/dist/scripts/ops/fleet-state.js ./dist/scripts/ops/fleet-state.js
 # The node image's unprivileged user; nothing in /app is writable by it.
 USER node
 # Cloud Run sends SIGTERM and waits 10 s: node as PID 1 receives it directly (no npm wrapper).

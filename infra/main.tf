@@ -17,6 +17,12 @@ locals {
     leases                   = "leases"
   }
 
+  # The relay fleet's Firestore collections (RELAY_OPTIONS' defaults): members and shard ownership.
+  fleet_collections = {
+    members = "relay_members"
+    shards  = "relay_shards"
+  }
+
   # Cloud Run service names (a function's Cloud Run service takes the function's name).
   services = {
     relay   = "tickstream-relay"
@@ -30,7 +36,13 @@ locals {
   writer_url = "https://${local.services.writer}-${data.google_project.this.number}.${var.region}.run.app"
 
   # By digest: exactly the image CI built and tested (docs/decisions/0023), never a tag that can move.
-  relay_image = "${var.region}-docker.pkg.dev/${var.project_id}/${var.artifact_repository}/relay@${var.relay_image_digest}"
+  relay_repository = "${var.region}-docker.pkg.dev/${var.project_id}/${var.artifact_repository}/relay"
+  relay_image      = "${local.relay_repository}@${var.relay_image_digest}"
+
+  # The relay fleet's pools, one Cloud Run service each (modules/relay): as many as replicas per shard
+  # (RELAY_FLEET_REPLICAS' default, 2), so every shard has one replica in each and no rollout of one pool
+  # takes both. CD rolls them in this order with the fleet gate between (cloudbuild.yaml).
+  relay_pools = ["a", "b"]
 }
 
 module "iam" {
@@ -86,6 +98,7 @@ module "firestore" {
   location   = coalesce(var.firestore_location, var.region)
   heartbeats = local.topology.heartbeats
   leases     = local.topology.leases
+  members    = local.fleet_collections.members
   ttl_field  = "expireAt"
 }
 
@@ -102,6 +115,10 @@ module "relay" {
   region                = var.region
   name                  = local.services.relay
   image                 = local.relay_image
+  pools                 = local.relay_pools
+  instances_per_pool    = var.relay_instances_per_pool
+  fleet_min_shards      = var.relay_fleet_min_shards
+  held_images           = { for pool, digest in var.relay_held_digests : pool => "${local.relay_repository}@${digest}" }
   service_account_email = module.iam.relay_email
   streams               = var.relay_streams
   topic                 = module.pubsub.topic_name
@@ -109,6 +126,8 @@ module "relay" {
   checkpoints           = local.topology.checkpoints
   gaps                  = local.topology.gaps
   heartbeats            = local.topology.heartbeats
+  members               = local.fleet_collections.members
+  shards                = local.fleet_collections.shards
 }
 
 module "writer" {
@@ -169,7 +188,7 @@ module "monitoring" {
   project_id               = var.project_id
   notification_channels    = var.notification_channels
   environment              = var.environment
-  relay_service            = module.relay.service_name
+  relay_service            = local.services.relay
   writer_service           = module.writer.service_name
   gapfill_service          = module.gapfill.service_name
   topic                    = module.pubsub.topic_name

@@ -1,6 +1,11 @@
 output "relay_url" {
-  description = "URL of the relay's health endpoints (/healthz, /readyz); internal ingress, reachable only from the project's VPC."
-  value       = module.relay.uri
+  description = "Pool -> URL of the relay's health endpoints (/healthz, /readyz); internal ingress, reachable only from the project's VPC."
+  value       = module.relay.uris
+}
+
+output "relay_pool_digests" {
+  description = "Pool -> the relay image digest its service runs (CD reads it to hold pool b while it rolls pool a)."
+  value       = { for pool, image in module.relay.images : pool => element(split("@", image), 1) }
 }
 
 output "relay_image" {
@@ -51,4 +56,13 @@ output "tardis_api_key_secret" {
 output "service_accounts" {
   description = "Email of each component's service account."
   value       = module.iam.emails
+}
+
+output "relay_hold_tfvars" {
+  description = "CD's first phase (cloudbuild.yaml, hold-pool-b): a tfvars JSON holding every pool but the first at the digest it runs."
+  value = jsonencode({
+    relay_held_digests = {
+      for pool, image in module.relay.images : pool => element(split("@", image), 1) if pool != local.relay_pools[0]
+    }
+  })
 }

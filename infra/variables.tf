@@ -132,3 +132,36 @@ variable "environment" {
     error_message = "environment must be production, staging or development."
   }
 }
+
+variable "relay_instances_per_pool" {
+  description = "Relay instances in each of the two pools (the fleet is twice this). Each shard has one replica per pool; more instances spread the shards (docs/DEPLOY.md, The relay fleet)."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.relay_instances_per_pool >= 1 && floor(var.relay_instances_per_pool) == var.relay_instances_per_pool
+    error_message = "relay_instances_per_pool must be a whole number >= 1."
+  }
+}
+
+variable "relay_held_digests" {
+  description = "Pool -> relay image digest to keep instead of relay_image_digest. CD's first apply holds pool b at the digest it runs (output relay_pool_digests) while pool a rolls; the second apply, after the fleet gate, sets {}."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for pool, digest in var.relay_held_digests : contains(["a", "b"], pool) && can(regex("^sha256:[0-9a-f]{64}$", digest))])
+    error_message = "relay_held_digests maps a pool (a or b) to sha256:<64 lower-case hex digits>."
+  }
+}
+
+variable "relay_fleet_min_shards" {
+  description = "Least shards per exchange (RELAY_FLEET_MIN_SHARDS of every relay; the deploy gate plans the same shards). More shards than members spread a small configuration over the fleet."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.relay_fleet_min_shards >= 1 && floor(var.relay_fleet_min_shards) == var.relay_fleet_min_shards
+    error_message = "relay_fleet_min_shards must be a whole number >= 1."
+  }
+}

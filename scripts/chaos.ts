@@ -17,6 +17,16 @@ const HELP = `usage: npm run chaos -- --scenario NAME [--seed N] [--duration S] 
   --duration S     length of the fault phase in seconds (default 30; 150 for all); a fault that
                    needs longer (a 15 s outage) extends it
   --outage S       how long firestore-outage / pubsub-outage freeze the emulator (default 15)
+  --control-plane-loss S
+                   how long control-plane-loss cuts the relays off Firestore (default 20)
+  --relays N       members of the fleet the fleet scenarios start with (default 3)
+  --lease-ms N     the fleet's RELAY_FLEET_LEASE_MS (default 5000, the relay's)
+
+Fleet scenarios (a fleet of --relays relays, two shards per exchange): primary-kill, primary-pause,
+fleet-redeploy, scale-out, scale-in, control-plane-loss, replicas-lost; fleet runs them all in sequence
+on one fleet, and all adds them to the other faults (on a fleet). Per fault they report rtoMs,
+rpoLiveSpanMs and backfilled; the run fails when one but replicas-lost leaves a live hole of 1 s or more
+or anything backfilled.
   --exchanges L    comma-separated exchanges (default: every exchange the simulator plays)
   --types L        comma-separated data types (default: every type each exchange offers)
   --symbols L      comma-separated symbols, each to the exchanges whose shape fits it (default: one
@@ -34,6 +44,9 @@ const { values } = parseArgs({
     seed: { type: 'string', default: '1' },
     duration: { type: 'string' },
     outage: { type: 'string', default: '15' },
+    'control-plane-loss': { type: 'string', default: '20' },
+    relays: { type: 'string', default: '3' },
+    'lease-ms': { type: 'string', default: '5000' },
     rate: { type: 'string', default: '50' },
     exchanges: { type: 'string' },
     types: { type: 'string' },
@@ -64,6 +77,11 @@ if (!isScenario(scenario)) fail(`unknown scenario ${JSON.stringify(scenario)}`);
 const seed = Math.floor(number('seed', values.seed, 1, 2 ** 31));
 const duration = number('duration', values.duration ?? (scenario === 'all' ? '150' : '30'), 5, 3600);
 const outage = number('outage', values.outage, 1, 600);
+const fleet = {
+  relays: Math.floor(number('relays', values.relays, 2, 16)),
+  leaseMs: Math.floor(number('lease-ms', values['lease-ms'], 500, 120_000)),
+  controlPlaneLossMs: number('control-plane-loss', values['control-plane-loss'], 1, 600) * 1000,
+};
 const rate = number('rate', values.rate, 1, 1000);
 let streams: ExchangeStreams[];
 try {
@@ -103,6 +121,7 @@ try {
     seed,
     durationMs: duration * 1000,
     outageMs: outage * 1000,
+    fleet,
     ratePerSymbol: rate,
     streams,
     workDir,

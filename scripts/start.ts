@@ -7,14 +7,14 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { startStack, type Stack } from './local/stack.ts';
 import { REPO_ROOT } from './local/service.ts';
-import { parseStartArgs, sayer } from './start/args.ts';
+import { LOCAL_MIN_SHARDS, parseStartArgs, sayer } from './start/args.ts';
 import { finishLive, finishSimulated, SETTLE_MS, type FinishContext } from './start/finish.ts';
 import { statusReporter } from './start/status.ts';
 import { localBatchWaitMs, streamsConfigOf } from './local/stream-mix.ts';
 import { errorMessage } from '../functions/core/shared/errors.ts';
 import { startStatusPage } from './ops/serve.ts';
 
-const { duration, rate, seed, gapfillPeriodS, mix, json, live } = parseStartArgs();
+const { duration, rate, seed, gapfillPeriodS, mix, json, live, relays } = parseStartArgs();
 const say = sayer(json);
 
 const runId = `run_${new Date().toISOString().replace(/\D/g, '').slice(0, 14)}`;
@@ -27,6 +27,7 @@ say('starting the local cloud', {
   exchange: live ? 'live' : 'simulator',
   ...(live ? {} : { rate }),
   streams: streamsConfigOf(mix),
+  relays,
 });
 const startedAt = Date.now();
 let stack: Stack;
@@ -43,6 +44,9 @@ try {
     scheduler: gapfillPeriodS === 60 ? {} : { periodMs: gapfillPeriodS * 1000 },
     live,
     relayEnv: { BATCH_MAX_WAIT_MS: String(localBatchWaitMs(mix)) },
+    // A fleet of `relays` (1: the single relay without a fleet); two shards per exchange spread the mix.
+    relays,
+    ...(relays > 1 ? { fleet: { minShards: LOCAL_MIN_SHARDS } } : {}),
   });
 } catch (error) {
   console.error(`the local cloud did not start: ${errorMessage(error)}`);
@@ -84,7 +88,7 @@ async function interrupt(signal: string): Promise<void> {
   clearInterval(ticker);
   // The emulators stop on the same signal; drain what can be drained and leave nothing running.
   say('interrupted: stopping every process of this run', { signal });
-  await stack.relay.terminate().catch(() => undefined);
+  await Promise.all(stack.relays.map((r) => r.terminate().catch(() => undefined)));
   await stack.stop();
   say('stopped', { warehouse: join(workDir, 'warehouse.duckdb') });
   process.exit(130);

@@ -144,9 +144,14 @@ export interface CheckpointAdvance {
   readonly batchId: string;
 }
 
-/** Durable per-stream checkpoints (Firestore). */
+/** Durable per-stream checkpoints (Firestore), stored one per stream or grouped (checkpoint-groups.ts). */
 export interface CheckpointStore {
+  /** The document `stream`'s checkpoint is written to: advances sharing one are written together. */
+  docOf(stream: StreamKey): string;
+  /** Merges advances of streams sharing one document, monotonically, in one write. */
+  advanceAll(advances: readonly CheckpointAdvance[]): Promise<Checkpoint[]>;
   advance(advance: CheckpointAdvance): Promise<Checkpoint>;
+  /** One stream's checkpoint, the furthest of every layout's document. */
   get(stream: StreamKey): Promise<Checkpoint | undefined>;
   list(): Promise<Checkpoint[]>;
 }

@@ -1,8 +1,10 @@
 import { DEFAULT_BATCH_LIMITS } from '../core/relay/batcher.ts';
+import { DEFAULT_BUNDLE_LIMITS } from '../core/relay/bundler.ts';
 import { parse, readConfig, type ConfigOf } from '../core/shared/config.ts';
 import { parseSeverity } from '../core/shared/logger.ts';
 import { parseStreamsConfig } from '../core/model/streams-config.ts';
 import { DEFAULT_TOPOLOGY } from '../core/contract/topology.ts';
+import { DEFAULT_FLEET_OPTIONS } from '../core/fleet/options.ts';
 
 export const RELAY_OPTIONS = {
   projectId: { env: 'GOOGLE_CLOUD_PROJECT', description: 'Google Cloud project id', parse: parse.string },
@@ -41,6 +43,68 @@ export const RELAY_OPTIONS = {
     default: '',
     parse: parse.string,
   },
+  fleet: {
+    env: 'RELAY_FLEET',
+    description:
+      'on: join a fleet of relays sharing the streams by shard (off: one relay holds every stream)',
+    default: false,
+    parse: parse.bool,
+  },
+  fleetPool: {
+    env: 'RELAY_FLEET_POOL',
+    description:
+      "this member's pool (deployment unit): a shard's replicas go to distinct pools when possible",
+    default: '',
+    parse: parse.string,
+  },
+  fleetReplicas: {
+    env: 'RELAY_FLEET_REPLICAS',
+    description: 'replicas per shard (one primary publishes, the others stand by)',
+    default: DEFAULT_FLEET_OPTIONS.replicas,
+    parse: parse.int(1, 5),
+  },
+  fleetLeaseMs: {
+    env: 'RELAY_FLEET_LEASE_MS',
+    description: 'a shard record or member heartbeat unchanged this long (timed locally) counts as dead',
+    default: DEFAULT_FLEET_OPTIONS.leaseMs,
+    parse: parse.int(500, 120_000),
+  },
+  fleetRenewMs: {
+    env: 'RELAY_FLEET_RENEW_MS',
+    description: 'how often a member renews its heartbeat and reads the fleet (well under the lease)',
+    default: DEFAULT_FLEET_OPTIONS.renewMs,
+    parse: parse.int(100, 60_000),
+  },
+  fleetMinShards: {
+    env: 'RELAY_FLEET_MIN_SHARDS',
+    description: 'least shards per exchange (every member must use the same value)',
+    default: DEFAULT_FLEET_OPTIONS.minShardsPerExchange,
+    parse: parse.int(1, 1024),
+  },
+  fleetBufferBytes: {
+    env: 'RELAY_FLEET_BUFFER_BYTES',
+    description: "bound on a standby shard's replay buffer (oldest batches dropped first past it)",
+    default: 16 * 1024 * 1024,
+    parse: parse.int(64 * 1024, 1024 * 1024 * 1024),
+  },
+  leases: {
+    env: 'LEASES_COLLECTION',
+    description: 'Firestore collection of leases (fleet mode: the fleet-wide reporter role)',
+    default: DEFAULT_TOPOLOGY.leases,
+    parse: parse.string,
+  },
+  members: {
+    env: 'MEMBERS_COLLECTION',
+    description: 'Firestore collection of fleet members (heartbeat with each shard role and publishedTo)',
+    default: 'relay_members',
+    parse: parse.string,
+  },
+  shards: {
+    env: 'SHARDS_COLLECTION',
+    description: 'Firestore collection of shard ownership records (written only by take-over transactions)',
+    default: 'relay_shards',
+    parse: parse.string,
+  },
   port: { env: 'PORT', description: 'health endpoint port', default: 8080, parse: parse.int(0, 65535) },
   maxTicks: {
     env: 'BATCH_MAX_TICKS',
@@ -65,6 +129,20 @@ export const RELAY_OPTIONS = {
     description: 'empty batch interval for quiet streams',
     default: DEFAULT_BATCH_LIMITS.heartbeatMs,
     parse: parse.int(100, 60_000),
+  },
+  messageFormat: {
+    env: 'RELAY_MESSAGE_FORMAT',
+    description:
+      "'v4': many streams' batches per Pub/Sub message (pushes do not grow with streams; writers must read v4); " +
+      "'v3': one batch per message, for writers older than v4",
+    default: 'v4' as const,
+    parse: parse.oneOf('v4', 'v3'),
+  },
+  bundleMaxBytes: {
+    env: 'RELAY_BUNDLE_MAX_BYTES',
+    description: 'v4: a message is sent once its batches reach this many bytes (else at the next poll)',
+    default: DEFAULT_BUNDLE_LIMITS.maxBytes,
+    parse: parse.int(64 * 1024, 8 * 1024 * 1024),
   },
   maxInFlightBytes: {
     env: 'RELAY_MAX_INFLIGHT_BYTES',

@@ -25,8 +25,13 @@ import { logSignal } from '../core/shared/signals.ts';
 import { systemClock } from '../core/ports.ts';
 import { StatusReporter } from '../core/relay/status-reporter.ts';
 import { RelayService } from '../core/relay/relay-service.ts';
+import { DEFAULT_BUNDLE_LIMITS } from '../core/relay/bundler.ts';
 import { StartupRecovery } from '../core/relay/startup-recovery.ts';
-import { streamId } from '../core/model/streams.ts';
+import { streamId, type StreamKey } from '../core/model/streams.ts';
+import { DEFAULT_FLEET_OPTIONS } from '../core/fleet/options.ts';
+import { FleetRelay } from '../core/relay/fleet-relay.ts';
+import { FirestoreFleetStore } from '../adapters/firestore/fleet-store.ts';
+import { FirestoreLeaseStore } from '../adapters/firestore/lease-store.ts';
 import { readRelayConfig } from './config.ts';
 import { createHealthServer } from './health-server.ts';
 
@@ -53,25 +58,53 @@ const recovery = new StartupRecovery(
   logger,
   { graceMs: config.startupGapGraceMs },
 );
-const relay = new RelayService(
-  new TardisLiveFeed(config.streams, logger, config.staleTimeoutMs),
-  publisher,
-  clock,
-  logger,
-  {
-    relayId,
-    streams: config.streams,
-    limits: {
-      maxTicks: config.maxTicks,
-      maxBytes: config.maxBytes,
-      maxWaitMs: config.maxWaitMs,
-      heartbeatMs: config.heartbeatMs,
-    },
-    maxInFlightBytes: config.maxInFlightBytes,
-    tickIntervalMs: Math.max(5, Math.min(25, Math.floor(config.maxWaitMs / 4))),
-    onFirstCoverage: (stream, from) => recovery.onFirstCoverage(stream, from),
+const relayOptions = {
+  relayId,
+  limits: {
+    maxTicks: config.maxTicks,
+    maxBytes: config.maxBytes,
+    maxWaitMs: config.maxWaitMs,
+    heartbeatMs: config.heartbeatMs,
   },
-);
+  maxInFlightBytes: config.maxInFlightBytes,
+  messageFormat: config.messageFormat,
+  bundleLimits: { ...DEFAULT_BUNDLE_LIMITS, maxBytes: config.bundleMaxBytes },
+  tickIntervalMs: Math.max(5, Math.min(25, Math.floor(config.maxWaitMs / 4))),
+  onFirstCoverage: (stream: StreamKey, from: number) => recovery.onFirstCoverage(stream, from),
+};
+const relay = config.fleet
+  ? new FleetRelay(
+      (streams) => new TardisLiveFeed(streams, logger, config.staleTimeoutMs),
+      publisher,
+      new FirestoreFleetStore(firestore, config.members, config.shards),
+      new FirestoreLeaseStore(firestore, config.leases, clock),
+      clock,
+      logger,
+      {
+        self: relayId,
+        pool: config.fleetPool,
+        streams: config.streams,
+        fleet: {
+          ...DEFAULT_FLEET_OPTIONS,
+          replicas: config.fleetReplicas,
+          leaseMs: config.fleetLeaseMs,
+          renewMs: config.fleetRenewMs,
+          minShardsPerExchange: config.fleetMinShards,
+        },
+        bufferBytes: config.fleetBufferBytes,
+        relay: relayOptions,
+      },
+    )
+  : new RelayService(
+      new TardisLiveFeed(config.streams, logger, config.staleTimeoutMs),
+      publisher,
+      clock,
+      logger,
+      {
+        ...relayOptions,
+        streams: config.streams,
+      },
+    );
 const statusReporter = new StatusReporter(
   relay,
   new FirestoreHeartbeatStore(firestore, config.heartbeats),
@@ -96,6 +129,9 @@ health.listen(config.port, () => {
   logger.log('INFO', 'relay started', {
     streams: config.streams.map(streamId),
     topic: config.topic,
+    fleet: config.fleet
+      ? { pool: config.fleetPool, shards: relay instanceof FleetRelay ? relay.shards.length : 0 }
+      : null,
     port,
     pid: process.pid,
   });
@@ -119,7 +155,8 @@ async function shutdown(reason: string, exitCode: number): Promise<void> {
     process.exit(exitCode || 1);
   }, config.shutdownDeadlineMs);
   recovery.stop();
-  await relay.stop();
+  // A fleet member first hands its shards over, leaving time to drain what it still publishes.
+  await (relay instanceof FleetRelay ? relay.stop(handoverBudgetMs(reason)) : relay.stop());
   logger.log('NOTICE', 'relay stopped', {
     reason,
     drainMs: clock.now() - startedAt,
@@ -137,6 +174,10 @@ async function shutdown(reason: string, exitCode: number): Promise<void> {
   clearTimeout(deadline);
   // Everything is flushed; tardis-dev may still hold reconnect timers, so don't wait for the loop to empty.
   process.exit(exitCode);
+}
+/** Planned stops hand over within the deadline, keeping ~3 s to drain; a failure exits at once. */
+function handoverBudgetMs(reason: string): number {
+  return reason === 'SIGTERM' || reason === 'SIGINT' ? Math.max(0, config.shutdownDeadlineMs - 3_000) : 0;
 }
 process.on('SIGTERM', () => void shutdown('SIGTERM', 0));
 process.on('SIGINT', () => void shutdown('SIGINT', 0));

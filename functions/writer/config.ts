@@ -83,6 +83,14 @@ export const WRITER_OPTIONS = {
     default: DEFAULT_CHECKPOINT_INTERVAL_MS,
     parse: parse.int(0, 60_000),
   },
+  checkpointLayout: {
+    env: 'CHECKPOINT_LAYOUT',
+    description:
+      "'grouped': one checkpoint document per exchange, type and symbol bucket, written at most once per " +
+      "interval (writes do not grow with streams); 'per-stream': one document per stream. Readers read both",
+    default: 'grouped' as const,
+    parse: parse.oneOf('grouped', 'per-stream'),
+  },
   pushAuth: {
     env: 'PUSH_AUTH',
     description:

@@ -43,6 +43,7 @@ const checkpoints = new CheckpointCoalescer(
     new Firestore({ projectId: config.projectId }),
     config.checkpoints,
     systemClock,
+    config.checkpointLayout,
   ),
   systemClock,
   logger,

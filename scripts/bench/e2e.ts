@@ -99,7 +99,7 @@ export async function run(args: string[]): Promise<number> {
     args,
     options: {
       json: { type: 'boolean', default: false },
-      rates: { type: 'string', default: '1000,2000,3000,5000,7500,10000,12500,15000' },
+      rates: { type: 'string', default: '1000,2000,5000,10000,15000,20000,25000,30000' },
       'step-seconds': { type: 'string', default: '20' },
       'warmup-seconds': { type: 'string', default: '5' },
       'per-symbol': { type: 'string', default: '1000' },

@@ -1,4 +1,4 @@
-// `npm run bench -- relay [--json] [--messages N] [--rounds R] [--chunk C]`: the relay's hot path on recorded
+// `npm run bench -- relay [--json] [--fleet] [--messages N] [--rounds R] [--chunk C]`: the relay's hot path on recorded
 // Binance frames, against tardis-dev's normalizer alone and bare JSON.parse on the same frames, in one run.
 //
 // The frames are generated deterministically from the exchange simulator's ground truth (5 symbols,
@@ -33,6 +33,7 @@ import { DEFAULT_BATCH_LIMITS } from '../../functions/core/relay/batcher.ts';
 import { silentLogger } from '../../functions/core/shared/logger.ts';
 import type { EncodedMessage } from '../../functions/core/contract/batch.ts';
 import type { TickFeed, TickPublisher } from '../../functions/core/ports.ts';
+import { FleetShard } from '../../functions/core/relay/fleet-shard.ts';
 import { RelayService } from '../../functions/core/relay/relay-service.ts';
 import type { StreamKey } from '../../functions/core/model/streams.ts';
 import type { Tick as CoreTick } from '../../functions/core/model/tick.ts';
@@ -154,6 +155,9 @@ class ReplayClock {
   }
 }
 
+/** `--fleet`: the relay variants run as a fleet shard's primary (relay/fleet-shard.ts). */
+let fleetHotPath = false;
+
 /** A relay on the recorded clock whose timer (every 25 ms of recorded time) the session runs. */
 class RecordedRelay {
   readonly publisher = new CountingPublisher();
@@ -167,13 +171,32 @@ class RecordedRelay {
     );
     this.clock.time = start;
     this.nextTick = start + TICK_INTERVAL_MS;
-    this.relay = new RelayService(idleFeed, this.publisher, this.clock, silentLogger, {
+    const options = {
       relayId: 'relay-bench',
-      streams,
       limits: DEFAULT_BATCH_LIMITS,
       maxInFlightBytes: 1 << 30,
       tickIntervalMs: 3_600_000,
-    });
+    };
+    if (fleetHotPath) {
+      // A fleet member's primary replica of one shard: the gate stamps shard and epoch on every batch.
+      const shard = { id: 'binance/0', exchange: 'binance', index: 0, streams };
+      const held = new FleetShard(
+        shard,
+        idleFeed,
+        this.publisher,
+        this.clock,
+        silentLogger,
+        options,
+        1 << 26,
+      );
+      held.promote(1, null);
+      this.relay = held.service;
+    } else {
+      this.relay = new RelayService(idleFeed, this.publisher, this.clock, silentLogger, {
+        ...options,
+        streams,
+      });
+    }
     void this.relay.start();
   }
 
@@ -380,6 +403,7 @@ export async function run(args: string[]): Promise<number> {
     args,
     options: {
       json: { type: 'boolean', default: false },
+      fleet: { type: 'boolean', default: false },
       messages: { type: 'string', default: '200000' },
       // Single rounds spread by about ±0.1 on this VM; the median of 25 holds a run to about ±0.01, where 9
       // rounds left ±0.02, as wide as the relay's margin over the target (docs/performance-history.md, sixth pass).
@@ -389,6 +413,7 @@ export async function run(args: string[]): Promise<number> {
       chunk: { type: 'string', default: '20000' },
     },
   });
+  fleetHotPath = values.fleet;
   const count = Number(values.messages);
   const rounds = Number(values.rounds);
   const chunk = Number(values.chunk);

@@ -7,6 +7,7 @@ import { httpOk, logPath, ServiceProcess } from '../local/service.ts';
 import { waitUntil } from '../local/verify.ts';
 import type { Stack } from '../local/stack.ts';
 import type { FaultKind, FaultSpec } from './plan.ts';
+import { FLEET_INJECTORS } from './fleet-faults.ts';
 import type { PoisonSource } from './poison.ts';
 import type { RssSampler } from './rss.ts';
 
@@ -35,8 +36,8 @@ export interface FaultRecord {
 }
 
 type SpecOf<K extends FaultKind> = FaultSpec & { readonly kind: K };
-type Done = (detail?: Record<string, unknown>, end?: number) => FaultRecord;
-type Injector<K extends FaultKind> = (
+export type Done = (detail?: Record<string, unknown>, end?: number) => FaultRecord;
+export type Injector<K extends FaultKind> = (
   ctx: ChaosContext,
   spec: SpecOf<K>,
   start: number,
@@ -222,10 +223,17 @@ const INJECTORS: { readonly [K in FaultKind]: Injector<K> } = {
   'pubsub-outage': freezeEmulator,
   'exchange-flaps': flapExchange,
   'poison-messages': publishPoison,
+  ...FLEET_INJECTORS,
 };
 
 /** Another relay instance on the same configuration (its own health port and log), started and ready. */
 async function startRelayInstance(ctx: ChaosContext, n: number): Promise<ServiceProcess> {
+  if (ctx.stack.fleet) {
+    // In a fleet a new instance is a new member (its own id); the stack stops it with the others.
+    const member = await ctx.stack.addRelay();
+    ctx.rss.track(member);
+    return member;
+  }
   const spec = ctx.stack.relay.spec;
   const port = await freePort();
   const relay = new ServiceProcess({

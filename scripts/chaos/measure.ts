@@ -102,8 +102,27 @@ export async function liveMissingSpan(
   stack: Stack,
   expected: readonly ExpectedStream[],
 ): Promise<{ spanMs: number; missingLive: number }> {
-  let spanMs = 0;
-  let missingLive = 0;
+  const runs = await liveMissingRuns(stack, expected);
+  return {
+    spanMs: Math.max(0, ...runs.map((r) => r.toTs - r.fromTs)),
+    missingLive: runs.reduce((n, r) => n + r.trades, 0),
+  };
+}
+
+/** A run of consecutive expected trades of one stream that no live row holds, by ground-truth exchange time. */
+export interface MissingRun {
+  readonly stream: string;
+  readonly fromTs: number;
+  readonly toTs: number;
+  readonly trades: number;
+}
+
+/** Every run of expected trades no live row holds (see liveMissingSpan). */
+export async function liveMissingRuns(
+  stack: Stack,
+  expected: readonly ExpectedStream[],
+): Promise<MissingRun[]> {
+  const out: MissingRun[] = [];
   for (const stream of expected) {
     const range = stream.range;
     if (stream.type !== 'trade' || range === null) continue;
@@ -135,11 +154,35 @@ export async function liveMissingSpan(
     if (hi === undefined) missing.push({ firstId: range.firstId, lastId: range.lastId });
     else if (hi < range.lastId) missing.push({ firstId: hi + 1, lastId: range.lastId });
     for (const m of missing) {
-      missingLive += m.lastId - m.firstId + 1;
-      spanMs = Math.max(spanMs, ts(m.lastId) - ts(m.firstId));
+      out.push({
+        stream: streamId(stream),
+        fromTs: ts(m.firstId),
+        toTs: ts(m.lastId),
+        trades: m.lastId - m.firstId + 1,
+      });
     }
   }
-  return { spanMs, missingLive };
+  return out;
+}
+
+/** Backfilled rows the dedup views serve with exchange time in [from, to), every stream of the run. */
+export async function backfilledBetween(
+  stack: Stack,
+  expected: readonly ExpectedStream[],
+  from: number,
+  to: number,
+): Promise<number> {
+  let backfilled = 0;
+  for (const stream of expected) {
+    const [row] = await stack.warehouse.query<{ b: number }>(
+      `SELECT COUNT(*) AS b FROM ${table(stack, `${TABLE_FOR_TYPE[stream.type]}_dedup`)} ` +
+        `WHERE exchange = @exchange AND symbol = @symbol AND source = 'backfill' ` +
+        `AND exchange_ts >= @from AND exchange_ts < @to`,
+      { exchange: stream.exchange, symbol: stream.symbol, from: new Date(from), to: new Date(to) },
+    );
+    backfilled += Number(row?.b ?? 0);
+  }
+  return backfilled;
 }
 
 /** Backfilled rows the dedup views serve within the run (each stream's first to last expected tick). */
@@ -147,19 +190,7 @@ export async function backfilledRows(stack: Stack, expected: readonly ExpectedSt
   let backfilled = 0;
   for (const stream of expected) {
     const span = expectedSpanTs(stack, stream);
-    if (span === null) continue;
-    const [row] = await stack.warehouse.query<{ b: number }>(
-      `SELECT COUNT(*) AS b FROM ${table(stack, `${TABLE_FOR_TYPE[stream.type]}_dedup`)} ` +
-        `WHERE exchange = @exchange AND symbol = @symbol AND source = 'backfill' ` +
-        `AND exchange_ts >= @from AND exchange_ts < @to`,
-      {
-        exchange: stream.exchange,
-        symbol: stream.symbol,
-        from: new Date(span.from),
-        to: new Date(span.to + 1),
-      },
-    );
-    backfilled += Number(row?.b ?? 0);
+    if (span !== null) backfilled += await backfilledBetween(stack, [stream], span.from, span.to + 1);
   }
   return backfilled;
 }

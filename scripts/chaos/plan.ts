@@ -1,6 +1,14 @@
 // The chaos schedule: which faults a scenario injects, when (offsets into the fault phase) and with
 // which parameters, all drawn from the seed. Pure, so a seed always gives the same schedule.
 import { seededRandom } from '../local/seeded-random.ts';
+import {
+  FLEET_FAULT_KINDS,
+  fleetPlannedLength,
+  fleetSpecFor,
+  isFleetFault,
+  type FleetFaultKind,
+  type FleetFaultSpec,
+} from './fleet-plan.ts';
 
 export const FAULT_KINDS = [
   'relay-kill',
@@ -13,9 +21,22 @@ export const FAULT_KINDS = [
   'poison-messages',
 ] as const;
 
-export type FaultKind = (typeof FAULT_KINDS)[number];
-export type ScenarioName = FaultKind | 'all';
-export const SCENARIOS: readonly ScenarioName[] = [...FAULT_KINDS, 'all'];
+/** `fleet`: every fleet fault in sequence on one fleet stack; `all`: every fault, on a fleet stack. */
+export type FaultKind = (typeof FAULT_KINDS)[number] | FleetFaultKind;
+export type ScenarioName = FaultKind | 'fleet' | 'all';
+export const SCENARIOS: readonly ScenarioName[] = [...FAULT_KINDS, ...FLEET_FAULT_KINDS, 'fleet', 'all'];
+// `all` runs the single-relay faults only until the fleet scenarios pass (docs/RELIABILITY.md, "Relay fleet").
+const EVERY_KIND: readonly FaultKind[] = [...FAULT_KINDS];
+/** The `fleet` scenario's order: the gap-filler's backstop (replicas-lost) last. */
+const FLEET_ORDER: readonly FleetFaultKind[] = [
+  'primary-kill',
+  'primary-pause',
+  'control-plane-loss',
+  'scale-out',
+  'scale-in',
+  'fleet-redeploy',
+  'replicas-lost',
+];
 
 export function isScenario(name: string): name is ScenarioName {
   return (SCENARIOS as readonly string[]).includes(name);
@@ -68,7 +89,8 @@ export type FaultSpec =
   | {
       readonly kind: 'poison-messages';
       readonly messages: readonly { readonly atMs: number; readonly poison: PoisonKind }[];
-    };
+    }
+  | FleetFaultSpec;
 
 export interface PlannedFault {
   /** Offset from the start of the fault phase. */
@@ -81,6 +103,10 @@ export interface PlanOptions {
   readonly durationMs: number;
   /** How long an emulator stays frozen. */
   readonly outageMs: number;
+  /** The fleet's lease (RELAY_FLEET_LEASE_MS): a take-over or a pause is planned around it. Default 5 s. */
+  readonly leaseMs?: number;
+  /** How long control-plane-loss cuts the relays off Firestore (default 20 s). */
+  readonly controlPlaneLossMs?: number;
 }
 
 export interface Plan {
@@ -91,13 +117,19 @@ export interface Plan {
   readonly phaseMs: number;
 }
 
+/** Whether a plan needs a fleet of relays (a fleet fault, or the `fleet` scenario). */
+export function usesFleet(plan: Plan): boolean {
+  return plan.scenario === 'fleet' || plan.faults.some((f) => isFleetFault(f.spec.kind));
+}
+
 /** Whether a plan freezes an emulator (so the run needs a private emulator pair). */
 export function freezesEmulators(plan: Plan): boolean {
   return plan.faults.some((f) => f.spec.kind === 'firestore-outage' || f.spec.kind === 'pubsub-outage');
 }
 
 /** The planned length of one fault (how long it keeps the system disturbed). */
-export function plannedLength(spec: FaultSpec): number {
+export function plannedLength(spec: FaultSpec, leaseMs = 5_000): number {
+  if (isFleetSpec(spec)) return fleetPlannedLength(spec, leaseMs);
   switch (spec.kind) {
     case 'relay-kill':
     case 'writer-kill':
@@ -115,11 +147,18 @@ export function plannedLength(spec: FaultSpec): number {
   }
 }
 
+function isFleetSpec(spec: FaultSpec): spec is FleetFaultSpec {
+  return isFleetFault(spec.kind);
+}
+
 type Random = () => number;
 const between = (random: Random, min: number, max: number) => Math.round(min + random() * (max - min));
 
 /** One occurrence of a fault kind, fitted into about `slotMs`. */
-function specFor(kind: FaultKind, random: Random, slotMs: number, outageMs: number): FaultSpec {
+function specFor(kind: FaultKind, random: Random, slotMs: number, options: PlanOptions): FaultSpec {
+  const outageMs = options.outageMs;
+  if (isFleetFault(kind))
+    return fleetSpecFor(kind, random, options.leaseMs ?? 5_000, options.controlPlaneLossMs ?? 20_000);
   switch (kind) {
     case 'relay-kill':
     case 'writer-kill':
@@ -167,6 +206,7 @@ function specFor(kind: FaultKind, random: Random, slotMs: number, outageMs: numb
 
 /** How many times a single-kind scenario injects its fault in a phase of `durationMs`. */
 function occurrences(kind: FaultKind, durationMs: number): number {
+  if (isFleetFault(kind)) return 1;
   if (kind === 'relay-kill' || kind === 'writer-kill' || kind === 'relay-redeploy') {
     return durationMs >= 40_000 ? 3 : durationMs >= 20_000 ? 2 : 1;
   }
@@ -182,35 +222,44 @@ function occurrences(kind: FaultKind, durationMs: number): number {
  */
 export function planScenario(scenario: ScenarioName, seed: number, options: PlanOptions): Plan {
   const random = seededRandom(seed ^ 0x5eed);
+  const lease = options.leaseMs ?? 5_000;
   const faults: PlannedFault[] = [];
-  if (scenario !== 'all') {
+  // Short runs (the test suite) keep shorter pauses; recoveries may then overlap the next fault.
+  const pause = () =>
+    options.durationMs < 60_000 ? between(random, 2_000, 4_000) : between(random, 6_000, 12_000);
+  if (scenario === 'fleet') {
+    // Every fleet fault once, in sequence on one fleet.
+    let cursor = between(random, 0, 1_000);
+    for (const kind of FLEET_ORDER) {
+      const spec = specFor(kind, random, 10_000, options);
+      faults.push({ atMs: cursor, spec });
+      cursor += plannedLength(spec, lease) + pause();
+    }
+  } else if (scenario !== 'all') {
     const n = occurrences(scenario, options.durationMs);
     const slot = options.durationMs / n;
     for (let i = 0; i < n; i++) {
-      const spec = specFor(scenario, random, slot, options.outageMs);
-      const room = Math.max(0, slot - plannedLength(spec));
+      const spec = specFor(scenario, random, slot, options);
+      const room = Math.max(0, slot - plannedLength(spec, lease));
       faults.push({ atMs: Math.round(i * slot + random() * room * 0.5), spec });
     }
   } else {
     // Every kind once in a seeded order, then more random kinds while the duration lasts.
-    const order = [...FAULT_KINDS];
+    const order = [...EVERY_KIND];
     for (let i = order.length - 1; i > 0; i--) {
       const j = Math.floor(random() * (i + 1));
       [order[i], order[j]] = [order[j]!, order[i]!];
     }
     let cursor = between(random, 0, 2_000);
     for (let i = 0; ; i++) {
-      const kind = i < order.length ? order[i]! : FAULT_KINDS[Math.floor(random() * FAULT_KINDS.length)]!;
-      const spec = specFor(kind, random, 10_000, options.outageMs);
+      const kind = i < order.length ? order[i]! : EVERY_KIND[Math.floor(random() * EVERY_KIND.length)]!;
+      const spec = specFor(kind, random, 10_000, options);
       faults.push({ atMs: cursor, spec });
-      // Short runs (the test suite) keep shorter pauses; recoveries may then overlap the next fault.
-      cursor +=
-        plannedLength(spec) +
-        (options.durationMs < 60_000 ? between(random, 2_000, 4_000) : between(random, 6_000, 12_000));
+      cursor += plannedLength(spec, lease) + pause();
       // A short `all` still runs at least three faults.
       if (faults.length >= 3 && cursor >= options.durationMs) break;
     }
   }
-  const end = Math.max(0, ...faults.map((f) => f.atMs + plannedLength(f.spec)));
+  const end = Math.max(0, ...faults.map((f) => f.atMs + plannedLength(f.spec, lease)));
   return { scenario, seed, faults, phaseMs: Math.max(options.durationMs, end) };
 }

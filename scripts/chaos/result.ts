@@ -5,6 +5,7 @@ import type { Stack } from '../local/stack.ts';
 import type { ExpectedStream, MixComparison, StreamTypeCounts } from '../local/verify-mix.ts';
 import type { ChaosContext, FaultRecord } from './faults.ts';
 import { backfilledRows, ledgerRpo, liveMissingSpan, poisonOutcome, recoveryTimes } from './measure.ts';
+import { fleetFaultMeasures, type FleetMeasures } from './fleet-measure.ts';
 import type { Plan, ScenarioName } from './plan.ts';
 
 export interface FaultSummary {
@@ -14,6 +15,10 @@ export interface FaultSummary {
   readonly lengthMs: number;
   readonly rtoMs: number | null;
   readonly detail: Record<string, unknown>;
+  /** In a fleet run: the longest span of trades no live row holds within the fault's window. */
+  readonly rpoLiveSpanMs?: number;
+  /** In a fleet run: backfilled rows the views serve within the fault's window. */
+  readonly backfilled?: number;
 }
 
 export interface ChaosResult {
@@ -42,6 +47,8 @@ export interface ChaosResult {
   /** Live rows in the view outside the run's id ranges (must be 0). */
   readonly unexpected_live: number;
   readonly poison?: { published: number; quarantined: number; tickRows: number };
+  /** In a fleet run: each check a fleet fault failed (empty: all passed; see fleet-measure.ts). */
+  readonly fleet_failures?: readonly string[];
   readonly faults: readonly FaultSummary[];
   readonly duration_s: number;
   /** The machine's 1-minute load average when the run started and when it ended. */
@@ -86,6 +93,9 @@ export async function measureRun(stack: Stack, ctx: ChaosContext, facts: RunFact
   const live = await liveMissingSpan(stack, expected);
   const backfilled = await backfilledRows(stack, expected);
   const poison = ctx.poisonIds.length > 0 ? await poisonOutcome(stack, ctx.poisonIds) : undefined;
+  const fleet: FleetMeasures | undefined = stack.fleet
+    ? await fleetFaultMeasures(stack, records, expected)
+    : undefined;
   ctx.rss.stop();
   lap('measure');
 
@@ -98,7 +108,8 @@ export async function measureRun(stack: Stack, ctx: ChaosContext, facts: RunFact
     result.missing === 0 &&
     result.duplicates === 0 &&
     result.unexpectedLive === 0 &&
-    (poison === undefined || (poison.quarantined === poison.published && poison.tickRows === 0));
+    (poison === undefined || (poison.quarantined === poison.published && poison.tickRows === 0)) &&
+    (fleet === undefined || fleet.failures.length === 0);
   return {
     scenario: plan.scenario,
     seed: plan.seed,
@@ -119,12 +130,14 @@ export async function measureRun(stack: Stack, ctx: ChaosContext, facts: RunFact
     settled: settle.settled,
     unexpected_live: result.unexpectedLive,
     ...(poison ? { poison } : {}),
-    faults: outcomes.map((o) => ({
+    ...(fleet ? { fleet_failures: fleet.failures } : {}),
+    faults: outcomes.map((o, i) => ({
       kind: o.kind,
       atMs: o.start - phaseStart,
       lengthMs: o.end - o.start,
       rtoMs: o.rtoMs,
       detail: o.detail,
+      ...(fleet ? fleet.perFault[i] : {}),
     })),
     duration_s: Math.round((Date.now() - startedAt) / 1000),
     timings_s: timings,

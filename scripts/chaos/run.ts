@@ -10,7 +10,8 @@ import { localBatchWaitMs, mixStreams, type ExchangeStreams } from '../local/str
 import { compareMix, sentSoFar, type ExpectedStream } from '../local/verify-mix.ts';
 import { waitUntil } from '../local/verify.ts';
 import { injectFault, type ChaosContext, type FaultRecord } from './faults.ts';
-import { freezesEmulators, planScenario, type Plan, type ScenarioName } from './plan.ts';
+import { freezesEmulators, planScenario, usesFleet, type Plan, type ScenarioName } from './plan.ts';
+import { waitFleetWhole } from './fleet-faults.ts';
 import { PoisonSource } from './poison.ts';
 import { firstLiveSince } from './measure.ts';
 import { measureRun, type ChaosResult } from './result.ts';
@@ -44,6 +45,16 @@ export interface ChaosOptions {
   /** Bound on running the gap-filler until nothing is open or missing. */
   readonly settleTimeoutMs?: number;
   readonly workDir?: string;
+  /**
+   * The fleet of scenarios that need one (`fleet`, `all`, each fleet fault): members at start (default 3),
+   * RELAY_FLEET_LEASE_MS and RELAY_FLEET_RENEW_MS (default: the relay's), how long control-plane-loss lasts.
+   */
+  readonly fleet?: {
+    readonly relays?: number;
+    readonly leaseMs?: number;
+    readonly renewMs?: number;
+    readonly controlPlaneLossMs?: number;
+  };
   readonly log?: (message: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -57,10 +68,14 @@ export async function runScenario(options: ChaosOptions): Promise<ChaosResult> {
   const streams = options.streams ?? DEFAULT_STREAMS;
   // Poison claims Binance trade streams (any symbol of the mix's Binance, else btcusdt).
   const poisonSymbols = streams.find((m) => m.exchange === 'binance')?.symbols ?? ['btcusdt'];
+  const leaseMs = options.fleet?.leaseMs ?? 5_000;
   const plan = planScenario(options.scenario, options.seed, {
     durationMs: options.durationMs,
     outageMs: options.outageMs ?? 15_000,
+    leaseMs,
+    controlPlaneLossMs: options.fleet?.controlPlaneLossMs ?? 20_000,
   });
+  const fleet = usesFleet(plan);
   const privateEmulators = freezesEmulators(plan) || options.emulators === undefined;
   log('plan', {
     scenario: plan.scenario,
@@ -68,6 +83,7 @@ export async function runScenario(options: ChaosOptions): Promise<ChaosResult> {
     phaseMs: plan.phaseMs,
     faults: plan.faults.map((f) => `${f.spec.kind}@${f.atMs}`),
     emulators: privateEmulators ? 'private' : 'shared',
+    relays: fleet ? (options.fleet?.relays ?? 3) : 1,
   });
 
   const stack = await startStack({
@@ -79,9 +95,21 @@ export async function runScenario(options: ChaosOptions): Promise<ChaosResult> {
     ...(options.workDir ? { workDir: options.workDir } : {}),
     ...(privateEmulators ? {} : { emulators: options.emulators! }),
     gapfill: { settleMs: 2000, attemptTimeoutMs: 20_000, retryBaseMs: 500 },
+    ...(fleet
+      ? {
+          relays: options.fleet?.relays ?? 3,
+          fleet: {
+            leaseMs,
+            ...(options.fleet?.renewMs ? { renewMs: options.fleet.renewMs } : {}),
+            // Two shards per exchange: a few streams still spread over the members.
+            minShards: 2,
+            firestoreProxy: plan.faults.some((f) => f.spec.kind === 'control-plane-loss'),
+          },
+        }
+      : {}),
   });
   const rss = new RssSampler();
-  rss.track(stack.relay);
+  for (const relay of stack.relays) rss.track(relay);
   rss.start();
   const ctx: ChaosContext = {
     stack,
@@ -128,6 +156,10 @@ async function drive(
   const flowing = await flowingSince(stack, runFrom, 120_000);
   if (!flowing)
     throw new Error(`no live data committed within 120 s of start; relay log: ${stack.relay.tail()}`);
+  if (stack.fleet) {
+    const wholeMs = await waitFleetWhole(stack, 60_000);
+    if (wholeMs === null) throw new Error('the fleet did not get a live primary and standby for every shard');
+  }
   await sleep(options.warmupMs ?? 2_000);
   lap('warmup');
 

@@ -25,6 +25,8 @@ import { startSchedulerStandin, type SchedulerStandin } from './scheduler/server
 import { signalGroup } from './process-group.ts';
 import { httpOk, logPath, ServiceProcess } from './service.ts';
 import { streamsConfigOf, type ExchangeStreams } from './stream-mix.ts';
+import { fleetRelayEnv, fleetCollections, type LocalFleet, type LocalFleetOptions } from './relay-fleet.ts';
+import { startTcpProxy } from './tcp-proxy.ts';
 
 export interface StackOptions {
   /** Makes every resource name unique ([a-z0-9_]). */
@@ -45,6 +47,12 @@ export interface StackOptions {
   /** Use running emulators (host:port) instead of starting a pair. */
   readonly emulators?: { readonly pubsub: string; readonly firestore: string };
   readonly relayEnv?: Readonly<Record<string, string>>;
+  /**
+   * Relays to run (default 1: one relay holding every stream, no fleet). From 2 on (or with `fleet`),
+   * each is a fleet member (RELAY_FLEET=on) with its own id (relay-1, relay-2...), port and log.
+   */
+  readonly relays?: number;
+  readonly fleet?: LocalFleetOptions;
   readonly writerEnv?: Readonly<Record<string, string>>;
   /** Start the relay right away (default true). */
   readonly startRelay?: boolean;
@@ -81,7 +89,15 @@ export interface Stack {
   readonly checkpoints: FirestoreCheckpointStore;
   readonly simulator: Simulator;
   readonly writer: ServiceProcess;
+  /** The first relay (the only one without a fleet). */
   readonly relay: ServiceProcess;
+  /** Every relay started, in order (addRelay appends); their health URLs at the same index. */
+  readonly relays: ServiceProcess[];
+  readonly relayHealthUrls: string[];
+  /** The fleet's collections and options; undefined when one relay runs without a fleet. */
+  readonly fleet: LocalFleet | undefined;
+  /** Starts one more fleet member (scale-out); resolves once it is ready. */
+  addRelay(): Promise<ServiceProcess>;
   readonly pubsub: PubSub;
   readonly firestore: Firestore;
   readonly writerUrl: string;
@@ -247,42 +263,87 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       GAPS_COLLECTION: topology.gaps,
       LEASES_COLLECTION: topology.leases,
     };
-    const relayPort = await freePort();
-    const relayHealthUrl = `http://127.0.0.1:${relayPort}`;
-    const relay = new ServiceProcess({
-      name: 'relay',
-      args: ['functions/relay/main.ts'],
-      env: {
-        ...common,
-        RELAY_STREAMS: streamsConfig,
-        TICKS_TOPIC: topology.topic,
-        ...(options.live
-          ? {}
-          : {
-              // tardis-dev's websocket override per simulated exchange, and the REST the feeds call
-              // (Binance depth snapshots...) where the simulator serves it.
-              ...perExchangeEnv('WSS_URL', simulator.wsUrls),
-              ...perExchangeEnv('REST_URL', simulator.restUrls),
-            }),
-        // The relay reads checkpoints at start and records startup gaps in the run's own ledger.
-        CHECKPOINTS_COLLECTION: topology.checkpoints,
-        GAPS_COLLECTION: topology.gaps,
-        HEARTBEATS_COLLECTION: topology.heartbeats,
-        PORT: String(relayPort),
-        ...options.relayEnv,
-      },
-      logPath: logPath(workDir, 'relay'),
-      // Live, the exchange may be unreachable: the relay is up once its health server answers at all
-      // (the status lines then show it not ready); against the simulator it must be subscribed.
-      ready: () =>
-        httpOk(`${relayHealthUrl}/readyz`, (status) => (options.live ? status > 0 : status === 200)),
-      // Every stream of the mix must prove its subscription with data, the sparse ones (a liquidation every
-      // few seconds) and Binance's book (a REST snapshot first) included: more than the default 30 s on a
-      // loaded 2-core machine.
-      readyTimeoutMs: 60_000,
-    });
-    if (options.startRelay !== false) await relay.start();
-    cleanup.push(() => relay.terminate());
+    const relayCount = options.relays ?? 1;
+    const fleet: LocalFleet | undefined =
+      relayCount > 1 || options.fleet
+        ? {
+            ...fleetCollections(options.suffix),
+            leaseMs: options.fleet?.leaseMs ?? 5000,
+            proxy: options.fleet?.firestoreProxy ? await startTcpProxy(hosts.firestore) : undefined,
+          }
+        : undefined;
+    if (fleet?.proxy) cleanup.push(() => fleet.proxy!.close());
+    if (fleet) {
+      // What `ops fleet` reads: the collections, the lease and the shard plan (not a member's own id).
+      const { MEMBERS_COLLECTION, SHARDS_COLLECTION, RELAY_FLEET_LEASE_MS, RELAY_FLEET_MIN_SHARDS } =
+        fleetRelayEnv(fleet, options.fleet ?? {}, 0);
+      Object.assign(opsEnv, {
+        MEMBERS_COLLECTION,
+        SHARDS_COLLECTION,
+        RELAY_FLEET_LEASE_MS,
+        RELAY_FLEET_MIN_SHARDS,
+      });
+    }
+    const relays: ServiceProcess[] = [];
+    const relayHealthUrls: string[] = [];
+    const makeRelay = async (index: number): Promise<ServiceProcess> => {
+      const relayPort = await freePort();
+      const healthUrl = `http://127.0.0.1:${relayPort}`;
+      const relay = new ServiceProcess({
+        name: fleet ? `relay-${index + 1}` : 'relay',
+        args: ['functions/relay/main.ts'],
+        env: {
+          ...common,
+          RELAY_STREAMS: streamsConfig,
+          TICKS_TOPIC: topology.topic,
+          ...(options.live
+            ? {}
+            : {
+                // tardis-dev's websocket override per simulated exchange, and the REST the feeds call
+                // (Binance depth snapshots...) where the simulator serves it.
+                ...perExchangeEnv('WSS_URL', simulator.wsUrls),
+                ...perExchangeEnv('REST_URL', simulator.restUrls),
+              }),
+          // The relay reads checkpoints at start and records startup gaps in the run's own ledger.
+          CHECKPOINTS_COLLECTION: topology.checkpoints,
+          GAPS_COLLECTION: topology.gaps,
+          HEARTBEATS_COLLECTION: topology.heartbeats,
+          PORT: String(relayPort),
+          ...(fleet ? fleetRelayEnv(fleet, options.fleet ?? {}, index) : {}),
+          ...options.relayEnv,
+        },
+        logPath: logPath(workDir, fleet ? `relay-${index + 1}` : 'relay'),
+        // Live, the exchange may be unreachable: the relay is up once its health server answers at all
+        // (the status lines then show it not ready); against the simulator it must be subscribed.
+        ready: () => httpOk(`${healthUrl}/readyz`, (status) => (options.live ? status > 0 : status === 200)),
+        // Every stream of the mix must prove its subscription with data, the sparse ones (a liquidation every
+        // few seconds) and Binance's book (a REST snapshot first) included: more than the default 30 s on a
+        // loaded 2-core machine.
+        readyTimeoutMs: 60_000,
+      });
+      relays[index] = relay;
+      relayHealthUrls[index] = healthUrl;
+      return relay;
+    };
+    // A port free a moment ago can be taken before the relay binds it (freePort): try another.
+    const startRelay = async (index: number): Promise<ServiceProcess> => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await relays[index]!.start();
+          return relays[index]!;
+        } catch (error) {
+          if (attempt >= 3 || !String(error).includes('EADDRINUSE')) throw error;
+          await makeRelay(index);
+        }
+      }
+    };
+    // All at once: one by one, each would hand its shards to the next one stopping.
+    cleanup.push(() => Promise.all(relays.map((r) => r.terminate())));
+    for (let i = 0; i < relayCount; i++) await makeRelay(i);
+    // Started together: members join within one renewal of each other, so shards settle once.
+    if (options.startRelay !== false) await Promise.all(relays.map((_, i) => startRelay(i)));
+    const relay = relays[0]!;
+    const relayHealthUrl = relayHealthUrls[0]!;
 
     let history: HistoryServer | undefined;
     let gapfill: ServiceProcess | undefined;
@@ -404,6 +465,15 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       simulator,
       writer,
       relay,
+      relays,
+      relayHealthUrls,
+      fleet,
+      async addRelay() {
+        if (!fleet) throw new Error('addRelay needs a fleet (StackOptions.relays > 1 or fleet)');
+        const index = relays.length;
+        await makeRelay(index);
+        return startRelay(index);
+      },
       pubsub,
       firestore,
       writerUrl,

@@ -1,15 +1,15 @@
 // Compares one exchange and data type of a local run with the simulator's ground truth. Trades by their
-// contiguous ids (compareTrades); the other types by the ground-truth id when the exchange keys their row
+// contiguous ids (compareTrades); derivative tickers by the exchange time their row key names
+// (verify-derivative-ticker.ts); the other types by the ground-truth id when the exchange keys their row
 // ids with it (`binance:btcusdt:q:<update id>`), else by exchange time: every tick the ground truth
-// holds strictly inside the stream's first and last expected millisecond must be one row of the view
-// (a derivative ticker: at least one row at its millisecond, as each channel that carries it, mark price,
-// ticker, polled open interest, is a row of its own).
+// holds strictly inside the stream's first and last expected millisecond must be one row of the view.
 import { TABLE_FOR_TYPE, dedupViewName } from '../../functions/core/contract/schema.ts';
 import type { DataType } from '../../functions/core/model/streams.ts';
 import { bookSnapshot, mergeIdRanges, tickSource, type IdRange } from './exchange/ground-truth.ts';
 import { groundTruthKeyOffset, type SimulatedExchange } from './exchange/protocols.ts';
 import type { Stack } from './stack.ts';
 import { KIND_OF_TYPE } from './stream-mix.ts';
+import { compareTickersByKey } from './verify-derivative-ticker.ts';
 import { compareTrades, type TradeComparison } from './verify.ts';
 import type { ExpectedStream, StreamTypeCounts } from './verify-mix.ts';
 
@@ -83,10 +83,14 @@ interface StreamCounts {
   unexpectedLive: number;
 }
 
-/** One stream: by ground-truth id when every row of it is keyed with one, else by exchange time. */
+/**
+ * One stream: a derivative ticker by its row key, else by ground-truth id when every row of it is keyed
+ * with one, else by exchange time.
+ */
 async function compareStream(stack: Stack, stream: ExpectedStream): Promise<StreamCounts> {
   const range = stream.range;
   if (range === null) return { sent: 0, stored: 0, surplus: 0, unexpected: 0, unexpectedLive: 0 };
+  if (stream.type === 'derivative_ticker') return compareTickersByKey(stack, stream, LIVE_SLACK_MS);
   const truth = stack.simulator.groundTruth(stream.symbol, stream.exchange as SimulatedExchange);
   const source = tickSource(KIND_OF_TYPE[stream.type], truth);
   const firstTs = source.timestampOf(range.firstId - 1);
@@ -104,7 +108,6 @@ async function compareStream(stack: Stack, stream: ExpectedStream): Promise<Stre
     `SELECT COUNT(*) AS total, COUNTIF(STARTS_WITH(row_id, @prefix) AND ${keyOf} IS NOT NULL) AS keyed, ` +
       `COUNTIF(${inIds}) AS in_ids, COUNTIF(source = 'live' AND NOT ${inIds}) AS live_out_ids, ` +
       `COUNTIF(${inTime}) AS in_time, ` +
-      `COUNT(DISTINCT CASE WHEN ${inTime} THEN UNIX_MILLIS(exchange_ts) END) AS in_time_ms, ` +
       `COUNTIF(source = 'live' AND (exchange_ts < @liveFrom OR exchange_ts >= @liveTo)) AS live_out_time ` +
       `FROM ${view} WHERE exchange = @exchange AND symbol = @symbol` +
       (stream.type === 'book_change' ? ' AND NOT is_snapshot' : ''),
@@ -135,18 +138,6 @@ async function compareStream(stack: Stack, stream: ExpectedStream): Promise<Stre
   }
   const firstIndex = source.indexAtOrAfter(from);
   const endIndex = source.indexAtOrAfter(to);
-  if (stream.type === 'derivative_ticker') {
-    const instants = new Set<number>();
-    for (let i = firstIndex; i < endIndex; i++) instants.add(source.timestampOf(i));
-    const stored = n('in_time_ms') - (await firstInstantStampedOnReceipt(stack, stream, firstTs, to));
-    return {
-      sent: instants.size,
-      stored: Math.min(instants.size, stored),
-      surplus: Math.max(0, stored - instants.size),
-      unexpected: n('total') - n('in_time'),
-      unexpectedLive: n('live_out_time'),
-    };
-  }
   // An order book update folded into a snapshot is held by the snapshot row; backfilled, it is a row too.
   const folded = await foldedIntoSnapshots(stack, stream, { firstId: firstIndex + 1, lastId: endIndex });
   const sent = Math.max(0, endIndex - firstIndex);
@@ -157,42 +148,6 @@ async function compareStream(stack: Stack, stream: ExpectedStream): Promise<Stre
     unexpected: n('total') - n('in_time'),
     unexpectedLive: n('live_out_time'),
   };
-}
-
-/**
- * The millisecond of the stream's first tick lies outside the span, but its rows may not: tardis-dev
- * stamps a derivative ticker with its local receive time while it knows no exchange time yet (OKX's first
- * message of an instant is `funding-rate`, which carries none it uses) and never lowers that stamp for
- * the older exchange times that follow, so the first instant's rows can sit a few ms after it, before the
- * next instant. Such a millisecond (some row stamped exactly with its receive time) holds that first
- * tick, not a second event: 1 when it is there and nothing is stored at the first tick's own millisecond
- * (else it would be the first tick stored twice, a real duplicate, and still counted), else 0.
- */
-async function firstInstantStampedOnReceipt(
-  stack: Stack,
-  stream: ExpectedStream,
-  firstTs: number,
-  to: number,
-): Promise<number> {
-  const source = tickSource(
-    'derivativeTicker',
-    stack.simulator.groundTruth(stream.symbol, stream.exchange as SimulatedExchange),
-  );
-  const nextTs = Math.min(to, source.timestampOf(source.indexAtOrAfter(firstTs + 1)));
-  const view = `\`${stack.projectId}.${stack.topology.dataset}.${dedupViewName(TABLE_FOR_TYPE[stream.type])}\``;
-  const [row] = await stack.warehouse.query<Record<string, number>>(
-    `SELECT COUNTIF(exchange_ts = @first) AS at_first, ` +
-      `COUNT(DISTINCT CASE WHEN exchange_ts > @first AND exchange_ts < @next ` +
-      `AND UNIX_MILLIS(exchange_ts) = UNIX_MILLIS(local_ts) THEN UNIX_MILLIS(exchange_ts) END) AS on_receipt ` +
-      `FROM ${view} WHERE exchange = @exchange AND symbol = @symbol`,
-    {
-      exchange: stream.exchange,
-      symbol: stream.symbol,
-      first: new Date(firstTs),
-      next: new Date(nextTs),
-    },
-  );
-  return Number(row?.at_first ?? 0) === 0 ? Math.min(1, Number(row?.on_receipt ?? 0)) : 0;
 }
 
 /**

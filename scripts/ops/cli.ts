@@ -6,7 +6,14 @@ import { ConfigError } from '../../functions/core/shared/config.ts';
 import type { GapState } from '../../functions/core/gapfill/gaps.ts';
 import { parseStreamId, type StreamKey } from '../../functions/core/model/streams.ts';
 import { readGapfillConfig } from '../../functions/gapfill/config.ts';
-import { describeEnv, GAP_STATES, readLedgerEnv, readSchedulerEnv, readStatusEnv } from './env.ts';
+import {
+  describeEnv,
+  GAP_STATES,
+  readFleetEnv,
+  readLedgerEnv,
+  readSchedulerEnv,
+  readStatusEnv,
+} from './env.ts';
 import { knownStream, OpsError, UsageError, type Io } from './io.ts';
 import { errorMessage } from '../../functions/core/shared/errors.ts';
 
@@ -24,7 +31,9 @@ const COMMANDS = `commands:
   scheduler run|pause|resume|status [--json]
         the gap-filler's Cloud Scheduler job (SCHEDULER_JOB)
   serve [--port N] [--host H] [--hours H] [--refresh S]
-        a status page of the deployment: coverage timeline, freshness, gaps, quarantine`;
+        a status page of the deployment: coverage timeline, freshness, gaps, quarantine
+  fleet [--json]
+        the relay fleet: members, liveness, shards, primary and standbys, epochs, publishedTo lag`;
 
 const SERVE_DEFAULTS = { port: 8080, host: '127.0.0.1', hours: 6, refreshS: 10 } as const;
 
@@ -43,6 +52,15 @@ ${describeEnv()}
 exit codes: 0 done, 1 the operation failed, 2 bad arguments, 78 bad or missing configuration`;
 
 const COMMAND_HELP: Record<string, string> = {
+  fleet: `usage: npm run ops -- fleet [--json]
+
+The relay fleet from Firestore (MEMBERS_COLLECTION, SHARDS_COLLECTION). Members: pool, live (renewed within
+RELAY_FLEET_LEASE_MS by Firestore's own clock, and not leaving), shards held as primary, standby or
+yielding. Shards (those of RELAY_STREAMS when set, with RELAY_FLEET_MIN_SHARDS, and any with a record):
+the primary and its epoch (the fencing token), whether that primary is live and reports the shard at
+that epoch, the live standbys, how far the shard is published and the lag behind now (a relay's clock
+against Firestore's). Shards without a live primary or standby are listed under problems.
+  --json          the same as one JSON object`,
   gaps: `usage: npm run ops -- gaps [--state open,failed] [--stream exchange:symbol:type] [--json]
 
 Lists the gaps in the ledger (GAPS_COLLECTION), oldest first. FILLABLE is when the gap could first be
@@ -165,6 +183,12 @@ async function dispatch(command: string, args: readonly string[], io: Io): Promi
       const env = readSchedulerEnv(io.env);
       const { schedulerCommand } = await import('./scheduler.ts');
       return schedulerCommand(action as (typeof SCHEDULER_ACTIONS)[number], { json: !!values.json }, env, io);
+    }
+    case 'fleet': {
+      const { values } = flags(args, { json: { type: 'boolean' } });
+      const env = readFleetEnv(io.env);
+      const { fleetCommand } = await import('./fleet.ts');
+      return fleetCommand({ json: !!values.json }, env, io);
     }
     case 'serve': {
       const { values } = flags(args, {

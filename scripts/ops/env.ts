@@ -61,6 +61,42 @@ export const SCHEDULER_OPTIONS = {
   },
 } as const;
 
+/** What `ops fleet` reads: the relays' fleet collections, their lease and the shard plan's inputs. */
+export const FLEET_OPTIONS = {
+  projectId: GAPFILL_OPTIONS.projectId,
+  members: {
+    env: 'MEMBERS_COLLECTION',
+    description: "the relay fleet's members (RELAY_OPTIONS' default)",
+    default: 'relay_members',
+    parse: parse.string,
+  },
+  shards: {
+    env: 'SHARDS_COLLECTION',
+    description: "the relay fleet's shard ownership records",
+    default: 'relay_shards',
+    parse: parse.string,
+  },
+  leaseMs: {
+    env: 'RELAY_FLEET_LEASE_MS',
+    description: "the relays' lease: a member not renewed for this long (server time) is dead",
+    default: 5000,
+    parse: parse.int(500, 120_000),
+  },
+  minShards: {
+    env: 'RELAY_FLEET_MIN_SHARDS',
+    description: "the relays' least shards per exchange, to list the shards no record names yet",
+    default: 1,
+    parse: parse.int(1, 1024),
+  },
+  streams: OPTIONAL_STREAMS,
+} as const;
+
+export type FleetEnv = ConfigOf<typeof FLEET_OPTIONS>;
+
+export function readFleetEnv(env: Env): FleetEnv {
+  return readConfig(FLEET_OPTIONS, env);
+}
+
 export type LedgerEnv = ConfigOf<typeof LEDGER_OPTIONS>;
 export type SchedulerEnv = ConfigOf<typeof SCHEDULER_OPTIONS>;
 export type StatusEnv = ConfigOf<typeof STATUS_OPTIONS>;
@@ -79,9 +115,9 @@ export function readSchedulerEnv(env: Env): SchedulerEnv {
 
 /** Which commands read a variable beyond the common GOOGLE_CLOUD_PROJECT. */
 const USED_BY: Readonly<Record<string, string>> = {
-  GOOGLE_CLOUD_PROJECT: 'required by gaps, checkpoints, backfill, serve',
+  GOOGLE_CLOUD_PROJECT: 'required by gaps, checkpoints, backfill, serve, fleet',
   LOG_LEVEL: 'backfill progress on stderr',
-  RELAY_STREAMS: 'required by backfill and serve; elsewhere checks stream names',
+  RELAY_STREAMS: 'required by backfill and serve; fleet lists its shards; elsewhere checks stream names',
   BIGQUERY_DATASET: 'backfill, serve',
   BIGQUERY_API_ENDPOINT: 'backfill, serve',
   BIGQUERY_STORAGE_EMULATOR_HOST: 'backfill',
@@ -91,11 +127,20 @@ const USED_BY: Readonly<Record<string, string>> = {
   GAPS_COLLECTION: 'gaps, backfill, serve',
   SCHEDULER_JOB: 'required by scheduler',
   SCHEDULER_API_ENDPOINT: 'scheduler',
+  MEMBERS_COLLECTION: 'fleet',
+  SHARDS_COLLECTION: 'fleet',
+  RELAY_FLEET_LEASE_MS: 'fleet',
+  RELAY_FLEET_MIN_SHARDS: 'fleet',
 };
 
 /** Every variable the CLI reads, for --help. */
 export function describeEnv(): string {
-  const options: Option<unknown>[] = [...Object.values(GAPFILL_OPTIONS), ...Object.values(SCHEDULER_OPTIONS)];
+  const fleet = [FLEET_OPTIONS.members, FLEET_OPTIONS.shards, FLEET_OPTIONS.leaseMs, FLEET_OPTIONS.minShards];
+  const options: Option<unknown>[] = [
+    ...Object.values(GAPFILL_OPTIONS),
+    ...Object.values(SCHEDULER_OPTIONS),
+    ...fleet,
+  ];
   const lines: string[] = [];
   for (const option of options) {
     const fallback =

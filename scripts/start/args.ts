@@ -9,7 +9,7 @@ export function helpText(): string {
     .map((m) => `${m.exchange} ${m.symbols.join(',')}: ${m.types.join(', ')}`)
     .join('\n                   ');
   return `usage: npm start -- [--duration S] [--exchanges a,b] [--types t1,t2] [--symbols a,b] [--rate N]
-                    [--seed N] [--gapfill-period S] [--json] [--live]
+                    [--seed N] [--gapfill-period S] [--relays N] [--json] [--live]
 
   --duration S   run S seconds, then stop, verify every exchange and data type against the ground truth
                  and print a summary (default: run until Ctrl-C)
@@ -23,12 +23,22 @@ export function helpText(): string {
   --seed N       ground-truth seed (default 1)
   --gapfill-period S
                  the local Cloud Scheduler job runs the gap-filler every S seconds (default 60, its cron)
+  --relays N     relay instances (default ${DEFAULT_RELAYS}, max ${MAX_RELAYS}): from 2 on a fleet sharing the
+                 streams by shard (${LOCAL_MIN_SHARDS} per exchange), a primary and a standby each; the status
+                 line shows members, shards per member and primaries (also: npm run ops -- fleet).
+                 1: one relay holding every stream, no fleet
   --json         status lines and the summary as JSON
   --live         connect the relay to the real exchanges' websockets and backfill from the real Tardis.dev
                  API (TARDIS_API_KEY from the environment, optional) instead of the simulator: needs the
                  network; there is no ground truth, so the summary reports what was stored and the gaps
   --keep         keep the DuckDB warehouse file under .local/ (default: kept; this flag is a no-op)`;
 }
+
+/** A fleet of three: a lost member leaves a primary or a standby for every shard it held. */
+export const DEFAULT_RELAYS = 1;
+const MAX_RELAYS = 16;
+/** Shards per exchange locally: the default mix has few streams per exchange, one shard would leave members idle. */
+export const LOCAL_MIN_SHARDS = 2;
 
 /** Ticks per second per symbol and type: modest, as the default mix has a dozen streams or more. */
 export const DEFAULT_RATE = 20;
@@ -43,6 +53,8 @@ export interface StartArgs {
   readonly mix: readonly ExchangeStreams[];
   readonly json: boolean;
   readonly live: boolean;
+  /** Relay instances; 1 runs the single relay without a fleet. */
+  readonly relays: number;
 }
 
 /** Exits 2 with the help text on a bad value; prints the help and exits 0 on --help. */
@@ -57,6 +69,7 @@ export function parseStartArgs(args: readonly string[] = process.argv.slice(2)):
       symbols: { type: 'string' },
       seed: { type: 'string', default: '1' },
       'gapfill-period': { type: 'string', default: '60' },
+      relays: { type: 'string', default: String(DEFAULT_RELAYS) },
       json: { type: 'boolean', default: false },
       live: { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
@@ -82,12 +95,20 @@ export function parseStartArgs(args: readonly string[] = process.argv.slice(2)):
     mix,
     json: values.json,
     live: values.live,
+    relays: relayCount(values.relays),
   };
 }
 
 function usageError(message: string): never {
   console.error(`${message}\n\n${helpText()}`);
   process.exit(2);
+}
+
+function relayCount(raw: string): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_RELAYS)
+    usageError(`--relays must be a whole number from 1 to ${MAX_RELAYS}, got ${JSON.stringify(raw)}`);
+  return n;
 }
 
 function positive(name: string, raw: string | undefined, max: number): number | undefined {

@@ -38,7 +38,7 @@ export async function finishSimulated(ctx: FinishContext): Promise<number> {
   await sleep(SETTLE_MS + 500);
   const settled = await settleGapfill(stack, compare, 120_000);
   say('gap-filler settled', { settled: settled.settled, runs: settled.runs });
-  const relayExit = await stack.relay.terminate();
+  const relayExit = await terminateRelays(stack);
   const result = await compare();
   const gaps = await stack.ledger.list();
   await stack.stop();
@@ -74,7 +74,7 @@ export async function finishSimulated(ctx: FinishContext): Promise<number> {
 export async function finishLive(ctx: FinishContext): Promise<number> {
   const { stack } = ctx;
   await stack.scheduler?.stop();
-  const relayExit = await stack.relay.terminate();
+  const relayExit = await terminateRelays(stack);
   let previous = -1;
   await waitUntil(
     async () => {
@@ -117,4 +117,11 @@ export async function finishLive(ctx: FinishContext): Promise<number> {
   }
   console.log(JSON.stringify(summary));
   return empty.length === 0 && duplicates === 0 ? 0 : 1;
+}
+
+/** Drains every relay at once (one by one, each would hand its shards to the next one stopping): the
+ * first exit code that is not 0, else 0 (null when none was running). */
+async function terminateRelays(stack: Stack): Promise<number | null> {
+  const exits = await Promise.all(stack.relays.map((r) => r.terminate()));
+  return exits.find((code) => code !== 0 && code !== null) ?? exits.find((code) => code !== null) ?? null;
 }

@@ -1,10 +1,12 @@
 // The status line `npm start` prints every few seconds while the pipeline runs: the relay, then per
-// exchange and data type what came in, what the dedup views hold and how fresh it is, then the gaps.
+// exchange and data type what came in, what the dedup views hold and how fresh it is, then the gaps;
+// with a fleet, its members, shards per member and each shard's primary (read as `ops fleet` reads them).
 import type { Stack } from '../local/stack.ts';
+import { fleetStatus, relaysHealth } from './fleet-status.ts';
 import type { Say } from './args.ts';
 import { viewCounts } from './view-counts.ts';
 
-interface Health {
+export interface Health {
   ready: boolean;
   healthy: boolean;
   reasons: string[];
@@ -16,7 +18,7 @@ interface Health {
 export function statusReporter(stack: Stack, say: Say, startedAt: number): () => Promise<void> {
   let last = { at: Date.now(), rows: 0, ticksIn: 0 };
   return async () => {
-    const health = (await fetch(`${stack.relayHealthUrl}/healthz`).then((r) => r.json())) as Health;
+    const health: Health = await relaysHealth(stack);
     // Per `exchange:type`: ticks the relay took in, rows in the dedup view, the slowest symbol's lag.
     const perType: Record<string, { ticksIn: number; stored: number; lagMs: number | null }> = {};
     for (const c of await viewCounts(stack)) {
@@ -34,6 +36,7 @@ export function statusReporter(stack: Stack, say: Say, startedAt: number): () =>
     say('status', {
       elapsedS: Math.round((now - startedAt) / 1000),
       relay: !health.ready ? 'not ready' : health.healthy ? 'healthy' : 'unhealthy',
+      ...(stack.fleet ? { fleet: await fleetStatus(stack) } : {}),
       ticksPerS: per(health.counters.ticksIn, last.ticksIn),
       ticksIn: health.counters.ticksIn,
       stored: rows,

@@ -113,7 +113,22 @@ async function measureRun(bed: Bed, streams: number, maxBytesBilled?: number) {
   }
 }
 
-/** What each query of before (two per stream, over the dedup views) processed for one stream. */
+/** The dedup views of before: the window partitioned by the id alone (decisions/0027 replaced them). */
+async function createPreviousViews(bed: Bed): Promise<void> {
+  for (const [table, key, order] of [
+    ['coverage', 'batch_id', 'batch_id'],
+    ['trades', 'row_id', 'ingested_at'],
+  ] as const) {
+    const query =
+      `SELECT * FROM \`${PROJECT}.${bed.dataset}.${table}\` WHERE TRUE ` +
+      `QUALIFY ROW_NUMBER() OVER (PARTITION BY ${key} ORDER BY ${order}) = 1`;
+    await bed.bq
+      .dataset(bed.dataset)
+      .createTable(`${table}_dedup_before`, { view: { query, useLegacySql: false } });
+  }
+}
+
+/** What each query of before (two per stream, over the previous dedup views) processed for one stream. */
 async function viewQueryBytes(bed: Bed): Promise<{ coverage: number; trades: number }> {
   const dryRun = async (query: string) => {
     const [job] = await bed.bq.createQueryJob({
@@ -123,7 +138,7 @@ async function viewQueryBytes(bed: Bed): Promise<{ coverage: number; trades: num
     });
     return Number(job.metadata.statistics.totalBytesProcessed);
   };
-  const view = (name: string) => `\`${PROJECT}.${bed.dataset}.${name}\``;
+  const view = (name: string) => `\`${PROJECT}.${bed.dataset}.${name}_before\``;
   return {
     coverage: await dryRun(
       `SELECT UNIX_MILLIS(window_from) AS f, UNIX_MILLIS(window_to) AS t FROM ${view('coverage_dedup')} ` +
@@ -144,6 +159,7 @@ test('one gap-filler run processes the same bytes with 30 days of history as wit
   const bq = createBigQueryClient(PROJECT, standin.url);
   const bed: Bed = { standin, bq, dataset: uniqueName('gfb').replace(/-/g, '_'), now: Date.now() };
   await ensureWarehouse(bq, PROJECT, bed.dataset);
+  await createPreviousViews(bed);
   // Today and tomorrow: coverage reaches past the detection horizon, so the runs find no hole.
   await loadDay(bed, 0);
   await loadDay(bed, -1);

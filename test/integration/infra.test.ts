@@ -933,19 +933,29 @@ test('the functions run nodejs22 with the writer and gapfill entry points from a
   }
 });
 
-test('the relay runs as one always-on instance with health probes', async (t) => {
+test('each relay pool runs a fixed number of always-on instances (one by default) with health probes', async (t) => {
   const inf = await infra();
   const relay = resource(mod(inf, 'relay'), 'google_cloud_run_v2_service', 'relay');
   t.is(relay.ingress, 'INGRESS_TRAFFIC_INTERNAL_ONLY', 'nothing outside the project reaches the relay');
   const template = relay.template[0];
-  t.like(template.scaling[0], { min_instance_count: 1, max_instance_count: 1 });
+  const { min_instance_count: min, max_instance_count: max } = template.scaling[0];
+  t.is(min, max, 'never autoscaled: a member joining or leaving moves shards');
+  t.deepEqual(resolve(inf, 'relay', min), { kind: 'variable', name: 'relay_instances_per_pool' });
+  t.is(inf.root.hcl.variable.relay_instances_per_pool[0].default, 1);
   const container = template.containers[0];
   t.false(container.resources[0].cpu_idle, 'instance-based billing keeps CPU for the websockets');
   t.is(container.startup_probe[0].http_get[0].path, '/readyz');
   t.is(container.liveness_probe[0].http_get[0].path, '/healthz');
-  const image = resolve(inf, 'relay', container.image);
+  // The release's image, unless CD holds this pool at the digest it runs (its first phase).
+  t.is(container.image, '${lookup(var.held_images, each.key, var.image)}');
+  const image = resolve(inf, 'relay', '${var.image}');
   t.is(image.kind, 'opaque');
-  t.regex((image as { expr: string }).expr, /docker\.pkg\.dev\/.*\/relay@\$\{var\.relay_image_digest\}$/);
+  t.regex((image as { expr: string }).expr, /^\$\{local\.relay_repository\}@\$\{var\.relay_image_digest\}$/);
+  t.regex(String(literalOrExpr(inf, 'root', '${local.relay_repository}')), /docker\.pkg\.dev\/.*\/relay$/);
+  t.is(
+    inf.root.hcl.module.relay[0].held_images,
+    '${{ for pool, digest in var.relay_held_digests : pool => "${local.relay_repository}@${digest}" }}',
+  );
   // Deployed by digest only: the variable refuses a tag, a short digest or an empty value.
   const digest = inf.root.hcl.variable.relay_image_digest[0];
   t.false('default' in digest, 'no default: every apply names the image CI built');
@@ -967,7 +977,7 @@ test('the relay runs as one always-on instance with health probes', async (t) =>
   }
 });
 
-test('Firestore TTL policies expire heartbeat and lease documents on expireAt', async (t) => {
+test('Firestore TTL policies expire heartbeat, lease and fleet member documents on expireAt', async (t) => {
   const inf = await infra();
   const firestore = mod(inf, 'firestore');
   t.is(resource(firestore, 'google_firestore_database', 'this').type, 'FIRESTORE_NATIVE');
@@ -983,6 +993,7 @@ test('Firestore TTL policies expire heartbeat and lease documents on expireAt', 
     [
       { collection: DEFAULT_TOPOLOGY.leases, field: 'expireAt', ttl: true },
       { collection: DEFAULT_TOPOLOGY.heartbeats, field: 'expireAt', ttl: true },
+      { collection: 'relay_members', field: 'expireAt', ttl: true },
     ].sort((a, b) => a.collection.localeCompare(b.collection)),
   );
 });

@@ -2,6 +2,7 @@ import test from 'ava';
 import { Firestore } from '@google-cloud/firestore';
 import { FirestoreCheckpointStore } from '../../functions/adapters/firestore/checkpoint-store.ts';
 import { comparePosition } from '../../functions/core/writer/checkpoint.ts';
+import { groupDocId } from '../../functions/core/writer/checkpoint-groups.ts';
 import { CheckpointCoalescer } from '../../functions/core/writer/checkpoint-coalescer.ts';
 import { silentLogger } from '../../functions/core/shared/logger.ts';
 import { systemClock, type Checkpoint, type CheckpointAdvance } from '../../functions/core/ports.ts';
@@ -12,15 +13,20 @@ import { encodeBatch, pushEnvelope, startWriterHarness, tradeBatch } from '../su
 
 type Position = Pick<Checkpoint, 'lastTickTs' | 'lastTradeId' | 'coveredTo'>;
 
-/** Watches a checkpoint document and records every state it is seen in. */
-function watch(firestore: Firestore, collection: string, id: string) {
+/**
+ * Watches a checkpoint document and records every state it is seen in: a per-stream document, or (with
+ * `symbol`) that symbol's entry of a group document.
+ */
+function watch(firestore: Firestore, collection: string, id: string, symbol?: string) {
   const seen: Position[] = [];
   const stop = firestore
     .collection(collection)
     .doc(id)
     .onSnapshot((snap) => {
       if (!snap.exists) return;
-      const d = snap.data() as Position;
+      const data = snap.data()!;
+      const d = (symbol === undefined ? data : data.streams?.[symbol]) as Position | undefined;
+      if (d === undefined) return;
       seen.push({ lastTickTs: d.lastTickTs, lastTradeId: d.lastTradeId, coveredTo: d.coveredTo });
     });
   return { seen, stop };
@@ -56,7 +62,8 @@ test('concurrent advances from several writer instances never move a Firestore c
   const instances = clients.map(
     (db) =>
       new CheckpointCoalescer(
-        new FirestoreCheckpointStore(db, collection, systemClock),
+        // The watcher reads the per-stream document: this test pins that layout (grouped: the next test).
+        new FirestoreCheckpointStore(db, collection, systemClock, 'per-stream'),
         systemClock,
         silentLogger,
         100,
@@ -107,7 +114,9 @@ test('random out-of-order delivery to the writer never moves the checkpoint back
   const h = await startWriterHarness({ name: 'cporder', writerEnv: { CHECKPOINT_MIN_INTERVAL_MS: '50' } });
   t.teardown(() => h.stop());
   const symbol = 'cpordusdt';
-  const watcher = watch(h.firestore, h.collection, `binance:${symbol}:trade`);
+  // The writer's default layout: the symbol's entry in its group document.
+  const stream = { exchange: 'binance', symbol, type: 'trade' } as const;
+  const watcher = watch(h.firestore, h.collection, groupDocId(stream), symbol);
   const random = seededRandom(77);
   const now = Date.now();
   const batches = Array.from({ length: 120 }, (_, seq) => tradeBatch(symbol, seq, seq * 10 + 1, 10, { now }));
@@ -140,4 +149,56 @@ test('random out-of-order delivery to the writer never moves the checkpoint back
   t.log(
     `${deliveries.length} deliveries in random order; checkpoint observed in ${watcher.seen.length} states`,
   );
+});
+
+test('grouped checkpoints: one document write carries many streams, and reads take the furthest of both layouts', async (t) => {
+  const emulators = requireEmulators();
+  const collection = uniqueName('checkpoints');
+  const db = new Firestore({ projectId: emulators.projectId, host: emulators.firestore, ssl: false });
+  t.teardown(async () => {
+    for (const doc of await db.collection(collection).listDocuments()) await doc.delete();
+    await db.terminate();
+  });
+  const grouped = new FirestoreCheckpointStore(db, collection, systemClock, 'grouped');
+  const perStream = new FirestoreCheckpointStore(db, collection, systemClock, 'per-stream');
+  const streams = Array.from({ length: 60 }, (_, i) => ({
+    exchange: 'binance',
+    symbol: `g${i}usdt`,
+    type: 'trade' as const,
+  }));
+  const at = (n: number, stream: (typeof streams)[number]): CheckpointAdvance => ({
+    stream,
+    lastTickTs: 1_700_000_000_000_000 + n,
+    lastTradeId: String(n),
+    rows: 1,
+    coveredTo: 1_700_000_000_000 + n,
+    batchId: `b${n}`,
+  });
+  const coalescer = new CheckpointCoalescer(grouped, systemClock, silentLogger, 60_000);
+  for (const stream of streams) coalescer.submit(at(10, stream));
+  for (const stream of streams) coalescer.submit(at(20, stream));
+  await coalescer.flush();
+  const documents = new Set(streams.map((s) => grouped.docOf(s)));
+  t.true(documents.size <= 4, `${documents.size} group documents`);
+  t.true(coalescer.stats().writes <= 2 * documents.size, `${coalescer.stats().writes} writes for 60 streams`);
+  const listed = await grouped.list();
+  t.is(listed.length, streams.length);
+  t.true(listed.every((c) => c.lastTradeId === '20' && c.committedRows === 2));
+  // A per-stream document from a writer of the other layout (a rolling deploy): the furthest wins.
+  const [ahead, behind] = [streams[0]!, streams[1]!];
+  await perStream.advance(at(30, ahead));
+  await perStream.advance(at(5, behind));
+  t.like(await grouped.get(ahead), {
+    lastTradeId: '30',
+    coveredTo: at(30, ahead).coveredTo,
+    committedRows: 3,
+  });
+  t.like(await perStream.get(behind), {
+    lastTradeId: '20',
+    coveredTo: at(20, behind).coveredTo,
+    committedRows: 3,
+  });
+  const both = await perStream.list();
+  t.is(both.length, streams.length, 'one checkpoint per stream, whichever documents hold it');
+  t.is(both.find((c) => c.stream.symbol === ahead.symbol)?.lastTradeId, '30');
 });

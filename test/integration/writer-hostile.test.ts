@@ -162,7 +162,46 @@ const KINDS: Record<string, (x: Tools) => Case> = {
     const text = withField(x.header, 'e', JSON.stringify(exchange));
     return poison('unsupported_exchange', pushText(x.id, message(text, x.columns)));
   },
+  bundle_frame: (x) => {
+    // A v4 frame that does not add up: no section boundary can be trusted, so the whole message is poison.
+    const section = message(JSON.stringify(x.header), x.columns);
+    const frame = x.pick([
+      `{"v":4,"l":[${section.length + 1}]}`,
+      `{"v":4,"l":[${section.length - 1}]}`,
+      `{"v":4,"l":[${section.length}, 1e308]}`,
+      `{"v":4,"l":[-${section.length}]}`,
+      `{"v":4,"l":[${section.length / 2}]}`,
+      `{"v":4,"l":[]}`,
+      `{"v":4,"l":${deepArray(DEPTH)}}`,
+      `{"__proto__":{"l":[${section.length}]},"v":4}`,
+    ]);
+    return poison('bundle_frame', pushText(x.id, message(frame, section)));
+  },
+  bundle_bad_section: (x) => {
+    // One hostile section between two good ones: it alone is quarantined, its neighbours are stored.
+    const good = message(JSON.stringify(x.header), x.columns);
+    const other = message(
+      withField(x.header, 's', JSON.stringify(`hxb${x.id.replace('hx-', '')}usdt`)),
+      x.columns,
+    );
+    const bad = x.pick([
+      Buffer.from('not json\n'),
+      message(withField(x.header, 'n', String(x.pick([1e9, -1, 1.5]))), x.columns),
+      message(withField(x.header, 'w', '[0,100]'), x.columns),
+      message(withField(x.header, 'e', '"kraken"'), x.columns),
+      message(withField(x.header, 'v', x.pick(['1', '2', '4', deepArray(DEPTH)])), x.columns),
+      message(withField(x.header, 'k', '"option_chain"'), x.columns),
+      bundle([good]),
+    ]);
+    const body = pushText(x.id, bundle([good, bad, other]));
+    return { kind: 'bundle_bad_section', body, status: 200, rows: 2 * x.n, quarantined: 1 };
+  },
 };
+
+/** A v4 message: a frame line, then the sections. */
+function bundle(sections: readonly Buffer[]): Buffer {
+  return message(JSON.stringify({ v: 4, l: sections.map((s) => s.length) }), Buffer.concat(sections));
+}
 
 function generate(seed: number, now: number): Case[] {
   const random = seededRandom(seed);
@@ -184,7 +223,7 @@ function generate(seed: number, now: number): Case[] {
   return cases;
 }
 
-test('hostile envelopes (huge counts, non-finite columns, deep JSON, prototype keys, lying attributes, 1970 and 2100 windows, unconfigured streams, unknown exchanges) are stored or quarantined and never crash the writer', async (t) => {
+test('hostile envelopes (huge counts, non-finite columns, deep JSON, prototype keys, lying attributes, 1970 and 2100 windows, unconfigured streams, unknown exchanges, v4 frames that lie, v4 bundles with one hostile section) are stored or quarantined and never crash the writer', async (t) => {
   t.timeout(180_000);
   const h = await startWriterHarness({ name: 'hostile' });
   t.teardown(() => h.stop());

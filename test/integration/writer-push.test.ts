@@ -2,7 +2,7 @@ import test from 'ava';
 import { connect, type Socket } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { rowId } from '../../functions/core/model/row-id.ts';
-import { TABLES } from '../../functions/core/contract/schema.ts';
+import { dedupViewSql, TABLES } from '../../functions/core/contract/schema.ts';
 import type { BookChangeTick, QuoteTick } from '../../functions/core/model/tick.ts';
 import {
   encodeBatch,
@@ -38,8 +38,9 @@ test.serial(
       const [view] = await h.bigquery.dataset(h.dataset).table(`${name}_dedup`).getMetadata();
       t.regex(
         view.view.query,
-        /QUALIFY ROW_NUMBER\(\) OVER \(PARTITION BY row_id ORDER BY ingested_at\) = 1/,
+        /QUALIFY ROW_NUMBER\(\) OVER \(PARTITION BY exchange, symbol(, exchange_ts)?, row_id ORDER BY ingested_at\) = 1/,
       );
+      t.is(view.view.query, dedupViewSql(h.projectId, h.dataset, TABLES[name]));
     }
   },
 );

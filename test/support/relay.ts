@@ -11,7 +11,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { PubSub, type Message, type Subscription } from '@google-cloud/pubsub';
 import type { ExecutionContext } from 'ava';
 import type { Batch, DecodedBatchBody } from '../../functions/core/contract/batch.ts';
-import { decodeBatch } from '../../functions/core/contract/decode.ts';
+import { attributesOf } from '../../functions/core/contract/batch.ts';
+import { decodeMessage } from '../../functions/core/contract/decode.ts';
+import { SCHEMA_VERSION } from '../../functions/core/contract/wire-layout.ts';
 import {
   groupAlive,
   signalGroup,
@@ -253,8 +255,20 @@ export class BatchCollector {
     const [subscription] = await topic.createSubscription(subscriptionName, { ackDeadlineSeconds: 60 });
     const collector = new BatchCollector(subscription);
     subscription.on('message', (message: Message) => {
-      const { batch } = decodeBatch(message.data);
-      collector.batches.push({ ...batch, attributes: { ...message.attributes } });
+      const decoded = decodeMessage(message.data);
+      if (decoded.kind === 'batch') {
+        collector.batches.push({ ...decoded.decoded.batch, attributes: { ...message.attributes } });
+      } else {
+        // A v4 bundle's sections are v3 batches: each gets the attributes it would have had alone.
+        for (const { decoded: section } of decoded.sections) {
+          if (section instanceof Error) throw section;
+          const { batch } = section;
+          collector.batches.push({
+            ...batch,
+            attributes: attributesOf(batch, batch.ticks.length, SCHEMA_VERSION),
+          });
+        }
+      }
       message.ack();
       for (const wake of collector.waiters) wake();
     });

@@ -21,7 +21,7 @@ import { CheckpointCoalescer } from '../../functions/core/writer/checkpoint-coal
 import { createWriter } from '../../functions/core/writer/writer.ts';
 import { createGapfillHandler } from '../../functions/gapfill/handler.ts';
 import { createPushHandler } from '../../functions/writer/handler.ts';
-import { MemoryCheckpointStore } from './doubles/checkpoint-store.ts';
+import { MemoryCheckpointStore, storeWithAdvance } from './doubles/checkpoint-store.ts';
 import { ManualClock } from './doubles/clock.ts';
 import { MemoryGapLedger } from './doubles/gap-ledger.ts';
 import { MemoryGapQueries } from './doubles/gap-queries.ts';
@@ -112,14 +112,10 @@ async function writerScenarios(logger: Logger): Promise<number> {
   const clock = new ManualClock(T0);
   const inner = new MemoryCheckpointStore(clock);
   let checkpointFailures = 1;
-  const store: CheckpointStore = {
-    advance: async (a) => {
-      if (checkpointFailures-- > 0) throw new Error('UNAVAILABLE: checkpoint write');
-      return inner.advance(a);
-    },
-    get: (s) => inner.get(s),
-    list: () => inner.list(),
-  };
+  const store: CheckpointStore = storeWithAdvance(inner, async (a) => {
+    if (checkpointFailures-- > 0) throw new Error('UNAVAILABLE: checkpoint write');
+    return inner.advance(a);
+  });
   const checkpoints = new CheckpointCoalescer(store, clock, logger, 0);
   const warehouse = new MemoryWarehouse();
   const options = { retryBaseMs: 1, insertAttempts: 2 };

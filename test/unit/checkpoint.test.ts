@@ -3,7 +3,7 @@ import { comparePosition, mergeCheckpoint } from '../../functions/core/writer/ch
 import { CheckpointCoalescer } from '../../functions/core/writer/checkpoint-coalescer.ts';
 import { silentLogger } from '../../functions/core/shared/logger.ts';
 import type { Checkpoint, CheckpointAdvance } from '../../functions/core/ports.ts';
-import { MemoryCheckpointStore } from '../support/doubles/checkpoint-store.ts';
+import { MemoryCheckpointStore, storeWithAdvance } from '../support/doubles/checkpoint-store.ts';
 import { ManualClock } from '../support/doubles/clock.ts';
 import { seededRandom } from '../../scripts/local/seeded-random.ts';
 
@@ -67,18 +67,13 @@ test('a failed checkpoint write is merged back and retried', async (t) => {
   const clock = new ManualClock(0);
   const store = new MemoryCheckpointStore(clock);
   let fail = true;
-  const flaky = {
-    ...store,
-    get: store.get.bind(store),
-    list: store.list.bind(store),
-    advance: async (a: CheckpointAdvance) => {
-      if (fail) {
-        fail = false;
-        throw new Error('unavailable');
-      }
-      return store.advance(a);
-    },
-  };
+  const flaky = storeWithAdvance(store, async (a: CheckpointAdvance) => {
+    if (fail) {
+      fail = false;
+      throw new Error('unavailable');
+    }
+    return store.advance(a);
+  });
   const coalescer = new CheckpointCoalescer(flaky, clock, silentLogger, 0);
   coalescer.submit(adv(4));
   await coalescer.flush();

@@ -22,7 +22,8 @@ test('a symbol in the wrong format for its exchange is refused with the entry na
   });
   t.throws(() => parseStreamsConfig('coinbase:btc/usd:trade'), { message: /"coinbase:btc\/usd:trade"/ });
   t.throws(() => parseStreamsConfig('kraken:xbtusd:trade'), {
-    message: /unknown exchange "kraken" \(one of binance, coinbase, okex-swap, binance-futures, bybit\)/,
+    message:
+      /unknown exchange "kraken" \(one of binance, coinbase, okex-swap, binance-futures, bybit, deribit\)/,
   });
 });
 

@@ -11,7 +11,7 @@ import {
 } from '../../functions/core/ports.ts';
 import { rowId } from '../../functions/core/model/row-id.ts';
 import { createWriter } from '../../functions/core/writer/writer.ts';
-import { MemoryCheckpointStore } from '../support/doubles/checkpoint-store.ts';
+import { MemoryCheckpointStore, storeWithAdvance } from '../support/doubles/checkpoint-store.ts';
 import { ManualClock } from '../support/doubles/clock.ts';
 import { MemoryWarehouse } from '../support/doubles/warehouse.ts';
 import { seededRandom } from '../../scripts/local/seeded-random.ts';
@@ -32,17 +32,13 @@ const advance = (n: number): CheckpointAdvance => ({
 function watchedStore(random: () => number, failRate: number) {
   const inner = new MemoryCheckpointStore();
   const history: Checkpoint[] = [];
-  const store: CheckpointStore = {
-    async advance(a) {
-      await new Promise((r) => setTimeout(r, Math.floor(random() * 3)));
-      if (random() < failRate) throw new Error('contention');
-      const merged = await inner.advance(a);
-      history.push(merged);
-      return merged;
-    },
-    get: (s) => inner.get(s),
-    list: () => inner.list(),
-  };
+  const store: CheckpointStore = storeWithAdvance(inner, async (a) => {
+    await new Promise((r) => setTimeout(r, Math.floor(random() * 3)));
+    if (random() < failRate) throw new Error('contention');
+    const merged = await inner.advance(a);
+    history.push(merged);
+    return merged;
+  });
   return { store, history, inner };
 }
 
@@ -149,14 +145,10 @@ test('the checkpoint age grows while a write keeps failing and resets once it su
   const clock = new ManualClock(0);
   const inner = new MemoryCheckpointStore(clock);
   let failing = true;
-  const store: CheckpointStore = {
-    advance: async (a) => {
-      if (failing) throw new Error('unavailable');
-      return inner.advance(a);
-    },
-    get: (s) => inner.get(s),
-    list: () => inner.list(),
-  };
+  const store: CheckpointStore = storeWithAdvance(inner, async (a) => {
+    if (failing) throw new Error('unavailable');
+    return inner.advance(a);
+  });
   const coalescer = new CheckpointCoalescer(store, clock, silentLogger, 1000);
   coalescer.submit(advance(1));
   await coalescer.flush();

@@ -1,13 +1,16 @@
-import type { Firestore } from '@google-cloud/firestore';
+import type { DocumentSnapshot, Firestore } from '@google-cloud/firestore';
 import { mergeCheckpoint } from '../../core/writer/checkpoint.ts';
+import {
+  checkpointDocId,
+  furthestCheckpoint,
+  groupDocId,
+  type CheckpointLayout,
+} from '../../core/writer/checkpoint-groups.ts';
 import type { Checkpoint, CheckpointAdvance, CheckpointStore, Clock } from '../../core/ports.ts';
-import { isDataType, streamId, type StreamKey } from '../../core/model/streams.ts';
+import { isDataType, streamId, type DataType, type StreamKey } from '../../core/model/streams.ts';
 
-/** Firestore document shape of a checkpoint (collection `checkpoints`, document id = stream id). */
-interface CheckpointDoc {
-  exchange: string;
-  symbol: string;
-  type: string;
+/** One stream's position, as stored (a per-stream document adds the stream's fields). */
+interface PositionDoc {
   lastTickTs: number;
   lastTradeId: string | null;
   committedRows: number;
@@ -16,41 +19,119 @@ interface CheckpointDoc {
   updatedAt: number;
 }
 
-/** The CheckpointStore port on Firestore; every advance is a transaction so it stays monotonic. */
+/** A per-stream document (collection `checkpoints`, document id = stream id). */
+interface CheckpointDoc extends PositionDoc {
+  exchange: string;
+  symbol: string;
+  type: string;
+}
+
+/** A group document (id `group:<exchange>:<type>:<bucket>`): its streams' positions by symbol. */
+interface GroupDoc {
+  exchange: string;
+  type: string;
+  streams: Record<string, PositionDoc>;
+  updatedAt: number;
+}
+
+/**
+ * The CheckpointStore port on Firestore. Writes go to the layout's documents (checkpoint-groups.ts), each
+ * write a transaction so positions stay monotonic; reads take the furthest of both layouts, so a rolling
+ * deploy between layouts loses no progress.
+ */
 export class FirestoreCheckpointStore implements CheckpointStore {
   constructor(
     private readonly db: Firestore,
     private readonly collection: string,
     private readonly clock: Clock,
+    private readonly layout: CheckpointLayout = 'grouped',
   ) {}
 
-  advance(advance: CheckpointAdvance): Promise<Checkpoint> {
-    const ref = this.db.collection(this.collection).doc(streamId(advance.stream));
+  docOf(stream: StreamKey): string {
+    return checkpointDocId(stream, this.layout);
+  }
+
+  async advance(advance: CheckpointAdvance): Promise<Checkpoint> {
+    return (await this.advanceAll([advance]))[0]!;
+  }
+
+  /** Advances streams that share one document (`docOf`) in one transaction. */
+  advanceAll(advances: readonly CheckpointAdvance[]): Promise<Checkpoint[]> {
+    const id = this.docOf(advances[0]!.stream);
+    if (advances.some((a) => this.docOf(a.stream) !== id)) {
+      return Promise.reject(new Error(`advances of one write must share document ${id}`));
+    }
+    const ref = this.db.collection(this.collection).doc(id);
     return this.db.runTransaction(async (tx) => {
       const snap = await tx.get(ref);
-      const existing = snap.exists ? fromDoc(snap.data() as CheckpointDoc) : undefined;
-      const merged = mergeCheckpoint(existing, advance, this.clock.now());
-      tx.set(ref, toDoc(merged));
-      return merged;
+      const now = this.clock.now();
+      if (this.layout === 'per-stream') {
+        const existing = snap.exists ? fromDoc(snap.data() as CheckpointDoc) : undefined;
+        const merged = advances.reduce<Checkpoint | undefined>(
+          (c, a) => mergeCheckpoint(c, a, now),
+          existing,
+        )!;
+        tx.set(ref, toDoc(merged));
+        return [merged];
+      }
+      const stored = snap.exists ? (snap.data() as GroupDoc).streams : {};
+      const changed: Record<string, PositionDoc> = {};
+      const merged = new Map<string, Checkpoint>();
+      for (const a of advances) {
+        const symbol = a.stream.symbol;
+        const before = merged.get(symbol) ?? fromPosition(a.stream, stored[symbol]);
+        const after = mergeCheckpoint(before, a, now);
+        merged.set(symbol, after);
+        changed[symbol] = toPosition(after);
+      }
+      const { exchange, type } = advances[0]!.stream;
+      // merge: only the changed symbols' entries are rewritten; the others stay as stored.
+      tx.set(ref, { exchange, type, streams: changed, updatedAt: now }, { merge: true });
+      return [...merged.values()];
     });
   }
 
   async get(stream: StreamKey): Promise<Checkpoint | undefined> {
-    const snap = await this.db.collection(this.collection).doc(streamId(stream)).get();
-    return snap.exists ? fromDoc(snap.data() as CheckpointDoc) : undefined;
+    const collection = this.db.collection(this.collection);
+    const [own, group] = await this.db.getAll(
+      collection.doc(streamId(stream)),
+      collection.doc(groupDocId(stream)),
+    );
+    const grouped = group!.exists ? (group!.data() as GroupDoc).streams[stream.symbol] : undefined;
+    return furthestCheckpoint(
+      own!.exists ? fromDoc(own!.data() as CheckpointDoc) : undefined,
+      fromPosition(stream, grouped),
+    );
   }
 
   async list(): Promise<Checkpoint[]> {
     const snap = await this.db.collection(this.collection).get();
-    return snap.docs.map((doc) => fromDoc(doc.data() as CheckpointDoc));
+    const byStream = new Map<string, Checkpoint>();
+    for (const checkpoint of snap.docs.flatMap(checkpointsOf)) {
+      const id = streamId(checkpoint.stream);
+      byStream.set(id, furthestCheckpoint(byStream.get(id), checkpoint)!);
+    }
+    return [...byStream.values()];
   }
 }
 
+/** The checkpoints one document holds: one (per-stream) or its group's. */
+function checkpointsOf(doc: DocumentSnapshot): Checkpoint[] {
+  const data = doc.data()!;
+  if (typeof data.streams !== 'object' || data.streams === null) return [fromDoc(data as CheckpointDoc)];
+  const group = data as GroupDoc;
+  const type = dataType(group.type);
+  return Object.entries(group.streams).map(
+    ([symbol, position]) => fromPosition({ exchange: group.exchange, symbol, type }, position)!,
+  );
+}
+
 function toDoc(c: Checkpoint): CheckpointDoc {
+  return { exchange: c.stream.exchange, symbol: c.stream.symbol, type: c.stream.type, ...toPosition(c) };
+}
+
+function toPosition(c: Checkpoint): PositionDoc {
   return {
-    exchange: c.stream.exchange,
-    symbol: c.stream.symbol,
-    type: c.stream.type,
     lastTickTs: c.lastTickTs,
     lastTradeId: c.lastTradeId,
     committedRows: c.committedRows,
@@ -61,9 +142,13 @@ function toDoc(c: Checkpoint): CheckpointDoc {
 }
 
 function fromDoc(d: CheckpointDoc): Checkpoint {
-  if (!isDataType(d.type)) throw new Error(`checkpoint document has unknown type ${d.type}`);
+  return fromPosition({ exchange: d.exchange, symbol: d.symbol, type: dataType(d.type) }, d)!;
+}
+
+function fromPosition(stream: StreamKey, d: PositionDoc | undefined): Checkpoint | undefined {
+  if (d === undefined) return undefined;
   return {
-    stream: { exchange: d.exchange, symbol: d.symbol, type: d.type },
+    stream,
     lastTickTs: d.lastTickTs,
     lastTradeId: d.lastTradeId,
     committedRows: d.committedRows,
@@ -71,4 +156,9 @@ function fromDoc(d: CheckpointDoc): Checkpoint {
     lastBatchId: d.lastBatchId,
     updatedAt: d.updatedAt,
   };
+}
+
+function dataType(type: string): DataType {
+  if (!isDataType(type)) throw new Error(`checkpoint document has unknown type ${type}`);
+  return type;
 }

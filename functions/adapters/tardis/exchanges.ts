@@ -38,6 +38,7 @@ export const TARDIS_EXCHANGES: Readonly<Record<string, TardisExchange>> = Object
   'okex-swap': { normalizers: { ...STOCK_NORMALIZERS, liquidation: okexSwapLiquidations } },
   'binance-futures': { normalizers: STOCK_NORMALIZERS },
   bybit: { normalizers: STOCK_NORMALIZERS },
+  deribit: { normalizers: STOCK_NORMALIZERS },
 });
 
 /** tardis-dev's normalizer of `type` on `exchange`; throws for an exchange or type without one. */

@@ -2,7 +2,7 @@ import type { StreamKey } from '../model/streams.ts';
 import type { Tick } from '../model/tick.ts';
 import type { ColumnsHead } from './wire-layout.ts';
 
-// The wire contract's batch: one Pub/Sub message carries one batch of one stream (layout in encode.ts).
+// The wire contract's batch: one stream's ticks and window (v3 layout in encode.ts, bundles of them in bundle.ts).
 
 /** A half-open interval [from, to) of relay wall-clock milliseconds during which the stream was listened to. */
 export interface Window {
@@ -49,7 +49,11 @@ export interface SealedBatch {
   readonly window: Window;
   /** Ticks in the batch. */
   readonly count: number;
+  /** The v3 message of this batch alone; a v4 bundle carries its data as one section. */
   readonly message: EncodedMessage;
+  /** Set by a fleet relay when the batch is handed to the broker (see Batch.shard, Batch.epoch). */
+  readonly shard?: string;
+  readonly epoch?: number;
 }
 
 export function attributesOf(head: ColumnsHead, count: number, version: number): Record<string, string> {

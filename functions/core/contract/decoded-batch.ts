@@ -33,9 +33,11 @@ export interface Envelope {
   readonly relayId: string;
   readonly seq: number;
   readonly window: Window;
+  readonly shard?: string;
+  readonly epoch?: number;
 }
 
-/** The routing fields v1 and v2 share. */
+/** The routing fields v1 and v2 share (and v3's optional fleet audit fields `sh`, `ep`). */
 export function envelopeOf(body: Record<string, unknown>): Envelope {
   const { e: exchange, s: symbol, k: type, r: relayId, q: seq, w } = body;
   if (typeof exchange !== 'string' || exchange === '') throw bad('e (exchange)');
@@ -53,11 +55,17 @@ export function envelopeOf(body: Record<string, unknown>): Envelope {
   if (!Array.isArray(w) || w.length !== 2 || !w.every(Number.isSafeInteger) || w[0] > w[1]) {
     throw bad('w (window)');
   }
+  const { sh: shard, ep: epoch } = body;
+  if (shard !== undefined && (typeof shard !== 'string' || shard === '')) throw bad('sh (shard)');
+  if (epoch !== undefined && !(Number.isSafeInteger(epoch) && (epoch as number) >= 0))
+    throw bad('ep (epoch)');
   return {
     stream: { exchange, symbol, type },
     relayId,
     seq: seq as number,
     window: { from: w[0], to: w[1] },
+    ...(shard === undefined ? {} : { shard }),
+    ...(epoch === undefined ? {} : { epoch: epoch as number }),
   };
 }
 

@@ -23,6 +23,11 @@ export interface TableSchema {
   readonly dedupKey?: string;
   /** Which copy the dedup view keeps: the earliest ingested (default) or the latest state (ledgers). */
   readonly dedupKeeps?: { readonly order: 'earliest' | 'latest'; readonly by: string };
+  /**
+   * Columns every copy of one dedup key provably holds equal. The view's window partitions by them, so a
+   * filter on them reaches the table below it and prunes partitions and clusters (decisions/0027).
+   */
+  readonly dedupShares?: readonly string[];
 }
 
 const req = (name: string, type: FieldSchema['type'], description?: string): FieldSchema => ({
@@ -77,6 +82,8 @@ export const TABLES = {
     partitionField: 'exchange_ts',
     clustering: ['exchange', 'symbol'],
     dedupKey: 'row_id',
+    // The id names the stream; a trade id's time is the exchange's trade time, a hashed id hashes it.
+    dedupShares: ['exchange', 'symbol', 'exchange_ts'],
   },
   quotes: {
     name: 'quotes',
@@ -93,6 +100,8 @@ export const TABLES = {
     partitionField: 'exchange_ts',
     clustering: ['exchange', 'symbol'],
     dedupKey: 'row_id',
+    // Not exchange_ts: tardis-dev stamps some quotes on receipt (Binance spot, a state re-sent on subscribe).
+    dedupShares: ['exchange', 'symbol'],
   },
   book_changes: {
     name: 'book_changes',
@@ -108,6 +117,8 @@ export const TABLES = {
     partitionField: 'exchange_ts',
     clustering: ['exchange', 'symbol'],
     dedupKey: 'row_id',
+    // A book change id always hashes exchange_ts.
+    dedupShares: ['exchange', 'symbol', 'exchange_ts'],
   },
   derivative_tickers: {
     name: 'derivative_tickers',
@@ -129,6 +140,8 @@ export const TABLES = {
     partitionField: 'exchange_ts',
     clustering: ['exchange', 'symbol'],
     dedupKey: 'row_id',
+    // Not exchange_ts: the merged state's time differs live and in a replay (decisions/0024).
+    dedupShares: ['exchange', 'symbol'],
   },
   liquidations: {
     name: 'liquidations',
@@ -145,6 +158,8 @@ export const TABLES = {
     partitionField: 'exchange_ts',
     clustering: ['exchange', 'symbol'],
     dedupKey: 'row_id',
+    // An order id's time is the exchange's, a hashed id hashes it.
+    dedupShares: ['exchange', 'symbol', 'exchange_ts'],
   },
   coverage: {
     name: 'coverage',
@@ -164,6 +179,8 @@ export const TABLES = {
     partitionField: 'window_from',
     clustering: ['exchange', 'symbol', 'data_type'],
     dedupKey: 'batch_id',
+    // A batch id names its stream; its window is the message's (live) or the gap's (backfill).
+    dedupShares: ['exchange', 'symbol', 'data_type', 'window_from'],
   },
   quarantine: {
     name: 'quarantine',
@@ -210,6 +227,8 @@ export const TABLES = {
     clustering: ['exchange', 'symbol', 'data_type'],
     dedupKey: 'gap_id',
     dedupKeeps: { order: 'latest', by: 'updated_at' },
+    // The gap id hashes the stream and the interval.
+    dedupShares: ['exchange', 'symbol', 'data_type', 'gap_from'],
   },
 } as const satisfies Record<string, TableSchema>;
 
@@ -231,7 +250,10 @@ export function dedupViewName(table: TableName): string {
   return `${table}_dedup`;
 }
 
-/** The dedup view's SQL: one row per logical id (the earliest ingested copy, or the latest state). */
+/**
+ * The dedup view's SQL: one row per logical id (the earliest ingested copy, or the latest state), the
+ * window partitioned by the columns every copy shares and then the id.
+ */
 export function dedupViewSql(projectId: string, dataset: string, table: TableSchema): string {
   if (!table.dedupKey) throw new Error(`table ${table.name} has no dedup key`);
   const order = table.dedupKeeps
@@ -241,6 +263,7 @@ export function dedupViewSql(projectId: string, dataset: string, table: TableSch
       : table.dedupKey;
   return (
     `SELECT * FROM \`${projectId}.${dataset}.${table.name}\` WHERE TRUE ` +
-    `QUALIFY ROW_NUMBER() OVER (PARTITION BY ${table.dedupKey} ORDER BY ${order}) = 1`
+    `QUALIFY ROW_NUMBER() OVER (PARTITION BY ${[...(table.dedupShares ?? []), table.dedupKey].join(', ')} ` +
+    `ORDER BY ${order}) = 1`
   );
 }

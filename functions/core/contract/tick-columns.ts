@@ -173,6 +173,8 @@ export class TickColumns {
       w: [window.from, window.to],
       n,
     };
+    if (head.shard !== undefined) header.sh = head.shard;
+    if (head.epoch !== undefined) header.ep = head.epoch;
     let levelValues = 0;
     let columns = this.stride;
     switch (this.type) {

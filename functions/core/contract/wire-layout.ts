@@ -8,12 +8,17 @@ export interface ColumnsHead {
   readonly relayId: string;
   readonly seq: number;
   readonly window: { readonly from: number; readonly to: number };
+  /** The fleet shard and ownership epoch of the publisher (header `sh`, `ep`): audit only. */
+  readonly shard?: string;
+  readonly epoch?: number;
 }
 
 /** Float64Array is host-endian; the wire is little-endian (every Cloud Run host is). */
 export const LITTLE_ENDIAN = new Uint8Array(new Float64Array([1]).buffer)[7] === 0x3f;
-/** The schema version this module writes (see encode.ts); the header ends at the first newline. */
+/** The schema version of one batch (see encode.ts); the header ends at the first newline. */
 export const SCHEMA_VERSION = 3;
+/** The version of a bundle: many v3 batches in one message (see bundle.ts). */
+export const BUNDLE_VERSION = 4;
 export const NEWLINE = 0x0a;
 /** A side as its character code: b(uy), s(ell), u(nknown); 0, no side, makes the reader quarantine the tick. */
 export function sideCode(side: string): number {

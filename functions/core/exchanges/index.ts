@@ -2,6 +2,7 @@ import { BINANCE } from './binance.ts';
 import { BINANCE_FUTURES } from './binance-futures.ts';
 import { BYBIT } from './bybit.ts';
 import { COINBASE } from './coinbase.ts';
+import { DERIBIT } from './deribit.ts';
 import { OKEX_SWAP } from './okex-swap.ts';
 import type { ExchangeDescriptor } from './descriptor.ts';
 import type { DataType } from '../model/streams.ts';
@@ -15,6 +16,7 @@ export const EXCHANGES: Readonly<Record<string, ExchangeDescriptor>> = Object.fr
   'okex-swap': OKEX_SWAP,
   'binance-futures': BINANCE_FUTURES,
   bybit: BYBIT,
+  deribit: DERIBIT,
 });
 
 export function isSupportedExchange(id: string): boolean {

@@ -39,6 +39,37 @@ export function assignReplicas(
   return assignment;
 }
 
+/**
+ * Like assignReplicas, but a shard's replicas go to distinct pools (deployment units: a rollout or crash
+ * loop of one pool then never takes every replica) while the live members span enough pools: each slot
+ * takes the best-scoring member of a pool not used yet, then, pools exhausted, the best remaining.
+ * Rank 0 is still the best-scoring member. With one pool it is assignReplicas.
+ */
+export function assignReplicasInPools(
+  shardIds: readonly string[],
+  poolOf: ReadonlyMap<string, string>,
+  replicas: number = DEFAULT_FLEET_OPTIONS.replicas,
+): Assignment {
+  const ranked = assignReplicas(shardIds, [...poolOf.keys()], poolOf.size || 1);
+  const assignment = new Map<string, readonly string[]>();
+  for (const [shard, all] of ranked) {
+    const pools = new Set<string>();
+    const picked: string[] = [];
+    for (const member of all) {
+      if (picked.length >= replicas) break;
+      if (pools.has(poolOf.get(member)!)) continue;
+      pools.add(poolOf.get(member)!);
+      picked.push(member);
+    }
+    for (const member of all) {
+      if (picked.length >= replicas) break;
+      if (!picked.includes(member)) picked.push(member);
+    }
+    assignment.set(shard, picked);
+  }
+  return assignment;
+}
+
 /** A member's rank among a shard's replicas (0: preferred primary), or undefined when it holds no replica. */
 export function replicaRank(assignment: Assignment, shardId: string, memberId: string): number | undefined {
   const rank = assignment.get(shardId)?.indexOf(memberId) ?? -1;

@@ -41,6 +41,12 @@ export interface LocalView {
   /** Local monotonic time since it last saw the record change (lease-watch.ts), never a clock difference. */
   readonly sinceChangeMs: number;
   readonly leaseMs: number;
+  /**
+   * A planned handover may start now: the holder is leaving or no longer the preferred replica, this
+   * instance is the preferred primary, and its replay buffer reaches back to the holder's publishedTo
+   * (make-before-break). A standby then takes over without waiting for the lease.
+   */
+  readonly handover?: boolean;
 }
 
 /**
@@ -118,6 +124,9 @@ function decideStandby(observed: Observation, view: LocalView): Decision {
   const { record } = observed;
   if (record.holder === view.self) {
     return takeOver(record, record.publishedTo, 'the record names us but we do not publish: take it afresh');
+  }
+  if (view.handover === true) {
+    return takeOver(record, record.publishedTo, `handover from ${record.holder}: we cover its publishedTo`);
   }
   if (!expired) return standBy(`epoch ${record.epoch} is renewed by ${record.holder}`);
   return takeOver(record, record.publishedTo, `epoch ${record.epoch} unchanged for ${view.sinceChangeMs} ms`);

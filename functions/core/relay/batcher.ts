@@ -142,11 +142,16 @@ export class StreamBatcher {
 
   /** Encodes the first `count` buffered ticks as a batch with window [from, to) and forgets them. */
   private emit(from: number, to: number, count: number): SealedBatch {
-    const head = { stream: this.stream, relayId: this.relayId, seq: this.seq++, window: { from, to } };
+    const head = {
+      stream: this.stream,
+      relayId: this.relayId,
+      seq: this.seq++,
+      window: { from, to },
+    };
     const message = encodeColumns(head, this.columns, count);
     if (count < this.columns.length) this.ms.copyWithin(0, count, this.columns.length);
     this.columns.drop(count);
     this.blockedAtMs = Number.NaN;
-    return { stream: this.stream, seq: head.seq, window: head.window, count, message };
+    return { ...head, count, message };
   }
 }

@@ -1,6 +1,6 @@
 import type { Clock, Logger } from '../ports.ts';
 import type { StreamKey } from '../model/streams.ts';
-import type { BatchPublishing } from './publishing.ts';
+import type { BatchSink } from './batch-sink.ts';
 import { logSignal } from '../shared/signals.ts';
 import type { ExchangeState, StreamRegistry, StreamState } from './stream-registry.ts';
 
@@ -22,7 +22,7 @@ export function coverageBoundary(exchange: ExchangeState, now: number): number {
 export class Coverage {
   constructor(
     private readonly registry: StreamRegistry,
-    private readonly publishing: BatchPublishing,
+    private readonly publishing: BatchSink,
     private readonly clock: Clock,
     private readonly logger: Logger,
     private readonly onFirstCoverage: ((stream: StreamKey, from: number) => void) | undefined,
@@ -65,6 +65,7 @@ export class Coverage {
       closed.push({ stream: s.id, from: batch.window.from, to: batch.window.to });
       this.publishing.publish(batch, s);
     }
+    this.publishing.flush();
     logSignal(this.logger, 'relay_connection_lost', {
       exchange: exchange.name,
       lastReceivedAt: at,
@@ -73,7 +74,7 @@ export class Coverage {
     });
   }
 
-  /** Cuts every batch that is due (time limit or heartbeat), up to its exchange's boundary. */
+  /** Cuts every batch that is due (time limit or heartbeat), up to its exchange's boundary, and sends the bundles. */
   cutDue(): void {
     const now = this.clock.now();
     for (const exchange of this.registry.exchanges.values()) {
@@ -83,6 +84,7 @@ export class Coverage {
         if (batch) this.publishing.publish(batch, s);
       }
     }
+    this.publishing.flush();
   }
 
   /** Closes every window at its exchange's last evidence and publishes what is buffered (shutdown). */
@@ -95,5 +97,6 @@ export class Coverage {
         if (batch) this.publishing.publish(batch, s);
       }
     }
+    this.publishing.flush();
   }
 }

@@ -4,7 +4,7 @@ import type { Tick } from '../model/tick.ts';
 import type { RelayCounters } from './counters.ts';
 import { coverageBoundary, noteEvidence, type Coverage } from './coverage.ts';
 import type { FeedEvent } from '../ports.ts';
-import type { BatchPublishing } from './publishing.ts';
+import type { BatchSink } from './batch-sink.ts';
 import { ofType, type StreamRegistry } from './stream-registry.ts';
 
 /** Feed events in: each tick is evidence, opens coverage when it proves a subscription, and is batched. */
@@ -14,7 +14,7 @@ export class RelayIntake {
   constructor(
     private readonly registry: StreamRegistry,
     private readonly coverage: Coverage,
-    private readonly publishing: BatchPublishing,
+    private readonly publishing: BatchSink,
     private readonly counters: RelayCounters,
     private readonly clock: Clock,
   ) {}

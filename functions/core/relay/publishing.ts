@@ -1,7 +1,9 @@
-import type { SealedBatch } from '../contract/batch.ts';
+import type { EncodedMessage, SealedBatch } from '../contract/batch.ts';
+import { encodeBundle } from '../contract/bundle.ts';
 import type { Clock, Logger, TickPublisher } from '../ports.ts';
 import { LatencyWindow } from '../shared/latency-window.ts';
 import { logSignal } from '../shared/signals.ts';
+import { Bundler, type Bundle, type Bundled, type BundleLimits, type MessageFormat } from './bundler.ts';
 import type { RelayCounters } from './counters.ts';
 import type { StreamState } from './stream-registry.ts';
 
@@ -17,13 +19,16 @@ export interface PublishLatency {
 }
 
 /**
- * Encoded batches out: hands each batch to the publisher within a bound on unsettled bytes, and accounts
- * for the outcome. An acknowledged batch extends its stream's recorded coverage; a refused or failed one is
- * logged with its window and counted, and its window never becomes coverage (downstream backfills it).
+ * Encoded batches out: hands batches to the publisher, one message each (v3) or bundled many to a message
+ * (v4), within a bound on unsettled bytes, and accounts for each batch's outcome. An acknowledged batch
+ * extends its stream's recorded coverage; a refused or failed one is logged with its window and counted,
+ * and its window never becomes coverage (downstream backfills it).
  */
 export class BatchPublishing {
   private readonly inFlight = new Set<Promise<void>>();
   private readonly latency = new LatencyWindow();
+  /** Open bundles (v4); undefined when every batch is its own message (v3). */
+  private readonly bundler: Bundler | undefined;
 
   constructor(
     private readonly publisher: TickPublisher,
@@ -31,31 +36,38 @@ export class BatchPublishing {
     private readonly clock: Clock,
     private readonly logger: Logger,
     private readonly maxInFlightBytes: number,
-  ) {}
+    format: MessageFormat,
+    bundleLimits: BundleLimits,
+  ) {
+    this.bundler = format === 'v4' ? new Bundler(bundleLimits) : undefined;
+  }
 
+  /** Publishes a batch now (v3), or adds it to its bundle, published when full or at the next `flush`. */
   publish(batch: SealedBatch, state: StreamState): void {
     const size = batch.message.data.length;
+    // A bundled batch is held in memory until its bundle settles: it counts as in flight from here.
     if (this.counters.inFlightBytes + size > this.maxInFlightBytes) {
       this.refuse(batch, state);
       return;
     }
     this.counters.inFlightBytes += size;
     this.counters.inFlightBatches++;
-    const startedAt = this.clock.now();
-    const done = this.publisher.publish(batch.message).then(
-      () => this.acknowledged(batch, state, startedAt),
-      (error: unknown) => this.failed(batch, state, startedAt, error),
-    );
-    const tracked = done.finally(() => {
-      this.counters.inFlightBytes -= size;
-      this.counters.inFlightBatches--;
-      this.inFlight.delete(tracked);
-    });
-    this.inFlight.add(tracked);
+    if (this.bundler === undefined) {
+      this.send([{ batch, state }], withFleetAttributes(batch));
+      return;
+    }
+    const full = this.bundler.add(batch, state);
+    if (full) this.sendBundle(full);
+  }
+
+  /** Publishes every open bundle (called after each poll, so bundling adds at most one poll interval). */
+  flush(): void {
+    for (const bundle of this.bundler?.takeAll() ?? []) this.sendBundle(bundle);
   }
 
   /** Waits until every publish handed over so far (and any started meanwhile) has settled. */
   async settle(): Promise<void> {
+    this.flush();
     while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
   }
 
@@ -70,6 +82,37 @@ export class BatchPublishing {
     };
     latency.reset();
     return taken;
+  }
+
+  private sendBundle(bundle: Bundle): void {
+    const { entries, shard, epoch } = bundle;
+    let ticks = 0;
+    for (const { batch } of entries) ticks += batch.count;
+    const sections = entries.map(({ batch }) => batch.message.data);
+    const relayId = entries[0]!.batch.message.attributes.relay!;
+    const fleet = { ...(shard === undefined ? {} : { shard }), ...(epoch === undefined ? {} : { epoch }) };
+    this.send(entries, encodeBundle(sections, { relayId, ticks, ...fleet }));
+  }
+
+  /** Publishes one message carrying `entries`; each batch's outcome is accounted when it settles. */
+  private send(entries: readonly Bundled[], message: EncodedMessage): void {
+    let size = 0;
+    for (const { batch } of entries) size += batch.message.data.length;
+    const startedAt = this.clock.now();
+    const done = this.publisher.publish(message).then(
+      () => {
+        for (const { batch, state } of entries) this.acknowledged(batch, state, startedAt);
+      },
+      (error: unknown) => {
+        for (const { batch, state } of entries) this.failed(batch, state, startedAt, error);
+      },
+    );
+    const tracked = done.finally(() => {
+      this.counters.inFlightBytes -= size;
+      this.counters.inFlightBatches -= entries.length;
+      this.inFlight.delete(tracked);
+    });
+    this.inFlight.add(tracked);
   }
 
   /** The in-flight bound is full: the batch is dropped and its window stays uncovered. */
@@ -123,4 +166,13 @@ export class BatchPublishing {
       ...fields,
     });
   }
+}
+
+/** A v3 message as published: a fleet relay adds the shard and the epoch it publishes under (audit only). */
+function withFleetAttributes(batch: SealedBatch): EncodedMessage {
+  const { message, shard, epoch } = batch;
+  if (shard === undefined) return message;
+  const fleet: Record<string, string> = { shard };
+  if (epoch !== undefined) fleet.epoch = String(epoch);
+  return { data: message.data, attributes: { ...message.attributes, ...fleet } };
 }

@@ -4,8 +4,10 @@ import { newCounters, type RelayCounters } from './counters.ts';
 import type { StreamKey } from '../model/streams.ts';
 import { Coverage } from './coverage.ts';
 import { RelayIntake } from './intake.ts';
+import type { BatchSink } from './batch-sink.ts';
 import { BatchPublishing, type PublishLatency } from './publishing.ts';
-import { StreamRegistry, type StreamStatus } from './stream-registry.ts';
+import { DEFAULT_BUNDLE_LIMITS, type BundleLimits, type MessageFormat } from './bundler.ts';
+import { StreamRegistry, type StreamState, type StreamStatus } from './stream-registry.ts';
 
 export interface RelayOptions {
   readonly relayId: string;
@@ -13,10 +15,15 @@ export interface RelayOptions {
   readonly limits: BatchLimits;
   /** Bound on bytes handed to the publisher and not yet settled; past it, batches become holes. */
   readonly maxInFlightBytes: number;
-  /** How often batchers are polled for time-based cuts and heartbeats. */
+  /** `v4` (default): many batches per message, cut at `bundleLimits` or each poll; `v3`: one batch each. */
+  readonly messageFormat?: MessageFormat;
+  readonly bundleLimits?: BundleLimits;
+  /** How often batchers are polled for time-based cuts and heartbeats (and bundles are sent). */
   readonly tickIntervalMs: number;
   /** Called once per stream, the first time its coverage opens in this process (startup recovery). */
   readonly onFirstCoverage?: (stream: StreamKey, from: number) => void;
+  /** Puts a gate between cut batches and the broker (a fleet shard's standby buffer); default: none. */
+  readonly sink?: (publishing: BatchPublishing) => BatchSink;
 }
 
 export type { RelayCounters } from './counters.ts';
@@ -49,9 +56,18 @@ export class RelayService {
     this.startedAt = clock.now();
     const limits = limitsForPolling(options.limits, options.tickIntervalMs);
     this.registry = new StreamRegistry(options.streams, options.relayId, limits);
-    this.publishing = new BatchPublishing(publisher, this.counters, clock, logger, options.maxInFlightBytes);
-    this.coverage = new Coverage(this.registry, this.publishing, clock, logger, options.onFirstCoverage);
-    this.intake = new RelayIntake(this.registry, this.coverage, this.publishing, this.counters, clock);
+    this.publishing = new BatchPublishing(
+      publisher,
+      this.counters,
+      clock,
+      logger,
+      options.maxInFlightBytes,
+      options.messageFormat ?? 'v4',
+      options.bundleLimits ?? DEFAULT_BUNDLE_LIMITS,
+    );
+    const sink = options.sink?.(this.publishing) ?? this.publishing;
+    this.coverage = new Coverage(this.registry, sink, clock, logger, options.onFirstCoverage);
+    this.intake = new RelayIntake(this.registry, this.coverage, sink, this.counters, clock);
   }
 
   /** Starts the feed; resolves when the feed ends or stop() is called, rejects when the feed fails. */
@@ -85,6 +101,11 @@ export class RelayService {
   /** Cuts every batch that is due (time limit or heartbeat). The timer calls it; tests may too. */
   tick(): void {
     this.coverage.cutDue();
+  }
+
+  /** The live per-stream state (a fleet shard reads its streams' acknowledged coverage from it). */
+  streamStates(): readonly StreamState[] {
+    return this.registry.streams;
   }
 
   status(): StreamStatus[] {

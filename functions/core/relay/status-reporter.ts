@@ -3,6 +3,12 @@ import { evaluateHealth, type HealthReport } from './health.ts';
 import type { RelayCounters } from './counters.ts';
 import type { RelayService } from './relay-service.ts';
 
+/** What the reporter reads of a relay: a RelayService, or a fleet member's FleetRelay. */
+export type ReportedRelay = Pick<
+  RelayService,
+  'counters' | 'startedAt' | 'status' | 'isStopping' | 'bufferedBytes' | 'takeLatency'
+>;
+
 export interface MemoryUsage {
   readonly rss: number;
   readonly heapUsed: number;
@@ -32,7 +38,7 @@ export class StatusReporter {
   private lastCounters: RelayCounters;
 
   constructor(
-    private readonly relay: RelayService,
+    private readonly relay: ReportedRelay,
     private readonly store: HeartbeatStore | undefined,
     private readonly clock: Clock,
     private readonly logger: Logger,

@@ -4,12 +4,15 @@ import { streamId } from '../model/streams.ts';
 import { DEFAULT_CHECKPOINT_INTERVAL_MS } from './options.ts';
 import { logSignal } from '../shared/signals.ts';
 
-interface StreamState {
-  pending: CheckpointAdvance | undefined;
+/** One checkpoint document's pending advances (one stream's, or a whole group's). */
+interface DocState {
+  /** Advances not yet written, by stream id, each the merge of every advance since the last write. */
+  pending: Map<string, CheckpointAdvance>;
   /** When the oldest advance in `pending` arrived. */
   pendingSince: number | undefined;
-  /** When the oldest advance of the write in flight arrived. */
+  /** When the oldest advance of the write in flight arrived, and how many streams it carries. */
   writingSince: number | undefined;
+  writingStreams: number;
   lastWriteAt: number;
   timer: NodeJS.Timeout | undefined;
   writing: Promise<void> | undefined;
@@ -28,11 +31,12 @@ export interface CoalescerStats {
 /**
  * Coalesces checkpoint advances so that no checkpoint document is written more than once per
  * `minIntervalMs` (Firestore sustains about one write per second per document). Advances arriving
- * in between are merged and written together; a failed write is merged back and retried.
+ * in between are merged and written together, every stream of a group document in one write (so writes
+ * follow documents, not streams); a failed write is merged back and retried.
  * `submit` never waits: checkpoint writes are off the delivery's hot path.
  */
 export class CheckpointCoalescer {
-  private readonly streams = new Map<string, StreamState>();
+  private readonly docs = new Map<string, DocState>();
   private closed = false;
   private writes = 0;
   private failedWrites = 0;
@@ -45,36 +49,36 @@ export class CheckpointCoalescer {
   ) {}
 
   submit(advance: CheckpointAdvance): void {
-    const key = streamId(advance.stream);
-    let state = this.streams.get(key);
+    const key = this.store.docOf(advance.stream);
+    let state = this.docs.get(key);
     if (!state) {
       state = {
-        pending: undefined,
+        pending: new Map(),
         pendingSince: undefined,
         writingSince: undefined,
+        writingStreams: 0,
         lastWriteAt: -Infinity,
         timer: undefined,
         writing: undefined,
       };
-      this.streams.set(key, state);
+      this.docs.set(key, state);
     }
-    if (state.pending) state.pending = combineAdvances(state.pending, advance);
-    else {
-      state.pending = advance;
-      state.pendingSince = this.clock.now();
-    }
+    const stream = streamId(advance.stream);
+    const before = state.pending.get(stream);
+    state.pending.set(stream, before ? combineAdvances(before, advance) : advance);
+    state.pendingSince ??= this.clock.now();
     this.schedule(key, state);
   }
 
   /** Writes everything pending now, ignoring the interval (shutdown, tests). */
   async flush(): Promise<void> {
-    for (const state of this.streams.values()) {
+    for (const state of this.docs.values()) {
       if (state.timer) clearTimeout(state.timer);
       state.timer = undefined;
     }
     for (let round = 0; round < 3; round++) {
-      await Promise.all([...this.streams.values()].map((s) => s.writing));
-      const pending = [...this.streams.entries()].filter(([, s]) => s.pending);
+      await Promise.all([...this.docs.values()].map((s) => s.writing));
+      const pending = [...this.docs.entries()].filter(([, s]) => s.pending.size > 0);
       if (pending.length === 0) return;
       await Promise.all(pending.map(([key, s]) => this.write(key, s)));
     }
@@ -87,32 +91,29 @@ export class CheckpointCoalescer {
     this.closed = true;
   }
 
+  /** Streams with an advance not yet stored (pending, or in a write not yet settled). */
   get pendingStreams(): number {
     let n = 0;
-    for (const s of this.streams.values()) if (s.pending || s.writing) n++;
+    for (const s of this.docs.values()) n += s.pending.size + s.writingStreams;
     return n;
   }
 
   stats(): CoalescerStats {
     const now = this.clock.now();
-    let pendingStreams = 0;
     let oldest = now;
-    for (const s of this.streams.values()) {
-      const since = Math.min(s.pendingSince ?? Infinity, s.writingSince ?? Infinity);
-      if (since === Infinity) continue;
-      pendingStreams++;
-      oldest = Math.min(oldest, since);
+    for (const s of this.docs.values()) {
+      oldest = Math.min(oldest, s.pendingSince ?? Infinity, s.writingSince ?? Infinity);
     }
     return {
-      pendingStreams,
+      pendingStreams: this.pendingStreams,
       checkpointAgeMs: now - oldest,
       writes: this.writes,
       failedWrites: this.failedWrites,
     };
   }
 
-  private schedule(key: string, state: StreamState): void {
-    if (this.closed || state.writing || state.timer || !state.pending) return;
+  private schedule(key: string, state: DocState): void {
+    if (this.closed || state.writing || state.timer || state.pending.size === 0) return;
     const wait = state.lastWriteAt + this.minIntervalMs - this.clock.now();
     if (wait <= 0) {
       void this.write(key, state);
@@ -124,31 +125,41 @@ export class CheckpointCoalescer {
     }, wait);
   }
 
-  private write(key: string, state: StreamState): Promise<void> {
+  private write(key: string, state: DocState): Promise<void> {
     if (state.writing) return state.writing;
-    const advance = state.pending;
-    if (!advance) return Promise.resolve();
-    state.pending = undefined;
+    if (state.pending.size === 0) return Promise.resolve();
+    const advances = state.pending;
+    state.pending = new Map();
     state.writingSince = state.pendingSince;
+    state.writingStreams = advances.size;
     state.pendingSince = undefined;
     state.lastWriteAt = this.clock.now();
     state.writing = this.store
-      .advance(advance)
+      .advanceAll([...advances.values()])
       .then(
         () => {
           this.writes++;
         },
         (error: unknown) => {
           this.failedWrites++;
-          // Merged back: the position it carried is not lost, and its age keeps counting.
-          state.pending = state.pending ? combineAdvances(advance, state.pending) : advance;
+          // Merged back: the positions it carried are not lost, and their age keeps counting.
+          for (const [stream, advance] of advances) {
+            const later = state.pending.get(stream);
+            state.pending.set(stream, later ? combineAdvances(advance, later) : advance);
+          }
           state.pendingSince = Math.min(state.pendingSince ?? Infinity, state.writingSince ?? Infinity);
-          logSignal(this.logger, 'writer_checkpoint_failed', { stream: key, error });
+          logSignal(this.logger, 'writer_checkpoint_failed', {
+            stream: advances.keys().next().value,
+            document: key,
+            streams: advances.size,
+            error,
+          });
         },
       )
       .finally(() => {
         state.writing = undefined;
         state.writingSince = undefined;
+        state.writingStreams = 0;
         this.schedule(key, state);
       });
     return state.writing;

@@ -68,15 +68,20 @@ export class CommitStep {
     );
   }
 
-  /** Keeps a poison message whole in quarantine. */
-  async poison(envelope: PushEnvelope, plan: PoisonPlan, deadline: number): Promise<void> {
+  /** Keeps a poison message (or one section of a bundle) whole in quarantine. */
+  async poison(
+    envelope: PushEnvelope,
+    plan: PoisonPlan,
+    deadline: number,
+    counted: 'quarantinedMessages' | 'quarantinedSections' = 'quarantinedMessages',
+  ): Promise<void> {
     await this.quarantine(envelope, plan.batch, [plan.entry], deadline);
-    this.deps.counters.quarantinedMessages++;
+    this.deps.counters[counted]++;
   }
 
   /** Stores a batch's rows and quarantines its bad ticks, then commits its coverage and checkpoint. */
   async batch(envelope: PushEnvelope, plan: BatchPlan, deadline: number): Promise<Committed> {
-    const { batch, id, table, rows, sizes, raw, bad, last } = plan;
+    const { batch, id, table, rows, sizes, raw, data, bad, last } = plan;
     const { clock, counters } = this.deps;
     // The rows and the already known poison ticks are independent; both must be durable before coverage.
     const [refused] =
@@ -87,9 +92,7 @@ export class CommitStep {
             this.quarantine(envelope, batch, bad, deadline),
           ]);
     const rejected =
-      refused.length > 0
-        ? refusedEntries(tickQuarantineKey(id, envelope.message.data), rows, raw, refused)
-        : [];
+      refused.length > 0 ? refusedEntries(tickQuarantineKey(id, data), rows, raw, refused) : [];
     await this.quarantine(envelope, batch, rejected, deadline);
 
     // Coverage only after the rows it vouches for are durable: a crash in between re-sends both.

@@ -4,7 +4,7 @@
  */
 import { comparePosition, type Position } from './checkpoint.ts';
 import { batchId as makeBatchId, type Batch } from '../contract/batch.ts';
-import { decodeBatch } from '../contract/decode.ts';
+import { decodeMessage, type Section } from '../contract/decode.ts';
 import { MessageDecodeError, type DecodedBatch } from '../contract/decoded-batch.ts';
 import type { WarehouseRow } from '../ports.ts';
 import { isValidBase64, stringifyLoose, type PushEnvelope } from '../contract/push-envelope.ts';
@@ -32,13 +32,25 @@ export interface BatchPlan {
   readonly sizes: number[];
   /** The tick array each row came from, for quarantine should the warehouse refuse it. */
   readonly raw: unknown[];
+  /** The bytes tick quarantine ids are keyed by: the message, or the batch's section of a bundle. */
+  readonly data: Buffer;
   readonly bad: QuarantineEntry[];
   /** The furthest tick stored: where the checkpoint moves to. */
   readonly last: Position | null;
 }
 
+/**
+ * A v4 bundle: each readable, valid section is a batch of its own; each other section is kept whole in
+ * quarantine (`msg:<messageId>#<section index>`) without touching its neighbours.
+ */
+export interface BundlePlan {
+  readonly kind: 'bundle';
+  readonly batches: BatchPlan[];
+  readonly poison: PoisonPlan[];
+}
+
 /** Everything a delivery will write, computed before any I/O. */
-export type Plan = PoisonPlan | BatchPlan;
+export type Plan = PoisonPlan | BatchPlan | BundlePlan;
 
 /** The plan that keeps message `messageId` whole in quarantine. */
 export function poisonPlan(
@@ -66,18 +78,48 @@ export function planDelivery(envelope: PushEnvelope, now: number, limits: Valida
   if (!isValidBase64(message.rawData)) {
     return wholeMessage('bad_base64', 'message data is not base64', message.rawData);
   }
-  let decoded;
+  let read;
   try {
-    decoded = decodeBatch(message.data);
+    read = decodeMessage(message.data);
   } catch (error) {
     if (!(error instanceof MessageDecodeError)) throw error;
     return wholeMessage(error.reason, error.message, payloadText(message.data));
   }
+  if (read.kind === 'bundle') return planBundle(message.messageId, read.sections, now, limits);
+  const decoded = read.decoded;
   const batchProblem = invalidBatchReason(decoded.batch, now, limits);
   if (batchProblem) {
     return wholeMessage('invalid_batch', batchProblem, payloadText(message.data), decoded.batch);
   }
   return planBatch(decoded, message.data, now, limits);
+}
+
+/** Plans each section of a bundle on its own: a bad section is quarantined, the others are stored. */
+function planBundle(
+  messageId: string,
+  sections: readonly Section[],
+  now: number,
+  limits: ValidationLimits,
+): BundlePlan {
+  const batches: BatchPlan[] = [];
+  const poison: PoisonPlan[] = [];
+  sections.forEach(({ data, decoded }, i) => {
+    const where = `bundle section ${i} of ${sections.length}`;
+    if (decoded instanceof MessageDecodeError) {
+      poison.push(
+        poisonPlan(`${messageId}#${i}`, decoded.reason, `${where}: ${decoded.message}`, payloadText(data)),
+      );
+      return;
+    }
+    const problem = invalidBatchReason(decoded.batch, now, limits);
+    if (problem) {
+      const detail = `${where}: ${problem}`;
+      poison.push(poisonPlan(`${messageId}#${i}`, 'invalid_batch', detail, payloadText(data), decoded.batch));
+      return;
+    }
+    batches.push(planBatch(decoded, data, now, limits));
+  });
+  return { kind: 'bundle', batches, poison };
 }
 
 /**
@@ -137,6 +179,7 @@ function planBatch(
     rows,
     sizes,
     raw: rawRows,
+    data,
     bad,
     last,
   };

@@ -1,6 +1,6 @@
 /** What the writer keeps in quarantine, and those entries as quarantine rows (long payloads in parts). */
 import { createHash } from 'node:crypto';
-import type { Batch } from '../contract/batch.ts';
+import { batchId as makeBatchId, type Batch } from '../contract/batch.ts';
 import type { WarehouseRow } from '../ports.ts';
 import { stringifyLoose, type PushEnvelope } from '../contract/push-envelope.ts';
 import { quarantineRow } from '../contract/quarantine-row.ts';
@@ -39,7 +39,8 @@ export function quarantineRows(
           reason: entry.reason,
           detail: parts.length === 1 ? detail : `${detail} (payload part ${k + 1} of ${parts.length})`,
           messageId: envelope.message.messageId,
-          batchId: short(attributes.batch),
+          // A bundle's attributes name no batch: the section's own id, when it decoded.
+          batchId: short(attributes.batch ?? (batch && makeBatchId(batch.relayId, batch.stream, batch.seq))),
           exchange: short(batch?.stream.exchange ?? attributes.exchange),
           symbol: short(batch?.stream.symbol ?? attributes.symbol),
           dataType: short(batch?.stream.type ?? attributes.type),

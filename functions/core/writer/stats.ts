@@ -2,10 +2,12 @@
 export interface WriterCounters {
   /** Push requests handled (every status). */
   deliveries: number;
-  /** Deliveries acknowledged with their rows stored (some ticks may have been quarantined). */
+  /** Batches acknowledged with their rows stored (some ticks may have been quarantined); one per v3 delivery. */
   committed: number;
   /** Deliveries acknowledged with the whole message in quarantine (poison). */
   quarantinedMessages: number;
+  /** Sections of v4 bundles kept whole in quarantine (unreadable or invalid); their neighbours were stored. */
+  quarantinedSections: number;
   /** Requests that were not Pub/Sub pushes (4xx). */
   rejected: number;
   /** Deliveries answered 503 so that Pub/Sub redelivers them. */
@@ -30,6 +32,7 @@ export function newCounters(): WriterCounters {
     deliveries: 0,
     committed: 0,
     quarantinedMessages: 0,
+    quarantinedSections: 0,
     rejected: 0,
     retryResponses: 0,
     rowsWritten: 0,

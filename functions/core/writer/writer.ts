@@ -10,9 +10,9 @@ import { sleep as realSleep } from '../shared/retry.ts';
 import { errorMessage } from '../shared/errors.ts';
 import { logSignal } from '../shared/signals.ts';
 import { streamId } from '../model/streams.ts';
-import { CommitStep } from './commit.ts';
+import { CommitStep, type Committed } from './commit.ts';
 import { DEFAULT_WRITER_OPTIONS, type WriterOptions } from './options.ts';
-import { planDelivery, poisonPlan, type Plan } from './plan.ts';
+import { planDelivery, poisonPlan, type BatchPlan, type Plan, type PoisonPlan } from './plan.ts';
 import { LatencyWindow, newCounters, type LatencySummary, type WriterCounters } from './stats.ts';
 
 export interface WriterDeps {
@@ -36,6 +36,8 @@ export interface WriterResult {
   /** Quarantine entries stored (a whole message counts once, however many parts it took). */
   readonly quarantined: number;
   readonly batchId?: string;
+  /** Batches stored from a v4 bundle (its quarantined sections are counted in `quarantined`). */
+  readonly batches?: number;
   readonly detail?: string;
 }
 
@@ -127,31 +129,69 @@ async function commitDelivery(
   envelope: PushEnvelope,
   deadline: number,
 ): Promise<WriterResult> {
-  const { commit, logger } = delivery;
   const plan = planOrPoison(delivery, envelope);
   if (plan.kind === 'poison') {
-    await commit.poison(envelope, plan, deadline);
-    logSignal(logger, 'writer_message_quarantined', {
-      messageId: envelope.message.messageId,
-      reason: plan.entry.reason,
-      detail: plan.entry.detail,
-      deliveryAttempt: envelope.deliveryAttempt,
-    });
+    await commitPoison(delivery, envelope, plan, deadline);
     return { status: 200, outcome: 'quarantined', rows: 0, quarantined: 1, detail: plan.entry.reason };
   }
-  const { rows, quarantined, quarantinedBy } = await commit.batch(envelope, plan, deadline);
+  if (plan.kind === 'batch') {
+    const { rows, quarantined } = await commitBatch(delivery, envelope, plan, deadline);
+    return { status: 200, outcome: 'committed', rows, quarantined, batchId: plan.id };
+  }
+  // A bundle is acknowledged only when every section is durable; any failure redelivers all of it (the
+  // row ids and batch ids make the sections already stored collapse).
+  const [committed] = await Promise.all([
+    Promise.all(plan.batches.map((batch) => commitBatch(delivery, envelope, batch, deadline))),
+    Promise.all(plan.poison.map((section) => commitPoison(delivery, envelope, section, deadline, true))),
+  ]);
+  let [rows, quarantined] = [0, plan.poison.length];
+  for (const c of committed) [rows, quarantined] = [rows + c.rows, quarantined + c.quarantined];
+  const outcome = plan.batches.length > 0 ? 'committed' : 'quarantined';
+  return { status: 200, outcome, rows, quarantined, batches: plan.batches.length };
+}
+
+/** Keeps a poison message, or a bundle's poison section, whole in quarantine. */
+async function commitPoison(
+  { commit, logger }: Delivery,
+  envelope: PushEnvelope,
+  plan: PoisonPlan,
+  deadline: number,
+  section = false,
+): Promise<void> {
+  await commit.poison(envelope, plan, deadline, section ? 'quarantinedSections' : 'quarantinedMessages');
+  logSignal(logger, 'writer_message_quarantined', {
+    messageId: envelope.message.messageId,
+    ...(section ? { quarantineId: plan.entry.id } : {}),
+    reason: plan.entry.reason,
+    detail: plan.entry.detail,
+    deliveryAttempt: envelope.deliveryAttempt,
+  });
+}
+
+/** Stores one batch (a v3 message, or a bundle's section) and logs what it quarantined. */
+async function commitBatch(
+  { commit, logger }: Delivery,
+  envelope: PushEnvelope,
+  plan: BatchPlan,
+  deadline: number,
+): Promise<Committed> {
+  const committed = await commit.batch(envelope, plan, deadline);
   const stream = streamId(plan.batch.stream);
-  for (const [reason, ticks] of Object.entries(quarantinedBy)) {
+  for (const [reason, ticks] of Object.entries(committed.quarantinedBy)) {
     logSignal(logger, 'writer_ticks_quarantined', { reason, stream, ticks, batchId: plan.id });
   }
+  const { shard, epoch } = plan.batch;
   logger.log('DEBUG', 'batch committed', {
     batchId: plan.id,
     stream,
-    rows,
-    quarantined,
+    rows: committed.rows,
+    quarantined: committed.quarantined,
     deliveryAttempt: envelope.deliveryAttempt,
+    // Fleet audit fields: who published the batch under which ownership epoch; never used to drop it.
+    ...(shard === undefined ? {} : { shard }),
+    ...(epoch === undefined ? {} : { epoch }),
   });
-  return { status: 200, outcome: 'committed', rows, quarantined, batchId: plan.id };
+  return committed;
 }
 
 /** The delivery's plan, or poison when planning throws. */

@@ -32,3 +32,15 @@ resource "google_firestore_field" "lease_ttl" {
   ttl_config {}
   index_config {}
 }
+
+# Relay fleet members of dead instances (SIGKILL, crash): a clean exit deletes its own document, and a
+# member is judged dead by its heartbeat long before this cleanup (docs/decisions/0021).
+resource "google_firestore_field" "member_ttl" {
+  project    = var.project_id
+  database   = google_firestore_database.this.name
+  collection = var.members
+  field      = var.ttl_field
+
+  ttl_config {}
+  index_config {}
+}

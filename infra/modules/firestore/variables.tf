@@ -21,3 +21,8 @@ variable "ttl_field" {
   description = "Timestamp field after which a document may be deleted."
   type        = string
 }
+
+variable "members" {
+  description = "Collection of relay fleet member documents."
+  type        = string
+}

@@ -138,7 +138,7 @@ resource "google_monitoring_alert_policy" "relay_heartbeat" {
   }
 
   documentation {
-    content   = "The relay (${var.relay_service}) is not publishing. Check its Cloud Run revision, logs and /readyz; the gap-filler will backfill the hole once the relay is back. ${local.alert_doc}"
+    content   = "No relay of the fleet (${var.relay_service}-a, -b) is publishing. Check their Cloud Run revisions, logs and /readyz; the gap-filler will backfill the hole once the relay is back. ${local.alert_doc}"
     mime_type = "text/markdown"
   }
 }

@@ -15,6 +15,14 @@ locals {
     gapfill = var.gapfill_service
   }
 
+  # How a log filter names a component's service: the relay is a fleet of pools, one service each
+  # (<relay_service>-a, -b: modules/relay), so its lines are matched by the services' shared prefix.
+  service_clauses = {
+    relay   = "resource.labels.service_name=~\"^${var.relay_service}-[a-z]+$\""
+    writer  = "resource.labels.service_name=\"${var.writer_service}\""
+    gapfill = "resource.labels.service_name=\"${var.gapfill_service}\""
+  }
+
   runbook = "docs/RELIABILITY.md"
 
   signals = {
@@ -178,7 +186,7 @@ locals {
     for name, s in local.signals : name => {
       name             = "tickstream_${name}"
       description      = "${s.title}: log lines with jsonPayload.signal=\"${name}\" from ${local.services[s.component]}."
-      filter           = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"${local.services[s.component]}\" AND jsonPayload.signal=\"${name}\""
+      filter           = "resource.type=\"cloud_run_revision\" AND ${local.service_clauses[s.component]} AND jsonPayload.signal=\"${name}\""
       value_type       = s.value == null ? "INT64" : "DISTRIBUTION"
       unit             = s.value == null ? "1" : "ms"
       labels           = s.labels

@@ -13,7 +13,8 @@ variable "environment" {
 }
 
 variable "relay_service" {
-  type = string
+  description = "The relay services' name prefix: each pool's service is <relay_service>-<pool>."
+  type        = string
 }
 
 variable "writer_service" {

@@ -1,6 +1,11 @@
 # The relay holds outbound exchange websockets, so it must run all the time with CPU always allocated.
 #
-# Why a Cloud Run *service* (min = max = 1 instance, instance-based billing) rather than a worker pool:
+# A fleet in two pools (docs/decisions/0021, docs/DEPLOY.md "The relay fleet"): one Cloud Run service per
+# pool, `<name>-a` and `<name>-b`, each instance told its pool (RELAY_POOL). The assignment gives each
+# shard one replica in each pool, so a rollout or a crash loop of one service never takes both replicas of
+# a shard; CD rolls pool a, checks the fleet in Firestore (scripts/release/fleet-gate.ts), then rolls b.
+#
+# Why Cloud Run *services* (fixed instance count, instance-based billing) rather than worker pools:
 # - in the pinned provider (6.41.0) google_cloud_run_v2_worker_pool is still a BETA launch-stage
 #   resource, and worker pools take no HTTP probes, so a revision could not prove it is streaming;
 # - as a service, the startup probe on /readyz (200 once every stream's subscription is proven by data) gates every rollout: a new
@@ -11,10 +16,12 @@
 # Revisit when worker pools are GA in the provider and the rollout overlap can be had there too.
 
 resource "google_cloud_run_v2_service" "relay" {
+  for_each = toset(var.pools)
+
   project             = var.project_id
-  name                = var.name
+  name                = "${var.name}-${each.key}"
   location            = var.region
-  description         = "tickstream relay: exchange websockets (tardis-dev) to Pub/Sub"
+  description         = "tickstream relay, pool ${each.key}: exchange websockets (tardis-dev) to Pub/Sub"
   deletion_protection = false
 
   # Nothing outside the project's network reaches the relay: its endpoints are Cloud Run's own probes.
@@ -26,15 +33,15 @@ resource "google_cloud_run_v2_service" "relay" {
     service_account       = var.service_account_email
     execution_environment = "EXECUTION_ENVIRONMENT_GEN2"
 
-    # Pinned at one instance: every relay records every configured stream, so a second instance only
-    # doubles the traffic. Sharding streams across instances is a later step.
+    # A fixed count, never autoscaled: a member joining or leaving moves shards (make-before-break), so
+    # the fleet's size is a reviewed change of instances_per_pool, not a reaction to load.
     scaling {
-      min_instance_count = 1
-      max_instance_count = 1
+      min_instance_count = var.instances_per_pool
+      max_instance_count = var.instances_per_pool
     }
 
     containers {
-      image = var.image
+      image = lookup(var.held_images, each.key, var.image)
 
       ports {
         container_port = 8080
@@ -78,6 +85,29 @@ resource "google_cloud_run_v2_service" "relay" {
       env {
         name  = "HEARTBEATS_COLLECTION"
         value = var.heartbeats
+      }
+      # The fleet (docs/decisions/0021): every member gets the same streams and shard options, so all compute
+      # the same shards; its pool places one replica of each shard in each service. Membership and
+      # ownership live in Firestore (TTL on the members' expireAt, modules/firestore).
+      env {
+        name  = "RELAY_FLEET"
+        value = "on"
+      }
+      env {
+        name  = "RELAY_FLEET_POOL"
+        value = each.key
+      }
+      env {
+        name  = "RELAY_FLEET_MIN_SHARDS"
+        value = tostring(var.fleet_min_shards)
+      }
+      env {
+        name  = "MEMBERS_COLLECTION"
+        value = var.members
+      }
+      env {
+        name  = "SHARDS_COLLECTION"
+        value = var.shards
       }
 
       # Ready once every stream's subscription is proven by data; up to 2 minutes to connect to the exchanges.

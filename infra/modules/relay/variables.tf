@@ -7,7 +7,7 @@ variable "region" {
 }
 
 variable "name" {
-  description = "Cloud Run service name."
+  description = "Cloud Run service name prefix: each pool is <name>-<pool>."
   type        = string
 }
 
@@ -46,5 +46,36 @@ variable "gaps" {
 
 variable "heartbeats" {
   description = "Firestore collection of relay liveness records."
+  type        = string
+}
+
+variable "pools" {
+  description = "Relay pools, one Cloud Run service each; each shard has one replica per pool."
+  type        = list(string)
+}
+
+variable "instances_per_pool" {
+  description = "Instances of each pool (min = max)."
+  type        = number
+}
+
+variable "held_images" {
+  description = "Pool -> image to keep instead of var.image (CD's first phase holds pool b at its deployed image)."
+  type        = map(string)
+  default     = {}
+}
+
+variable "fleet_min_shards" {
+  description = "RELAY_FLEET_MIN_SHARDS: least shards per exchange, the same for every member."
+  type        = number
+}
+
+variable "members" {
+  description = "Firestore collection of relay fleet members."
+  type        = string
+}
+
+variable "shards" {
+  description = "Firestore collection of shard ownership records."
   type        = string
 }

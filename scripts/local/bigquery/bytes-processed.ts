@@ -5,21 +5,22 @@
  *   when the query itself says `SELECT *` or `x.*`), at BigQuery's data sizes: INT64, FLOAT64, TIMESTAMP,
  *   DATE, DATETIME, TIME 8 B, BOOL 1, NUMERIC 16, BIGNUMERIC 32, STRING, JSON, GEOGRAPHY 2 + UTF-8 bytes,
  *   BYTES 2 + length, NULL 0, ARRAY and STRUCT the sum of their parts;
- * - only the day partitions that comparisons of the table's partitioning column with a named parameter
- *   or a TIMESTAMP literal select (`col >= @a`, `col < TIMESTAMP '...'`, `col BETWEEN @a AND @b`),
- *   written in the query or a view on the way; none when a view on the way has a window function
- *   not partitioned by that column (a `*_dedup` view), or when the query has an OR.
- * Not modelled: clustering (block pruning), LIMIT, the query cache, a filter that applies to only one
- * of two references to the same table (every filter on the column applies to every direct reference).
+ * - of its rows, those the filters that reach the table's scan select (pushdown.ts): the day partitions
+ *   that comparisons of the partitioning column with a named parameter or a TIMESTAMP literal select
+ *   (`col >= @a`, `col < TIMESTAMP '...'`, `col BETWEEN @a AND @b`), and the values of the leading
+ *   clustering columns that equality filters name. A filter written above a view reaches the table
+ *   only when every window function on the way partitions by its column; an OR prunes nothing.
+ * Where a table is read by several references (UNION ALL branches), each row counts once.
+ * Not modelled: clustering blocks (BigQuery reads whole blocks, so it may read more rows than the model
+ * counts, alike for a table and a view on it), LIMIT, the query cache.
  */
 import { BigQueryHttpError } from './errors.ts';
 import type { QueryParameter } from './query-params.ts';
+import { inlineViews, scanCondition, through, unionBranches, windowKeys, type Layer } from './pushdown.ts';
 import { modeOf, quoteIdent, qualifiedName, type BqField, type BqType } from './schema-types.ts';
-import { parseTimestampMicros } from './timestamp.ts';
 import type { TableRecord, Warehouse } from './warehouse.ts';
 
 export const MIN_BYTES_PER_TABLE = 10 * 1024 * 1024;
-const DAY_MS = 86_400_000;
 const MAX_VIEW_DEPTH = 8;
 
 /** BigQuery's data size of a value of each fixed-size type. */
@@ -35,15 +36,11 @@ export const FIXED_BYTES: Partial<Record<BqType, number>> = {
   BIGNUMERIC: 32,
 };
 
-/** One way a query reaches a base table: the SQL texts on the way and whether filters can prune. */
+/** One way a query reaches a base table: the SQL texts on the way, each with the filters that reach it. */
 interface Scan {
   readonly table: TableRecord;
-  readonly texts: readonly string[];
-  readonly prunable: boolean;
+  readonly layers: readonly Layer[];
 }
-
-/** A day-aligned range of partitions `[fromMs, toMs)`; undefined = every partition. */
-type PartitionRange = { fromMs: number; toMs: number } | undefined;
 
 /** `totalBytesProcessed` of `sql` (BigQuery text, before the stand-in rewrites it). */
 export async function bytesProcessed(
@@ -56,7 +53,7 @@ export async function bytesProcessed(
   return [...scanned.values()].reduce((sum, bytes) => sum + Math.max(MIN_BYTES_PER_TABLE, bytes), 0);
 }
 
-/** Per base table (`dataset.table`), the bytes of the columns and partitions `sql` reads, before the minimum. */
+/** Per base table (`dataset.table`), the bytes of the columns and rows `sql` reads, before the minimum. */
 export async function scannedBytes(
   warehouse: Pick<Warehouse, 'getTable' | 'query'>,
   sql: string,
@@ -64,7 +61,7 @@ export async function scannedBytes(
   defaultDataset: string | undefined,
 ): Promise<Map<string, number>> {
   const byTable = new Map<string, Scan[]>();
-  for (const scan of await scansOf(warehouse, sql, [], true, defaultDataset, 0)) {
+  for (const scan of await scansOf(warehouse, sql, [], defaultDataset, 0)) {
     const key = `${scan.table.datasetId}.${scan.table.tableId}`;
     byTable.set(key, [...(byTable.get(key) ?? []), scan]);
   }
@@ -72,12 +69,10 @@ export async function scannedBytes(
   const scanned = new Map<string, number>();
   for (const [key, scans] of byTable) {
     const table = scans[0]!.table;
-    const words = new Set(scans.flatMap((s) => s.texts.join(' ').toLowerCase().match(/\w+/g) ?? []));
+    const text = scans.flatMap((s) => s.layers.map((l) => l.text)).join(' ');
+    const words = new Set(text.toLowerCase().match(/\w+/g) ?? []);
     const columns = table.schema.filter((f) => readsAll || words.has(f.name.toLowerCase()));
-    scanned.set(
-      key,
-      await columnBytes(warehouse, table, columns, partitionRange(table, scans, params ?? [])),
-    );
+    scanned.set(key, await columnBytes(warehouse, table, columns, rowsRead(table, scans, params ?? [])));
   }
   return scanned;
 }
@@ -105,122 +100,67 @@ const TABLE_REF_RE = /\b(?:FROM|JOIN)\s+(`[^`]+`|[A-Za-z_][\w-]*(?:\.[A-Za-z_]\w
 const partitionField = (table: TableRecord): string | undefined =>
   (table.resource.timePartitioning as { field?: string } | undefined)?.field;
 
-/** The base tables `sql` reads, following views. */
+/** The columns a table is clustered by, in order. */
+const clusteringFields = (table: TableRecord): readonly string[] =>
+  (table.resource.clustering as { fields?: string[] } | undefined)?.fields ?? [];
+
+/** The base tables `sql` reads, following views, each with the filters that reach it. */
 async function scansOf(
   warehouse: Pick<Warehouse, 'getTable'>,
   sql: string,
-  outer: readonly string[],
-  prunable: boolean,
+  outer: readonly Layer[],
   defaultDataset: string | undefined,
   depth: number,
 ): Promise<Scan[]> {
-  const texts = [...outer, sql];
   const scans: Scan[] = [];
-  for (const match of sql.matchAll(TABLE_REF_RE)) {
-    const parts = match[1]!.replace(/`/g, '').split('.');
-    const [datasetId, tableId] = parts.length >= 2 ? parts.slice(-2) : [defaultDataset, parts[0]];
-    if (!datasetId || !tableId) continue;
-    const table = await warehouse.getTable(datasetId, tableId).then(
-      (found) => found.table,
-      () => undefined,
-    );
-    if (!table) continue;
-    if (table.type === 'TABLE') {
-      scans.push({ table, texts, prunable });
-      continue;
+  for (const whole of unionBranches(sql)) {
+    const { branch, subqueries } = inlineViews(whole);
+    const layers = [...through(outer, windowKeys(branch)), { text: branch, reaches: 'all' as const }];
+    for (const inner of subqueries) {
+      scans.push(...(await scansOf(warehouse, inner, layers, defaultDataset, depth + 1)));
     }
-    const viewSql = (table.resource.view as { query?: unknown } | undefined)?.query;
-    if (typeof viewSql !== 'string' || depth >= MAX_VIEW_DEPTH) continue;
-    const keys = windowPartitionKeys(viewSql);
-    scans.push(
-      ...(await scansOf(warehouse, viewSql, texts, prunable, datasetId, depth + 1)).map((scan) => ({
-        ...scan,
-        prunable: scan.prunable && keys.every((key) => wordIn(partitionField(scan.table), key)),
-      })),
-    );
+    for (const match of branch.matchAll(TABLE_REF_RE)) {
+      const parts = match[1]!.replace(/`/g, '').split('.');
+      const [datasetId, tableId] = parts.length >= 2 ? parts.slice(-2) : [defaultDataset, parts[0]];
+      if (!datasetId || !tableId) continue;
+      const table = await warehouse.getTable(datasetId, tableId).then(
+        (found) => found.table,
+        () => undefined,
+      );
+      if (!table) continue;
+      if (table.type === 'TABLE') {
+        scans.push({ table, layers });
+        continue;
+      }
+      const viewSql = (table.resource.view as { query?: unknown } | undefined)?.query;
+      if (typeof viewSql !== 'string' || depth >= MAX_VIEW_DEPTH) continue;
+      scans.push(...(await scansOf(warehouse, viewSql, layers, datasetId, depth + 1)));
+    }
   }
   return scans;
 }
 
-/** The PARTITION BY list of each window function in `sql` (empty for a window over all rows). */
-function windowPartitionKeys(sql: string): string[] {
-  return [...sql.matchAll(/\bOVER\s*\(([^)]*)\)/gi)].map(
-    (w) => /\bPARTITION\s+BY\s+(.*?)(?:\bORDER\b|$)/is.exec(w[1]!)?.[1] ?? '',
-  );
-}
-
-const wordIn = (word: string | undefined, text: string): boolean =>
-  word !== undefined && new RegExp(`\\b${word}\\b`, 'i').test(text);
-
-/** The partitions the scans select: every partition unless each scan bounds the partitioning column. */
-function partitionRange(
-  table: TableRecord,
-  scans: readonly Scan[],
-  params: readonly QueryParameter[],
-): PartitionRange {
-  const column = partitionField(table);
-  if (!column) return undefined;
-  let range: PartitionRange;
+/** The DuckDB condition on the rows the scans read together, or undefined for every row. */
+function rowsRead(table: TableRecord, scans: readonly Scan[], params: readonly QueryParameter[]) {
+  const conditions: string[] = [];
   for (const scan of scans) {
-    const bounds = scan.prunable ? boundsOf(column, scan.texts, params) : undefined;
-    if (!bounds) return undefined;
-    range = range
-      ? { fromMs: Math.min(range.fromMs, bounds.fromMs), toMs: Math.max(range.toMs, bounds.toMs) }
-      : bounds;
+    const condition = scanCondition(scan.layers, partitionField(table), clusteringFields(table), params);
+    if (condition === undefined) return undefined;
+    conditions.push(`(${condition})`);
   }
-  return range;
+  return conditions.join(' OR ');
 }
 
-/** The day partitions the comparisons on `column` in `texts` select, if they bound it on both sides. */
-function boundsOf(
-  column: string,
-  texts: readonly string[],
-  params: readonly QueryParameter[],
-): PartitionRange {
-  const text = texts.join('\n');
-  if (/\bOR\b/i.test(text)) return undefined;
-  const value = `(@\\w+|TIMESTAMP\\s*'[^']*')`;
-  let from = -Infinity;
-  let to = Infinity;
-  for (const m of text.matchAll(new RegExp(`\\b${column}\\s*(>=|>|<=|<)\\s*${value}`, 'gi'))) {
-    const at = valueMs(m[2]!, params);
-    if (at === undefined) continue;
-    if (m[1]!.startsWith('>')) from = Math.max(from, at);
-    else to = Math.min(to, at);
-  }
-  for (const m of text.matchAll(new RegExp(`\\b${column}\\s+BETWEEN\\s+${value}\\s+AND\\s+${value}`, 'gi'))) {
-    const [a, b] = [valueMs(m[1]!, params), valueMs(m[2]!, params)];
-    if (a !== undefined) from = Math.max(from, a);
-    if (b !== undefined) to = Math.min(to, b);
-  }
-  if (!Number.isFinite(from) || !Number.isFinite(to)) return undefined;
-  return { fromMs: Math.floor(from / DAY_MS) * DAY_MS, toMs: (Math.floor(to / DAY_MS) + 1) * DAY_MS };
-}
-
-/** A TIMESTAMP literal or named TIMESTAMP parameter in ms. */
-function valueMs(token: string, params: readonly QueryParameter[]): number | undefined {
-  const raw = token.startsWith('@')
-    ? params.find((p) => p.name?.toLowerCase() === token.slice(1).toLowerCase())?.parameterValue?.value
-    : /'([^']*)'/.exec(token)?.[1];
-  const micros = parseTimestampMicros(raw);
-  return micros === undefined ? undefined : Number(micros / 1000n);
-}
-
-/** The data size of `columns` over the rows of the selected partitions. */
+/** The data size of `columns` over the rows `condition` selects (all of them when undefined). */
 async function columnBytes(
   warehouse: Pick<Warehouse, 'query'>,
   table: TableRecord,
   columns: readonly BqField[],
-  range: PartitionRange,
+  condition: string | undefined,
 ): Promise<number> {
   if (columns.length === 0) return 0;
   const size = columns.map((f) => fieldSize(f, quoteIdent(f.name), 0)).join(' + ');
-  const column = partitionField(table);
-  const where =
-    range && column
-      ? ` WHERE ${quoteIdent(column)} >= to_timestamp(${range.fromMs / 1000}) ` +
-        `AND ${quoteIdent(column)} < to_timestamp(${range.toMs / 1000})`
-      : '';
+  const where = condition === undefined ? '' : ` WHERE ${condition}`;
   const outcome = await warehouse.query(
     `SELECT COALESCE(SUM(${size}), 0) FROM ${qualifiedName(table.datasetId, table.tableId)}${where}`,
     undefined,

@@ -237,7 +237,16 @@ async function jobsQuery(ctx: ApiContext, req: RouteRequest): Promise<Reply> {
       deps,
       body as QuerySpec,
       { projectId, location: typeof body.location === 'string' ? body.location : undefined, requestId },
-      { query: { query: body.query, useLegacySql: false } },
+      // As BigQuery's jobs.get shows a jobs.query job: with its parameters and byte cap.
+      {
+        query: {
+          query: body.query,
+          useLegacySql: false,
+          ...(body.queryParameters === undefined ? {} : { queryParameters: body.queryParameters }),
+          ...(body.parameterMode === undefined ? {} : { parameterMode: body.parameterMode }),
+          ...(body.maximumBytesBilled === undefined ? {} : { maximumBytesBilled: body.maximumBytesBilled }),
+        },
+      },
       true,
     ));
   const format = asObject(body.formatOptions);

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { scannedBytes } from './bytes-processed.ts';
 import { BigQueryHttpError, faultError } from './errors.ts';
 import { FaultInjector, type FaultConfig, type FaultCounters } from './faults.ts';
 import { readJson, sendEmpty, sendJson } from './http-io.ts';
@@ -9,6 +10,7 @@ import { emptyIngestion, type IngestionCounters } from './ingestion-bytes.ts';
 import { startStorageWriteServer } from './storage-write-server.ts';
 import { InsertDedup } from './insert-dedup.ts';
 import { JobStore } from './jobs.ts';
+import type { QueryParameter } from './query-params.ts';
 import { quietLogger, type StandinLogger } from './logger.ts';
 import { matchRoute, unknownRoute, type ApiContext } from './routes.ts';
 import { Warehouse } from './warehouse.ts';
@@ -60,6 +62,10 @@ export interface BigQueryStandin {
   faults(): FaultConfig;
   stats(): StandinStats;
   resetStats(): void;
+  /** Bytes `sql` reads per base table before BigQuery's 10 MiB minimum (the bytes model, for tests). */
+  scannedBytes(sql: string, params?: readonly QueryParameter[]): Promise<Map<string, number>>;
+  /** The DuckDB warehouse behind the API, for in-process models (the cost bench's bytes-processed runs). */
+  readonly warehouse: Warehouse;
   /** Closes sockets (hung requests included) and DuckDB. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -246,6 +252,8 @@ export async function startBigQueryStandin(options: BigQueryStandinOptions = {})
     faults: () => faults.current(),
     stats,
     resetStats,
+    scannedBytes: (sql, params) => scannedBytes(warehouse, sql, params, undefined),
+    warehouse,
     stop,
   };
 }

@@ -6,6 +6,7 @@ import { BINANCE_PROTOCOL } from './binance-protocol.ts';
 import { BINANCE_FUTURES_PROTOCOL } from './binance-futures-protocol.ts';
 import { BYBIT_PROTOCOL } from './bybit-protocol.ts';
 import { COINBASE_PROTOCOL } from './coinbase-protocol.ts';
+import { DERIBIT_PROTOCOL } from './deribit-protocol.ts';
 import { OKEX_SWAP_PROTOCOL } from './okex-swap-protocol.ts';
 import type { ExchangeProtocol } from './exchange-protocol.ts';
 import type { DataType } from '../../../functions/core/model/streams.ts';
@@ -16,6 +17,7 @@ export const PROTOCOLS = {
   'okex-swap': OKEX_SWAP_PROTOCOL,
   'binance-futures': BINANCE_FUTURES_PROTOCOL,
   bybit: BYBIT_PROTOCOL,
+  deribit: DERIBIT_PROTOCOL,
 } as const satisfies Readonly<Record<string, ExchangeProtocol>>;
 
 /** The exchanges the simulator speaks. */

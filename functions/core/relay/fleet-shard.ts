@@ -1,0 +1,138 @@
+import type { SealedBatch } from '../contract/batch.ts';
+import type { Shard } from '../fleet/shards.ts';
+import type { ShardReport } from '../fleet/store.ts';
+import type { Role } from '../fleet/ownership.ts';
+import type { LeaseWatch } from '../fleet/lease-watch.ts';
+import type { Clock, Logger, TickFeed, TickPublisher } from '../ports.ts';
+import type { BatchSink } from './batch-sink.ts';
+import type { BatchPublishing } from './publishing.ts';
+import { ReplayBuffer } from './replay-buffer.ts';
+import { RelayService, type RelayOptions } from './relay-service.ts';
+import type { StreamState, StreamStatus } from './stream-registry.ts';
+
+const STANDBY: Role = Object.freeze({ role: 'standby' });
+
+/**
+ * One shard as a fleet member holds it: its own feed (one exchange connection) and relay service, and a
+ * gate between cut batches and the broker. As primary (or yielding) the gate publishes with the shard
+ * and epoch set; as standby it keeps batches in the replay buffer, to publish from the old primary's
+ * publishedTo when it takes over.
+ */
+export class FleetShard implements BatchSink {
+  readonly service: RelayService;
+  readonly buffer: ReplayBuffer;
+  role: Role = STANDBY;
+  /** The lease watch over the shard's record (lease-watch.ts), kept by the coordinator. */
+  watch: LeaseWatch | undefined;
+  /** A take-over transaction is running. */
+  takingOver = false;
+  private epoch: number | null = null;
+  private publishing: BatchPublishing | undefined;
+  private streams: readonly StreamState[] = [];
+  private running: Promise<void> | undefined;
+
+  constructor(
+    readonly shard: Shard,
+    feed: TickFeed,
+    publisher: TickPublisher,
+    private readonly clock: Clock,
+    logger: Logger,
+    options: Omit<RelayOptions, 'streams' | 'sink'>,
+    bufferBytes: number,
+  ) {
+    this.buffer = new ReplayBuffer(bufferBytes);
+    this.service = new RelayService(feed, publisher, clock, logger.child({ shard: shard.id }), {
+      ...options,
+      streams: shard.streams,
+      sink: (publishing) => {
+        this.publishing = publishing;
+        return this;
+      },
+    });
+    this.streams = this.service.streamStates();
+  }
+
+  /** Starts the feed; resolves when it ends, rejects when it fails. */
+  start(): Promise<void> {
+    this.running ??= this.service.start();
+    return this.running;
+  }
+
+  get isPublishing(): boolean {
+    return this.epoch !== null;
+  }
+
+  /** The gate (the relay service's sink): to the broker while publishing, else into the replay buffer. */
+  publish(batch: SealedBatch, state: StreamState): void {
+    if (this.epoch === null) this.buffer.add(batch, state);
+    else this.publishing!.publish({ ...batch, shard: this.shard.id, epoch: this.epoch }, state);
+  }
+
+  /** Sends the open bundles while publishing; a standby's batches wait in the replay buffer instead. */
+  flush(): void {
+    if (this.epoch !== null) this.publishing!.flush();
+  }
+
+  /** Publishes under `epoch`: first the buffered batches past `replayFrom` (all when null), then live. */
+  promote(epoch: number, replayFrom: number | null): { replayed: number; bufferFrom: number | null } {
+    const bufferFrom = this.bufferFrom();
+    this.epoch = epoch;
+    const held = this.buffer.take(replayFrom ?? Number.NEGATIVE_INFINITY);
+    for (const { batch, state } of held) this.publish(batch, state);
+    this.flush();
+    return { replayed: held.length, bufferFrom };
+  }
+
+  /** Stops publishing (what is in flight still settles); later batches go to the replay buffer. */
+  demote(): void {
+    this.epoch = null;
+  }
+
+  /** The minimum over the shard's streams of what the broker acknowledged (ms); null before any. */
+  publishedTo(): number | null {
+    let min: number | null = null;
+    for (const s of this.streams) {
+      if (s.coveredTo !== null && (min === null || s.coveredTo < min)) min = s.coveredTo;
+    }
+    return min;
+  }
+
+  /** The replay buffer's unbroken coverage start (replay-buffer.ts), null when not covering. */
+  bufferFrom(): number | null {
+    return this.buffer.coveredFrom(this.streams);
+  }
+
+  report(rank: number | undefined): ShardReport {
+    const publishing = this.role.role !== 'standby';
+    return {
+      role: this.role.role,
+      epoch: this.role.role === 'standby' ? null : this.role.epoch,
+      publishedTo: publishing ? this.publishedTo() : null,
+      bufferFrom: publishing ? null : this.bufferFrom(),
+      rank: rank ?? null,
+    };
+  }
+
+  /**
+   * The streams' status. A standby's stream counts as recorded up to the end of what its replay buffer
+   * holds: it can publish that on take-over (the primary's own health speaks for the broker side).
+   */
+  status(): StreamStatus[] {
+    const statuses = this.service.status();
+    if (this.isPublishing) return statuses;
+    return statuses.map((s, i) => {
+      const held = this.buffer.heldTo(this.streams[i]!);
+      return held !== null && (s.coveredTo === null || held > s.coveredTo) ? { ...s, coveredTo: held } : s;
+    });
+  }
+
+  /** Stops the feed and, if publishing, closes and publishes the open windows (RelayService.stop). */
+  stop(): Promise<void> {
+    return this.service.stop();
+  }
+
+  /** The coverage a publisher claims for yielding: what the broker acknowledged, else up to now. */
+  coveredTo(): number {
+    return this.publishedTo() ?? this.clock.now();
+  }
+}

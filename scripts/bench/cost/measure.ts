@@ -1,0 +1,251 @@
+// One measured run of the local pipeline for the cost bench: a fresh stack whose deployables reach the
+// emulators through counting taps (the gap-filler through its own Firestore tap) and whose push goes
+// through a counting proxy. Halfway through the recording the gap-filler runs twice, as Cloud Scheduler
+// would with nothing to fill; the second, warm run is the one counted. Then the feed stops and the bench
+// waits until everything published is acknowledged.
+import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DEFAULT_GAPFILL_OPTIONS } from '../../../functions/core/gapfill/options.ts';
+import { liveGroupMembers } from '../../local/process-group.ts';
+import { startPushTap, type PushUsage } from '../../local/push-tap.ts';
+import { qualifiedName } from '../../local/bigquery/schema-types.ts';
+import { startStack, type Stack } from '../../local/stack.ts';
+import type { ExchangeStreams } from '../../local/stream-mix.ts';
+import type { FirestoreUsage, PubSubPublishUsage } from './grpc-usage.ts';
+import type { QueryText } from './query-bytes.ts';
+
+/** Billed units one configuration used, counted at the taps and the stand-ins. */
+export interface RunCounts {
+  readonly ticks: number;
+  readonly streams: number;
+  /** How long the relay recorded (the gap-filler's runs in the middle lengthen it). */
+  readonly seconds: number;
+  readonly publish: PubSubPublishUsage;
+  readonly push: PushUsage;
+  readonly writerCpuSeconds: number;
+  readonly ingestion: Ingestion;
+  readonly firestore: FirestoreUsage;
+  /** Rows per tick table and coverage rows, as stored. */
+  readonly rows: Readonly<Record<string, number>>;
+  /** Mean JSON length of a stored tick row without the ingestion metadata (the anchor's message). */
+  readonly tickJsonBytes: number;
+  readonly gapfillRun: GapfillRunCounts;
+}
+
+export interface GapfillRunCounts {
+  readonly queries: readonly QueryText[];
+  readonly firestore: FirestoreUsage;
+  readonly historyCalls: number;
+  readonly cpuSeconds: number;
+  /** The run's own summary: a steady-state run detects and fills nothing (its inserts are then none). */
+  readonly detected: number;
+  readonly filled: number;
+}
+
+export interface Ingestion {
+  readonly insertAll: { requests: number; rows: number; billableBytes: number };
+  readonly storageWrite: { requests: number; rows: number; billableBytes: number };
+  /** False when the stand-in has no ingestion counter yet (rows then counted at the 1 KB minimum). */
+  readonly counted: boolean;
+}
+
+/** What measure() reads from the taps, which outlive one stack. */
+export interface Taps {
+  readonly hosts: { pubsub: string; firestore: string; gapfillFirestore: string };
+  publish(): PubSubPublishUsage;
+  /** The relay's and the writer's Firestore use. */
+  firestore(): FirestoreUsage;
+  gapfillFirestore(): FirestoreUsage;
+}
+
+export interface MeasureOptions {
+  readonly suffix: string;
+  readonly seed: number;
+  readonly ratePerSymbol: number;
+  readonly streams: readonly ExchangeStreams[];
+  readonly seconds: number;
+  readonly env: Readonly<Record<string, string>>;
+  readonly say: (line: string, data?: Record<string, unknown>) => void;
+}
+
+const TICK_TABLES = ['trades', 'quotes', 'book_changes', 'derivative_tickers', 'liquidations'];
+const METADATA = ['ingested_at', 'source', 'relay_id', 'batch_id'];
+const CLOCK_TICKS = 100;
+
+/** CPU seconds (user + system, children reaped included) of a process group so far. */
+export function groupCpuSeconds(pgid: number | undefined): number {
+  if (pgid === undefined) return 0;
+  let ticks = 0;
+  for (const pid of liveGroupMembers(pgid)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
+    } catch {
+      // the process ended between the listing and the read
+    }
+  }
+  return ticks / CLOCK_TICKS;
+}
+
+const minus = <T extends object>(a: T, b: T): T =>
+  Object.fromEntries(Object.entries(a).map(([k, v]) => [k, Number(v) - Number((b as never)[k])])) as T;
+
+async function ingestion(stack: Stack): Promise<Ingestion> {
+  const stats = (await (await fetch(`${stack.bigquery.url}/_standin/stats`)).json()) as {
+    ingestion?: Omit<Ingestion, 'counted'>;
+    rows: { inserted: number; deduplicated: number };
+    byRoute: Record<string, number>;
+  };
+  if (stats.ingestion) return { ...stats.ingestion, counted: true };
+  const rows = stats.rows.inserted + stats.rows.deduplicated;
+  return {
+    insertAll: { requests: stats.byRoute['tabledata.insertAll'] ?? 0, rows, billableBytes: rows * 1024 },
+    storageWrite: { requests: 0, rows: 0, billableBytes: 0 },
+    counted: false,
+  };
+}
+
+const ingestionMinus = (a: Ingestion, b: Ingestion): Ingestion => ({
+  insertAll: minus(a.insertAll, b.insertAll),
+  storageWrite: minus(a.storageWrite, b.storageWrite),
+  counted: a.counted,
+});
+
+async function relayCounters(stack: Stack): Promise<Record<string, number>> {
+  const health = (await (await fetch(`${stack.relayHealthUrl}/healthz`)).json()) as {
+    counters?: Record<string, number>;
+  };
+  return health.counters ?? {};
+}
+
+/** Polls `done` every 100 ms; throws `what` after `ms`. */
+async function until(
+  done: () => boolean | Promise<boolean>,
+  ms: number,
+  what: string | (() => string),
+): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await done())) {
+    if (Date.now() > deadline) {
+      throw new Error(`cost bench: not ${typeof what === 'string' ? what : what()} within ${ms / 1000} s`);
+    }
+    await sleep(100);
+  }
+}
+
+/** Runs the pipeline once through the taps and returns what it used. */
+export async function measure(taps: Taps, o: MeasureOptions): Promise<RunCounts> {
+  const stack = await startStack({
+    suffix: o.suffix,
+    seed: o.seed,
+    ratePerSymbol: o.ratePerSymbol,
+    streams: o.streams,
+    emulators: { pubsub: taps.hosts.pubsub, firestore: taps.hosts.firestore },
+    startRelay: false,
+    relayEnv: o.env,
+    writerEnv: o.env,
+    // The deployed settle and availability delays: the counted run sees the steady state, not the lag
+    // of a loaded local machine, and fills nothing during the bench.
+    gapfill: {
+      settleMs: DEFAULT_GAPFILL_OPTIONS.settleMs,
+      availabilityDelayMs: DEFAULT_GAPFILL_OPTIONS.availabilityDelayMs,
+      env: { ...o.env, FIRESTORE_EMULATOR_HOST: taps.hosts.gapfillFirestore },
+    },
+  });
+  const push = await startPushTap(stack.writerUrl);
+  try {
+    const subscription = stack.pubsub.subscription(stack.topology.pushSubscription);
+    await subscription.modifyPushConfig({ pushEndpoint: push.url });
+    const publish0 = taps.publish();
+    const firestore0 = taps.firestore();
+    const ingestion0 = await ingestion(stack);
+    const cpu0 = groupCpuSeconds(stack.writer.processId);
+    await stack.relay.start();
+    o.say('relay ready, recording', { seconds: o.seconds });
+    const recordingFrom = Date.now();
+    await sleep((o.seconds * 1000) / 2);
+    await stack.runGapfill();
+    const gapfillRun = await measureGapfillRun(stack, taps);
+    await sleep((o.seconds * 1000) / 2);
+    stack.simulator.stall(3600_000, 'drop');
+    const recordedSeconds = (Date.now() - recordingFrom) / 1000;
+    await until(async () => (await relayCounters(stack)).inFlightBatches === 0, 30_000, 'relay settled');
+    const counters = await relayCounters(stack);
+    await stack.relay.terminate();
+    const published = () => taps.publish().messages - publish0.messages;
+    await until(
+      () => push.usage().ackedMessages >= published() && push.inFlight() === 0,
+      300_000,
+      () => `every published message acknowledged (${push.usage().ackedMessages} of ${published()})`,
+    );
+    const writerCpuSeconds = groupCpuSeconds(stack.writer.processId) - cpu0;
+    const run = {
+      publish: minus(taps.publish(), publish0),
+      push: push.usage(),
+      firestore: minus(taps.firestore(), firestore0),
+      ingestion: ingestionMinus(await ingestion(stack), ingestion0),
+    };
+    o.say('delivered', { published: run.publish.messages, pushed: run.push.deliveries });
+    return {
+      ticks: counters.ticksPublished ?? 0,
+      streams: o.streams.reduce((n, m) => n + m.symbols.length * m.types.length, 0),
+      seconds: recordedSeconds,
+      writerCpuSeconds,
+      ...run,
+      ...(await storedRows(stack)),
+      gapfillRun,
+    };
+  } finally {
+    await push.stop();
+    await stack.stop();
+  }
+}
+
+/** One steady-state gap-filler run: its queries (as sent), Firestore operations, history calls, CPU. */
+async function measureGapfillRun(stack: Stack, taps: Taps): Promise<GapfillRunCounts> {
+  const jobs0 = new Set((await stack.bigqueryClient.getJobs())[0].map((j) => j.id));
+  const firestore0 = taps.gapfillFirestore();
+  const history0 = stack.history?.requests().length ?? 0;
+  const cpu0 = groupCpuSeconds(stack.gapfill?.processId);
+  const summary = await stack.runGapfill();
+  const cpuSeconds = groupCpuSeconds(stack.gapfill?.processId) - cpu0;
+  const jobs = (await stack.bigqueryClient.getJobs())[0].filter((j) => !jobs0.has(j.id));
+  const queries = jobs.map((j) => {
+    const q = (j.metadata as { configuration: { query: { query: string; queryParameters?: [] } } })
+      .configuration.query;
+    return { sql: q.query, params: q.queryParameters ?? [] };
+  });
+  return {
+    queries,
+    firestore: minus(taps.gapfillFirestore(), firestore0),
+    historyCalls: (stack.history?.requests().length ?? 0) - history0,
+    cpuSeconds,
+    detected: summary.detected,
+    filled: summary.filled,
+  };
+}
+
+/** Live rows stored per table and the mean JSON size of a tick row without our ingestion metadata. */
+async function storedRows(stack: Stack): Promise<{ rows: Record<string, number>; tickJsonBytes: number }> {
+  const rows: Record<string, number> = {};
+  let jsonBytes = 0;
+  let tickRows = 0;
+  for (const table of [...TICK_TABLES, 'coverage']) {
+    const name = qualifiedName(stack.topology.dataset, table);
+    const exclude = TICK_TABLES.includes(table) ? ` EXCLUDE (${METADATA.join(', ')})` : '';
+    // Live rows only: the reference has no backfill in steady state.
+    const outcome = await stack.bigquery.warehouse.query(
+      `SELECT count(*), COALESCE(sum(length(CAST(to_json(t) AS VARCHAR))), 0) ` +
+        `FROM (SELECT *${exclude} FROM ${name} WHERE source = 'live') t`,
+      undefined,
+    );
+    const [count, bytes] = (outcome.rows[0] ?? [0, 0]).map(Number);
+    rows[table] = count!;
+    if (TICK_TABLES.includes(table)) {
+      tickRows += count!;
+      jsonBytes += bytes!;
+    }
+  }
+  return { rows, tickJsonBytes: tickRows === 0 ? 0 : jsonBytes / tickRows };
+}

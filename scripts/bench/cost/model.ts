@@ -1,0 +1,111 @@
+// Per-tick counts of a measured run, scaled to the reference deployment, and their dollars.
+import type { RunCounts } from './measure.ts';
+import { PRICES, WRITER_GIB_PER_VCPU } from './prices.ts';
+
+export interface Reference {
+  readonly streams: number;
+  readonly ticksPerSecond: number;
+  readonly historyDays: number;
+  /** Gap-filler runs per month (Cloud Scheduler, every minute). */
+  readonly gapfillRunsPerMonth: number;
+}
+
+export const SECONDS_PER_MONTH = 30 * 86_400;
+
+/** Billed units per tick. */
+export interface PerTick {
+  pubsub_publish_requests: number;
+  pubsub_publish_billable_bytes: number;
+  push_deliveries: number;
+  pubsub_push_billable_bytes: number;
+  writer_cpu_s: number;
+  bq_insert_all_billable_bytes: number;
+  bq_storage_write_billable_bytes: number;
+  bq_query_bytes: number;
+  firestore_reads: number;
+  firestore_writes: number;
+  firestore_deletes: number;
+  gapfill_requests: number;
+  gapfill_cpu_s: number;
+  history_calls: number;
+}
+
+/** Counts per tick at the reference: the run's per-tick rates plus the gap-filler's per-run use spread over a month's ticks. */
+export function perTick(run: RunCounts, queryBytesPerRun: number, ref: Reference): PerTick {
+  const t = run.ticks;
+  if (t <= 0) throw new Error('cost bench: the relay published no tick');
+  const monthTicks = ref.ticksPerSecond * SECONDS_PER_MONTH;
+  const perRun = ref.gapfillRunsPerMonth / monthTicks;
+  const g = run.gapfillRun;
+  return {
+    pubsub_publish_requests: run.publish.requests / t,
+    pubsub_publish_billable_bytes: run.publish.billableBytes / t,
+    push_deliveries: run.push.deliveries / t,
+    pubsub_push_billable_bytes: run.push.billableBytes / t,
+    writer_cpu_s: run.writerCpuSeconds / t,
+    // The gap-filler's own inserts are in the run's ingestion (a steady-state run inserts nothing).
+    bq_insert_all_billable_bytes: run.ingestion.insertAll.billableBytes / t,
+    bq_storage_write_billable_bytes: run.ingestion.storageWrite.billableBytes / t,
+    bq_query_bytes: queryBytesPerRun * perRun,
+    firestore_reads: run.firestore.reads / t + g.firestore.reads * perRun,
+    firestore_writes: run.firestore.writes / t + g.firestore.writes * perRun,
+    firestore_deletes: run.firestore.deletes / t + g.firestore.deletes * perRun,
+    gapfill_requests: perRun,
+    gapfill_cpu_s: g.cpuSeconds * perRun,
+    history_calls: g.historyCalls * perRun,
+  };
+}
+
+/** Dollars per tick, by service. */
+export function usdPerTick(c: PerTick): Record<string, number> {
+  const cpu = PRICES.cloudRunVcpuSecond.usd + WRITER_GIB_PER_VCPU * PRICES.cloudRunGibSecond.usd;
+  return {
+    pubsub:
+      (c.pubsub_publish_billable_bytes + c.pubsub_push_billable_bytes) * PRICES.pubsubThroughputPerByte.usd,
+    cloud_run:
+      (c.push_deliveries + c.gapfill_requests) * PRICES.cloudRunRequest.usd +
+      c.writer_cpu_s * cpu +
+      c.gapfill_cpu_s * (PRICES.cloudRunVcpuSecond.usd + PRICES.cloudRunGibSecond.usd),
+    bigquery_ingestion:
+      c.bq_insert_all_billable_bytes * PRICES.bigqueryInsertAllPerByte.usd +
+      c.bq_storage_write_billable_bytes * PRICES.bigqueryStorageWritePerByte.usd,
+    bigquery_queries: c.bq_query_bytes * PRICES.bigqueryQueryPerByte.usd,
+    firestore:
+      c.firestore_reads * PRICES.firestoreRead.usd +
+      c.firestore_writes * PRICES.firestoreWrite.usd +
+      c.firestore_deletes * PRICES.firestoreDelete.usd,
+    history: c.history_calls * PRICES.tardisHistoryCall.usd,
+  };
+}
+
+/** The modelled anchor: the relays publish one JSON message per tick to a topic with a BigQuery subscription. */
+export interface AnchorPerTick {
+  message_bytes: number;
+  messages_per_publish_request: number;
+  pubsub_publish_billable_bytes: number;
+  bq_subscription_bytes: number;
+}
+
+/** Pub/Sub message ids in production are about this long (the emulator's are shorter). */
+const MESSAGE_ID_BYTES = 17;
+
+export function anchorPerTick(tickJsonBytes: number, ref: Reference): AnchorPerTick {
+  // The relay's publisher sends at most 100 messages or what 5 ms bring (DEFAULT_PUBLISHER_OPTIONS).
+  const perRequest = Math.max(1, Math.min(100, ref.ticksPerSecond * 0.005));
+  const message = tickJsonBytes + 20 + MESSAGE_ID_BYTES;
+  return {
+    message_bytes: message,
+    messages_per_publish_request: perRequest,
+    pubsub_publish_billable_bytes: Math.max(1000, perRequest * message) / perRequest,
+    bq_subscription_bytes: message,
+  };
+}
+
+export function anchorUsdPerTick(a: AnchorPerTick): Record<string, number> {
+  return {
+    pubsub: a.pubsub_publish_billable_bytes * PRICES.pubsubThroughputPerByte.usd,
+    bigquery_subscription: a.bq_subscription_bytes * PRICES.pubsubBigQuerySubscriptionPerByte.usd,
+  };
+}
+
+export const sum = (parts: Record<string, number>): number => Object.values(parts).reduce((a, b) => a + b, 0);

@@ -1,0 +1,128 @@
+// The cost bench's summary: per-tick counts and dollars of each design at the reference, and the
+// figures measured locally that they come from (docs/COST.md describes every key).
+import type { RunCounts } from './measure.ts';
+import {
+  anchorPerTick,
+  anchorUsdPerTick,
+  perTick,
+  SECONDS_PER_MONTH,
+  sum,
+  usdPerTick,
+  type Reference,
+} from './model.ts';
+import { PRICES, PRICES_READ_ON } from './prices.ts';
+import { perStreamViewQueries, startHistoryBed } from './query-bytes.ts';
+
+/** Bed rows per day partition: the model scales them to the reference (query-bytes.ts). */
+const BED_ROWS_PER_DAY = 8;
+/** The gap-filler's default lookback (GAPFILL_LOOKBACK_MS), which the per-stream queries used. */
+const LOOKBACK_MS = 6 * 3600_000;
+
+export type CostSummary = Awaited<ReturnType<typeof price>>;
+
+/** Reference rows per day partition of the tables the gap-filler reads, from a run's rows per tick. */
+function referenceRowsPerDay(r: RunCounts, ref: Reference): Record<string, number> {
+  const ticksPerDay = ref.ticksPerSecond * 86_400;
+  return {
+    trades: ((r.rows.trades ?? 0) / r.ticks) * ticksPerDay,
+    coverage: ((r.rows.coverage ?? 0) / r.ticks) * ticksPerDay,
+  };
+}
+
+export async function price(
+  before: RunCounts,
+  after: RunCounts,
+  ref: Reference,
+  tradeShare: number,
+  say: (line: string, data?: Record<string, unknown>) => void,
+) {
+  say('loading the history bed', { days: ref.historyDays, rows_per_day: BED_ROWS_PER_DAY });
+  const bed = await startHistoryBed(ref.historyDays, BED_ROWS_PER_DAY);
+  let queryBytes: { before: number; after: number };
+  try {
+    // Before: two queries per stream through the dedup views (one for a stream that is not of trades).
+    const one = async (type: string) => {
+      const texts = perStreamViewQueries(
+        { exchange: 'binance', symbol: 'btcusdt', type },
+        bed.now - LOOKBACK_MS,
+        bed.now,
+      );
+      let total = 0;
+      for (const q of texts) total += await bed.referenceBytes(q, referenceRowsPerDay(before, ref));
+      return total;
+    };
+    const perTradeStream = await one('trade');
+    const perOtherStream = await one('book_ticker');
+    const beforeBytes = ref.streams * (tradeShare * perTradeStream + (1 - tradeShare) * perOtherStream);
+    // After: the queries the gap-filler sent in its steady-state run.
+    let afterBytes = 0;
+    for (const q of after.gapfillRun.queries)
+      afterBytes += await bed.referenceBytes(q, referenceRowsPerDay(after, ref));
+    queryBytes = { before: beforeBytes, after: afterBytes };
+  } finally {
+    await bed.stop();
+  }
+  const counts = {
+    before: perTick(before, queryBytes.before, ref),
+    after: perTick(after, queryBytes.after, ref),
+    anchor: anchorPerTick(after.tickJsonBytes, ref),
+  };
+  const usd = {
+    before: usdPerTick(counts.before),
+    after: usdPerTick(counts.after),
+    anchor: anchorUsdPerTick(counts.anchor),
+  };
+  const monthTicks = ref.ticksPerSecond * SECONDS_PER_MONTH;
+  const per = (scale: number) => ({
+    before: round(sum(usd.before) * scale),
+    after: round(sum(usd.after) * scale),
+    anchor: round(sum(usd.anchor) * scale),
+  });
+  return {
+    bench: 'cost',
+    usd_per_billion_ticks: per(1e9),
+    usd_per_month: per(monthTicks),
+    per_tick: counts,
+    usd_per_billion_ticks_by_service: {
+      before: scaled(usd.before, 1e9),
+      after: scaled(usd.after, 1e9),
+      anchor: scaled(usd.anchor, 1e9),
+    },
+    query_bytes_per_gapfill_run: queryBytes,
+    reference: ref,
+    measured: { before: summaryOf(before), after: summaryOf(after) },
+    prices: {
+      read_on: PRICES_READ_ON,
+      ...Object.fromEntries(Object.entries(PRICES).map(([k, p]) => [k, p.source])),
+    },
+    relay_compute: 'not counted on either side',
+  };
+}
+
+const round = (x: number): number => Number(x.toPrecision(4));
+const scaled = (parts: Record<string, number>, k: number) =>
+  Object.fromEntries(Object.entries(parts).map(([name, v]) => [name, round(v * k)]));
+
+function summaryOf(r: RunCounts) {
+  return {
+    ticks: r.ticks,
+    streams: r.streams,
+    seconds: r.seconds,
+    ticks_per_stream_s: round(r.ticks / r.streams / r.seconds),
+    publish: r.publish,
+    push: r.push,
+    writer_cpu_s: r.writerCpuSeconds,
+    ingestion: r.ingestion,
+    firestore: r.firestore,
+    rows: r.rows,
+    tick_json_bytes: round(r.tickJsonBytes),
+    gapfill_run: {
+      queries: r.gapfillRun.queries.length,
+      firestore: r.gapfillRun.firestore,
+      history_calls: r.gapfillRun.historyCalls,
+      cpu_s: r.gapfillRun.cpuSeconds,
+      detected: r.gapfillRun.detected,
+      filled: r.gapfillRun.filled,
+    },
+  };
+}

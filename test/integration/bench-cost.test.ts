@@ -1,0 +1,65 @@
+// The cost bench at a tiny load: its summary has the keys docs/COST.md promises, and the counts it
+// takes at the taps are non-zero and agree with each other.
+process.env.METADATA_SERVER_DETECTION = 'none';
+
+import test from 'ava';
+import { costBench } from '../../scripts/bench/cost.ts';
+import { SECONDS_PER_MONTH } from '../../scripts/bench/cost/model.ts';
+import { requireEmulators } from '../support/env.ts';
+
+test('the cost bench prices both designs and the anchor from counts that agree with each other', async (t) => {
+  t.timeout(600_000);
+  const emulators = requireEmulators();
+  const summary = await costBench({
+    symbols: 1,
+    // A busy and a quiet stream: few messages, as the emulator pushes only 2 at a time.
+    types: ['trade', 'liquidation'],
+    ratePerSymbol: 20,
+    seconds: 2,
+    seed: 7,
+    reference: {
+      streams: 500,
+      ticksPerSecond: 10_000,
+      historyDays: 30,
+      gapfillRunsPerMonth: SECONDS_PER_MONTH / 60,
+    },
+    emulators: { pubsub: emulators.pubsub, firestore: emulators.firestore },
+    say: (line, data) => t.log(line, JSON.stringify(data ?? {})),
+  });
+  t.log(JSON.stringify(summary));
+  t.is(summary.bench, 'cost');
+  for (const key of ['usd_per_billion_ticks', 'usd_per_month'] as const) {
+    t.deepEqual(Object.keys(summary[key]).sort(), ['after', 'anchor', 'before']);
+    for (const usd of Object.values(summary[key])) t.true(Number.isFinite(usd) && usd > 0, `${key}: ${usd}`);
+  }
+  const monthTicks = 10_000 * SECONDS_PER_MONTH;
+  t.true(
+    Math.abs(summary.usd_per_month.before - (summary.usd_per_billion_ticks.before * monthTicks) / 1e9) <=
+      summary.usd_per_month.before * 0.01,
+    '$/month is $/billion ticks at the reference rate',
+  );
+  for (const design of ['before', 'after'] as const) {
+    const m = summary.measured[design];
+    t.true(m.ticks > 0, `${design}: ticks published`);
+    t.true(m.publish.requests > 0 && m.publish.messages >= m.publish.requests, `${design}: publish requests`);
+    t.true(
+      m.publish.billableBytes >= 1000 * m.publish.requests,
+      `${design}: 1,000 B minimum per publish request`,
+    );
+    // Nothing is refused locally, so every message is pushed exactly once.
+    t.is(m.push.deliveries, m.publish.messages, `${design}: one push per published message`);
+    t.is(m.push.acked, m.push.deliveries, `${design}: every push acknowledged`);
+    t.is(m.push.messageBytes, m.publish.messageBytes, `${design}: pushed volume = published volume`);
+    t.true(m.writer_cpu_s > 0, `${design}: writer CPU`);
+    const ingested = m.ingestion.insertAll.billableBytes + m.ingestion.storageWrite.billableBytes;
+    t.true(ingested > 0, `${design}: BigQuery ingestion`);
+    t.true(m.firestore.writes > 0 && m.firestore.reads > 0, `${design}: checkpoints and heartbeats`);
+    t.is(m.gapfill_run.queries, 2, `${design}: two detection queries per gap-filler run`);
+    t.is(m.gapfill_run.detected, 0, `${design}: the counted gap-filler run is steady state`);
+    t.true(m.gapfill_run.firestore.reads > 0, `${design}: the gap-filler reads its lease and checkpoints`);
+    const perTick = summary.per_tick[design];
+    t.is(perTick.push_deliveries, m.push.deliveries / m.ticks);
+  }
+  // Pruned by partition bounds, two queries per run read a thousandth of what 500 streams read through the views.
+  t.true(summary.query_bytes_per_gapfill_run.after * 1000 < summary.query_bytes_per_gapfill_run.before);
+});
