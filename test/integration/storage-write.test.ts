@@ -237,4 +237,8 @@ test('timestamps go to proto rows as exact microseconds, across the epoch and pa
   for (const [iso, micros] of cases) t.is(String(isoToMicros(iso)), micros, iso);
   t.is(isoToMicros('yesterday'), undefined);
   t.is(isoToMicros('2026-13-01T00:00:00Z'), undefined);
+  t.is(isoToMicros('2026-02-29T00:00:00Z'), undefined, 'no 29 February in 2026');
+  t.is(String(isoToMicros('2024-02-29T23:59:59.1234567Z')), '1709251199123456');
+  t.is(isoToMicros('2026-12-07T10:00:00.Z'), undefined);
+  t.is(isoToMicros('2026-12-07T10:00:00'), undefined, 'no zone');
 });
