@@ -57,6 +57,21 @@ export class AppendError extends Error {
 const fromDescriptor = (protobuf.Type as unknown as { fromDescriptor(d: Uint8Array): protobuf.Type })
   .fromDescriptor;
 
+/** Writer schemas already read, by their bytes: the client sends the schema with every append. */
+const writerTypes = new Map<string, protobuf.Type>();
+const MAX_WRITER_TYPES = 256;
+
+function writerType(bytes: Uint8Array): protobuf.Type {
+  const key = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+  let type = writerTypes.get(key);
+  if (!type) {
+    type = fromDescriptor(bytes);
+    if (writerTypes.size >= MAX_WRITER_TYPES) writerTypes.clear();
+    writerTypes.set(key, type);
+  }
+  return type;
+}
+
 /** The gRPC code for an HTTP status a fault asks for (the REST stand-in's faults apply to both APIs). */
 export function grpcCodeOf(status: number): number {
   if (status === 400) return Code.INVALID_ARGUMENT;
@@ -99,7 +114,7 @@ export function remember(state: AppendState, request: AppendRowsRequest): void {
   const descriptor = request.protoRows?.writerSchema?.protoDescriptor;
   if (descriptor) {
     try {
-      state.type = fromDescriptor(protos.google.protobuf.DescriptorProto.encode(descriptor).finish());
+      state.type = writerType(protos.google.protobuf.DescriptorProto.encode(descriptor).finish());
     } catch (error) {
       throw new AppendError(Code.INVALID_ARGUMENT, `Invalid proto schema: ${String(error)}`);
     }
