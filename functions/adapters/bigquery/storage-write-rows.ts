@@ -37,6 +37,18 @@ export function protoTable(name: TableName): ProtoTable {
   return table;
 }
 
+/**
+ * Builds every table's proto form and its generated encoder and checker now, at startup: built on first
+ * use, they would add their cost to the first append, which has the append deadline.
+ */
+export function prepareProtoTables(): void {
+  for (const name of Object.keys(TABLES) as TableName[]) {
+    const { type } = protoTable(name);
+    type.encode(type.create({}));
+    type.verify({});
+  }
+}
+
 function buildProtoTable(table: TableSchema): ProtoTable {
   const storageSchema = adapt.convertBigQuerySchemaToStorageTableSchema(
     tableResource(table).schema as Parameters<typeof adapt.convertBigQuerySchemaToStorageTableSchema>[0],

@@ -18,6 +18,7 @@ export class AppendTimeoutError extends Error {
 export class DefaultStream {
   private current: Promise<managedwriter.Writer> | undefined;
   private live: { writer: managedwriter.Writer; connection: StreamConnection } | undefined;
+  private generation = 0;
 
   constructor(
     private readonly client: managedwriter.WriterClient,
@@ -27,31 +28,28 @@ export class DefaultStream {
     private readonly onConnectionError: (error: Error) => void,
   ) {}
 
-  /** Appends serialized rows; resolves with the service's answer (which may carry an error). */
+  /**
+   * Appends serialized rows; resolves with the service's answer (which may carry an error). Opening the
+   * connection and the append each have `timeoutMs`: past it the append rejects and its connection is dropped.
+   */
   async append(rows: Uint8Array[], timeoutMs: number): Promise<AppendRowsResponse> {
-    const writer = await this.writer();
-    const pending = writer.appendRows({ serializedRows: rows });
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new AppendTimeoutError(`AppendRows timed out after ${timeoutMs} ms`)),
-        timeoutMs,
-      );
-    });
+    const opening = this.writer();
+    let writer: managedwriter.Writer | undefined;
     try {
-      return await Promise.race([pending.getResult(), timeout]);
+      writer = await withDeadline(opening, timeoutMs, 'AppendRows connection not opened');
+      const pending = writer.appendRows({ serializedRows: rows });
+      return await withDeadline(pending.getResult(), timeoutMs, 'AppendRows timed out');
     } catch (error) {
-      this.drop(writer);
+      if (writer) this.drop(writer);
+      else if (this.current === opening) this.forget(); // an open that hangs is not waited on again
       throw error;
-    } finally {
-      clearTimeout(timer);
     }
   }
 
   /** Closes the connection; appends still on it reject. Safe to call twice. */
   close(): void {
     const live = this.live;
-    this.current = undefined;
+    this.forget();
     this.live = undefined;
     if (!live) return;
     for (const pending of live.connection.getPendingWrites()) pending.abort();
@@ -61,19 +59,31 @@ export class DefaultStream {
     live.connection.close();
   }
 
-  private writer(): Promise<managedwriter.Writer> {
-    this.current ??= this.open().catch((error: unknown) => {
-      this.current = undefined;
-      throw error;
-    });
-    return this.current;
+  /** The next append opens a new connection; an open still under way closes what it opens. */
+  private forget(): void {
+    this.current = undefined;
+    this.generation++;
   }
 
-  private async open(): Promise<managedwriter.Writer> {
+  private writer(): Promise<managedwriter.Writer> {
+    if (this.current) return this.current;
+    const opening: Promise<managedwriter.Writer> = this.open(this.generation).catch((error: unknown) => {
+      if (this.current === opening) this.current = undefined;
+      throw error;
+    });
+    this.current = opening;
+    return opening;
+  }
+
+  private async open(generation: number): Promise<managedwriter.Writer> {
     const connection = await this.client.createStreamConnection({
       streamId: managedwriter.DefaultStream,
       destinationTable: this.tablePath,
     });
+    if (generation !== this.generation) {
+      connection.close();
+      throw new AppendTimeoutError('AppendRows connection opened after its append gave up');
+    }
     // Without a listener, a connection error would be thrown as an uncaught 'error' event.
     connection.onConnectionError((error) => this.onConnectionError(error));
     const writer = new managedwriter.Writer({ connection, protoDescriptor: this.descriptor });
@@ -84,5 +94,18 @@ export class DefaultStream {
   /** Drops the connection `writer` was opened on, unless a newer one already replaced it. */
   private drop(writer: managedwriter.Writer): void {
     if (this.live?.writer === writer) this.close();
+  }
+}
+
+/** `work`, or an AppendTimeoutError once `ms` have passed. */
+async function withDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new AppendTimeoutError(`${what} after ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -3,7 +3,7 @@ import { managedwriter, type protos } from '@google-cloud/bigquery-storage';
 import type { Logger, RowFailure, Warehouse, WarehouseRow } from '../../core/ports.ts';
 import type { TableName } from '../../core/contract/schema.ts';
 import { WarehouseRequestError } from '../../core/shared/warehouse-error.ts';
-import { encodeRows, protoTable } from './storage-write-rows.ts';
+import { encodeRows, prepareProtoTables, protoTable } from './storage-write-rows.ts';
 import { DefaultStream } from './storage-write-stream.ts';
 
 type AppendRowsResponse = protos.google.cloud.bigquery.storage.v1.IAppendRowsResponse;
@@ -48,7 +48,9 @@ export class StorageWriteWarehouse implements Warehouse {
     private readonly dataset: string,
     private readonly queries: Pick<Warehouse, 'query'>,
     private readonly options: StorageWriteOptions,
-  ) {}
+  ) {
+    prepareProtoTables();
+  }
 
   async insert(table: TableName, rows: readonly WarehouseRow[]): Promise<RowFailure[]> {
     const encoded = encodeRows(table, rows);
