@@ -3,6 +3,7 @@ import protobuf from 'protobufjs';
 import 'protobufjs/ext/descriptor/index.js'; // adds Type.fromDescriptor
 import type { RowFailure, WarehouseRow } from '../../core/ports.ts';
 import { TABLES, type TableName, type TableSchema } from '../../core/contract/schema.ts';
+import { daysFromCivil } from '../../core/model/civil-days.ts';
 import { tableResource } from './tables.ts';
 
 type DescriptorProto = protos.google.protobuf.IDescriptorProto;
@@ -62,16 +63,6 @@ function buildProtoTable(table: TableSchema): ProtoTable {
     type: fromDescriptor(bytes),
     columns: new Map(table.fields.map((f) => [f.name, f.type === 'TIMESTAMP'])),
   };
-}
-
-/** Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's days_from_civil). */
-function daysFromCivil(year: number, month: number, day: number): number {
-  const y = month <= 2 ? year - 1 : year;
-  const era = Math.floor(y / 400);
-  const yoe = y - era * 400;
-  const doy = Math.floor((153 * (month + (month > 2 ? -3 : 9)) + 2) / 5) + day - 1;
-  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
-  return era * 146097 + doe - 719468;
 }
 
 const MONTH_DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
