@@ -3,6 +3,7 @@ import { DEFAULT_GAPFILL_OPTIONS } from '../core/gapfill/options.ts';
 import { parseSeverity } from '../core/shared/logger.ts';
 import { parseStreamsConfig } from '../core/model/streams-config.ts';
 import { DEFAULT_TOPOLOGY } from '../core/contract/topology.ts';
+import { checkIngestConfig, INGEST_OPTIONS } from '../core/shared/ingest-options.ts';
 
 const ms = (min: number, max: number) => parse.int(min, max);
 
@@ -55,6 +56,7 @@ export const GAPFILL_OPTIONS = {
     default: '',
     parse: parse.string,
   },
+  ...INGEST_OPTIONS,
   lookbackMs: {
     env: 'GAPFILL_LOOKBACK_MS',
     description: 'how far back holes are looked for',
@@ -99,7 +101,8 @@ export const GAPFILL_OPTIONS = {
   },
   insertTimeoutMs: {
     env: 'GAPFILL_INSERT_TIMEOUT_MS',
-    description: 'abort one BigQuery insertAll request after this long (enforced by the adapter)',
+    description:
+      'abort one BigQuery insert (insertAll request or append) after this long (enforced by the adapter)',
     default: 30_000,
     parse: ms(100, 600_000),
   },
@@ -127,5 +130,7 @@ export const GAPFILL_OPTIONS = {
 export type GapfillConfig = ConfigOf<typeof GAPFILL_OPTIONS>;
 
 export function readGapfillConfig(env: Readonly<Record<string, string | undefined>>): GapfillConfig {
-  return readConfig(GAPFILL_OPTIONS, env);
+  const config = readConfig(GAPFILL_OPTIONS, env);
+  checkIngestConfig(config);
+  return config;
 }

@@ -6,6 +6,7 @@ import { Firestore } from '@google-cloud/firestore';
 import { BigQueryGapQueries } from '../adapters/bigquery/gap-queries.ts';
 import { createBigQueryClient } from '../adapters/bigquery/client.ts';
 import { BigQueryWarehouse } from '../adapters/bigquery/warehouse.ts';
+import { ingestWarehouse } from '../adapters/bigquery/ingest.ts';
 import { FirestoreCheckpointStore } from '../adapters/firestore/checkpoint-store.ts';
 import { FirestoreGapLedger } from '../adapters/firestore/gap-ledger.ts';
 import { FirestoreLeaseStore } from '../adapters/firestore/lease-store.ts';
@@ -45,16 +46,18 @@ export function wireGapfill(
   const firestore = new Firestore({ projectId: config.projectId });
   const bigquery = createBigQueryClient(config.projectId, config.bigqueryEndpoint || undefined);
   // Every request with an enforced timeout: the client's own `timeout` is not (see BigQueryWarehouse).
-  const warehouse = new BigQueryWarehouse(bigquery, config.dataset, {
+  const rest = new BigQueryWarehouse(bigquery, config.dataset, {
     transport: 'direct',
     requestTimeoutMs: config.insertTimeoutMs,
     queryTimeoutMs: config.queryTimeoutMs,
   });
+  // Backfilled rows go the writer's way (WRITER_INGEST); the detection queries stay on REST.
+  const warehouse = ingestWarehouse(config, rest, config.insertTimeoutMs, logger);
   let closing: Promise<void> | undefined;
   return {
     firestore,
     warehouse,
-    gapQueries: new BigQueryGapQueries(warehouse, config.projectId, config.dataset, config.maxBytesBilled),
+    gapQueries: new BigQueryGapQueries(rest, config.projectId, config.dataset, config.maxBytesBilled),
     ledger: new FirestoreGapLedger(firestore, config.gaps),
     leases: new FirestoreLeaseStore(firestore, config.leases, clock),
     checkpoints: new FirestoreCheckpointStore(firestore, config.checkpoints, clock),
@@ -63,7 +66,7 @@ export function wireGapfill(
     logger,
     options: gapfillOptions(config),
     close() {
-      closing ??= firestore.terminate();
+      closing ??= (warehouse.close?.(), firestore.terminate());
       return closing;
     },
   };

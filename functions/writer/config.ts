@@ -2,6 +2,7 @@ import { ConfigError, parse, readConfig, type ConfigOf } from '../core/shared/co
 import { parseSeverity } from '../core/shared/logger.ts';
 import { DEFAULT_TOPOLOGY } from '../core/contract/topology.ts';
 import { DEFAULT_CHECKPOINT_INTERVAL_MS, DEFAULT_WRITER_OPTIONS } from '../core/writer/options.ts';
+import { checkIngestConfig, INGEST_OPTIONS } from '../core/shared/ingest-options.ts';
 
 export const WRITER_OPTIONS = {
   projectId: { env: 'GOOGLE_CLOUD_PROJECT', description: 'Google Cloud project id', parse: parse.string },
@@ -23,6 +24,7 @@ export const WRITER_OPTIONS = {
     default: '',
     parse: parse.string,
   },
+  ...INGEST_OPTIONS,
   ensureTables: {
     env: 'WRITER_ENSURE_TABLES',
     description: 'Create dataset, tables and views at start (local stack; Terraform owns them in the cloud)',
@@ -31,13 +33,14 @@ export const WRITER_OPTIONS = {
   },
   insertAttempts: {
     env: 'WRITER_INSERT_ATTEMPTS',
-    description: 'insertAll attempts within one delivery before answering 503',
+    description:
+      'Insert requests (insertAll or AppendRows) per group of rows within one delivery before answering 503',
     default: DEFAULT_WRITER_OPTIONS.insertAttempts,
     parse: parse.int(1, 20),
   },
   insertTimeoutMs: {
     env: 'WRITER_INSERT_TIMEOUT_MS',
-    description: 'Timeout of one insertAll request',
+    description: 'Timeout of one insert request (insertAll or AppendRows)',
     default: DEFAULT_WRITER_OPTIONS.insertTimeoutMs,
     parse: parse.int(100, 120_000),
   },
@@ -133,6 +136,7 @@ export function readWriterConfig(env: Readonly<Record<string, string | undefined
     );
   }
   if (config.pushAuth === 'oidc') requirePushAuth(config);
+  checkIngestConfig(config);
   return config;
 }
 

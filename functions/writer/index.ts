@@ -8,6 +8,7 @@ import { Firestore } from '@google-cloud/firestore';
 import { createBigQueryClient } from '../adapters/bigquery/client.ts';
 import { ensureWarehouse } from '../adapters/bigquery/tables.ts';
 import { BigQueryWarehouse } from '../adapters/bigquery/warehouse.ts';
+import { ingestWarehouse } from '../adapters/bigquery/ingest.ts';
 import { FirestoreCheckpointStore } from '../adapters/firestore/checkpoint-store.ts';
 import { OidcPushAuthenticator } from '../adapters/google-auth/oidc-push-authenticator.ts';
 import { CheckpointCoalescer } from '../core/writer/checkpoint-coalescer.ts';
@@ -48,11 +49,12 @@ const checkpoints = new CheckpointCoalescer(
   logger,
   config.checkpointIntervalMs,
 );
+const rest = new BigQueryWarehouse(bigquery, config.dataset, {
+  requestTimeoutMs: config.insertTimeoutMs,
+  transport: config.insertTransport,
+});
 const writer = createWriter({
-  warehouse: new BigQueryWarehouse(bigquery, config.dataset, {
-    requestTimeoutMs: config.insertTimeoutMs,
-    transport: config.insertTransport,
-  }),
+  warehouse: ingestWarehouse(config, rest, config.insertTimeoutMs, logger),
   checkpoints,
   clock: systemClock,
   logger,
@@ -76,6 +78,7 @@ if (config.statsIntervalMs > 0) {
 }
 logger.log('INFO', 'writer ready', {
   dataset: config.dataset,
+  ingest: config.ingest,
   pushAuth: config.pushAuth,
   deliveryDeadlineMs: config.deliveryDeadlineMs,
   insertTimeoutMs: config.insertTimeoutMs,

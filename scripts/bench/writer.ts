@@ -1,5 +1,6 @@
 // `npm run bench -- writer [--json] [--batches 400] [--batch-rows 500] [--concurrency 16] [--streams 4]
-//   [--rounds 4] [--transport direct|client] [--insert-concurrency 2] [--profile DIR]`
+//   [--rounds 4] [--transport direct|client] [--insert-concurrency 2] [--ingest storage-write|insert-all]
+//   [--profile DIR]`
 // Rows per second one writer instance commits into the BigQuery stand-in, against the limit: the same
 // insertAll bodies POSTed straight to the stand-in in the same run. The writer gets realistic trade
 // batches as push envelopes over HTTP with bounded concurrency; it inserts the rows and a coverage row
@@ -36,6 +37,8 @@ export async function run(args: string[]): Promise<number> {
       transport: { type: 'string', default: 'direct' },
       /** WRITER_INSERT_CONCURRENCY: insertAll requests in flight per tick table before rows share requests. */
       'insert-concurrency': { type: 'string' },
+      /** WRITER_INGEST: the API the writer stores rows with (the raw path is insertAll either way). */
+      ingest: { type: 'string', default: 'storage-write' },
       /** Write a V8 CPU profile of the writer process into this directory. */
       profile: { type: 'string' },
       streams: { type: 'string', default: '4' },
@@ -62,9 +65,13 @@ export async function run(args: string[]): Promise<number> {
     // The stand-in in its own process, so neither the load generator nor the writer shares its CPU time.
     const standinPort = await freePort();
     const standinUrl = `http://127.0.0.1:${standinPort}`;
+    const storagePort = await freePort();
     const standin = new ServiceProcess({
       name: 'bigquery-standin',
-      args: ['scripts/local/bigquery/main.ts', '--port', String(standinPort), '--project', PROJECT],
+      args: [
+        'scripts/local/bigquery/main.ts',
+        ...['--port', String(standinPort), '--storage-port', String(storagePort), '--project', PROJECT],
+      ],
       env: {},
       logPath: logPath(workDir, 'standin'),
       ready: () => httpOk(`${standinUrl}/_standin/health`, (s) => s === 200),
@@ -93,6 +100,8 @@ export async function run(args: string[]): Promise<number> {
         FIRESTORE_EMULATOR_HOST: firestoreHost,
         METADATA_SERVER_DETECTION: 'none',
         BIGQUERY_API_ENDPOINT: standinUrl,
+        BIGQUERY_STORAGE_EMULATOR_HOST: `127.0.0.1:${storagePort}`,
+        WRITER_INGEST: values.ingest,
         BIGQUERY_DATASET: writerDataset,
         CHECKPOINTS_COLLECTION: `bench_checkpoints_${process.pid}`,
         LOG_LEVEL: 'WARNING',
@@ -138,6 +147,7 @@ export async function run(args: string[]): Promise<number> {
     let writerSeconds = 0;
     const cpu = { writer: 0, standinDuringWriter: 0, standinDuringRaw: 0 };
     const beforeRequests = await standinInsertRequests(standinUrl);
+    const beforeAppends = await standinAppendRequests(standinUrl);
     let rawRequests = 0;
     for (let r = 0; r < rounds; r++) {
       const from = Math.floor((r * batches) / rounds);
@@ -158,6 +168,7 @@ export async function run(args: string[]): Promise<number> {
       cpu.writer += cpuSeconds(`--port=${writerPort}`) - writerCpu;
     }
     const writerRequests = (await standinInsertRequests(standinUrl)) - beforeRequests - rawRequests;
+    const writerAppends = (await standinAppendRequests(standinUrl)) - beforeAppends;
 
     const stored = await count(bigquery, `${PROJECT}.${writerDataset}.trades`);
     const storedRaw = await count(bigquery, `${PROJECT}.${rawDataset}.trades`);
@@ -180,7 +191,9 @@ export async function run(args: string[]): Promise<number> {
       rounds,
       transport: values.transport,
       insert_concurrency: Number(values['insert-concurrency'] ?? 2),
+      ingest: values.ingest,
       writer_insertall_requests: writerRequests,
+      writer_append_requests: writerAppends,
       raw_insertall_requests: batches,
       writer_cpu_s: Number(cpu.writer.toFixed(2)),
       standin_cpu_s_writer_phase: Number(cpu.standinDuringWriter.toFixed(2)),
@@ -296,6 +309,12 @@ async function standinInsertRequests(url: string): Promise<number> {
   const res = await fetch(`${url}/_standin/stats`);
   const stats = (await res.json()) as { byRoute: Record<string, number> };
   return stats.byRoute['tabledata.insertAll'] ?? 0;
+}
+
+async function standinAppendRequests(url: string): Promise<number> {
+  const res = await fetch(`${url}/_standin/stats`);
+  const stats = (await res.json()) as { ingestion: { storageWrite: { requests: number } } };
+  return stats.ingestion.storageWrite.requests;
 }
 
 /** Rows of the measured batches (the warm-up ones have other symbols). */

@@ -77,7 +77,7 @@ async function killWriter(
   // Make "mid-flight" certain: coverage inserts are held for a moment, so deliveries whose rows
   // are already stored wait on their coverage row when the writer dies.
   const delayedBefore = stack.bigquery.stats().faults.delayed;
-  stack.bigquery.setFaults({ latencyMs: 2_000, pathPattern: '/tables/coverage/insertAll$' });
+  stack.bigquery.setFaults({ latencyMs: 2_000, pathPattern: '/tables/coverage/(insertAll|appendRows)$' });
   await sleep(400);
   const held = stack.bigquery.stats().faults.delayed - delayedBefore;
   await stack.writer.kill();
@@ -118,7 +118,7 @@ async function brownOutBigQuery(
     errorRate,
     errorStatus: [500, 502, 503],
     timeoutRate: spec.timeoutShare,
-    pathPattern: 'insertAll$',
+    pathPattern: '(insertAll|appendRows)$',
     seed: ctx.seed,
   });
   const before = stack.bigquery.stats().faults;

@@ -233,6 +233,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       env: {
         ...common,
         BIGQUERY_API_ENDPOINT: bigquery.url,
+        BIGQUERY_STORAGE_EMULATOR_HOST: bigquery.storageHost,
         BIGQUERY_DATASET: topology.dataset,
         CHECKPOINTS_COLLECTION: topology.checkpoints,
         PUSH_AUTH: 'off', // the emulator's push carries no token
@@ -256,6 +257,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       ...common,
       RELAY_STREAMS: streamsConfig,
       BIGQUERY_API_ENDPOINT: bigquery.url,
+      BIGQUERY_STORAGE_EMULATOR_HOST: bigquery.storageHost,
       BIGQUERY_DATASET: topology.dataset,
       CHECKPOINTS_COLLECTION: topology.checkpoints,
       GAPS_COLLECTION: topology.gaps,
@@ -383,6 +385,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
           ...tardis,
           RELAY_STREAMS: streamsConfig,
           BIGQUERY_API_ENDPOINT: bigquery.url,
+          BIGQUERY_STORAGE_EMULATOR_HOST: bigquery.storageHost,
           BIGQUERY_DATASET: topology.dataset,
           CHECKPOINTS_COLLECTION: topology.checkpoints,
           GAPS_COLLECTION: topology.gaps,

@@ -120,6 +120,7 @@ const USED_BY: Readonly<Record<string, string>> = {
   RELAY_STREAMS: 'required by backfill and serve; fleet lists its shards; elsewhere checks stream names',
   BIGQUERY_DATASET: 'backfill, serve',
   BIGQUERY_API_ENDPOINT: 'backfill, serve',
+  BIGQUERY_STORAGE_EMULATOR_HOST: 'backfill',
   GAPFILL_QUERY_TIMEOUT_MS: 'backfill, serve',
   GAPFILL_MAX_BYTES_BILLED: 'backfill, serve',
   CHECKPOINTS_COLLECTION: 'checkpoints, backfill, serve',

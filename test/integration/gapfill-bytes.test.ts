@@ -94,6 +94,7 @@ async function measureRun(bed: Bed, streams: number, maxBytesBilled?: number) {
     GOOGLE_CLOUD_PROJECT: PROJECT,
     RELAY_STREAMS: `binance:${symbols.slice(0, streams).join(',')}:trade`,
     BIGQUERY_API_ENDPOINT: bed.standin.url,
+    BIGQUERY_STORAGE_EMULATOR_HOST: bed.standin.storageHost,
     BIGQUERY_DATASET: bed.dataset,
     CHECKPOINTS_COLLECTION: `checkpoints_${suffix}`,
     GAPS_COLLECTION: `gaps_${suffix}`,

@@ -35,6 +35,7 @@ async function standin(t: ExecutionContext): Promise<{ s: BigQueryStandin; env: 
       METADATA_SERVER_DETECTION: 'none',
       RELAY_STREAMS: 'binance:btcusdt:trade',
       BIGQUERY_API_ENDPOINT: s.url,
+      BIGQUERY_STORAGE_EMULATOR_HOST: s.storageHost,
       BIGQUERY_DATASET: dataset,
       CHECKPOINTS_COLLECTION: `checkpoints_${suffix}`,
       GAPS_COLLECTION: `gaps_${suffix}`,
@@ -85,7 +86,7 @@ test('a hung insertAll and a hung query end at the gap-filler warehouse timeouts
     },
   };
 
-  s.setFaults({ timeoutRate: 1, pathPattern: 'insertAll$' });
+  s.setFaults({ timeoutRate: 1, pathPattern: '(insertAll|appendRows)$' });
   const insert = await outcome(() => deps.warehouse.insert('gaps', [row]));
   t.falsy(insert.hung, 'the insert hung');
   t.regex(insert.error?.message ?? '', new RegExp(`timed out after ${INSERT_TIMEOUT_MS} ms`));
@@ -126,7 +127,7 @@ test('ops backfill against a BigQuery whose inserts hang exits 1 with the timeou
   const apiKey = 'timeouts-key';
   const history = await startHistoryServer({ seed: 3, ratePerSymbol: 5, symbols: ['btcusdt'], apiKey });
   t.teardown(() => history.stop());
-  s.setFaults({ timeoutRate: 1, pathPattern: 'insertAll$' });
+  s.setFaults({ timeoutRate: 1, pathPattern: '(insertAll|appendRows)$' });
   const from = Math.floor((Date.now() - 10 * 60_000) / 60_000) * 60_000;
   const started = Date.now();
   const run = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {

@@ -27,8 +27,8 @@ test('a writer killed with SIGKILL in the middle of an insert loses nothing once
   );
   const ids = batches.map((b) => batchId(b.relayId, b.stream, b.seq));
 
-  // Every insertAll waits 2 s at the stand-in before it is served: the kill lands while one is in flight.
-  h.standin.setFaults({ latencyMs: 2000, pathPattern: 'insertAll$' });
+  // Every insert (insertAll or append) waits 2 s at the stand-in: the kill lands while one is in flight.
+  h.standin.setFaults({ latencyMs: 2000, pathPattern: '(insertAll|appendRows)$' });
   for (const batch of batches) {
     const message = encodeBatch(batch);
     await h.topic!.publishMessage({ data: message.data, attributes: message.attributes });
@@ -61,7 +61,7 @@ test('a writer killed with SIGKILL in the middle of an insert loses nothing once
   );
   t.is(h.writer.startCount, 2);
   t.log(
-    `${inFlightAtKill} insertAll request(s) in flight at the kill; ${raw} raw rows for 900 trades; ` +
+    `${inFlightAtKill} insert request(s) in flight at the kill; ${raw} raw rows for 900 trades; ` +
       `started ${started} ms, killed at ${killedAt} ms, all committed at ${recoveredAt} ms`,
   );
 });
@@ -72,7 +72,7 @@ test('a BigQuery that never answers gets a 503 within the delivery deadline, not
     writerEnv: { WRITER_INSERT_TIMEOUT_MS: '500', WRITER_DELIVERY_DEADLINE_MS: '2500' },
   });
   t.teardown(() => h.stop());
-  h.standin.setFaults({ timeoutRate: 1, pathPattern: 'insertAll$' });
+  h.standin.setFaults({ timeoutRate: 1, pathPattern: '(insertAll|appendRows)$' });
   const batch = tradeBatch('hangusdt', 1, 1, 10);
   const started = Date.now();
   const reply = await h.post(pushEnvelope(encodeBatch(batch), 'hang-1'));

@@ -20,7 +20,12 @@ test.before(async () => {
     recordRequests: true,
     // Two attempts per insert: with 30% of requests failing, 9% of inserts give up and answer 503, so
     // Pub/Sub redelivery (not only the in-process retry) is exercised.
-    writerEnv: { CHECKPOINT_MIN_INTERVAL_MS: '200', WRITER_INSERT_ATTEMPTS: '2' },
+    // These cases read the insertAll requests the writer sent: the fallback API is the one under test.
+    writerEnv: {
+      CHECKPOINT_MIN_INTERVAL_MS: '200',
+      WRITER_INSERT_ATTEMPTS: '2',
+      WRITER_INGEST: 'insert-all',
+    },
   });
 });
 test.after.always(async () => {

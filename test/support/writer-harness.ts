@@ -116,6 +116,7 @@ export async function startWriterHarness(options: WriterHarnessOptions): Promise
       FIRESTORE_EMULATOR_HOST: emulators.firestore,
       METADATA_SERVER_DETECTION: 'none',
       BIGQUERY_API_ENDPOINT: endpoint,
+      BIGQUERY_STORAGE_EMULATOR_HOST: standin.storageHost,
       BIGQUERY_DATASET: dataset,
       CHECKPOINTS_COLLECTION: collection,
       LOG_LEVEL: 'INFO',

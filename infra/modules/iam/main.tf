@@ -67,7 +67,7 @@ resource "google_project_iam_member" "relay_uses_firestore" {
 }
 
 # ---------------------------------------------------------------------------------------------------------
-# writer: insertAll into the dataset's tables (a custom role on the dataset: it can add rows but not
+# writer: AppendRows (or insertAll) into the dataset's tables (a custom role on the dataset: it can add rows but not
 # create, alter, read or drop tables) and read-modify-write checkpoint documents.
 
 resource "google_bigquery_dataset_iam_member" "writer_inserts_rows" {

@@ -2,12 +2,14 @@
 # need, instead of bigquery.dataEditor (which can also create, alter and drop tables). Each permission and
 # the call that needs it are listed in infra/iam-allowlist.json; the infra test compares the two exactly.
 
-# insertAll (tabledata.insertAll), granted on the dataset: the documented permissions of the call.
+# Adding rows, granted on the dataset: the Storage Write API's AppendRows (the default, decisions/0025)
+# needs bigquery.tables.updateData; insertAll (the WRITER_INGEST=insert-all fallback) also needs the two
+# gets. The documented permissions of both calls.
 resource "google_project_iam_custom_role" "row_writer" {
   project     = var.project_id
   role_id     = "tickstreamRowWriter"
   title       = "tickstream row writer"
-  description = "insertAll into existing tables of the dataset it is granted on; no create, alter, read or drop"
+  description = "Append or insertAll rows into existing tables of the dataset it is granted on; no create, alter, read or drop"
   permissions = [
     "bigquery.datasets.get",
     "bigquery.tables.get",

@@ -23,7 +23,8 @@ import type { TableRecord, Warehouse } from './warehouse.ts';
 export const MIN_BYTES_PER_TABLE = 10 * 1024 * 1024;
 const MAX_VIEW_DEPTH = 8;
 
-const FIXED_BYTES: Partial<Record<BqType, number>> = {
+/** BigQuery's data size of a value of each fixed-size type. */
+export const FIXED_BYTES: Partial<Record<BqType, number>> = {
   INTEGER: 8,
   FLOAT: 8,
   TIMESTAMP: 8,

@@ -1,5 +1,6 @@
 import { invalid } from './errors.ts';
 import type { FaultInjector } from './faults.ts';
+import { countInsertAll, type IngestionCounters } from './ingestion-bytes.ts';
 import type { InsertDedup } from './insert-dedup.ts';
 import { checkRow, type RowError } from './row-validate.ts';
 import type { Warehouse } from './warehouse.ts';
@@ -16,6 +17,7 @@ export interface InsertAllDeps {
   dedup: InsertDedup;
   faults: FaultInjector;
   rows: RowCounters;
+  ingestion: IngestionCounters;
   now: () => number;
 }
 
@@ -71,9 +73,11 @@ export async function insertAll(
     const toStore: Record<string, unknown>[] = [];
     const storedIds: string[] = [];
     const inRequest = new Set<string>();
+    const billed: Record<string, unknown>[] = [];
     rows.forEach((raw: unknown, i) => {
       const value = checked[i];
       if (found.has(i) || value === undefined) return;
+      billed.push(value);
       const insertId = (raw as InsertAllRow).insertId;
       if (typeof insertId === 'string' && insertId !== '') {
         if (inRequest.has(insertId) || deps.dedup.seen(dedupKey, insertId, now)) {
@@ -91,6 +95,7 @@ export async function insertAll(
       onStored: () => {
         deps.dedup.record(dedupKey, storedIds, now);
         deps.rows.inserted += toStore.length;
+        countInsertAll(deps.ingestion.insertAll, table.schema, billed);
       },
       result: found,
     };

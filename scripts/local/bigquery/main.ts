@@ -1,4 +1,4 @@
-// CLI: npx tsx scripts/local/bigquery/main.ts [--port 0] [--host 127.0.0.1] [--db path] [--project id]
+// CLI: npx tsx scripts/local/bigquery/main.ts [--port 0] [--storage-port 0] [--host 127.0.0.1] [--db path] [--project id]
 //      [--dedup-window-ms 60000] [--log]
 // Prints one JSON line {"severity":"INFO","message":"BigQuery stand-in ready","url":...} when ready;
 // --log adds a DEBUG line per request after it. Stops on SIGINT/SIGTERM.
@@ -21,6 +21,7 @@ function intOption(name: string, value: string | undefined): number | undefined 
 const { values } = parseArgs({
   options: {
     port: { type: 'string', default: '0' },
+    'storage-port': { type: 'string', default: '0' },
     host: { type: 'string', default: '127.0.0.1' },
     db: { type: 'string' },
     project: { type: 'string' },
@@ -31,6 +32,7 @@ const { values } = parseArgs({
 
 const standin = await startBigQueryStandin({
   port: intOption('port', values.port),
+  storagePort: intOption('storage-port', values['storage-port']),
   host: values.host,
   dbPath: values.db,
   projectId: values.project,
@@ -43,6 +45,7 @@ jsonLineLogger({
   message: 'BigQuery stand-in ready',
   url: standin.url,
   port: standin.port,
+  storageHost: standin.storageHost,
   projectId: standin.projectId,
   dbPath: values.db ?? null,
 });

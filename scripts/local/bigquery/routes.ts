@@ -2,6 +2,7 @@ import { BigQueryHttpError, duplicate, invalid, notFound, unsupported } from './
 import type { FaultInjector } from './faults.ts';
 import { insertAll, type RowCounters } from './insert-all.ts';
 import type { InsertDedup } from './insert-dedup.ts';
+import type { IngestionCounters } from './ingestion-bytes.ts';
 import { jobResource, type JobStore } from './jobs.ts';
 import { queryBytes, queryResponse, runQueryJob, type QuerySpec } from './queries.ts';
 import { encodeRows, timestampFormatOf, type TimestampFormat } from './rows-format.ts';
@@ -16,6 +17,7 @@ export interface ApiContext {
   dedup: InsertDedup;
   faults: FaultInjector;
   rows: RowCounters;
+  ingestion: IngestionCounters;
   projectIds: readonly string[];
   now: () => number;
 }

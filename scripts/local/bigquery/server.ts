@@ -6,6 +6,8 @@ import { BigQueryHttpError, faultError } from './errors.ts';
 import { FaultInjector, type FaultConfig, type FaultCounters } from './faults.ts';
 import { readJson, sendEmpty, sendJson } from './http-io.ts';
 import type { RowCounters } from './insert-all.ts';
+import { emptyIngestion, type IngestionCounters } from './ingestion-bytes.ts';
+import { startStorageWriteServer } from './storage-write-server.ts';
 import { InsertDedup } from './insert-dedup.ts';
 import { JobStore } from './jobs.ts';
 import type { QueryParameter } from './query-params.ts';
@@ -29,6 +31,8 @@ export interface BigQueryStandinOptions {
   logger?: StandinLogger;
   /** Faults active from the start. */
   faults?: FaultConfig;
+  /** Port of the Storage Write API (gRPC); 0 (the default) picks a free port. */
+  storagePort?: number;
 }
 
 /** Counters served by GET /_standin/stats. */
@@ -39,6 +43,8 @@ export interface StandinStats {
   rows: RowCounters;
   dedupIds: number;
   hungRequests: number;
+  /** Billable ingestion per API (docs/COST.md, "Ingestion"). */
+  ingestion: IngestionCounters;
 }
 
 /** A running stand-in. */
@@ -47,6 +53,8 @@ export interface BigQueryStandin {
   readonly url: string;
   readonly port: number;
   readonly projectId: string;
+  /** `host:port` of the Storage Write API stand-in (plaintext gRPC): BIGQUERY_STORAGE_EMULATOR_HOST. */
+  readonly storageHost: string;
   /** Replaces the active faults. */
   setFaults(config: FaultConfig): void;
   clearFaults(): void;
@@ -74,12 +82,14 @@ export async function startBigQueryStandin(options: BigQueryStandinOptions = {})
   if (options.faults) faults.set(options.faults);
   const dedup = new InsertDedup(options.dedupWindowMs ?? 60_000, options.maxDedupIdsPerTable);
   const rows: RowCounters = { inserted: 0, deduplicated: 0, rejected: 0 };
+  const ingestion = emptyIngestion();
   const ctx: ApiContext = {
     warehouse,
     jobs: new JobStore(),
     dedup,
     faults,
     rows,
+    ingestion,
     projectIds: [projectId],
     now: () => Date.now(),
   };
@@ -96,6 +106,7 @@ export async function startBigQueryStandin(options: BigQueryStandinOptions = {})
     rows: { ...rows },
     dedupIds: dedup.size,
     hungRequests: hung.size,
+    ingestion: structuredClone(ingestion),
   });
 
   const resetStats = (): void => {
@@ -103,6 +114,7 @@ export async function startBigQueryStandin(options: BigQueryStandinOptions = {})
     byRoute = {};
     Object.assign(faults.counters, { errors: 0, timeouts: 0, delayed: 0, insertErrors: 0 });
     Object.assign(rows, { inserted: 0, deduplicated: 0, rejected: 0 });
+    Object.assign(ingestion, emptyIngestion());
   };
 
   async function control(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
@@ -201,6 +213,12 @@ export async function startBigQueryStandin(options: BigQueryStandinOptions = {})
   const { port, address } = server.address() as AddressInfo;
   const host = address.includes(':') ? `[${address}]` : address;
   const url = `http://${host}:${port}`;
+  const storage = await startStorageWriteServer(
+    { warehouse, faults, rows, ingestion, projectIds: ctx.projectIds },
+    options.host ?? '127.0.0.1',
+    options.storagePort ?? 0,
+    log,
+  );
   const pruneTimer = setInterval(
     () => dedup.pruneAll(Date.now()),
     Math.min(Math.max(dedup.windowMs, 1000), 30_000),
@@ -217,6 +235,7 @@ export async function startBigQueryStandin(options: BigQueryStandinOptions = {})
       server.closeAllConnections();
       for (const socket of sockets) socket.destroy();
       await closed;
+      await storage.stop();
       await warehouse.close();
       log({ severity: 'INFO', message: 'BigQuery stand-in stopped', url });
     })();
@@ -227,6 +246,7 @@ export async function startBigQueryStandin(options: BigQueryStandinOptions = {})
     url,
     port,
     projectId,
+    storageHost: storage.host,
     setFaults: (config) => faults.set(config),
     clearFaults: () => faults.clear(),
     faults: () => faults.current(),
