@@ -16,6 +16,7 @@ import {
   quoteIdent,
   type BqField,
 } from './schema-types.ts';
+import { appendable, RowAppender } from './row-appender.ts';
 import { SerialQueue } from './serial-queue.ts';
 import { SESSION_SETUP } from './sql-shims.ts';
 
@@ -34,6 +35,8 @@ export interface TableRecord {
   resource: Record<string, unknown>;
   /** Cached INSERT ... SELECT FROM from_json($1) for this schema. */
   insertSql?: string;
+  /** Whether inserts take the appender (flat schemas), decided once. */
+  appendable?: boolean;
 }
 
 /** What a query produced: rows with their schema, or a count of changed rows. */
@@ -81,6 +84,7 @@ function resultNames(names: string[]): string[] {
  */
 export class Warehouse {
   readonly #queue = new SerialQueue();
+  readonly #appender: RowAppender;
   readonly #datasets = new Map<string, DatasetRecord>();
   readonly #tables = new Map<string, TableRecord>();
   #closed = false;
@@ -90,7 +94,9 @@ export class Warehouse {
     private readonly conn: DuckDBConnection,
     private readonly projectId: string,
     private readonly persistent: boolean,
-  ) {}
+  ) {
+    this.#appender = new RowAppender(conn);
+  }
 
   /** Opens DuckDB in memory, or in a file that keeps datasets, tables and rows across restarts. */
   static async open(dbPath: string | undefined, projectId: string): Promise<Warehouse> {
@@ -352,8 +358,9 @@ export class Warehouse {
   }
 
   /**
-   * Appends rows in one statement. `prepare` runs inside the queue with the table's schema and
-   * returns the rows to store (already in from_json form); `onStored` runs only after they are.
+   * Appends rows atomically (the appender for flat schemas, else one INSERT from JSON). `prepare` runs
+   * inside the queue with the table's schema and returns the rows to store (already in from_json form);
+   * `onStored` runs only after they are committed.
    */
   insertRows<T>(
     datasetId: string,
@@ -365,7 +372,10 @@ export class Warehouse {
       if (table.type === 'VIEW')
         throw invalid(`Cannot insert into view ${this.projectId}:${datasetId}.${tableId}`);
       const { rows, onStored, result } = prepare(table);
-      if (rows.length > 0) {
+      table.appendable ??= appendable(table.schema);
+      if (rows.length > 0 && table.appendable) {
+        await this.#appender.append(datasetId, tableId, table.schema, rows);
+      } else if (rows.length > 0) {
         table.insertSql ??= this.#insertSql(table);
         await this.conn.run(table.insertSql, [JSON.stringify(rows)]);
       }
