@@ -27,7 +27,7 @@ export function appendable(schema: readonly BqField[]): boolean {
 /**
  * Appends already checked rows (row-validate.ts's form) with DuckDB's appender, inside one transaction:
  * when any row fails (a cast, a NOT NULL column) nothing is stored, and once `append` resolves every row
- * is committed and visible to queries. About a third of the CPU of the from_json INSERT per row
+ * is committed and visible to queries. Cheaper per row than the from_json INSERT, dearer per request
  * (docs/PERFORMANCE.md). The caller serializes use of the connection.
  */
 export class RowAppender {
