@@ -17,7 +17,6 @@ import {
   quoteIdent,
   type BqField,
 } from './schema-types.ts';
-import { appendable, RowAppender } from './row-appender.ts';
 import { SerialQueue } from './serial-queue.ts';
 import { SESSION_SETUP } from './sql-shims.ts';
 
@@ -36,8 +35,6 @@ export interface TableRecord {
   resource: Record<string, unknown>;
   /** INSERT ... SELECT FROM from_json($1) for this schema, prepared once. */
   insertStatement?: DuckDBPreparedStatement;
-  /** Whether large inserts take the appender (flat schemas), decided once. */
-  appendable?: boolean;
 }
 
 /** What a query produced: rows with their schema, or a count of changed rows. */
@@ -63,12 +60,6 @@ const STATEMENT_NAMES: Partial<Record<StatementType, string>> = {
   [StatementType.ALTER]: 'ALTER',
 };
 
-/**
- * Inserts of at least this many rows into a flat table take the appender (cheaper per row); smaller ones
- * one prepared INSERT from JSON (one DuckDB call instead of four). docs/PERFORMANCE.md.
- */
-const APPENDER_MIN_ROWS = 64;
-
 const tableKey = (datasetId: string, tableId: string): string => `${datasetId}.${tableId}`;
 
 /** BigQuery's result column names: expressions without an alias become f0_, f1_, ... */
@@ -91,7 +82,6 @@ function resultNames(names: string[]): string[] {
  */
 export class Warehouse {
   readonly #queue = new SerialQueue();
-  readonly #appender: RowAppender;
   readonly #datasets = new Map<string, DatasetRecord>();
   readonly #tables = new Map<string, TableRecord>();
   #closed = false;
@@ -101,9 +91,7 @@ export class Warehouse {
     private readonly conn: DuckDBConnection,
     private readonly projectId: string,
     private readonly persistent: boolean,
-  ) {
-    this.#appender = new RowAppender(conn);
-  }
+  ) {}
 
   /** Opens DuckDB in memory, or in a file that keeps datasets, tables and rows across restarts. */
   static async open(dbPath: string | undefined, projectId: string): Promise<Warehouse> {
@@ -365,9 +353,9 @@ export class Warehouse {
   }
 
   /**
-   * Appends rows atomically (the appender for flat schemas, else one INSERT from JSON). `prepare` runs
-   * inside the queue with the table's schema and returns the rows to store (already in from_json form);
-   * `onStored` runs only after they are committed.
+   * Appends rows in one statement, the table's INSERT from JSON, prepared once (one DuckDB call per
+   * request). `prepare` runs inside the queue with the table's schema and returns the rows to store
+   * (already in from_json form); `onStored` runs only after they are stored.
    */
   insertRows<T>(
     datasetId: string,
@@ -379,10 +367,7 @@ export class Warehouse {
       if (table.type === 'VIEW')
         throw invalid(`Cannot insert into view ${this.projectId}:${datasetId}.${tableId}`);
       const { rows, onStored, result } = prepare(table);
-      table.appendable ??= appendable(table.schema);
-      if (rows.length >= APPENDER_MIN_ROWS && table.appendable) {
-        await this.#appender.append(datasetId, tableId, table.schema, rows);
-      } else if (rows.length > 0) {
+      if (rows.length > 0) {
         table.insertStatement ??= await this.conn.prepare(this.#insertSql(table));
         table.insertStatement.bind([JSON.stringify(rows)]);
         await table.insertStatement.run();
