@@ -43,7 +43,10 @@ try {
     // 60 s is the job's own cron (`* * * * *`, as deployed); anything else overrides its period.
     scheduler: gapfillPeriodS === 60 ? {} : { periodMs: gapfillPeriodS * 1000 },
     live,
-    relayEnv: { BATCH_MAX_WAIT_MS: String(localBatchWaitMs(mix)) },
+    // v4 messages bundle every stream's batches (one message per poll), so only v3 needs the wait that grows
+    // with the streams (with 200 symbols it passed the relay's 5 s limit).
+    relayEnv:
+      process.env.RELAY_MESSAGE_FORMAT === 'v3' ? { BATCH_MAX_WAIT_MS: String(localBatchWaitMs(mix)) } : {},
     // A fleet of `relays` (1: the single relay without a fleet); two shards per exchange spread the mix.
     relays,
     ...(relays > 1 ? { fleet: { minShards: LOCAL_MIN_SHARDS } } : {}),

@@ -126,11 +126,11 @@ export function streamsConfigOf(mix: readonly ExchangeStreams[]): string {
 }
 
 /**
- * How long the relay lets a batch wait (BATCH_MAX_WAIT_MS) in a local run of `mix`: long enough that the
- * mix sends about 15 messages per second (100 ms, as deployed, for one stream). The Pub/Sub emulator
- * pushes at most 2 messages at a time (docs/RELIABILITY.md), and on a loaded 2-core machine the local
- * writer then takes about 5 deliveries per second: a dozen streams at 10 batches per second would
- * outrun it for good.
+ * How long a v3 relay (one batch per message) lets a batch wait (BATCH_MAX_WAIT_MS) in a local run of
+ * `mix`: long enough that the mix sends about 15 messages per second (100 ms, as deployed, for one
+ * stream). The Pub/Sub emulator pushes at most 2 messages at a time (docs/RELIABILITY.md), and on a
+ * loaded 2-core machine the local writer then takes about 5 deliveries per second: a dozen streams at 10
+ * batches per second would outrun it for good.
  */
 export function localBatchWaitMs(mix: readonly ExchangeStreams[]): number {
   return Math.max(100, Math.ceil((mixStreams(mix).length * 1000) / 15));

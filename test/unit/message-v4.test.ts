@@ -156,6 +156,43 @@ test('the writer stores every batch of a bundle and commits coverage and checkpo
   t.is((await store.get(c.stream))?.coveredTo, WINDOW.to);
 });
 
+test('a bundle of many sections costs one insert per table, then one coverage insert', async (t) => {
+  const { writer, warehouse } = setup();
+  const trades = ['btcusdt', 'ethusdt', 'solusdt', 'xrpusdt', 'adausdt'].map((symbol, k) =>
+    encodeBatch(batchOf(symbol, [trade(10 * k + 1), trade(10 * k + 2)], k)),
+  );
+  const quotes = encodeBatch({
+    ...batchOf('btcusdt', [], 7),
+    stream: { exchange: 'binance', symbol: 'btcusdt', type: 'book_ticker' },
+  });
+  const message = bundleOf([...trades, quotes].map((m) => m.data));
+  const result = await writer.handle(envelope(message.data, 'm1', message.attributes));
+  t.like(result, { status: 200, rows: 10, batches: 6 });
+  // The empty quote batch has no rows to insert: trades once, then the six coverage rows together.
+  t.deepEqual(warehouse.calls, [
+    { table: 'trades', rows: 10 },
+    { table: 'coverage', rows: 6 },
+  ]);
+});
+
+test('a row refused in a later section of a shared insert is quarantined under its own batch', async (t) => {
+  const { writer, warehouse } = setup();
+  const batches = ['btcusdt', 'ethusdt', 'solusdt'].map((symbol, k) =>
+    batchOf(symbol, [trade(10 * k + 1), trade(10 * k + 2)], k),
+  );
+  const refusedId = batches[2]!.rowIds[1]!;
+  warehouse.script.push({
+    kind: 'fail',
+    pick: (row) => (row.insertId === refusedId ? { reason: 'invalid', retryable: false } : undefined),
+  });
+  const message = bundleOf(batches.map((b) => encodeBatch(b).data));
+  const result = await writer.handle(envelope(message.data, 'm1', message.attributes));
+  t.like(result, { status: 200, rows: 5, quarantined: 1, batches: 3 });
+  const [entry] = warehouse.rows('quarantine');
+  t.is(entry?.json.batch_id, 'r1/binance:solusdt:trade/2');
+  t.true(String(entry?.insertId).includes(refusedId), 'the refused row, not a neighbour');
+});
+
 test('a bad section is quarantined whole under its index and the good sections are stored', async (t) => {
   const { writer, warehouse } = setup();
   const good = encodeBatch(batchOf('btcusdt', [trade(1)])).data;

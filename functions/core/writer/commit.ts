@@ -1,6 +1,6 @@
 /**
- * The writer's commit step: a plan's inserts (group-committed, retried within the delivery deadline),
- * then its coverage row, then its checkpoint.
+ * The writer's commit step: a delivery's inserts (group-committed, retried within the delivery deadline),
+ * then its coverage rows, then its checkpoints.
  */
 import type { CheckpointCoalescer } from './checkpoint-coalescer.ts';
 import {
@@ -79,47 +79,80 @@ export class CommitStep {
     this.deps.counters[counted]++;
   }
 
-  /** Stores a batch's rows and quarantines its bad ticks, then commits its coverage and checkpoint. */
-  async batch(envelope: PushEnvelope, plan: BatchPlan, deadline: number): Promise<Committed> {
-    const { batch, id, table, rows, sizes, raw, data, bad, last } = plan;
+  /**
+   * Stores the batches of one delivery (a bundle's sections) together: each table's rows in one insert,
+   * then every batch's coverage row in one insert, then their checkpoints. So a delivery costs two insert
+   * requests in sequence however many sections it carries. Throws when any part is not durable (the whole
+   * delivery is redelivered; row ids and batch ids make what was stored collapse).
+   */
+  async batches(envelope: PushEnvelope, plans: readonly BatchPlan[], deadline: number): Promise<Committed[]> {
     const { clock, counters } = this.deps;
     // The rows and the already known poison ticks are independent; both must be durable before coverage.
-    const [refused] =
-      bad.length === 0
-        ? [await this.insertDurably(table, rows, sizes, deadline)]
-        : await Promise.all([
-            this.insertDurably(table, rows, sizes, deadline),
-            this.quarantine(envelope, batch, bad, deadline),
-          ]);
-    const rejected =
-      refused.length > 0 ? refusedEntries(tickQuarantineKey(id, data), rows, raw, refused) : [];
-    await this.quarantine(envelope, batch, rejected, deadline);
+    const [refused] = await Promise.all([
+      this.insertTables(plans, deadline),
+      Promise.all(plans.map((p) => this.quarantine(envelope, p.batch, p.bad, deadline))),
+    ]);
+    const rejected = plans.map(({ id, data, rows, raw }, k) =>
+      refused[k]!.length > 0 ? refusedEntries(tickQuarantineKey(id, data), rows, raw, refused[k]!) : [],
+    );
+    await Promise.all(plans.map((p, k) => this.quarantine(envelope, p.batch, rejected[k]!, deadline)));
 
     // Coverage only after the rows it vouches for are durable: a crash in between re-sends both.
+    const now = clock.now();
     const coverage = await this.insertDurably(
       'coverage',
-      [{ insertId: id, json: coverageRow(batch, id, 'live', clock.now()) }],
-      [512 + id.length],
+      plans.map(({ batch, id }) => ({ insertId: id, json: coverageRow(batch, id, 'live', now) })),
+      plans.map(({ id }) => 512 + id.length),
       deadline,
     );
     if (coverage.length > 0) throw new TransientInsertError(`coverage row refused: ${coverage[0]?.why}`);
 
-    const stored = rows.length - refused.length;
-    this.deps.checkpoints.submit({
-      stream: batch.stream,
-      lastTickTs: last?.ts ?? null,
-      lastTradeId: last?.tradeId ?? null,
-      rows: stored,
-      coveredTo: batch.window.to,
-      batchId: id,
+    return plans.map(({ batch, id, rows, bad, last }, k) => {
+      const stored = rows.length - refused[k]!.length;
+      this.deps.checkpoints.submit({
+        stream: batch.stream,
+        lastTickTs: last?.ts ?? null,
+        lastTradeId: last?.tradeId ?? null,
+        rows: stored,
+        coveredTo: batch.window.to,
+        batchId: id,
+      });
+      counters.rowsWritten += stored;
+      counters.committed++;
+      return {
+        rows: stored,
+        quarantined: bad.length + refused[k]!.length,
+        quarantinedBy: countByReason([...bad, ...rejected[k]!]),
+      };
     });
-    counters.rowsWritten += stored;
-    counters.committed++;
-    return {
-      rows: stored,
-      quarantined: bad.length + refused.length,
-      quarantinedBy: countByReason([...bad, ...rejected]),
-    };
+  }
+
+  /** Inserts the plans' rows, one insert per table; resolves with each plan's refused rows. */
+  private async insertTables(plans: readonly BatchPlan[], deadline: number): Promise<RefusedRow[][]> {
+    const refused: RefusedRow[][] = plans.map(() => []);
+    const tables = new Map<TableName, number[]>();
+    plans.forEach((p, k) => {
+      if (p.rows.length === 0) return;
+      let members = tables.get(p.table);
+      if (!members) tables.set(p.table, (members = []));
+      members.push(k);
+    });
+    await Promise.all(
+      [...tables].map(async ([table, members]) => {
+        const one = members.length === 1 ? plans[members[0]!]! : undefined;
+        const rows = one ? one.rows : members.flatMap((k) => plans[k]!.rows);
+        const sizes = one ? one.sizes : members.flatMap((k) => plans[k]!.sizes);
+        const failed = await this.insertDurably(table, rows, sizes, deadline);
+        // Back to each plan's own row indexes.
+        const ends: number[] = [];
+        for (const k of members) ends.push((ends.at(-1) ?? 0) + plans[k]!.rows.length);
+        for (const { index, why } of failed) {
+          const m = ends.findIndex((end) => index < end);
+          refused[members[m]!]!.push({ index: index - (m === 0 ? 0 : ends[m - 1]!), why });
+        }
+      }),
+    );
+    return refused;
   }
 
   private async quarantine(

@@ -135,13 +135,15 @@ async function commitDelivery(
     return { status: 200, outcome: 'quarantined', rows: 0, quarantined: 1, detail: plan.entry.reason };
   }
   if (plan.kind === 'batch') {
-    const { rows, quarantined } = await commitBatch(delivery, envelope, plan, deadline);
+    const [{ rows, quarantined }] = (await commitBatches(delivery, envelope, [plan], deadline)) as [
+      Committed,
+    ];
     return { status: 200, outcome: 'committed', rows, quarantined, batchId: plan.id };
   }
   // A bundle is acknowledged only when every section is durable; any failure redelivers all of it (the
   // row ids and batch ids make the sections already stored collapse).
   const [committed] = await Promise.all([
-    Promise.all(plan.batches.map((batch) => commitBatch(delivery, envelope, batch, deadline))),
+    plan.batches.length > 0 ? commitBatches(delivery, envelope, plan.batches, deadline) : [],
     Promise.all(plan.poison.map((section) => commitPoison(delivery, envelope, section, deadline, true))),
   ]);
   let [rows, quarantined] = [0, plan.poison.length];
@@ -168,14 +170,19 @@ async function commitPoison(
   });
 }
 
-/** Stores one batch (a v3 message, or a bundle's section) and logs what it quarantined. */
-async function commitBatch(
+/** Stores a delivery's batches (a v3 message's, or a bundle's sections) and logs what each quarantined. */
+async function commitBatches(
   { commit, logger }: Delivery,
   envelope: PushEnvelope,
-  plan: BatchPlan,
+  plans: readonly BatchPlan[],
   deadline: number,
-): Promise<Committed> {
-  const committed = await commit.batch(envelope, plan, deadline);
+): Promise<Committed[]> {
+  const committed = await commit.batches(envelope, plans, deadline);
+  plans.forEach((plan, k) => logBatch(logger, envelope, plan, committed[k]!));
+  return committed;
+}
+
+function logBatch(logger: Logger, envelope: PushEnvelope, plan: BatchPlan, committed: Committed): void {
   const stream = streamId(plan.batch.stream);
   for (const [reason, ticks] of Object.entries(committed.quarantinedBy)) {
     logSignal(logger, 'writer_ticks_quarantined', { reason, stream, ticks, batchId: plan.id });
@@ -191,7 +198,6 @@ async function commitBatch(
     ...(shard === undefined ? {} : { shard }),
     ...(epoch === undefined ? {} : { epoch }),
   });
-  return committed;
 }
 
 /** The delivery's plan, or poison when planning throws. */

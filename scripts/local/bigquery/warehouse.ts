@@ -3,6 +3,7 @@ import {
   ResultReturnType,
   StatementType,
   type DuckDBConnection,
+  type DuckDBPreparedStatement,
   type DuckDBResult,
   type DuckDBValue,
 } from '@duckdb/node-api';
@@ -32,8 +33,8 @@ export interface TableRecord {
   type: 'TABLE' | 'VIEW';
   schema: BqField[];
   resource: Record<string, unknown>;
-  /** Cached INSERT ... SELECT FROM from_json($1) for this schema. */
-  insertSql?: string;
+  /** INSERT ... SELECT FROM from_json($1) for this schema, prepared once. */
+  insertStatement?: DuckDBPreparedStatement;
 }
 
 /** What a query produced: rows with their schema, or a count of changed rows. */
@@ -352,8 +353,9 @@ export class Warehouse {
   }
 
   /**
-   * Appends rows in one statement. `prepare` runs inside the queue with the table's schema and
-   * returns the rows to store (already in from_json form); `onStored` runs only after they are.
+   * Appends rows in one statement, the table's INSERT from JSON, prepared once (one DuckDB call per
+   * request). `prepare` runs inside the queue with the table's schema and returns the rows to store
+   * (already in from_json form); `onStored` runs only after they are stored.
    */
   insertRows<T>(
     datasetId: string,
@@ -366,8 +368,9 @@ export class Warehouse {
         throw invalid(`Cannot insert into view ${this.projectId}:${datasetId}.${tableId}`);
       const { rows, onStored, result } = prepare(table);
       if (rows.length > 0) {
-        table.insertSql ??= this.#insertSql(table);
-        await this.conn.run(table.insertSql, [JSON.stringify(rows)]);
+        table.insertStatement ??= await this.conn.prepare(this.#insertSql(table));
+        table.insertStatement.bind([JSON.stringify(rows)]);
+        await table.insertStatement.run();
       }
       onStored?.();
       return result;
