@@ -24,9 +24,9 @@ const HELP = `usage: npm run chaos -- --scenario NAME [--seed N] [--duration S] 
 
 Fleet scenarios (a fleet of --relays relays, two shards per exchange): primary-kill, primary-pause,
 fleet-redeploy, scale-out, scale-in, control-plane-loss, replicas-lost; fleet runs them all in sequence
-on one fleet, and all adds them to the other faults (on a fleet). Per fault they report rtoMs,
-rpoLiveSpanMs and backfilled; the run fails when one but replicas-lost leaves a live hole of 1 s or more
-or anything backfilled.
+on one fleet, and all adds them to the other faults (on a fleet). Per fault the result reports
+rto_ms, rpo_live_span_ms and backfilled; the run fails when one but replicas-lost leaves a live hole of
+1 s or more or anything backfilled, or when replicas-lost's hole is not recorded and backfilled.
   --exchanges L    comma-separated exchanges (default: every exchange the simulator plays)
   --types L        comma-separated data types (default: every type each exchange offers)
   --symbols L      comma-separated symbols, each to the exchanges whose shape fits it (default: one
