@@ -75,6 +75,10 @@ function faultFailures(
   if (measure.backfilled > 0) out.push(`${kind}: ${measure.backfilled} rows backfilled from history`);
   if ((kind === 'primary-kill' || kind === 'primary-pause') && record.detail.takeoverMs === null)
     out.push(`${kind}: no standby took the shards over`);
+  if ((kind === 'scale-out' || kind === 'scale-in') && record.detail.joined !== true)
+    out.push(
+      `${kind}: member ${String(record.detail.member)} never ${kind === 'scale-out' ? 'joined' : 'left'}`,
+    );
   if (kind === 'primary-pause' && !(Number(record.detail.stepDowns) > 0))
     out.push(`${kind}: the paused primary did not step down after resuming`);
   return out;
