@@ -158,7 +158,6 @@ const FLEET_SHORT: Partial<ChaosOptions> = {
 /** The fleet faults that ran passed their checks (scripts/chaos/fleet-measure.ts), asserted one by one. */
 function checkFleetFaults(t: ExecutionContext, result: ChaosResult): void {
   t.deepEqual(result.fleet_failures, [], 'every fleet check passed');
-  const byKind = new Map(result.faults.map((f) => [f.kind, f]));
   for (const fault of result.faults) {
     const kind = fault.kind;
     t.true(fault.rto_ms === null || typeof fault.rto_ms === 'number', `${kind}: rto_ms reported`);
