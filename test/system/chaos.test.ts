@@ -180,6 +180,17 @@ function checkFleetFaults(t: ExecutionContext, result: ChaosResult): void {
 }
 
 test.serial(
+  'fleet: a primary killed or paused, the control plane lost, scale-out, scale-in and a rolling redeploy leave no live hole; replicas-lost is backfilled',
+  async (t) => {
+    const result = await chaos(t, 'fleet', 20, SHORT.durationMs, FLEET_SHORT);
+    check(t, result);
+    const kinds = result.faults.map((f) => f.kind);
+    for (const kind of FLEET_FAULT_KINDS) t.true(kinds.includes(kind), `${kind} ran`);
+    checkFleetFaults(t, result);
+  },
+);
+
+test.serial(
   'all: a seeded mix of every fault, on a fleet, loses nothing and the fleet faults leave no live hole',
   async (t) => {
     const result = await chaos(t, 'all', 19, 12_000, FLEET_SHORT);
