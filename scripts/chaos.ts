@@ -14,7 +14,8 @@ const HELP = `usage: npm run chaos -- --scenario NAME [--seed N] [--duration S] 
 
   --scenario NAME  ${SCENARIOS.join(' | ')}
   --seed N         seeds the fault schedule and the simulated market (default 1)
-  --duration S     length of the fault phase in seconds (default 30; 150 for all); a fault that
+  --duration S     length of the fault phase in seconds (default 30; 300 for all, so that every
+                   kind, the fleet's too, runs once); a fault that
                    needs longer (a 15 s outage) extends it
   --outage S       how long firestore-outage / pubsub-outage freeze the emulator (default 15)
   --control-plane-loss S
@@ -75,7 +76,7 @@ if (values.help) {
 const scenario = values.scenario ?? fail('--scenario is required');
 if (!isScenario(scenario)) fail(`unknown scenario ${JSON.stringify(scenario)}`);
 const seed = Math.floor(number('seed', values.seed, 1, 2 ** 31));
-const duration = number('duration', values.duration ?? (scenario === 'all' ? '150' : '30'), 5, 3600);
+const duration = number('duration', values.duration ?? (scenario === 'all' ? '300' : '30'), 5, 3600);
 const outage = number('outage', values.outage, 1, 600);
 const fleet = {
   relays: Math.floor(number('relays', values.relays, 2, 16)),
