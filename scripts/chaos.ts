@@ -14,7 +14,8 @@ const HELP = `usage: npm run chaos -- --scenario NAME [--seed N] [--duration S] 
 
   --scenario NAME  ${SCENARIOS.join(' | ')}
   --seed N         seeds the fault schedule and the simulated market (default 1)
-  --duration S     length of the fault phase in seconds (default 30; 150 for all); a fault that
+  --duration S     length of the fault phase in seconds (default 30; 300 for all, so that every
+                   kind, the fleet's too, runs once); a fault that
                    needs longer (a 15 s outage) extends it
   --outage S       how long firestore-outage / pubsub-outage freeze the emulator (default 15)
   --control-plane-loss S
@@ -24,9 +25,9 @@ const HELP = `usage: npm run chaos -- --scenario NAME [--seed N] [--duration S] 
 
 Fleet scenarios (a fleet of --relays relays, two shards per exchange): primary-kill, primary-pause,
 fleet-redeploy, scale-out, scale-in, control-plane-loss, replicas-lost; fleet runs them all in sequence
-on one fleet, and all adds them to the other faults (on a fleet). Per fault they report rtoMs,
-rpoLiveSpanMs and backfilled; the run fails when one but replicas-lost leaves a live hole of 1 s or more
-or anything backfilled.
+on one fleet, and all adds them to the other faults (on a fleet). Per fault the result reports
+rto_ms, rpo_live_span_ms and backfilled; the run fails when one but replicas-lost leaves a live hole of
+1 s or more or anything backfilled, or when replicas-lost's hole is not recorded and backfilled.
   --exchanges L    comma-separated exchanges (default: every exchange the simulator plays)
   --types L        comma-separated data types (default: every type each exchange offers)
   --symbols L      comma-separated symbols, each to the exchanges whose shape fits it (default: one
@@ -75,7 +76,7 @@ if (values.help) {
 const scenario = values.scenario ?? fail('--scenario is required');
 if (!isScenario(scenario)) fail(`unknown scenario ${JSON.stringify(scenario)}`);
 const seed = Math.floor(number('seed', values.seed, 1, 2 ** 31));
-const duration = number('duration', values.duration ?? (scenario === 'all' ? '150' : '30'), 5, 3600);
+const duration = number('duration', values.duration ?? (scenario === 'all' ? '300' : '30'), 5, 3600);
 const outage = number('outage', values.outage, 1, 600);
 const fleet = {
   relays: Math.floor(number('relays', values.relays, 2, 16)),

@@ -134,10 +134,25 @@ async function primaryPause(ctx: ChaosContext, spec: SpecOf<'primary-pause'>, st
     signalGroup(relay.processId!, 'SIGCONT');
   }
   const resumedAt = Date.now();
-  const wholeAfterMs = await waitFleetWhole(stack);
+  // Once it reads the higher epoch (and sees it published past its coverage), it steps down: wait for it.
+  const stepped = await waitUntil(
+    async () => linesSince(relay, 'fleet step-down', resumedAt).length >= victim.shards.length,
+    WHOLE_TIMEOUT_MS,
+    200,
+  );
+  const stepDownMs = stepped ? Date.now() - resumedAt : null;
   const stepDowns = linesSince(relay, 'fleet step-down', resumedAt).length;
+  const wholeAfterMs = await waitFleetWhole(stack);
   return done(
-    { member: victim.id, shards: victim.shards, pauseMs: spec.pauseMs, takeoverMs, stepDowns, wholeAfterMs },
+    {
+      member: victim.id,
+      shards: victim.shards,
+      pauseMs: spec.pauseMs,
+      takeoverMs,
+      stepDowns,
+      stepDownMs,
+      wholeAfterMs,
+    },
     pausedAt,
   );
 }
@@ -152,7 +167,9 @@ async function fleetRedeploy(ctx: ChaosContext, spec: SpecOf<'fleet-redeploy'>, 
   for (const relay of old) {
     const next = await stack.addRelay();
     ctx.rss.track(next);
-    await waitFleetWhole(stack);
+    // Make-before-break: the new member has joined and the fleet has placed its replicas.
+    await waitUntil(async () => isLive(stack, next.spec.env.RELAY_ID!), WHOLE_TIMEOUT_MS, 200);
+    await placementSettled(stack);
     const stoppingAt = Date.now();
     exits.push(await relay.terminate());
     handovers += linesSince(relay, 'fleet handover', stoppingAt).filter(
@@ -171,19 +188,56 @@ async function scale(ctx: ChaosContext, spec: SpecOf<'scale-out' | 'scale-in'>, 
   const { stack } = ctx;
   const before = await fleetView(stack);
   let exit: number | null = null;
-  if (spec.kind === 'scale-out') ctx.rss.track(await stack.addRelay());
-  else {
+  let member: string;
+  if (spec.kind === 'scale-out') {
+    const added = await stack.addRelay();
+    ctx.rss.track(added);
+    member = added.spec.env.RELAY_ID!;
+  } else {
     const newest = [...stack.relays].reverse().find((r) => r.running && r !== ctx.relay)!;
+    member = newest.spec.env.RELAY_ID!;
     exit = await newest.terminate();
   }
-  const wholeAfterMs = await waitFleetWhole(stack);
+  // Ready is not joined: wait until Firestore shows the member live (or gone), then for the moves to end.
+  const joined = await waitUntil(
+    async () =>
+      (await fleetView(stack)).members.some((m) => m.id === member && m.live) === (spec.kind === 'scale-out'),
+    WHOLE_TIMEOUT_MS,
+    200,
+  );
+  const wholeAfterMs = await placementSettled(stack);
   const after = await fleetView(stack);
+  const live = (v: FleetView) => v.members.filter((m) => m.live).length;
   return done({
-    members: `${before.members.filter((m) => m.live).length} -> ${after.members.filter((m) => m.live).length}`,
+    member,
+    joined,
+    members: `${live(before)} -> ${live(after)}`,
     ...moved(placement(before), placement(after)),
     ...(spec.kind === 'scale-in' ? { exit } : {}),
     wholeAfterMs,
   });
+}
+
+async function isLive(stack: Stack, member: string): Promise<boolean> {
+  return (await fleetView(stack)).members.some((m) => m.id === member && m.live);
+}
+
+/** Ms until the fleet is whole with the same placement for a whole lease (moves over); null on timeout. */
+async function placementSettled(stack: Stack): Promise<number | null> {
+  const from = Date.now();
+  let last = '';
+  let since = from;
+  const ok = await waitUntil(
+    async () => {
+      if ((await waitFleetWhole(stack)) === null) return false;
+      const now = JSON.stringify([...placement(await fleetView(stack))]);
+      if (now !== last) [last, since] = [now, Date.now()];
+      return Date.now() - since >= stack.fleet!.leaseMs;
+    },
+    WHOLE_TIMEOUT_MS,
+    200,
+  );
+  return ok ? Date.now() - from : null;
 }
 
 async function controlPlaneLoss(

@@ -25,8 +25,8 @@ export const FAULT_KINDS = [
 export type FaultKind = (typeof FAULT_KINDS)[number] | FleetFaultKind;
 export type ScenarioName = FaultKind | 'fleet' | 'all';
 export const SCENARIOS: readonly ScenarioName[] = [...FAULT_KINDS, ...FLEET_FAULT_KINDS, 'fleet', 'all'];
-// `all` runs the single-relay faults only until the fleet scenarios pass (docs/RELIABILITY.md, "Relay fleet").
-const EVERY_KIND: readonly FaultKind[] = [...FAULT_KINDS];
+/** What `all` draws from: every fault, so it runs on a fleet (usesFleet). */
+const EVERY_KIND: readonly FaultKind[] = [...FAULT_KINDS, ...FLEET_FAULT_KINDS];
 /** The `fleet` scenario's order: the gap-filler's backstop (replicas-lost) last. */
 const FLEET_ORDER: readonly FleetFaultKind[] = [
   'primary-kill',

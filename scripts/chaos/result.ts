@@ -11,12 +11,13 @@ import type { Plan, ScenarioName } from './plan.ts';
 export interface FaultSummary {
   readonly kind: string;
   /** Offset of the fault's start from the start of the fault phase, ms. */
-  readonly atMs: number;
-  readonly lengthMs: number;
-  readonly rtoMs: number | null;
+  readonly at_ms: number;
+  readonly length_ms: number;
+  /** Recovery time of this fault (FaultOutcome.rtoMs). */
+  readonly rto_ms: number | null;
   readonly detail: Record<string, unknown>;
   /** In a fleet run: the longest span of trades no live row holds within the fault's window. */
-  readonly rpoLiveSpanMs?: number;
+  readonly rpo_live_span_ms?: number;
   /** In a fleet run: backfilled rows the views serve within the fault's window. */
   readonly backfilled?: number;
 }
@@ -133,9 +134,9 @@ export async function measureRun(stack: Stack, ctx: ChaosContext, facts: RunFact
     ...(fleet ? { fleet_failures: fleet.failures } : {}),
     faults: outcomes.map((o, i) => ({
       kind: o.kind,
-      atMs: o.start - phaseStart,
-      lengthMs: o.end - o.start,
-      rtoMs: o.rtoMs,
+      at_ms: o.start - phaseStart,
+      length_ms: o.end - o.start,
+      rto_ms: o.rtoMs,
       detail: o.detail,
       ...(fleet ? fleet.perFault[i] : {}),
     })),

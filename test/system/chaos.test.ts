@@ -4,6 +4,7 @@
 // relay-kill and exchange-flaps run over three or four exchanges with every data type they offer (together
 // every exchange and type of the registries); the others on Binance trades, which their faults (writer, warehouse, emulators) do not tell apart.
 import test, { type ExecutionContext } from 'ava';
+import { FLEET_FAULT_KINDS } from '../../scripts/chaos/fleet-plan.ts';
 import { freezesEmulators, planScenario, type ScenarioName } from '../../scripts/chaos/plan.ts';
 import { runScenario, type ChaosOptions, type ChaosResult } from '../../scripts/chaos/run.ts';
 import { defaultMix, narrowMix } from '../../scripts/local/stream-mix.ts';
@@ -30,7 +31,7 @@ async function chaos(
   extra: Partial<ChaosOptions> = {},
 ): Promise<ChaosResult> {
   // A mix's gaps (every stream of every exchange) take the gap-filler longer on a loaded machine.
-  t.timeout(extra.streams === undefined ? 240_000 : 420_000);
+  t.timeout(extra.streams === undefined && extra.fleet === undefined ? 240_000 : 420_000);
   const emulators = requireEmulators();
   return runScenario({
     scenario,
@@ -145,6 +146,55 @@ test.serial(
   },
 );
 
-test.serial('all: a seeded mix of faults loses nothing', async (t) => {
-  check(t, await chaos(t, 'all', 19, 12_000));
-});
+/**
+ * The fleet of the short runs: two relays (two shards of Binance trades), the short lease fleet-takeover
+ * uses and a 5 s control-plane loss (past the lease). `all` draws from every fault, the fleet's too.
+ */
+const FLEET_SHORT: Partial<ChaosOptions> = {
+  ratePerSymbol: 20,
+  fleet: { relays: 2, leaseMs: 2_000, renewMs: 400, controlPlaneLossMs: 5_000 },
+};
+
+/** The fleet faults that ran passed their checks (scripts/chaos/fleet-measure.ts), asserted one by one. */
+function checkFleetFaults(t: ExecutionContext, result: ChaosResult): void {
+  t.deepEqual(result.fleet_failures, [], 'every fleet check passed');
+  for (const fault of result.faults) {
+    const kind = fault.kind;
+    t.true(fault.rto_ms === null || typeof fault.rto_ms === 'number', `${kind}: rto_ms reported`);
+    if (!(FLEET_FAULT_KINDS as readonly string[]).includes(kind)) continue;
+    t.true(typeof fault.rpo_live_span_ms === 'number', `${kind}: rpo_live_span_ms reported`);
+    if (kind === 'replicas-lost') {
+      if (fault.rpo_live_span_ms! > 0)
+        t.true(fault.backfilled! > 0, 'the hole every replica left was backfilled');
+      continue;
+    }
+    t.true(fault.rpo_live_span_ms! < 1_000, `${kind}: live hole ${fault.rpo_live_span_ms} ms < 1 s`);
+    t.is(fault.backfilled, 0, `${kind}: nothing backfilled from history`);
+    if (kind === 'primary-kill' || kind === 'primary-pause')
+      t.true(typeof fault.detail.takeoverMs === 'number', `${kind}: a standby took the shards over`);
+    if (kind === 'primary-pause')
+      t.true(Number(fault.detail.stepDowns) > 0, 'the paused primary stepped down');
+    if (kind === 'scale-out' || kind === 'scale-in')
+      t.true(typeof fault.detail.movedShards === 'number', `${kind}: moved shards reported`);
+  }
+}
+
+test.serial(
+  'fleet: a primary killed or paused, the control plane lost, scale-out, scale-in and a rolling redeploy leave no live hole; replicas-lost is backfilled',
+  async (t) => {
+    const result = await chaos(t, 'fleet', 20, SHORT.durationMs, FLEET_SHORT);
+    check(t, result);
+    const kinds = result.faults.map((f) => f.kind);
+    for (const kind of FLEET_FAULT_KINDS) t.true(kinds.includes(kind), `${kind} ran`);
+    checkFleetFaults(t, result);
+  },
+);
+
+test.serial(
+  'all: a seeded mix of every fault, on a fleet, loses nothing and the fleet faults leave no live hole',
+  async (t) => {
+    const result = await chaos(t, 'all', 19, 12_000, FLEET_SHORT);
+    check(t, result);
+    checkFleetFaults(t, result);
+  },
+);

@@ -143,7 +143,10 @@ export class FleetRelay {
       shared,
       this.clock,
       this.logger,
-      { ...this.options.relay, relayId },
+      // No startup-gap check per replica: a standby's first coverage is not the shard's, and a stale
+      // checkpoint (writer lag) made it record holes the primary covered. A take-over that cannot replay
+      // logs fleet_replay_hole, and the gap-filler finds that hole from coverage.
+      { ...this.options.relay, relayId, onFirstCoverage: undefined },
       this.options.bufferBytes,
     );
     this.logger.log('INFO', 'fleet replica opened', { shard: shard.id });
