@@ -131,5 +131,5 @@ export async function costBench(o: CostOptions): Promise<CostSummary> {
   }
   // Every symbol has every type: the share of trade streams (each has its trade-id query before).
   const tradeShare = mix[0]!.types.includes('trade') ? 1 / mix[0]!.types.length : 0;
-  return price(runs.before!, runs.after!, o.reference, tradeShare, o.say);
+  return price(runs.before!, runs.after!, o.reference, tradeShare, mix[0]!, o.say);
 }

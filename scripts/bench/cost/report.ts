@@ -11,7 +11,7 @@ import {
   type Reference,
 } from './model.ts';
 import { PRICES, PRICES_READ_ON } from './prices.ts';
-import { perStreamViewQueries, startHistoryBed } from './query-bytes.ts';
+import { perStreamViewQueries, startHistoryBed, type BedStreams } from './query-bytes.ts';
 
 /** Bed rows per day partition: the model scales them to the reference (query-bytes.ts). */
 const BED_ROWS_PER_DAY = 8;
@@ -34,16 +34,17 @@ export async function price(
   after: RunCounts,
   ref: Reference,
   tradeShare: number,
+  streams: BedStreams,
   say: (line: string, data?: Record<string, unknown>) => void,
 ) {
   say('loading the history bed', { days: ref.historyDays, rows_per_day: BED_ROWS_PER_DAY });
-  const bed = await startHistoryBed(ref.historyDays, BED_ROWS_PER_DAY);
+  const bed = await startHistoryBed(ref.historyDays, BED_ROWS_PER_DAY, streams);
   let queryBytes: { before: number; after: number };
   try {
     // Before: two queries per stream through the dedup views (one for a stream that is not of trades).
     const one = async (type: string) => {
       const texts = perStreamViewQueries(
-        { exchange: 'binance', symbol: 'btcusdt', type },
+        { exchange: streams.exchange, symbol: streams.symbols[0]!, type },
         bed.now - LOOKBACK_MS,
         bed.now,
       );
