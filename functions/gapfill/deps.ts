@@ -4,6 +4,7 @@
  */
 import { Firestore } from '@google-cloud/firestore';
 import { BigQueryGapQueries } from '../adapters/bigquery/gap-queries.ts';
+import { CheckpointGapQueries } from '../core/gapfill/checkpoint-coverage.ts';
 import { createBigQueryClient } from '../adapters/bigquery/client.ts';
 import { BigQueryWarehouse } from '../adapters/bigquery/warehouse.ts';
 import { FirestoreCheckpointStore } from '../adapters/firestore/checkpoint-store.ts';
@@ -51,13 +52,17 @@ export function wireGapfill(
     queryTimeoutMs: config.queryTimeoutMs,
   });
   let closing: Promise<void> | undefined;
+  const checkpoints = new FirestoreCheckpointStore(firestore, config.checkpoints, clock);
   return {
     firestore,
     warehouse,
-    gapQueries: new BigQueryGapQueries(warehouse, config.projectId, config.dataset, config.maxBytesBilled),
+    gapQueries:
+      config.detection === 'checkpoints'
+        ? new CheckpointGapQueries(checkpoints)
+        : new BigQueryGapQueries(warehouse, config.projectId, config.dataset, config.maxBytesBilled),
     ledger: new FirestoreGapLedger(firestore, config.gaps),
     leases: new FirestoreLeaseStore(firestore, config.leases, clock),
-    checkpoints: new FirestoreCheckpointStore(firestore, config.checkpoints, clock),
+    checkpoints,
     history: new TardisHistorySource({ endpoint: config.tardisEndpoint, apiKey: config.tardisApiKey }),
     clock,
     logger,
