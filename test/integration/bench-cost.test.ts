@@ -22,6 +22,7 @@ test('the cost bench prices both designs and the anchor from counts that agree w
       ticksPerSecond: 10_000,
       historyDays: 30,
       gapfillRunsPerMonth: SECONDS_PER_MONTH / 60,
+      checkpointGroups: 120,
     },
     emulators: { pubsub: emulators.pubsub, firestore: emulators.firestore },
     say: (line, data) => t.log(line, JSON.stringify(data ?? {})),
@@ -54,7 +55,12 @@ test('the cost bench prices both designs and the anchor from counts that agree w
     const ingested = m.ingestion.insertAll.billableBytes + m.ingestion.storageWrite.billableBytes;
     t.true(ingested > 0, `${design}: BigQuery ingestion`);
     t.true(m.firestore.writes > 0 && m.firestore.reads > 0, `${design}: checkpoints and heartbeats`);
-    t.is(m.gapfill_run.queries, 2, `${design}: two detection queries per gap-filler run`);
+    // Before: two warehouse queries per run; after: detection from the checkpoints (decisions/0029), none.
+    t.is(
+      m.gapfill_run.queries,
+      design === 'before' ? 2 : 0,
+      `${design}: detection queries per gap-filler run`,
+    );
     t.is(m.gapfill_run.detected, 0, `${design}: the counted gap-filler run is steady state`);
     t.true(m.gapfill_run.firestore.reads > 0, `${design}: the gap-filler reads its lease and checkpoints`);
     const perTick = summary.per_tick[design];

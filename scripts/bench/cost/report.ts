@@ -8,6 +8,7 @@ import {
   SECONDS_PER_MONTH,
   sum,
   usdPerTick,
+  type CheckpointDocs,
   type Reference,
 } from './model.ts';
 import { PRICES, PRICES_READ_ON } from './prices.ts';
@@ -35,6 +36,7 @@ export async function price(
   ref: Reference,
   tradeShare: number,
   streams: BedStreams,
+  docs: { before: CheckpointDocs; after: CheckpointDocs },
   say: (line: string, data?: Record<string, unknown>) => void,
 ) {
   say('loading the history bed', { days: ref.historyDays, rows_per_day: BED_ROWS_PER_DAY });
@@ -64,8 +66,8 @@ export async function price(
     await bed.stop();
   }
   const counts = {
-    before: perTick(before, queryBytes.before, ref),
-    after: perTick(after, queryBytes.after, ref),
+    before: perTick(before, queryBytes.before, ref, docs.before),
+    after: perTick(after, queryBytes.after, ref, docs.after),
     anchor: anchorPerTick(after.tickJsonBytes, ref),
   };
   const usd = {
@@ -91,6 +93,7 @@ export async function price(
     },
     query_bytes_per_gapfill_run: queryBytes,
     reference: ref,
+    checkpoint_docs: docs,
     measured: { before: summaryOf(before), after: summaryOf(after) },
     prices: {
       read_on: PRICES_READ_ON,
