@@ -1,5 +1,6 @@
 // `npm run bench -- cost [--json] [--symbols 4] [--rate 39] [--seconds 20] [--seed 1] [--types a,b]
-//   [--reference-streams 500] [--reference-tps 10000] [--history-days 365] [--reference-groups 120]`
+//   [--reference-streams 500] [--reference-tps 10000] [--history-days 365] [--reference-groups 120]
+//   [--reference-bundlers 12]`
 // What a tick costs: the local pipeline runs twice, today's design ("before") and the new defaults
 // ("after"), its deployables reaching Pub/Sub and Firestore through counting taps (scripts/local/
 // grpc-tap.ts, push-tap.ts); billed units per tick are scaled to the reference deployment and priced
@@ -68,6 +69,7 @@ export async function run(args: string[]): Promise<number> {
       'reference-tps': { type: 'string', default: '10000' },
       'history-days': { type: 'string', default: '365' },
       'reference-groups': { type: 'string', default: '120' },
+      'reference-bundlers': { type: 'string', default: '12' },
     },
   });
   const num = (name: keyof typeof values, min: number, max: number): number => {
@@ -87,6 +89,7 @@ export async function run(args: string[]): Promise<number> {
       historyDays: num('history-days', 1, 3660),
       gapfillRunsPerMonth: SECONDS_PER_MONTH / 60,
       checkpointGroups: num('reference-groups', 1, 1e6),
+      bundlers: num('reference-bundlers', 1, 1e6),
     },
     say: (line, data = {}) =>
       process.stderr.write(
@@ -161,5 +164,19 @@ export async function costBench(o: CostOptions): Promise<CostSummary> {
     before: { local: docs('per-stream'), reference: o.reference.streams },
     after: { local: docs('grouped'), reference: o.reference.checkpointGroups },
   };
-  return price(runs.before!, runs.after!, o.reference, tradeShare, mix[0]!, checkpointDocs, o.say);
+  // v3 sends each stream's batches (pushes follow streams); v4 one bundle per relay here, per shard there.
+  const messageSources = {
+    before: { local: docs('per-stream'), reference: o.reference.streams },
+    after: { local: 1, reference: o.reference.bundlers },
+  };
+  return price(
+    runs.before!,
+    runs.after!,
+    o.reference,
+    tradeShare,
+    mix[0]!,
+    checkpointDocs,
+    messageSources,
+    o.say,
+  );
 }

@@ -13,6 +13,17 @@ export interface Reference {
    * the grouped layout's writes per second follow them, not ticks.
    */
   readonly checkpointGroups: number;
+  /**
+   * Open v4 bundles at the reference (fleet shards, or relays outside a fleet): pushes follow them and the
+   * relay's poll, not ticks (decisions/0026).
+   */
+  readonly bundlers: number;
+}
+
+/** What a design's Pub/Sub messages follow, in the run and at the reference: bundles (v4) or streams (v3). */
+export interface MessageSources {
+  readonly local: number;
+  readonly reference: number;
 }
 
 /** Checkpoint documents the run's writers wrote and the reference's would (docs/COST.md, "Firestore"). */
@@ -45,13 +56,15 @@ export interface PerTick {
  * Counts per tick at the reference: the run's per-tick rates plus the gap-filler's per-run use spread over a
  * month's ticks. Firestore is scaled by what its operations follow, not by ticks: the live run's by
  * checkpoint documents per second (each written at most once per coalescing interval, with one
- * transaction read), the gap-filler's by streams (one ledger query per stream and run).
+ * transaction read), the gap-filler's by streams (one ledger query per stream and run). Publish requests
+ * and pushes follow what cuts messages: streams (v3) or open bundles (v4).
  */
 export function perTick(
   run: RunCounts,
   queryBytesPerRun: number,
   ref: Reference,
   docs: CheckpointDocs,
+  sources: MessageSources,
 ): PerTick {
   const t = run.ticks;
   if (t <= 0) throw new Error('cost bench: the relay published no tick');
@@ -60,10 +73,12 @@ export function perTick(
   const g = run.gapfillRun;
   const live = docs.reference / docs.local / run.seconds / ref.ticksPerSecond;
   const runScale = (perRun * ref.streams) / run.streams;
+  // Messages per second follow their sources (each cut once per poll or batch timer), bytes follow ticks.
+  const messages = sources.reference / sources.local / run.seconds / ref.ticksPerSecond;
   return {
-    pubsub_publish_requests: run.publish.requests / t,
+    pubsub_publish_requests: run.publish.requests * messages,
     pubsub_publish_billable_bytes: run.publish.billableBytes / t,
-    push_deliveries: run.push.deliveries / t,
+    push_deliveries: run.push.deliveries * messages,
     pubsub_push_billable_bytes: run.push.billableBytes / t,
     writer_cpu_s: run.writerCpuSeconds / t,
     // The gap-filler's own inserts are in the run's ingestion (a steady-state run inserts nothing).

@@ -9,6 +9,7 @@ import {
   sum,
   usdPerTick,
   type CheckpointDocs,
+  type MessageSources,
   type Reference,
 } from './model.ts';
 import { PRICES, PRICES_READ_ON } from './prices.ts';
@@ -37,6 +38,7 @@ export async function price(
   tradeShare: number,
   streams: BedStreams,
   docs: { before: CheckpointDocs; after: CheckpointDocs },
+  sources: { before: MessageSources; after: MessageSources },
   say: (line: string, data?: Record<string, unknown>) => void,
 ) {
   say('loading the history bed', { days: ref.historyDays, rows_per_day: BED_ROWS_PER_DAY });
@@ -66,8 +68,8 @@ export async function price(
     await bed.stop();
   }
   const counts = {
-    before: perTick(before, queryBytes.before, ref, docs.before),
-    after: perTick(after, queryBytes.after, ref, docs.after),
+    before: perTick(before, queryBytes.before, ref, docs.before, sources.before),
+    after: perTick(after, queryBytes.after, ref, docs.after, sources.after),
     anchor: anchorPerTick(after.tickJsonBytes, ref),
   };
   const usd = {
@@ -94,6 +96,7 @@ export async function price(
     query_bytes_per_gapfill_run: queryBytes,
     reference: ref,
     checkpoint_docs: docs,
+    message_sources: sources,
     measured: { before: summaryOf(before), after: summaryOf(after) },
     prices: {
       read_on: PRICES_READ_ON,
