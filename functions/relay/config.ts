@@ -138,6 +138,14 @@ export const RELAY_OPTIONS = {
     default: 'v4' as const,
     parse: parse.oneOf('v4', 'v3'),
   },
+  messageEncoding: {
+    env: 'RELAY_MESSAGE_ENCODING',
+    description:
+      "'gzip': v4 bundles are gzipped (attribute encoding=gzip; writers read both, refusing one that inflates " +
+      "past 16 MiB); 'identity': sent as they are, for writers older than this option",
+    default: 'gzip' as const,
+    parse: parse.oneOf('gzip', 'identity'),
+  },
   tradeIdCheck: {
     env: 'RELAY_TRADE_ID_CHECK',
     description:
