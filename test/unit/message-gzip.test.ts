@@ -11,12 +11,6 @@ import { decodeMessage } from '../../functions/core/contract/decode.ts';
 import { MessageDecodeError } from '../../functions/core/contract/decoded-batch.ts';
 import { encodeBatch } from '../../functions/core/contract/encode.ts';
 import { rowId } from '../../functions/core/model/row-id.ts';
-import { silentLogger } from '../../functions/core/shared/logger.ts';
-import { CheckpointCoalescer } from '../../functions/core/writer/checkpoint-coalescer.ts';
-import { createWriter } from '../../functions/core/writer/writer.ts';
-import { MemoryCheckpointStore } from '../support/doubles/checkpoint-store.ts';
-import { ManualClock } from '../support/doubles/clock.ts';
-import { MemoryWarehouse } from '../support/doubles/warehouse.ts';
 import { trade } from '../support/ticks.ts';
 
 const NOW = Date.UTC(2026, 0, 2);
@@ -38,25 +32,6 @@ const bundle = () =>
     ['btcusdt', 'ethusdt', 'solusdt'].map((s, i) => encodeBatch(batchOf(s, 40, i)).data),
     { relayId: 'r1', ticks: 120 },
   );
-
-function writerSetup() {
-  const clock = new ManualClock(NOW);
-  const warehouse = new MemoryWarehouse();
-  const checkpoints = new CheckpointCoalescer(new MemoryCheckpointStore(clock), clock, silentLogger, 0);
-  const writer = createWriter({
-    warehouse,
-    checkpoints,
-    clock,
-    logger: silentLogger,
-    options: { retryBaseMs: 1 },
-  });
-  return { warehouse, writer };
-}
-
-const envelope = (data: Buffer, attributes: Record<string, string>, id = 'm1') => ({
-  message: { data: data.toString('base64'), attributes, messageId: id },
-  subscription: 'projects/p/subscriptions/s',
-});
 
 test('a gzipped bundle is smaller, says so in its attributes, and decodes to the same sections', (t) => {
   const plain = bundle();
@@ -84,20 +59,4 @@ test('a message inflating past the bound is refused unread, and garbage after th
     instanceOf: MessageDecodeError,
   });
   t.is((broken as MessageDecodeError).reason, 'bad_gzip');
-});
-
-test('the writer stores a gzipped bundle and quarantines a decompression bomb verbatim with its reason', async (t) => {
-  const { writer, warehouse } = writerSetup();
-  const gzipped = encodeMessage(bundle(), 'gzip');
-  const stored = await writer.handle(envelope(gzipped.data, gzipped.attributes));
-  t.like(stored, { status: 200, outcome: 'committed', rows: 120, batches: 3 });
-  const bomb = gzipSync(Buffer.alloc(MAX_INFLATED_BYTES + 1, 0x41));
-  const refused = await writer.handle(envelope(bomb, { schema: '4', encoding: 'gzip' }, 'm2'));
-  t.is(refused.status, 200);
-  const quarantine = warehouse.rows('quarantine').map((r) => r.json);
-  t.deepEqual(
-    quarantine.map((q) => [q.quarantine_id, q.reason]),
-    [['msg:m2', 'inflated_too_large']],
-  );
-  t.is(warehouse.rows('trades').length, 120);
 });
