@@ -33,6 +33,8 @@ export interface HistoryBed {
 export interface BedStreams {
   readonly exchange: string;
   readonly symbols: readonly string[];
+  /** Coverage rows cycle through them (trades are trades). */
+  readonly types: readonly string[];
 }
 
 /**
@@ -91,17 +93,18 @@ function dayRows(
 ): void {
   const step = DAY_MS / rows;
   const { coverage, trades } = into;
-  const { exchange, symbols } = streams;
+  const { exchange, symbols, types } = streams;
   for (let k = 0; k < rows; k++) {
     const from = dayStart + k * step;
     const symbol = symbols[k % symbols.length]!;
+    const type = types[Math.floor(k / symbols.length) % types.length]!;
     const seq = (day + 1) * rows + k;
-    const batchId = `relay-1a2b3c4d/${exchange}:${symbol}:trade/${seq}`;
+    const batchId = `relay-1a2b3c4d/${exchange}:${symbol}:${type}/${seq}`;
     coverage.push({
       batch_id: batchId,
       exchange,
       symbol,
-      data_type: 'trade',
+      data_type: type,
       window_from: new Date(from).toISOString(),
       window_to: new Date(from + 100).toISOString(),
       rows: 40,

@@ -15,7 +15,7 @@ import {
 import { PRICES, PRICES_READ_ON } from './prices.ts';
 import { perStreamViewQueries, startHistoryBed, type BedStreams } from './query-bytes.ts';
 
-/** Bed rows per day partition: the model scales them to the reference (query-bytes.ts). */
+/** Least bed rows per day partition (at least one per stream): the model scales them to the reference. */
 const BED_ROWS_PER_DAY = 8;
 /** The gap-filler's default lookback (GAPFILL_LOOKBACK_MS), which the per-stream queries used. */
 const LOOKBACK_MS = 6 * 3600_000;
@@ -41,8 +41,10 @@ export async function price(
   sources: { before: MessageSources; after: MessageSources },
   say: (line: string, data?: Record<string, unknown>) => void,
 ) {
-  say('loading the history bed', { days: ref.historyDays, rows_per_day: BED_ROWS_PER_DAY });
-  const bed = await startHistoryBed(ref.historyDays, BED_ROWS_PER_DAY, streams);
+  // Every stream has rows in every day partition, so each per-stream query of before selects some.
+  const rowsPerDay = Math.max(BED_ROWS_PER_DAY, streams.symbols.length * streams.types.length);
+  say('loading the history bed', { days: ref.historyDays, rows_per_day: rowsPerDay });
+  const bed = await startHistoryBed(ref.historyDays, rowsPerDay, streams);
   let queryBytes: { before: number; after: number };
   try {
     // Before: two queries per stream through the dedup views (one for a stream that is not of trades).
