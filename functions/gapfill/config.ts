@@ -112,10 +112,10 @@ export const GAPFILL_OPTIONS = {
   detection: {
     env: 'GAPFILL_DETECTION',
     description:
-      "'checkpoints': coverage holes from the spans the writers keep in the checkpoints, trade-id jumps " +
-      "recorded by the relay (no BigQuery byte per run, decisions/0029); 'warehouse': both read from " +
-      'BigQuery each run (coverage and trades day partitions)',
-    default: 'checkpoints' as const,
+      "'checkpoints' (deployed): coverage holes from the spans the writers keep in the checkpoints, trade-id " +
+      'jumps recorded by the relay (no BigQuery byte per run; needs GAPFILL_SETTLE_MS above the checkpoint ' +
+      "lag, decisions/0029); 'warehouse': both read from BigQuery each run (coverage and trades day partitions)",
+    default: 'warehouse' as const,
     parse: parse.oneOf('checkpoints', 'warehouse'),
   },
   maxBytesBilled: {
