@@ -5,6 +5,7 @@ import type { StreamKey } from './model/streams.ts';
 import type { Micros, Tick } from './model/tick.ts';
 import type { TableName } from './contract/schema.ts';
 import type { Interval } from './shared/intervals.ts';
+import type { CoveredSpans } from './writer/checkpoint-spans.ts';
 
 // ---- Every deployable -------------------------------------------------------------------------
 
@@ -132,6 +133,8 @@ export interface Checkpoint {
   readonly coveredTo: number;
   readonly lastBatchId: string;
   readonly updatedAt: number;
+  /** Recently committed coverage (absent in checkpoints written before decisions/0029). */
+  readonly covered?: CoveredSpans;
 }
 
 /** An advance of a checkpoint; merged monotonically with what is stored. */
@@ -142,6 +145,8 @@ export interface CheckpointAdvance {
   readonly rows: number;
   readonly coveredTo: number;
   readonly batchId: string;
+  /** Coverage windows committed with it, merged into the checkpoint's `covered` spans. */
+  readonly windows?: readonly Interval[];
 }
 
 /** Durable per-stream checkpoints (Firestore), stored one per stream or grouped (checkpoint-groups.ts). */

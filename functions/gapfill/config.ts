@@ -112,6 +112,15 @@ export const GAPFILL_OPTIONS = {
     default: 60_000,
     parse: ms(100, 600_000),
   },
+  detection: {
+    env: 'GAPFILL_DETECTION',
+    description:
+      "'checkpoints' (deployed): coverage holes from the spans the writers keep in the checkpoints, trade-id " +
+      'jumps recorded by the relay (no BigQuery byte per run; needs GAPFILL_SETTLE_MS above the checkpoint ' +
+      "lag, decisions/0029); 'warehouse': both read from BigQuery each run (coverage and trades day partitions)",
+    default: 'warehouse' as const,
+    parse: parse.oneOf('checkpoints', 'warehouse'),
+  },
   maxBytesBilled: {
     env: 'GAPFILL_MAX_BYTES_BILLED',
     description:

@@ -4,6 +4,7 @@
  */
 import { Firestore } from '@google-cloud/firestore';
 import { BigQueryGapQueries } from '../adapters/bigquery/gap-queries.ts';
+import { CheckpointGapQueries } from '../core/gapfill/checkpoint-coverage.ts';
 import { createBigQueryClient } from '../adapters/bigquery/client.ts';
 import { BigQueryWarehouse } from '../adapters/bigquery/warehouse.ts';
 import { ingestWarehouse } from '../adapters/bigquery/ingest.ts';
@@ -54,13 +55,17 @@ export function wireGapfill(
   // Backfilled rows go the writer's way (WRITER_INGEST); the detection queries stay on REST.
   const warehouse = ingestWarehouse(config, rest, config.insertTimeoutMs, logger);
   let closing: Promise<void> | undefined;
+  const checkpoints = new FirestoreCheckpointStore(firestore, config.checkpoints, clock);
   return {
     firestore,
     warehouse,
-    gapQueries: new BigQueryGapQueries(rest, config.projectId, config.dataset, config.maxBytesBilled),
+    gapQueries:
+      config.detection === 'checkpoints'
+        ? new CheckpointGapQueries(checkpoints)
+        : new BigQueryGapQueries(rest, config.projectId, config.dataset, config.maxBytesBilled),
     ledger: new FirestoreGapLedger(firestore, config.gaps),
     leases: new FirestoreLeaseStore(firestore, config.leases, clock),
-    checkpoints: new FirestoreCheckpointStore(firestore, config.checkpoints, clock),
+    checkpoints,
     history: new TardisHistorySource({ endpoint: config.tardisEndpoint, apiKey: config.tardisApiKey }),
     clock,
     logger,

@@ -138,6 +138,22 @@ export const RELAY_OPTIONS = {
     default: 'v4' as const,
     parse: parse.oneOf('v4', 'v3'),
   },
+  messageEncoding: {
+    env: 'RELAY_MESSAGE_ENCODING',
+    description:
+      "'gzip': v4 bundles are gzipped (attribute encoding=gzip; writers read both, refusing one that inflates " +
+      "past 16 MiB); 'identity': sent as they are, for writers older than this option",
+    default: 'gzip' as const,
+    parse: parse.oneOf('gzip', 'identity'),
+  },
+  tradeIdCheck: {
+    env: 'RELAY_TRADE_ID_CHECK',
+    description:
+      "'on': a jump in a contiguous-id trade stream ends coverage there and is recorded as a trade_ids gap " +
+      "in the ledger (the gap-filler's checkpoint detection reads no trades, decisions/0029); 'off': not checked",
+    default: 'on' as const,
+    parse: parse.oneOf('on', 'off'),
+  },
   bundleMaxBytes: {
     env: 'RELAY_BUNDLE_MAX_BYTES',
     description: 'v4: a message is sent once its batches reach this many bytes (else at the next poll)',

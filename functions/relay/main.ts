@@ -27,7 +27,9 @@ import { StatusReporter } from '../core/relay/status-reporter.ts';
 import { RelayService } from '../core/relay/relay-service.ts';
 import { DEFAULT_BUNDLE_LIMITS } from '../core/relay/bundler.ts';
 import { StartupRecovery } from '../core/relay/startup-recovery.ts';
+import { TradeIdJumpRecorder } from '../core/relay/trade-id-check.ts';
 import { streamId, type StreamKey } from '../core/model/streams.ts';
+import type { TradeIdJump } from '../core/ports.ts';
 import { DEFAULT_FLEET_OPTIONS } from '../core/fleet/options.ts';
 import { FleetRelay } from '../core/relay/fleet-relay.ts';
 import { FirestoreFleetStore } from '../adapters/firestore/fleet-store.ts';
@@ -51,13 +53,15 @@ const publisher = new PubSubTickPublisher(pubsub, config.topic, {
   timeoutMs: config.publishTimeoutMs,
 });
 const firestore = new Firestore({ projectId: config.projectId });
+const ledger = new FirestoreGapLedger(firestore, config.gaps);
 const recovery = new StartupRecovery(
   new FirestoreCheckpointStore(firestore, config.checkpoints, clock),
-  new FirestoreGapLedger(firestore, config.gaps),
+  ledger,
   clock,
   logger,
   { graceMs: config.startupGapGraceMs },
 );
+const jumps = new TradeIdJumpRecorder(ledger, logger, () => clock.now());
 const relayOptions = {
   relayId,
   limits: {
@@ -68,9 +72,13 @@ const relayOptions = {
   },
   maxInFlightBytes: config.maxInFlightBytes,
   messageFormat: config.messageFormat,
+  messageEncoding: config.messageEncoding,
   bundleLimits: { ...DEFAULT_BUNDLE_LIMITS, maxBytes: config.bundleMaxBytes },
   tickIntervalMs: Math.max(5, Math.min(25, Math.floor(config.maxWaitMs / 4))),
   onFirstCoverage: (stream: StreamKey, from: number) => recovery.onFirstCoverage(stream, from),
+  ...(config.tradeIdCheck === 'on'
+    ? { onTradeIdJump: (stream: StreamKey, jump: TradeIdJump) => jumps.record(stream, jump) }
+    : {}),
 };
 const relay = config.fleet
   ? new FleetRelay(
@@ -166,7 +174,7 @@ async function shutdown(reason: string, exitCode: number): Promise<void> {
     ),
   });
   // Every batch is settled: the rest (a last heartbeat, closing clients) is courtesy, given a second at most.
-  const courtesy = Promise.allSettled([statusReporter.stop(), pubsub.close()]).then(() =>
+  const courtesy = Promise.allSettled([statusReporter.stop(), pubsub.close(), jumps.settle()]).then(() =>
     firestore.terminate(),
   );
   await Promise.race([courtesy.catch(() => undefined), new Promise((r) => setTimeout(r, 1000).unref())]);

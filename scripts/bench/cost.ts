@@ -1,5 +1,6 @@
 // `npm run bench -- cost [--json] [--symbols 4] [--rate 39] [--seconds 20] [--seed 1] [--types a,b]
-//   [--reference-streams 500] [--reference-tps 10000] [--history-days 365]`
+//   [--reference-streams 500] [--reference-tps 10000] [--history-days 365] [--reference-groups 120]
+//   [--reference-bundlers 12]`
 // What a tick costs: the local pipeline runs twice, today's design ("before") and the new defaults
 // ("after"), its deployables reaching Pub/Sub and Firestore through counting taps (scripts/local/
 // grpc-tap.ts, push-tap.ts); billed units per tick are scaled to the reference deployment and priced
@@ -8,6 +9,7 @@
 // Relays' own compute is counted on neither side. The last line is one JSON object (docs/COST.md).
 import { parseArgs } from 'node:util';
 import type { DataType } from '../../functions/core/model/streams.ts';
+import { checkpointDocId, type CheckpointLayout } from '../../functions/core/writer/checkpoint-groups.ts';
 import { startEmulators } from '../local/emulators.ts';
 import { startGrpcTap } from '../local/grpc-tap.ts';
 import { simulatedTypes, type ExchangeStreams } from '../local/stream-mix.ts';
@@ -18,8 +20,23 @@ import { price, type CostSummary } from './cost/report.ts';
 
 /** The switches of each design (docs/COST.md); unknown ones are ignored by a build that lacks them. */
 const DESIGNS = {
-  before: { WRITER_INGEST: 'insert-all', RELAY_MESSAGE_FORMAT: 'v3', CHECKPOINT_LAYOUT: 'per-stream' },
-  after: { WRITER_INGEST: 'storage-write', RELAY_MESSAGE_FORMAT: 'v4', CHECKPOINT_LAYOUT: 'grouped' },
+  before: {
+    WRITER_INGEST: 'insert-all',
+    RELAY_MESSAGE_FORMAT: 'v3',
+    CHECKPOINT_LAYOUT: 'per-stream',
+    GAPFILL_DETECTION: 'warehouse',
+    RELAY_TRADE_ID_CHECK: 'off',
+    CHECKPOINT_MIN_INTERVAL_MS: '1000',
+  },
+  after: {
+    WRITER_INGEST: 'storage-write',
+    RELAY_MESSAGE_FORMAT: 'v4',
+    CHECKPOINT_LAYOUT: 'grouped',
+    GAPFILL_DETECTION: 'checkpoints',
+    RELAY_TRADE_ID_CHECK: 'on',
+    // What infra/modules/writer sets (a checkpoint may lag this much; GAPFILL_SETTLE_MS is 20 s).
+    CHECKPOINT_MIN_INTERVAL_MS: '5000',
+  },
 } as const;
 const EXCHANGE = 'binance-futures';
 const SYMBOLS = ['btcusdt', 'ethusdt', 'solusdt', 'xrpusdt', 'dogeusdt', 'adausdt', 'bnbusdt', 'ltcusdt'];
@@ -51,6 +68,8 @@ export async function run(args: string[]): Promise<number> {
       'reference-streams': { type: 'string', default: '500' },
       'reference-tps': { type: 'string', default: '10000' },
       'history-days': { type: 'string', default: '365' },
+      'reference-groups': { type: 'string', default: '120' },
+      'reference-bundlers': { type: 'string', default: '12' },
     },
   });
   const num = (name: keyof typeof values, min: number, max: number): number => {
@@ -69,6 +88,8 @@ export async function run(args: string[]): Promise<number> {
       ticksPerSecond: num('reference-tps', 1, 1e8),
       historyDays: num('history-days', 1, 3660),
       gapfillRunsPerMonth: SECONDS_PER_MONTH / 60,
+      checkpointGroups: num('reference-groups', 1, 1e6),
+      bundlers: num('reference-bundlers', 1, 1e6),
     },
     say: (line, data = {}) =>
       process.stderr.write(
@@ -131,5 +152,31 @@ export async function costBench(o: CostOptions): Promise<CostSummary> {
   }
   // Every symbol has every type: the share of trade streams (each has its trade-id query before).
   const tradeShare = mix[0]!.types.includes('trade') ? 1 / mix[0]!.types.length : 0;
-  return price(runs.before!, runs.after!, o.reference, tradeShare, o.say);
+  const docs = (layout: CheckpointLayout) =>
+    new Set(
+      mix.flatMap((m) =>
+        m.symbols.flatMap((symbol) =>
+          m.types.map((type) => checkpointDocId({ exchange: m.exchange, symbol, type }, layout)),
+        ),
+      ),
+    ).size;
+  const checkpointDocs = {
+    before: { local: docs('per-stream'), reference: o.reference.streams },
+    after: { local: docs('grouped'), reference: o.reference.checkpointGroups },
+  };
+  // v3 sends each stream's batches (pushes follow streams); v4 one bundle per relay here, per shard there.
+  const messageSources = {
+    before: { local: docs('per-stream'), reference: o.reference.streams },
+    after: { local: 1, reference: o.reference.bundlers },
+  };
+  return price(
+    runs.before!,
+    runs.after!,
+    o.reference,
+    tradeShare,
+    mix[0]!,
+    checkpointDocs,
+    messageSources,
+    o.say,
+  );
 }

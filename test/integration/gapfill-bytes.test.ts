@@ -100,6 +100,8 @@ async function measureRun(bed: Bed, streams: number, maxBytesBilled?: number) {
     GAPS_COLLECTION: `gaps_${suffix}`,
     LEASES_COLLECTION: `leases_${suffix}`,
     GAPFILL_MAX_BYTES_BILLED: maxBytesBilled === undefined ? undefined : String(maxBytesBilled),
+    // The warehouse detection (the audit path, decisions/0029); checkpoint detection queries nothing.
+    GAPFILL_DETECTION: 'warehouse',
   });
   const deps = wireGapfill(config, silentLogger);
   const before = new Set((await bed.bq.getJobs())[0].map((j) => j.id));

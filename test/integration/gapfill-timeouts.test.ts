@@ -44,6 +44,8 @@ async function standin(t: ExecutionContext): Promise<{ s: BigQueryStandin; env: 
       GAPFILL_QUERY_TIMEOUT_MS: String(QUERY_TIMEOUT_MS),
       GAPFILL_AVAILABILITY_DELAY_MS: '0',
       GAPFILL_SETTLE_MS: '0',
+      // The warehouse detection (the audit path, decisions/0029) is the one that queries BigQuery.
+      GAPFILL_DETECTION: 'warehouse',
     },
   };
 }

@@ -1,6 +1,8 @@
 import test from 'ava';
 import type { Batch } from '../../functions/core/contract/batch.ts';
 import { encodeBundle } from '../../functions/core/contract/bundle.ts';
+import { encodeMessage, MAX_INFLATED_BYTES } from '../../functions/core/contract/compression.ts';
+import { gzipSync } from 'node:zlib';
 import { decodeBatch, decodeMessage } from '../../functions/core/contract/decode.ts';
 import { MessageDecodeError } from '../../functions/core/contract/decoded-batch.ts';
 import { encodeBatch } from '../../functions/core/contract/encode.ts';
@@ -319,4 +321,26 @@ test('v4: a bundle is cut at its size bound, and per fleet shard when batches ca
   t.is(small.add(sealed(undefined), state), undefined);
   t.is(small.add(sealed(undefined), state)?.bytes, 20);
   t.is(small.waiting, 1);
+});
+
+test('the writer stores a gzipped bundle and quarantines a decompression bomb verbatim with its reason', async (t) => {
+  const { writer, warehouse } = setup();
+  const plain = encodeBundle(
+    ['btcusdt', 'ethusdt', 'solusdt'].map(
+      (s, i) => encodeBatch(batchOf(s, [trade(3 * i), trade(3 * i + 1)], i)).data,
+    ),
+    { relayId: 'r1', ticks: 6 },
+  );
+  const gzipped = encodeMessage(plain, 'gzip');
+  const stored = await writer.handle(envelope(gzipped.data, 'm1', gzipped.attributes));
+  t.like(stored, { status: 200, outcome: 'committed', rows: 6, batches: 3 });
+  const bomb = gzipSync(Buffer.alloc(MAX_INFLATED_BYTES + 1, 0x41));
+  const refused = await writer.handle(envelope(bomb, 'm2', { schema: '4', encoding: 'gzip' }));
+  t.is(refused.status, 200);
+  const quarantine = warehouse.rows('quarantine').map((r) => r.json);
+  t.deepEqual(
+    quarantine.map((q) => [q.quarantine_id, q.reason]),
+    [['msg:m2', 'inflated_too_large']],
+  );
+  t.is(warehouse.rows('trades').length, 6);
 });

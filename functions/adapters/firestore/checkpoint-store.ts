@@ -7,6 +7,8 @@ import {
   type CheckpointLayout,
 } from '../../core/writer/checkpoint-groups.ts';
 import type { Checkpoint, CheckpointAdvance, CheckpointStore, Clock } from '../../core/ports.ts';
+import type { CoveredSpans } from '../../core/writer/checkpoint-spans.ts';
+import type { Interval } from '../../core/shared/intervals.ts';
 import { isDataType, streamId, type DataType, type StreamKey } from '../../core/model/streams.ts';
 
 /** One stream's position, as stored (a per-stream document adds the stream's fields). */
@@ -17,6 +19,8 @@ interface PositionDoc {
   coveredTo: number;
   lastBatchId: string;
   updatedAt: number;
+  /** Committed coverage spans (decisions/0029): Firestore arrays cannot nest, so `spans` is [from, to, from, to, ...]. */
+  covered?: { since: number; spans: number[] };
 }
 
 /** A per-stream document (collection `checkpoints`, document id = stream id). */
@@ -138,6 +142,9 @@ function toPosition(c: Checkpoint): PositionDoc {
     coveredTo: c.coveredTo,
     lastBatchId: c.lastBatchId,
     updatedAt: c.updatedAt,
+    ...(c.covered
+      ? { covered: { since: c.covered.since, spans: c.covered.spans.flatMap((s) => [s.from, s.to]) } }
+      : {}),
   };
 }
 
@@ -155,7 +162,15 @@ function fromPosition(stream: StreamKey, d: PositionDoc | undefined): Checkpoint
     coveredTo: d.coveredTo,
     lastBatchId: d.lastBatchId,
     updatedAt: d.updatedAt,
+    ...(d.covered ? { covered: coveredOf(d.covered) } : {}),
   };
+}
+
+function coveredOf(stored: { since: number; spans: number[] }): CoveredSpans {
+  const spans: Interval[] = [];
+  for (let i = 0; i + 1 < stored.spans.length; i += 2)
+    spans.push({ from: stored.spans[i]!, to: stored.spans[i + 1]! });
+  return { since: stored.since, spans };
 }
 
 function dataType(type: string): DataType {

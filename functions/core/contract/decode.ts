@@ -3,6 +3,7 @@ import { isBundleHeader, splitBundle } from './bundle.ts';
 import { decodeColumns } from './decode-columns.ts';
 import { MessageDecodeError, type DecodedBatch } from './decoded-batch.ts';
 import { decodeV1 } from './message-v1.ts';
+import { inflateMessage } from './compression.ts';
 
 /** One batch of a v4 bundle: its bytes, and the batch or why it cannot be read. */
 export interface Section {
@@ -19,7 +20,8 @@ export type DecodedMessage =
  * Decodes any message version. Throws MessageDecodeError when the message as a whole is unreadable (for a
  * bundle: its frame); a bundle's unreadable section is returned as that section's error.
  */
-export function decodeMessage(data: Buffer): DecodedMessage {
+export function decodeMessage(received: Buffer): DecodedMessage {
+  const data = inflateMessage(received);
   const newline = data.indexOf(NEWLINE);
   const header = newline >= 0 ? parseJson(data.subarray(0, newline)) : undefined;
   if (!isRecord(header) || !isBundleHeader(header)) return { kind: 'batch', decoded: decodeBatch(data) };

@@ -1,5 +1,6 @@
 import type { EncodedMessage, SealedBatch } from '../contract/batch.ts';
 import { encodeBundle } from '../contract/bundle.ts';
+import { encodeMessage, type MessageEncoding } from '../contract/compression.ts';
 import type { Clock, Logger, TickPublisher } from '../ports.ts';
 import { LatencyWindow } from '../shared/latency-window.ts';
 import { logSignal } from '../shared/signals.ts';
@@ -38,6 +39,7 @@ export class BatchPublishing {
     private readonly maxInFlightBytes: number,
     format: MessageFormat,
     bundleLimits: BundleLimits,
+    private readonly encoding: MessageEncoding = 'identity',
   ) {
     this.bundler = format === 'v4' ? new Bundler(bundleLimits) : undefined;
   }
@@ -91,7 +93,7 @@ export class BatchPublishing {
     const sections = entries.map(({ batch }) => batch.message.data);
     const relayId = entries[0]!.batch.message.attributes.relay!;
     const fleet = { ...(shard === undefined ? {} : { shard }), ...(epoch === undefined ? {} : { epoch }) };
-    this.send(entries, encodeBundle(sections, { relayId, ticks, ...fleet }));
+    this.send(entries, encodeMessage(encodeBundle(sections, { relayId, ticks, ...fleet }), this.encoding));
   }
 
   /** Publishes one message carrying `entries`; each batch's outcome is accounted when it settles. */

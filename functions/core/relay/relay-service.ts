@@ -1,8 +1,9 @@
 import type { BatchLimits } from './batcher.ts';
-import type { Clock, FeedEvent, Logger, TickFeed, TickPublisher } from '../ports.ts';
+import type { Clock, FeedEvent, Logger, TickFeed, TickPublisher, TradeIdJump } from '../ports.ts';
 import { newCounters, type RelayCounters } from './counters.ts';
 import type { StreamKey } from '../model/streams.ts';
 import { Coverage } from './coverage.ts';
+import type { MessageEncoding } from '../contract/compression.ts';
 import { RelayIntake } from './intake.ts';
 import type { BatchSink } from './batch-sink.ts';
 import { BatchPublishing, type PublishLatency } from './publishing.ts';
@@ -22,6 +23,13 @@ export interface RelayOptions {
   readonly tickIntervalMs: number;
   /** Called once per stream, the first time its coverage opens in this process (startup recovery). */
   readonly onFirstCoverage?: (stream: StreamKey, from: number) => void;
+  /** How v4 bundles travel: gzipped (`encoding` attribute) or as they are (default). */
+  readonly messageEncoding?: MessageEncoding;
+  /**
+   * Turns the trade-id check on: a jump in a contiguous-id trade stream ends its coverage window there
+   * and is handed to this hook, which records the gap (decisions/0029).
+   */
+  readonly onTradeIdJump?: (stream: StreamKey, jump: TradeIdJump) => void;
   /** Puts a gate between cut batches and the broker (a fleet shard's standby buffer); default: none. */
   readonly sink?: (publishing: BatchPublishing) => BatchSink;
 }
@@ -64,10 +72,18 @@ export class RelayService {
       options.maxInFlightBytes,
       options.messageFormat ?? 'v4',
       options.bundleLimits ?? DEFAULT_BUNDLE_LIMITS,
+      options.messageEncoding,
     );
     const sink = options.sink?.(this.publishing) ?? this.publishing;
     this.coverage = new Coverage(this.registry, sink, clock, logger, options.onFirstCoverage);
-    this.intake = new RelayIntake(this.registry, this.coverage, sink, this.counters, clock);
+    this.intake = new RelayIntake(
+      this.registry,
+      this.coverage,
+      sink,
+      this.counters,
+      clock,
+      options.onTradeIdJump,
+    );
   }
 
   /** Starts the feed; resolves when the feed ends or stop() is called, rejects when the feed fails. */

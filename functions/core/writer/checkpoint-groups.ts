@@ -1,6 +1,7 @@
 import { streamId, type StreamKey } from '../model/streams.ts';
 import type { Checkpoint } from '../ports.ts';
 import { mergeCheckpoint } from './checkpoint.ts';
+import { unionSpans } from './checkpoint-spans.ts';
 
 /**
  * Where checkpoints are written (decisions/0026). `grouped`: one document per exchange, type and one of
@@ -41,7 +42,9 @@ export function furthestCheckpoint(
     coveredTo: b.coveredTo,
     batchId: b.lastBatchId,
   };
-  return mergeCheckpoint(a, advance, Math.max(a.updatedAt, b.updatedAt));
+  const furthest = mergeCheckpoint(a, advance, Math.max(a.updatedAt, b.updatedAt));
+  const covered = unionSpans(a.covered, b.covered);
+  return covered ? { ...furthest, covered } : furthest;
 }
 
 /** FNV-1a of the symbol: stable across processes and versions, unlike any runtime hash. */

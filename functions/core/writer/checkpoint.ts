@@ -1,4 +1,5 @@
 import type { Checkpoint, CheckpointAdvance } from '../ports.ts';
+import { mergeSpans, unionWindows } from './checkpoint-spans.ts';
 
 /** Where a stream stands: the timestamp and trade id (trades only) of its last stored tick. */
 export interface Position {
@@ -42,6 +43,7 @@ export function mergeCheckpoint(
     coveredTo: Math.max(existing?.coveredTo ?? 0, advance.coveredTo),
     lastBatchId: moves || !existing ? advance.batchId : existing.lastBatchId,
     updatedAt: now,
+    ...withCovered(mergeSpans(existing?.covered, advance.windows, now)),
   };
 }
 
@@ -58,5 +60,10 @@ export function combineAdvances(a: CheckpointAdvance, b: CheckpointAdvance): Che
     rows: a.rows + b.rows,
     coveredTo: Math.max(a.coveredTo, b.coveredTo),
     batchId: winner.batchId,
+    ...withWindows(unionWindows(a.windows, b.windows)),
   };
 }
+
+// Optional fields stay absent rather than undefined (exactOptionalPropertyTypes, Firestore documents).
+const withCovered = (covered: Checkpoint['covered']) => (covered ? { covered } : {});
+const withWindows = (windows: CheckpointAdvance['windows']) => (windows ? { windows } : {});

@@ -116,6 +116,7 @@ export class CommitStep {
         rows: stored,
         coveredTo: batch.window.to,
         batchId: id,
+        windows: [batch.window],
       });
       counters.rowsWritten += stored;
       counters.committed++;

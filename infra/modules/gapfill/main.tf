@@ -49,6 +49,9 @@ resource "google_cloudfunctions2_function" "gapfill" {
       TARDIS_API_ENDPOINT    = var.tardis_api_endpoint
       LOG_LEVEL              = var.log_level
       RELAY_STREAMS          = var.streams
+      # Holes from the checkpoints' committed spans: no BigQuery bytes per run (decisions/0029); the
+      # default settle (20 s) is above the writers' checkpoint lag (5 s interval).
+      GAPFILL_DETECTION = "checkpoints"
     }
 
     # A pinned version, never latest: a new key reaches the gap-filler only through a reviewed apply.

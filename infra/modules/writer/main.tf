@@ -53,6 +53,9 @@ resource "google_cloudfunctions2_function" "writer" {
       LOG_LEVEL                 = var.log_level
       PUSH_AUTH_SERVICE_ACCOUNT = var.push_service_account
       PUSH_AUTH_AUDIENCE        = var.push_audience
+      # A group document at most every 5 s: Firestore writes follow groups / 5 s (docs/COST.md); the
+      # gap-filler's settle time (20 s) stays well above this checkpoint lag (decisions/0029).
+      CHECKPOINT_MIN_INTERVAL_MS = "5000"
     }
   }
 }

@@ -8,6 +8,28 @@ export interface Reference {
   readonly historyDays: number;
   /** Gap-filler runs per month (Cloud Scheduler, every minute). */
   readonly gapfillRunsPerMonth: number;
+  /**
+   * Checkpoint group documents of the reference's streams (exchanges x types x GROUP_BUCKETS: ~6 x 5 x 4):
+   * the grouped layout's writes per second follow them, not ticks.
+   */
+  readonly checkpointGroups: number;
+  /**
+   * Open v4 bundles at the reference (fleet shards, or relays outside a fleet): pushes follow them and the
+   * relay's poll, not ticks (decisions/0026).
+   */
+  readonly bundlers: number;
+}
+
+/** What a design's Pub/Sub messages follow, in the run and at the reference: bundles (v4) or streams (v3). */
+export interface MessageSources {
+  readonly local: number;
+  readonly reference: number;
+}
+
+/** Checkpoint documents the run's writers wrote and the reference's would (docs/COST.md, "Firestore"). */
+export interface CheckpointDocs {
+  readonly local: number;
+  readonly reference: number;
 }
 
 export const SECONDS_PER_MONTH = 30 * 86_400;
@@ -30,26 +52,42 @@ export interface PerTick {
   history_calls: number;
 }
 
-/** Counts per tick at the reference: the run's per-tick rates plus the gap-filler's per-run use spread over a month's ticks. */
-export function perTick(run: RunCounts, queryBytesPerRun: number, ref: Reference): PerTick {
+/**
+ * Counts per tick at the reference: the run's per-tick rates plus the gap-filler's per-run use spread over a
+ * month's ticks. Firestore is scaled by what its operations follow, not by ticks: the live run's by
+ * checkpoint documents per second (each written at most once per coalescing interval, with one
+ * transaction read), the gap-filler's by streams (one ledger query per stream and run). Publish requests
+ * and pushes follow what cuts messages: streams (v3) or open bundles (v4).
+ */
+export function perTick(
+  run: RunCounts,
+  queryBytesPerRun: number,
+  ref: Reference,
+  docs: CheckpointDocs,
+  sources: MessageSources,
+): PerTick {
   const t = run.ticks;
   if (t <= 0) throw new Error('cost bench: the relay published no tick');
   const monthTicks = ref.ticksPerSecond * SECONDS_PER_MONTH;
   const perRun = ref.gapfillRunsPerMonth / monthTicks;
   const g = run.gapfillRun;
+  const live = docs.reference / docs.local / run.seconds / ref.ticksPerSecond;
+  const runScale = (perRun * ref.streams) / run.streams;
+  // Messages per second follow their sources (each cut once per poll or batch timer), bytes follow ticks.
+  const messages = sources.reference / sources.local / run.seconds / ref.ticksPerSecond;
   return {
-    pubsub_publish_requests: run.publish.requests / t,
+    pubsub_publish_requests: run.publish.requests * messages,
     pubsub_publish_billable_bytes: run.publish.billableBytes / t,
-    push_deliveries: run.push.deliveries / t,
+    push_deliveries: run.push.deliveries * messages,
     pubsub_push_billable_bytes: run.push.billableBytes / t,
     writer_cpu_s: run.writerCpuSeconds / t,
     // The gap-filler's own inserts are in the run's ingestion (a steady-state run inserts nothing).
     bq_insert_all_billable_bytes: run.ingestion.insertAll.billableBytes / t,
     bq_storage_write_billable_bytes: run.ingestion.storageWrite.billableBytes / t,
     bq_query_bytes: queryBytesPerRun * perRun,
-    firestore_reads: run.firestore.reads / t + g.firestore.reads * perRun,
-    firestore_writes: run.firestore.writes / t + g.firestore.writes * perRun,
-    firestore_deletes: run.firestore.deletes / t + g.firestore.deletes * perRun,
+    firestore_reads: run.firestore.reads * live + g.firestore.reads * runScale,
+    firestore_writes: run.firestore.writes * live + g.firestore.writes * runScale,
+    firestore_deletes: run.firestore.deletes * live + g.firestore.deletes * runScale,
     gapfill_requests: perRun,
     gapfill_cpu_s: g.cpuSeconds * perRun,
     history_calls: g.historyCalls * perRun,

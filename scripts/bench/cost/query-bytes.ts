@@ -2,7 +2,9 @@
 // (scripts/local/bigquery/bytes-processed.ts) over a history bed: a year of day partitions of
 // `coverage` and `trades` with a few representative rows each. The model is linear in the rows of the
 // partitions a query reads, so each table's scanned bytes are scaled by (reference rows per day) / (bed
-// rows per day), then BigQuery's 10 MiB minimum per table applies.
+// rows per day), then BigQuery's 10 MiB minimum per table applies. The bed's rows belong to the streams
+// the counted queries ask for: at the reference the gap-filler asks for every stream, so its cluster
+// filters select every row of a partition (bed rows of other streams would be pruned and bill nothing).
 import { createBigQueryClient } from '../../../functions/adapters/bigquery/client.ts';
 import { ensureWarehouse } from '../../../functions/adapters/bigquery/tables.ts';
 import { MIN_BYTES_PER_TABLE, scannedBytes } from '../../local/bigquery/bytes-processed.ts';
@@ -27,10 +29,22 @@ export interface HistoryBed {
   stop(): Promise<void>;
 }
 
-/** Loads `days` day partitions ending today with `rowsPerDay` rows of coverage and of trades each. */
+/** The streams the bed's rows belong to: those the counted gap-filler run asks for. */
+export interface BedStreams {
+  readonly exchange: string;
+  readonly symbols: readonly string[];
+  /** Coverage rows cycle through them (trades are trades). */
+  readonly types: readonly string[];
+}
+
+/**
+ * Loads `days` day partitions ending today (and tomorrow's, for runs near midnight) with `rowsPerDay`
+ * rows of coverage and of trades each, spread over `streams`.
+ */
 export async function startHistoryBed(
   days: number,
   rowsPerDay: number,
+  streams: BedStreams,
   now = Date.now(),
 ): Promise<HistoryBed> {
   const standin: BigQueryStandin = await startBigQueryStandin({ projectId: BED_PROJECT });
@@ -39,7 +53,7 @@ export async function startHistoryBed(
     await ensureWarehouse(bq, BED_PROJECT, BED_DATASET);
     const today = Math.floor(now / DAY_MS) * DAY_MS;
     const rows = { coverage: [] as Record<string, unknown>[], trades: [] as Record<string, unknown>[] };
-    for (let day = -1; day < days; day++) dayRows(rows, today - day * DAY_MS, rowsPerDay, day);
+    for (let day = -1; day < days; day++) dayRows(rows, today - day * DAY_MS, rowsPerDay, day, streams);
     for (const [table, list] of Object.entries(rows)) {
       for (let i = 0; i < list.length; i += 5000) {
         const chunk = list.slice(i, i + 5000).map((json) => ({ json }));
@@ -59,6 +73,7 @@ export async function startHistoryBed(
       let total = 0;
       for (const [key, bytes] of scanned) {
         const table = key.split('.').pop()!;
+        if (bytes === 0) throw new Error(`cost bench: a query selects no bed row of ${table}: ${query.sql}`);
         const scale = (reference[table] ?? rowsPerDay) / rowsPerDay;
         total += Math.max(MIN_BYTES_PER_TABLE, bytes * scale);
       }
@@ -74,19 +89,22 @@ function dayRows(
   dayStart: number,
   rows: number,
   day: number,
+  streams: BedStreams,
 ): void {
   const step = DAY_MS / rows;
   const { coverage, trades } = into;
+  const { exchange, symbols, types } = streams;
   for (let k = 0; k < rows; k++) {
     const from = dayStart + k * step;
-    const symbol = ['btcusdt', 'ethusdt', 'solusdt', 'dogeusdt'][k % 4]!;
+    const symbol = symbols[k % symbols.length]!;
+    const type = types[Math.floor(k / symbols.length) % types.length]!;
     const seq = (day + 1) * rows + k;
-    const batchId = `relay-1a2b3c4d/binance:${symbol}:trade/${seq}`;
+    const batchId = `relay-1a2b3c4d/${exchange}:${symbol}:${type}/${seq}`;
     coverage.push({
       batch_id: batchId,
-      exchange: 'binance',
+      exchange,
       symbol,
-      data_type: 'trade',
+      data_type: type,
       window_from: new Date(from).toISOString(),
       window_to: new Date(from + 100).toISOString(),
       rows: 40,
@@ -96,8 +114,8 @@ function dayRows(
     });
     const tradeId = 4_000_000_000 + seq;
     trades.push({
-      row_id: `binance:${symbol}:t:${tradeId}`,
-      exchange: 'binance',
+      row_id: `${exchange}:${symbol}:t:${tradeId}`,
+      exchange,
       symbol,
       trade_id: String(tradeId),
       price: 97_123.45,

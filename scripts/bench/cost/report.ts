@@ -8,12 +8,14 @@ import {
   SECONDS_PER_MONTH,
   sum,
   usdPerTick,
+  type CheckpointDocs,
+  type MessageSources,
   type Reference,
 } from './model.ts';
 import { PRICES, PRICES_READ_ON } from './prices.ts';
-import { perStreamViewQueries, startHistoryBed } from './query-bytes.ts';
+import { perStreamViewQueries, startHistoryBed, type BedStreams } from './query-bytes.ts';
 
-/** Bed rows per day partition: the model scales them to the reference (query-bytes.ts). */
+/** Least bed rows per day partition (at least one per stream): the model scales them to the reference. */
 const BED_ROWS_PER_DAY = 8;
 /** The gap-filler's default lookback (GAPFILL_LOOKBACK_MS), which the per-stream queries used. */
 const LOOKBACK_MS = 6 * 3600_000;
@@ -34,16 +36,21 @@ export async function price(
   after: RunCounts,
   ref: Reference,
   tradeShare: number,
+  streams: BedStreams,
+  docs: { before: CheckpointDocs; after: CheckpointDocs },
+  sources: { before: MessageSources; after: MessageSources },
   say: (line: string, data?: Record<string, unknown>) => void,
 ) {
-  say('loading the history bed', { days: ref.historyDays, rows_per_day: BED_ROWS_PER_DAY });
-  const bed = await startHistoryBed(ref.historyDays, BED_ROWS_PER_DAY);
+  // Every stream has rows in every day partition, so each per-stream query of before selects some.
+  const rowsPerDay = Math.max(BED_ROWS_PER_DAY, streams.symbols.length * streams.types.length);
+  say('loading the history bed', { days: ref.historyDays, rows_per_day: rowsPerDay });
+  const bed = await startHistoryBed(ref.historyDays, rowsPerDay, streams);
   let queryBytes: { before: number; after: number };
   try {
     // Before: two queries per stream through the dedup views (one for a stream that is not of trades).
     const one = async (type: string) => {
       const texts = perStreamViewQueries(
-        { exchange: 'binance', symbol: 'btcusdt', type },
+        { exchange: streams.exchange, symbol: streams.symbols[0]!, type },
         bed.now - LOOKBACK_MS,
         bed.now,
       );
@@ -63,8 +70,8 @@ export async function price(
     await bed.stop();
   }
   const counts = {
-    before: perTick(before, queryBytes.before, ref),
-    after: perTick(after, queryBytes.after, ref),
+    before: perTick(before, queryBytes.before, ref, docs.before, sources.before),
+    after: perTick(after, queryBytes.after, ref, docs.after, sources.after),
     anchor: anchorPerTick(after.tickJsonBytes, ref),
   };
   const usd = {
@@ -90,6 +97,8 @@ export async function price(
     },
     query_bytes_per_gapfill_run: queryBytes,
     reference: ref,
+    checkpoint_docs: docs,
+    message_sources: sources,
     measured: { before: summaryOf(before), after: summaryOf(after) },
     prices: {
       read_on: PRICES_READ_ON,
