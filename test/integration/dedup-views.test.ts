@@ -383,3 +383,67 @@ test('for quotes and derivative tickers, a day read from the base table with an 
   // A quote state re-sent two days later is a row of the day it was re-sent: its first copy is outside.
   t.true((counts.quotes?.n ?? 0) > INSTANTS.length, JSON.stringify(counts.quotes));
 });
+
+test('across the compacted boundary a late copy of a compacted quote adds no row, a re-run changes nothing, and a row backfilled into a settled day appears at the next run', async (t) => {
+  const small: Bed = { ...bed, dataset: uniqueName('dvb').replace(/-/g, '_') };
+  await ensureWarehouse(bed.bq, PROJECT, small.dataset);
+  const dayA = Date.UTC(2026, 10, 10);
+  const quote = (id: string, at: number, ingested: number, extra: Row = {}): Row => ({
+    ...eventColumns('quotes', 's0usdt', 0, at),
+    row_id: `binance:s0usdt:q:${id}`,
+    exchange: 'binance',
+    symbol: 's0usdt',
+    exchange_ts: iso(at),
+    local_ts: iso(at + 7),
+    ingested_at: iso(ingested),
+    source: 'live',
+    relay_id: 'relay-0000abcd',
+    batch_id: `relay-0000abcd/binance:s0usdt:book_ticker/${id}`,
+    ...extra,
+  });
+  const x = dayA + DAY_MS - 1;
+  const w = dayA + 12 * 3_600_000;
+  await load(small, 'quotes', [quote('x', x, x + 100), quote('w', w, w + 100)]);
+  const runAt = dayA + DAY_MS + DEFAULT_COMPACTION_OPTIONS.settleMs + 3_600_000;
+  t.deepEqual((await compact(small, runAt)).failed, []);
+  const view = name(small, 'quotes_dedup');
+  const settled = name(small, 'quotes_settled');
+  const fingerprint = `SELECT COUNT(*) AS n, COUNT(DISTINCT row_id) AS ids, COUNTIF(source = 'live') AS live FROM `;
+  t.deepEqual(await count(small, `${fingerprint}${settled}`), { n: 2, ids: 2, live: 2 });
+
+  // After the run: x's backfilled copy stamped after midnight, w's state re-sent two days later, and a
+  // quote y backfilled into the settled day by a gap the gap-filler marks filled.
+  const backfill = { source: 'backfill', relay_id: null, batch_id: 'gapfill/g1' };
+  const y = dayA + 6 * 3_600_000;
+  await load(small, 'quotes', [
+    quote('x', x + 3, runAt - 60_000, backfill),
+    quote('w', w + 2 * DAY_MS, runAt),
+    quote('y', y, runAt, backfill),
+  ]);
+  await load(small, 'gaps', [
+    {
+      ...gapRows()[2],
+      gap_id: 'g1',
+      data_type: 'book_ticker',
+      gap_from: iso(y - 60_000),
+      gap_to: iso(y + 840_000),
+      updated_at: iso(runAt),
+    },
+  ]);
+  const ids = `SELECT COUNT(*) AS n, COUNT(DISTINCT row_id) AS ids, COUNTIF(source != 'live') AS backfill FROM ${view}`;
+  t.deepEqual(await count(small, ids), { n: 2, ids: 2, backfill: 0 }, 'y waits for the next run');
+
+  const before = (await small.bq.dataset(small.dataset).table('quotes_dedup').getMetadata())[0].view.query;
+  const next = await compact(small, runAt + 3_600_000);
+  t.deepEqual(
+    next.tables.map((c) => c.days),
+    [['2026-11-10'], []],
+    'only the day the gap filled is merged',
+  );
+  t.deepEqual(await count(small, ids), { n: 3, ids: 3, backfill: 1 });
+  t.deepEqual(await count(small, `${fingerprint}${settled}`), { n: 3, ids: 3, live: 2 });
+  await compact(small, runAt + 3_600_000);
+  t.deepEqual(await count(small, `${fingerprint}${settled}`), { n: 3, ids: 3, live: 2 }, 'a re-run');
+  const after = (await small.bq.dataset(small.dataset).table('quotes_dedup').getMetadata())[0].view.query;
+  t.is(after, before, 'the boundary stays where it was');
+});
