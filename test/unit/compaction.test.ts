@@ -13,6 +13,7 @@ import {
   settledBeforeOf,
   settledViewSql,
 } from '../../functions/core/contract/settled-sql.ts';
+import { createCompactorHandler } from '../../functions/compactor/handler.ts';
 import { MemoryLogger } from '../support/doubles/logger.ts';
 
 const D = Date.UTC(2026, 10, 10);
@@ -163,4 +164,33 @@ test('a day merge reads the base table within the lookaround and replaces only i
     ),
   );
   t.throws(() => compactDaySql('p', 'd', TABLES.trades, day(10)), { message: /not compacted/ });
+});
+
+test('one POST to the compactor runs both compacted tables and answers 500 when one failed', async (t) => {
+  const answers: { code: number; body: unknown }[] = [];
+  const post = async (failOn?: number) => {
+    const { warehouse } = fakeWarehouse({ quotes: day(9), derivative_tickers: day(10) }, failOn);
+    const handle = createCompactorHandler({
+      warehouse,
+      clock: { now: () => at(10) },
+      options: OPTIONS,
+      logger: new MemoryLogger(),
+      projectId: 'p',
+    });
+    let code = 0;
+    const res = {
+      status: (c: number) => ((code = c), res),
+      json: (body: unknown) => answers.push({ code, body }),
+      send: (body: string) => answers.push({ code, body }),
+    };
+    await handle({ method: 'POST', get: () => undefined }, res);
+  };
+  await post();
+  await post(day(8));
+  t.is(answers[0]!.code, 200);
+  t.deepEqual(
+    (answers[0]!.body as { tables: { table: string }[] }).tables.map((c) => c.table),
+    ['quotes', 'derivative_tickers'],
+  );
+  t.is(answers[1]!.code, 500);
 });

@@ -4,8 +4,14 @@
  * is idempotent and the view moves only after its days are merged, so a run that fails or never comes
  * leaves the view exact: it reads a longer tail, at a higher cost.
  */
+import { TABLES, type TableSchema } from '../contract/schema.ts';
 import type { Clock, Logger } from '../ports.ts';
 import { dayStart, fillsSince, planCompaction, type CompactionOptions } from './plan.ts';
+
+/** The tables whose dedup views are compacted (`settled` in TABLES). */
+export function compactedTables(): string[] {
+  return (Object.values(TABLES) as TableSchema[]).filter((t) => t.settled).map((t) => t.name);
+}
 
 /** The warehouse as the compactor sees it (the BigQuery adapter implements it). */
 export interface SettledWarehouse {
