@@ -1,24 +1,14 @@
 import { DEFAULT_COMPACTION_OPTIONS } from '../core/compaction/plan.ts';
-import { DEFAULT_TOPOLOGY } from '../core/contract/topology.ts';
 import { parse, readConfig, type ConfigOf } from '../core/shared/config.ts';
-import { parseSeverity } from '../core/shared/logger.ts';
+import { GAPFILL_OPTIONS } from '../gapfill/config.ts';
 
 const HOUR_MS = 3_600_000;
 
 export const COMPACTOR_OPTIONS = {
-  projectId: { env: 'GOOGLE_CLOUD_PROJECT', description: 'Google Cloud project id', parse: parse.string },
-  dataset: {
-    env: 'BIGQUERY_DATASET',
-    description: 'BigQuery dataset',
-    default: DEFAULT_TOPOLOGY.dataset,
-    parse: parse.string,
-  },
-  bigqueryEndpoint: {
-    env: 'BIGQUERY_API_ENDPOINT',
-    description: 'BigQuery API base URL (local stand-in only)',
-    default: '',
-    parse: parse.string,
-  },
+  // The same project, dataset, endpoint and log level options as the gap-filler's.
+  projectId: GAPFILL_OPTIONS.projectId,
+  dataset: GAPFILL_OPTIONS.dataset,
+  bigqueryEndpoint: GAPFILL_OPTIONS.bigqueryEndpoint,
   settleMs: {
     env: 'COMPACTOR_SETTLE_MS',
     description: 'a day is merged this long after it ends (late batches, the gap-filler first attempts)',
@@ -55,12 +45,7 @@ export const COMPACTOR_OPTIONS = {
     default: 600_000,
     parse: parse.int(10_000, 6 * HOUR_MS),
   },
-  logLevel: {
-    env: 'LOG_LEVEL',
-    description: 'least severity logged',
-    default: 'INFO' as const,
-    parse: parseSeverity,
-  },
+  logLevel: GAPFILL_OPTIONS.logLevel,
 } as const;
 
 export type CompactorConfig = ConfigOf<typeof COMPACTOR_OPTIONS>;
