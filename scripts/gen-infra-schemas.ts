@@ -13,11 +13,10 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { format, resolveConfig } from 'prettier';
-import { tableResource } from '../functions/adapters/bigquery/tables.ts';
+import { tableResource, warehouseTables } from '../functions/adapters/bigquery/tables.ts';
 import {
   dedupViewName,
   dedupViewSql,
-  TABLES,
   type TableName,
   type TableSchema,
 } from '../functions/core/contract/schema.ts';
@@ -30,16 +29,17 @@ export const CATALOGUE_FILE = 'tables.json';
 export const PROJECT_PLACEHOLDER = '{project}';
 export const DATASET_PLACEHOLDER = '{dataset}';
 
-/** Every table Terraform creates: the code's single schema source. */
+/** Every table Terraform creates: the code's single schema source (with the compacted `_settled` tables). */
 export function infraTables(): TableSchema[] {
-  return Object.values(TABLES) as TableSchema[];
+  return warehouseTables();
 }
 
 interface CatalogueEntry {
   description: string;
   timePartitioning?: unknown;
   clustering?: unknown;
-  dedupView?: { name: string; query: string };
+  /** `compacted`: the compactor publishes the view's boundary, so Terraform creates it and leaves its SQL. */
+  dedupView?: { name: string; query: string; compacted?: true };
 }
 
 /** The files of infra/modules/bigquery/schemas, keyed by file name, formatted as prettier would. */
@@ -58,6 +58,7 @@ export async function generateInfraSchemas(): Promise<Map<string, string>> {
             dedupView: {
               name: dedupViewName(table.name as TableName),
               query: dedupViewSql(PROJECT_PLACEHOLDER, DATASET_PLACEHOLDER, table),
+              ...(table.settled ? { compacted: true as const } : {}),
             },
           }
         : {}),

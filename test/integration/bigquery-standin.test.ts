@@ -666,3 +666,41 @@ test('a query and a dry run report totalBytesProcessed, at least 10 MiB per tabl
   const [rows] = await bq.query({ query: `SELECT price FROM ${source}`, maximumBytesBilled: tenMiB });
   t.is(rows.length, 2);
 });
+
+test('the bytes model counts, below a subquery that names its columns, only those columns, and MERGE replaces a partition with INSERT ROW', async (t) => {
+  const warehouse = await Warehouse.open(undefined, PROJECT);
+  t.teardown(() => warehouse.close());
+  await warehouse.createDataset('d', {});
+  for (const table of ['t', 'u']) {
+    await warehouse.createTable(
+      'd',
+      table,
+      { timePartitioning: { type: 'DAY', field: 'ts' } },
+      { schema: BYTES_SCHEMA },
+    );
+  }
+  await warehouse.query(
+    `INSERT INTO d.t VALUES ` +
+      `('r1', 'btc', 1, true, [{'price': 1, 'amount': 2}], '2024-01-01 10:00:00+00', '2024-01-01 10:00:01+00'), ` +
+      `('r2', 'eth', 2, NULL, [], '2024-01-02 10:00:00+00', '2024-01-02 10:00:01+00')`,
+    undefined,
+  );
+  // Per row: row_id 4, ts 8; the whole row of r1 is 4 + 5 + 8 + 1 + 16 + 8 + 8 = 50. Each row of a
+  // column counts once, whichever branch reads it.
+  const narrow = 'SELECT * FROM (SELECT row_id, ts FROM d.t)';
+  t.deepEqual(Object.fromEntries(await scannedBytes(warehouse, narrow, [], undefined)), { 'd.t': 24 });
+  const mixed =
+    'SELECT * FROM (SELECT row_id, ts, NULL AS s FROM d.t UNION ALL SELECT row_id, ts, symbol FROM d.t ' +
+    "WHERE ts >= TIMESTAMP '2024-01-01 00:00:00+00' AND ts < TIMESTAMP '2024-01-02 00:00:00+00')";
+  t.deepEqual(Object.fromEntries(await scannedBytes(warehouse, mixed, [], undefined)), { 'd.t': 24 + 5 });
+  const merge =
+    "MERGE `p.d.u` AS s USING (SELECT * FROM d.t WHERE ts >= TIMESTAMP '2024-01-01 00:00:00+00' AND " +
+    "ts < TIMESTAMP '2024-01-02 00:00:00+00') AS n ON FALSE WHEN NOT MATCHED BY SOURCE AND " +
+    "s.ts >= TIMESTAMP '2024-01-01 00:00:00+00' AND s.ts < TIMESTAMP '2024-01-02 00:00:00+00' THEN DELETE " +
+    'WHEN NOT MATCHED THEN INSERT ROW';
+  for (let run = 0; run < 2; run++) {
+    await warehouse.query(rewriteSql(merge, { projectIds: ['p'] }).sql, undefined);
+    const rows = (await warehouse.query('SELECT row_id FROM d.u ORDER BY row_id', undefined)).rows;
+    t.deepEqual(rows, [['r1']], `run ${run + 1}`);
+  }
+});

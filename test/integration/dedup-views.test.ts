@@ -1,14 +1,25 @@
-// The dedup views (TABLES in functions/core/contract/schema.ts, decisions/0027) collapse every kind of
-// copy to one row, and a one-symbol one-day query on a view reads what the same query on its base table
-// reads, by the stand-in's bytes model, over a month of synthetic history.
+// The dedup views (TABLES in functions/core/contract/schema.ts, decisions/0027 and 0028) collapse every
+// kind of copy to one row, and a one-symbol one-day query on a view reads at most twice what the same
+// query on its base table reads, by the stand-in's bytes model, over a month of synthetic history: the
+// quotes and derivative tickers views once the compactor has merged the settled days.
 process.env.METADATA_SERVER_DETECTION = 'none';
 
 import test from 'ava';
 import type { BigQuery } from '@google-cloud/bigquery';
 import { createBigQueryClient } from '../../functions/adapters/bigquery/client.ts';
 import { ensureWarehouse } from '../../functions/adapters/bigquery/tables.ts';
-import { dedupViewName, type TickTableName } from '../../functions/core/contract/schema.ts';
+import { BigQuerySettledWarehouse } from '../../functions/adapters/bigquery/settled-warehouse.ts';
+import { runCompaction } from '../../functions/core/compaction/compact.ts';
+import { DEFAULT_COMPACTION_OPTIONS } from '../../functions/core/compaction/plan.ts';
+import {
+  dedupViewName,
+  dedupViewSql,
+  TABLES,
+  type TickTableName,
+} from '../../functions/core/contract/schema.ts';
+import { settledTableName } from '../../functions/core/contract/settled-sql.ts';
 import { startBigQueryStandin, type BigQueryStandin } from '../../scripts/local/bigquery/server.ts';
+import { MemoryLogger } from '../support/doubles/logger.ts';
 import { uniqueName } from '../support/env.ts';
 
 const PROJECT = 'dedup-views';
@@ -30,6 +41,10 @@ const TICK_TABLES: readonly TickTableName[] = [
 ];
 /** Tables whose copies may hold different exchange times (a receive-time stamp, a merged state's time). */
 const STAMPS_DIFFER = new Set<TickTableName>(['quotes', 'derivative_tickers']);
+/** The compactor's run: the first 30 days settled, the last one (and quotes re-sent after it) the tail. */
+const COMPACTED_AT = FIRST_DAY + 30 * DAY_MS + DEFAULT_COMPACTION_OPTIONS.settleMs + 3_600_000;
+/** The view as it reads before any compaction (everything in the tail), beside the compacted one. */
+const openView = (table: string) => `${table}_dedup_open`;
 
 type Row = Record<string, unknown>;
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -217,8 +232,8 @@ async function scanned(bed: Bed, sql: string, table: string): Promise<number> {
 }
 
 const DAY = FIRST_DAY + 14 * DAY_MS;
-const oneDay = (column: string) =>
-  `${column} >= TIMESTAMP '${iso(DAY)}' AND ${column} < TIMESTAMP '${iso(DAY + DAY_MS)}'`;
+const oneDay = (column: string, day = DAY) =>
+  `${column} >= TIMESTAMP '${iso(day)}' AND ${column} < TIMESTAMP '${iso(day + DAY_MS)}'`;
 
 let bed: Bed;
 test.before(async () => {
@@ -229,16 +244,35 @@ test.before(async () => {
   for (const table of TICK_TABLES) await load(bed, table, tickRows(table));
   await load(bed, 'coverage', coverageRows());
   await load(bed, 'gaps', gapRows());
+  for (const table of STAMPS_DIFFER) {
+    const query = dedupViewSql(PROJECT, bed.dataset, TABLES[table]);
+    await bq.dataset(bed.dataset).createTable(openView(table), { view: { query, useLegacySql: false } });
+  }
+  const compacted = await compact(bed);
+  if (compacted.failed.length > 0) throw new Error(JSON.stringify(compacted.failed));
 });
+
+function compact(bed: Bed, at = COMPACTED_AT) {
+  const warehouse = new BigQuerySettledWarehouse(bed.bq, PROJECT, bed.dataset, {
+    maxBytesBilled: 2 ** 40,
+    jobTimeoutMs: 600_000,
+  });
+  const options = { ...DEFAULT_COMPACTION_OPTIONS, maxNewDays: DAYS };
+  return runCompaction([...STAMPS_DIFFER], warehouse, { now: () => at }, options, new MemoryLogger());
+}
 test.after.always(async () => {
   await bed?.standin.stop();
 });
 
 const EVENTS = DAYS * SYMBOLS.length * INSTANTS.length;
 
-for (const table of TICK_TABLES) {
-  test(`${table}_dedup holds each event once, the live copy, whatever copies the table holds`, async (t) => {
-    const view = name(bed, dedupViewName(table));
+const VIEWS = [
+  ...TICK_TABLES.map((table) => [table, dedupViewName(table)] as const),
+  ...[...STAMPS_DIFFER].map((table) => [table, openView(table)] as const),
+];
+for (const [table, viewName] of VIEWS) {
+  test(`${viewName} holds each event once, the live copy, whatever copies the table holds`, async (t) => {
+    const view = name(bed, viewName);
     const base = await count(bed, `SELECT COUNT(*) AS n FROM ${name(bed, table)}`);
     t.true(base.n! > EVENTS * 1.5, 'the table holds redelivered and backfilled copies');
     t.deepEqual(
@@ -283,10 +317,18 @@ test('coverage_dedup holds each batch once and gaps_dedup the latest state of ea
 
 const ONE_SYMBOL = "exchange = 'binance' AND symbol = 's1usdt'";
 /** A one-symbol one-day query on `from`. */
-const daySql = (bed: Bed, from: string, column: string, filter = ONE_SYMBOL) =>
-  `SELECT * FROM ${name(bed, from)} WHERE ${filter} AND ${oneDay(column)}`;
+const daySql = (bed: Bed, from: string, column: string, filter = ONE_SYMBOL, day = DAY) =>
+  `SELECT * FROM ${name(bed, from)} WHERE ${filter} AND ${oneDay(column, day)}`;
+/** The last day of the bed: the compactor's tail. */
+const TAIL_DAY = FIRST_DAY + 30 * DAY_MS;
 
-test('a one-symbol one-day query on a dedup view reads what it reads on the base table, or the symbol history where copies may differ in time', async (t) => {
+/** Bytes a query reads of `table` and, for a compacted table, of its settled table. */
+async function read(bed: Bed, sql: string, table: string): Promise<number> {
+  const settled = STAMPS_DIFFER.has(table as TickTableName) ? settledTableName(table) : undefined;
+  return (await scanned(bed, sql, table)) + (settled ? await scanned(bed, sql, settled) : 0);
+}
+
+test('a one-symbol one-day query on a dedup view reads at most twice what it reads on the base table, a settled day or the tail', async (t) => {
   const figures: Record<string, Record<string, number>> = {};
   for (const [table, column, filter] of [
     ...TICK_TABLES.map((table) => [table, 'exchange_ts', ONE_SYMBOL] as const),
@@ -294,16 +336,23 @@ test('a one-symbol one-day query on a dedup view reads what it reads on the base
     ['gaps', 'gap_from', "exchange = 'binance' AND symbol = 's1usdt' AND data_type = 'trade'"],
   ] as const) {
     const base = await scanned(bed, daySql(bed, table, column, filter), table);
-    const view = await scanned(bed, daySql(bed, dedupViewName(table), column, filter), table);
+    const view = await read(bed, daySql(bed, dedupViewName(table), column, filter), table);
     const whole = await scanned(bed, `SELECT * FROM ${name(bed, table)}`, table);
-    const symbolHistory = await scanned(bed, `SELECT * FROM ${name(bed, table)} WHERE ${filter}`, table);
-    figures[table] = { base, view, whole, symbolHistory };
+    figures[table] = { base, view, whole };
     t.true(base > 0 && whole > 50 * base, `${table}: a day of one symbol is a small part of the table`);
+    t.true(view <= 2 * base, `${table}: ${view} bytes through the view, ${base} on the table`);
     if (STAMPS_DIFFER.has(table as TickTableName)) {
-      // Only exchange and symbol reach the table: every day of the symbol, no other symbol.
-      t.is(view, symbolHistory, table);
-    } else {
-      t.true(view <= 2 * base, `${table}: ${view} bytes through the view, ${base} on the table`);
+      // The tail's day (not compacted yet) and the same day before any compaction (the whole history).
+      const tail = (from: string) => daySql(bed, from, column, filter, TAIL_DAY);
+      const tailBase = await scanned(bed, tail(table), table);
+      const tailView = await read(bed, tail(dedupViewName(table)), table);
+      const open = await read(bed, daySql(bed, openView(table), column, filter), table);
+      Object.assign(figures[table]!, { tailBase, tailView, beforeCompaction: open });
+      t.true(
+        tailView <= 2 * tailBase,
+        `${table} tail: ${tailView} through the view, ${tailBase} on the table`,
+      );
+      t.true(open > 10 * base, `${table}: before compaction the view reads the symbol's history (${open})`);
     }
   }
   t.log(JSON.stringify({ dedupViews: figures }));
@@ -333,4 +382,68 @@ test('for quotes and derivative tickers, a day read from the base table with an 
   t.deepEqual(counts.derivative_tickers, { n: INSTANTS.length, ids: INSTANTS.length });
   // A quote state re-sent two days later is a row of the day it was re-sent: its first copy is outside.
   t.true((counts.quotes?.n ?? 0) > INSTANTS.length, JSON.stringify(counts.quotes));
+});
+
+test('across the compacted boundary a late copy of a compacted quote adds no row, a re-run changes nothing, and a row backfilled into a settled day appears at the next run', async (t) => {
+  const small: Bed = { ...bed, dataset: uniqueName('dvb').replace(/-/g, '_') };
+  await ensureWarehouse(bed.bq, PROJECT, small.dataset);
+  const dayA = Date.UTC(2026, 10, 10);
+  const quote = (id: string, at: number, ingested: number, extra: Row = {}): Row => ({
+    ...eventColumns('quotes', 's0usdt', 0, at),
+    row_id: `binance:s0usdt:q:${id}`,
+    exchange: 'binance',
+    symbol: 's0usdt',
+    exchange_ts: iso(at),
+    local_ts: iso(at + 7),
+    ingested_at: iso(ingested),
+    source: 'live',
+    relay_id: 'relay-0000abcd',
+    batch_id: `relay-0000abcd/binance:s0usdt:book_ticker/${id}`,
+    ...extra,
+  });
+  const x = dayA + DAY_MS - 1;
+  const w = dayA + 12 * 3_600_000;
+  await load(small, 'quotes', [quote('x', x, x + 100), quote('w', w, w + 100)]);
+  const runAt = dayA + DAY_MS + DEFAULT_COMPACTION_OPTIONS.settleMs + 3_600_000;
+  t.deepEqual((await compact(small, runAt)).failed, []);
+  const view = name(small, 'quotes_dedup');
+  const settled = name(small, 'quotes_settled');
+  const fingerprint = `SELECT COUNT(*) AS n, COUNT(DISTINCT row_id) AS ids, COUNTIF(source = 'live') AS live FROM `;
+  t.deepEqual(await count(small, `${fingerprint}${settled}`), { n: 2, ids: 2, live: 2 });
+
+  // After the run: x's backfilled copy stamped after midnight, w's state re-sent two days later, and a
+  // quote y backfilled into the settled day by a gap the gap-filler marks filled.
+  const backfill = { source: 'backfill', relay_id: null, batch_id: 'gapfill/g1' };
+  const y = dayA + 6 * 3_600_000;
+  await load(small, 'quotes', [
+    quote('x', x + 3, runAt - 60_000, backfill),
+    quote('w', w + 2 * DAY_MS, runAt),
+    quote('y', y, runAt, backfill),
+  ]);
+  await load(small, 'gaps', [
+    {
+      ...gapRows()[2],
+      gap_id: 'g1',
+      data_type: 'book_ticker',
+      gap_from: iso(y - 60_000),
+      gap_to: iso(y + 840_000),
+      updated_at: iso(runAt),
+    },
+  ]);
+  const ids = `SELECT COUNT(*) AS n, COUNT(DISTINCT row_id) AS ids, COUNTIF(source != 'live') AS backfill FROM ${view}`;
+  t.deepEqual(await count(small, ids), { n: 2, ids: 2, backfill: 0 }, 'y waits for the next run');
+
+  const before = (await small.bq.dataset(small.dataset).table('quotes_dedup').getMetadata())[0].view.query;
+  const next = await compact(small, runAt + 3_600_000);
+  t.deepEqual(
+    next.tables.map((c) => c.days),
+    [['2026-11-10'], []],
+    'only the day the gap filled is merged',
+  );
+  t.deepEqual(await count(small, ids), { n: 3, ids: 3, backfill: 1 });
+  t.deepEqual(await count(small, `${fingerprint}${settled}`), { n: 3, ids: 3, live: 2 });
+  await compact(small, runAt + 3_600_000);
+  t.deepEqual(await count(small, `${fingerprint}${settled}`), { n: 3, ids: 3, live: 2 }, 'a re-run');
+  const after = (await small.bq.dataset(small.dataset).table('quotes_dedup').getMetadata())[0].view.query;
+  t.is(after, before, 'the boundary stays where it was');
 });

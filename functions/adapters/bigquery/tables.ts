@@ -7,6 +7,7 @@ import {
   type TableName,
   type TableSchema,
 } from '../../core/contract/schema.ts';
+import { settledTableSchema } from '../../core/contract/settled-sql.ts';
 
 function toBigQueryField(field: FieldSchema): Record<string, unknown> {
   return {
@@ -28,6 +29,12 @@ export function tableResource(table: TableSchema): Record<string, unknown> {
   };
 }
 
+/** Every table of the warehouse: TABLES and the compacted `<table>_settled` of those with `settled`. */
+export function warehouseTables(): TableSchema[] {
+  const tables = Object.values(TABLES) as TableSchema[];
+  return [...tables, ...tables.filter((t) => t.settled).map(settledTableSchema)];
+}
+
 /**
  * Creates the dataset, every table and every dedup view if missing (the local stack and tests;
  * in the cloud Terraform owns them). Idempotent and safe to run concurrently.
@@ -35,7 +42,7 @@ export function tableResource(table: TableSchema): Record<string, unknown> {
 export async function ensureWarehouse(bigquery: BigQuery, projectId: string, dataset: string): Promise<void> {
   const ds = bigquery.dataset(dataset);
   await ignoreExists(ds.create());
-  for (const table of Object.values(TABLES) as TableSchema[]) {
+  for (const table of warehouseTables()) {
     await ignoreExists(ds.createTable(table.name, tableResource(table)));
   }
   for (const table of Object.values(TABLES) as TableSchema[]) {

@@ -1,4 +1,5 @@
 import type { DataType } from '../model/streams.ts';
+import { NOTHING_SETTLED, settledViewSql } from './settled-sql.ts';
 
 /**
  * The single source of the warehouse's table definitions. The BigQuery adapter creates tables from it,
@@ -28,6 +29,11 @@ export interface TableSchema {
    * filter on them reaches the table below it and prunes partitions and clusters (decisions/0027).
    */
   readonly dedupShares?: readonly string[];
+  /**
+   * Copies of one id may lie days apart in the partitioning column: settled days are compacted into
+   * `<name>_settled` and the dedup view reads them plus the unsettled tail (decisions/0028).
+   */
+  readonly settled?: { readonly lookaroundDays: number };
 }
 
 const req = (name: string, type: FieldSchema['type'], description?: string): FieldSchema => ({
@@ -102,6 +108,7 @@ export const TABLES = {
     dedupKey: 'row_id',
     // Not exchange_ts: tardis-dev stamps some quotes on receipt (Binance spot, a state re-sent on subscribe).
     dedupShares: ['exchange', 'symbol'],
+    settled: { lookaroundDays: 2 },
   },
   book_changes: {
     name: 'book_changes',
@@ -142,6 +149,7 @@ export const TABLES = {
     dedupKey: 'row_id',
     // Not exchange_ts: the merged state's time differs live and in a replay (decisions/0024).
     dedupShares: ['exchange', 'symbol'],
+    settled: { lookaroundDays: 2 },
   },
   liquidations: {
     name: 'liquidations',
@@ -252,10 +260,17 @@ export function dedupViewName(table: TableName): string {
 
 /**
  * The dedup view's SQL: one row per logical id (the earliest ingested copy, or the latest state), the
- * window partitioned by the columns every copy shares and then the id.
+ * window partitioned by the columns every copy shares and then the id. A table with `settled` gets the
+ * compacted form, with nothing settled until the compactor publishes its boundary (`settledBefore`).
  */
-export function dedupViewSql(projectId: string, dataset: string, table: TableSchema): string {
+export function dedupViewSql(
+  projectId: string,
+  dataset: string,
+  table: TableSchema,
+  settledBefore = NOTHING_SETTLED,
+): string {
   if (!table.dedupKey) throw new Error(`table ${table.name} has no dedup key`);
+  if (table.settled) return settledViewSql(projectId, dataset, table, settledBefore);
   const order = table.dedupKeeps
     ? `${table.dedupKeeps.by}${table.dedupKeeps.order === 'latest' ? ' DESC' : ''}`
     : table.fields.some((f) => f.name === 'ingested_at')

@@ -7,11 +7,15 @@ locals {
   catalogue = jsondecode(file("${path.module}/schemas/tables.json"))
 
   # view name => SQL, for every table with a dedup key
-  dedup_views = {
+  view_sql = {
     for name, table in local.catalogue : table.dedupView.name => replace(
       replace(table.dedupView.query, "{project}", var.project_id), "{dataset}", google_bigquery_dataset.this.dataset_id
     ) if can(table.dedupView.name)
   }
+  # The compacted views' SQL carries the boundary the compactor publishes (decisions/0028).
+  compacted       = toset([for name, table in local.catalogue : table.dedupView.name if try(table.dedupView.compacted, false)])
+  dedup_views     = { for name, sql in local.view_sql : name => sql if !contains(local.compacted, name) }
+  compacted_views = { for name, sql in local.view_sql : name => sql if contains(local.compacted, name) }
 }
 
 resource "google_bigquery_dataset" "this" {
@@ -59,6 +63,29 @@ resource "google_bigquery_table" "dedup_view" {
   view {
     query          = each.value
     use_legacy_sql = false
+  }
+
+  depends_on = [google_bigquery_table.table]
+}
+
+# Created with nothing settled (exact, reading the whole tail); the compactor then rewrites the SQL with
+# each new boundary, so Terraform leaves the query alone after creating it.
+resource "google_bigquery_table" "compacted_view" {
+  for_each = local.compacted_views
+
+  project             = var.project_id
+  dataset_id          = google_bigquery_dataset.this.dataset_id
+  table_id            = each.key
+  description         = "One row per logical id of the base table, the earliest ingested copy: settled days from <table>_settled, the rest from the table."
+  deletion_protection = false
+
+  view {
+    query          = each.value
+    use_legacy_sql = false
+  }
+
+  lifecycle {
+    ignore_changes = [view]
   }
 
   depends_on = [google_bigquery_table.table]

@@ -10,7 +10,9 @@
  *   (`col >= @a`, `col < TIMESTAMP '...'`, `col BETWEEN @a AND @b`), and the values of the leading
  *   clustering columns that equality filters name. A filter written above a view reaches the table
  *   only when every window function on the way partitions by its column; an OR prunes nothing.
- * Where a table is read by several references (UNION ALL branches), each row counts once.
+ * Where a table is read by several references (UNION ALL branches, joins), each row of a column counts
+ * once. A reference below a subquery or view whose select list names its columns (no `*`) reads only
+ * the columns named from it up to that list, whatever the query above selects.
  * Not modelled: clustering blocks (BigQuery reads whole blocks, so it may read more rows than the model
  * counts, alike for a table and a view on it), LIMIT, the query cache.
  */
@@ -70,11 +72,61 @@ export async function scannedBytes(
   for (const [key, scans] of byTable) {
     const table = scans[0]!.table;
     const text = scans.flatMap((s) => s.layers.map((l) => l.text)).join(' ');
-    const words = new Set(text.toLowerCase().match(/\w+/g) ?? []);
-    const columns = table.schema.filter((f) => readsAll || words.has(f.name.toLowerCase()));
-    scanned.set(key, await columnBytes(warehouse, table, columns, rowsRead(table, scans, params ?? [])));
+    const all = table.schema.filter((f) => readsAll || wordsOf(text).has(f.name.toLowerCase()));
+    // Per column, the rows of the scans that read it.
+    const conditions = new Map<BqField, (string | undefined)[]>();
+    for (const scan of scans) {
+      const named = namedColumns(scan.layers);
+      const columns = named ? table.schema.filter((f) => named.has(f.name.toLowerCase())) : all;
+      const condition = rowsRead(table, [scan], params ?? []);
+      for (const field of columns) conditions.set(field, [...(conditions.get(field) ?? []), condition]);
+    }
+    const groups = new Map<string, { condition: string | undefined; columns: BqField[] }>();
+    for (const [field, list] of conditions) {
+      const condition = list.includes(undefined) ? undefined : [...new Set(list)].join(' OR ');
+      const group = groups.get(condition ?? '') ?? { condition, columns: [] };
+      group.columns.push(field);
+      groups.set(condition ?? '', group);
+    }
+    let bytes = 0;
+    for (const group of groups.values()) {
+      bytes += await columnBytes(warehouse, table, group.columns, group.condition);
+    }
+    scanned.set(key, bytes);
   }
   return scanned;
+}
+
+const wordsOf = (text: string) => new Set(text.toLowerCase().match(/\w+/g) ?? []);
+
+/**
+ * The columns a scan reads when a layer below the query names them in its select list (no `*`): the
+ * words of the layers from the scan up to the nearest such layer; undefined when every layer has a star.
+ */
+function namedColumns(layers: readonly Layer[]): Set<string> | undefined {
+  const words: string[] = [];
+  for (let i = layers.length - 1; i >= 1; i--) {
+    const text = layers[i]!.text;
+    words.push(text);
+    if (!selectsStar(text)) return wordsOf(words.join(' '));
+  }
+  return undefined;
+}
+
+/** Whether the select list of a layer's text (up to its top-level FROM) has a `*` or `x.*`. */
+function selectsStar(text: string): boolean {
+  const start = /\bSELECT\b/i.exec(text);
+  if (!start) return true;
+  let depth = 0;
+  for (let i = start.index + 6; i < text.length; i++) {
+    const c = text[i];
+    if (c === '(') depth++;
+    else if (c === ')') depth--;
+    else if (depth === 0 && c === '*') return true;
+    else if (depth === 0 && /^FROM\b/i.test(text.slice(i, i + 5)) && /\W/.test(text[i - 1] ?? ' '))
+      return false;
+  }
+  return true;
 }
 
 /** Bytes billed for `processed` bytes: rounded up to a whole MiB. */

@@ -202,6 +202,24 @@ async function createTable(ctx: ApiContext, req: RouteRequest): Promise<Reply> {
   return ok(tableResource(projectId, record, record.type === 'TABLE' ? 0 : undefined));
 }
 
+/** tables.patch: only a view's SQL changes (the compactor publishes its boundary this way). */
+async function patchView(ctx: ApiContext, req: RouteRequest): Promise<Reply> {
+  const [projectId = '', datasetId = '', tableId = ''] = req.params;
+  const body = asObject(await req.body());
+  const view = asObject(body.view);
+  if (typeof view.query !== 'string') throw unsupported('tables.patch of anything but view.query');
+  if (view.useLegacySql === true) throw unsupported('legacy SQL views');
+  const { table } = await ctx.warehouse.getTable(datasetId, tableId);
+  const resource = {
+    ...table.resource,
+    ...storedFields(body, ['tableReference', 'schema']),
+    lastModifiedTime: String(ctx.now()),
+  };
+  const viewSql = rewriteSql(view.query, { projectIds: [...ctx.projectIds, projectId] }).sql;
+  const record = await ctx.warehouse.replaceView(datasetId, tableId, resource, viewSql);
+  return ok(tableResource(projectId, record));
+}
+
 async function listRows(ctx: ApiContext, req: RouteRequest): Promise<Reply> {
   const [, datasetId = '', tableId = ''] = req.params;
   const pageToken = req.query.get('pageToken');
@@ -373,6 +391,12 @@ const ROUTES: Route[] = [
       const { table, numRows } = await ctx.warehouse.getTable(datasetId, tableId);
       return ok(tableResource(projectId, table, numRows));
     },
+  },
+  {
+    method: 'PATCH',
+    pattern: /^\/projects\/([^/]+)\/datasets\/([^/]+)\/tables\/([^/]+)$/,
+    name: 'tables.patch',
+    handle: patchView,
   },
   {
     method: 'DELETE',

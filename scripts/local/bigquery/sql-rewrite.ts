@@ -356,6 +356,8 @@ class Emitter {
       case 'INSERT':
       case 'MERGE':
       case 'DELETE': {
+        // A MERGE's `INSERT ROW` (every source column, in order) is DuckDB's `INSERT BY NAME`: same columns.
+        if (upper === 'INSERT' && isWord(nextToken, 'ROW')) return { text: 'INSERT BY NAME', end: next };
         const atStart = prev === -1 || isPunct(tokens[prev], ';');
         const keyword = upper === 'DELETE' ? 'FROM' : 'INTO';
         return atStart && !isWord(nextToken, keyword) ? { text: `${upper} ${keyword}`, end: i } : undefined;

@@ -312,6 +312,33 @@ export class Warehouse {
     });
   }
 
+  /** Replaces a view's SQL (already rewritten) in place, as tables.patch with a new view.query does. */
+  replaceView(
+    datasetId: string,
+    tableId: string,
+    resource: Record<string, unknown>,
+    viewSql: string,
+  ): Promise<TableRecord> {
+    return this.#exclusive(async () => {
+      const current = await this.#requireTable(datasetId, tableId);
+      if (current.type !== 'VIEW') throw invalid(`${datasetId}.${tableId} is not a view`);
+      try {
+        await this.conn.run(`CREATE OR REPLACE VIEW ${qualifiedName(datasetId, tableId)} AS ${viewSql}`);
+      } catch (error) {
+        throw invalidQuery(firstLine(error), error);
+      }
+      const schema = await this.#derivedSchema(datasetId, tableId);
+      const record: TableRecord = { datasetId, tableId, type: 'VIEW', schema, resource };
+      await this.conn.run(`INSERT OR REPLACE INTO ${META_SCHEMA}.tables VALUES ($1, $2, $3)`, [
+        datasetId,
+        tableId,
+        JSON.stringify({ ...resource, type: 'VIEW' }),
+      ]);
+      this.#tables.set(tableKey(datasetId, tableId), record);
+      return record;
+    });
+  }
+
   /** The table with its current row count (views have none). */
   getTable(datasetId: string, tableId: string): Promise<{ table: TableRecord; numRows?: number }> {
     return this.#exclusive(async () => {
