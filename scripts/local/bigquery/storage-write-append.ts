@@ -66,6 +66,8 @@ function writerType(bytes: Uint8Array): protobuf.Type {
   let type = writerTypes.get(key);
   if (!type) {
     type = fromDescriptor(bytes);
+    // Generate its decoder now: on first use it would land inside an append the client times.
+    type.toObject(type.decode(new Uint8Array(0)), { longs: String, arrays: true });
     if (writerTypes.size >= MAX_WRITER_TYPES) writerTypes.clear();
     writerTypes.set(key, type);
   }
