@@ -1,4 +1,5 @@
 import { assignReplicasInPools, replicaRank, type Assignment } from '../fleet/assignment.ts';
+import { mayClaimFirst, unclaimedBefore } from '../fleet/first-claim.ts';
 import { sinceChangeMs, watchRecord } from '../fleet/lease-watch.ts';
 import { MemberWatch } from '../fleet/members.ts';
 import type { FleetOptions } from '../fleet/options.ts';
@@ -125,7 +126,10 @@ export class FleetCoordinator {
     this.reconcile();
     const byShard = readable ? new Map(records.value.map((r) => [r.shard, r])) : undefined;
     if (byShard) this.lastUnowned = this.shards.filter((s) => !this.livePrimary(byShard.get(s.id), now));
-    for (const held of this.held.values()) this.step(held, this.observe(held.shard.id, byShard), now);
+    for (const held of this.held.values()) {
+      this.releaseUnclaimed(held, byShard?.get(held.shard.id));
+      this.step(held, this.observe(held.shard.id, byShard), now);
+    }
     this.writeMember();
   }
 
@@ -141,12 +145,29 @@ export class FleetCoordinator {
     for (const shard of this.shards) {
       const rank = replicaRank(this.assignment, shard.id, this.options.self);
       const held = this.held.get(shard.id);
-      if (rank !== undefined && held === undefined) this.held.set(shard.id, this.host.open(shard));
+      if (rank !== undefined && held === undefined) {
+        const opened = this.host.open(shard);
+        opened.openedAt = this.monotonic();
+        this.held.set(shard.id, opened);
+      }
       if (rank === undefined && held && held.role.role === 'standby' && !held.takingOver) {
         this.held.delete(shard.id);
         this.host.close(held);
       }
     }
+  }
+
+  /** A standby's first sight of a claim: it publishes what it cut before the claimant covered (first-claim.ts). */
+  private releaseUnclaimed(held: FleetShard, doc: ShardRecord | undefined): void {
+    if (doc === undefined || held.claimed || held.isPublishing || held.takingOver) return;
+    const before = unclaimedBefore(doc);
+    const batches = held.releaseUnclaimed(before);
+    this.logger.log('INFO', 'fleet replica released what it cut before the claim', {
+      shard: held.shard.id,
+      epoch: doc.epoch,
+      before,
+      batches,
+    });
   }
 
   /**
@@ -198,7 +219,7 @@ export class FleetCoordinator {
     const fields = { shard: held.shard.id, reason: decision.reason };
     switch (decision.action) {
       case 'take-over':
-        if (this.readableRounds < 2 && decision.expectEpoch === null) return; // learn the members first
+        if (decision.expectEpoch === null && !this.mayClaimFirst(held)) return;
         this.takeOver(held, decision);
         return;
       case 'step-down':
@@ -216,6 +237,12 @@ export class FleetCoordinator {
       case 'stand-by':
         held.role = decision.next;
     }
+  }
+
+  /** A first claim learns the members first, and states where the claimant's coverage starts (first-claim.ts). */
+  private mayClaimFirst(held: FleetShard): boolean {
+    if (this.readableRounds < 2) return false;
+    return mayClaimFirst(held.bufferFrom(), this.monotonic() - held.openedAt, this.options.leaseMs);
   }
 
   private takeOver(held: FleetShard, decision: Extract<Decision, { action: 'take-over' }>): void {

@@ -152,7 +152,9 @@ export class FleetRelay {
   }
 
   private close(held: FleetShard): void {
-    this.logger.log('INFO', 'fleet replica closed', { shard: held.shard.id });
+    // Before any claim it publishes what it holds (FleetShard.stop): count it in the line.
+    const released = held.claimed ? 0 : held.buffer.size;
+    this.logger.log('INFO', 'fleet replica closed', { shard: held.shard.id, released });
     void held.stop().then(() => addCounters(this.retired, held.service.counters));
   }
 

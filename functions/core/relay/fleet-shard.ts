@@ -26,7 +26,13 @@ export class FleetShard implements BatchSink {
   watch: LeaseWatch | undefined;
   /** A take-over transaction is running. */
   takingOver = false;
+  /** Local monotonic time at which the coordinator opened it. */
+  openedAt = 0;
   private epoch: number | null = null;
+  /** It has read a claim of the shard (or made one): what it cut before then is published or released. */
+  private claimSeen = false;
+  /** Stopping before any claim: everything it cut goes to the broker, as no publisher may have covered it. */
+  private releasing = false;
   private publishing: BatchPublishing | undefined;
   private streams: readonly StreamState[] = [];
   private running: Promise<void> | undefined;
@@ -58,25 +64,46 @@ export class FleetShard implements BatchSink {
     return this.running;
   }
 
+  /** It has read a claim of its shard or made one (before that, stop() publishes what it holds). */
+  get claimed(): boolean {
+    return this.claimSeen;
+  }
+
   get isPublishing(): boolean {
     return this.epoch !== null;
   }
 
   /** The gate (the relay service's sink): to the broker while publishing, else into the replay buffer. */
   publish(batch: SealedBatch, state: StreamState): void {
-    if (this.epoch === null) this.buffer.add(batch, state);
-    else this.publishing!.publish({ ...batch, shard: this.shard.id, epoch: this.epoch }, state);
+    if (this.epoch !== null)
+      this.publishing!.publish({ ...batch, shard: this.shard.id, epoch: this.epoch }, state);
+    else if (this.releasing) this.publishing!.publish({ ...batch, shard: this.shard.id }, state);
+    else this.buffer.add(batch, state);
   }
 
   /** Sends the open bundles while publishing; a standby's batches wait in the replay buffer instead. */
   flush(): void {
-    if (this.epoch !== null) this.publishing!.flush();
+    if (this.epoch !== null || this.releasing) this.publishing!.flush();
+  }
+
+  /**
+   * At the first claim it reads (first-claim.ts): publishes, once, the batches it holds from before
+   * `before`, which the claimant may never have received. They carry no epoch: none existed when cut.
+   */
+  releaseUnclaimed(before: number): number {
+    if (this.claimSeen) return 0;
+    this.claimSeen = true;
+    const held = this.buffer.takeBefore(before);
+    for (const { batch, state } of held) this.publishing!.publish({ ...batch, shard: this.shard.id }, state);
+    this.publishing!.flush();
+    return held.length;
   }
 
   /** Publishes under `epoch`: first the buffered batches past `replayFrom` (all when null), then live. */
   promote(epoch: number, replayFrom: number | null): { replayed: number; bufferFrom: number | null } {
     const bufferFrom = this.bufferFrom();
     this.epoch = epoch;
+    this.claimSeen = true;
     const held = this.buffer.take(replayFrom ?? Number.NEGATIVE_INFINITY);
     for (const { batch, state } of held) this.publish(batch, state);
     this.flush();
@@ -126,8 +153,16 @@ export class FleetShard implements BatchSink {
     });
   }
 
-  /** Stops the feed and, if publishing, closes and publishes the open windows (RelayService.stop). */
+  /**
+   * Stops the feed and, if publishing, closes and publishes the open windows (RelayService.stop). A replica
+   * that never read a claim of its shard publishes everything it holds and cuts: no publisher may have it.
+   */
   stop(): Promise<void> {
+    if (!this.claimSeen && !this.service.isStopping) {
+      this.releasing = true;
+      this.claimSeen = true;
+      for (const { batch, state } of this.buffer.take(Number.NEGATIVE_INFINITY)) this.publish(batch, state);
+    }
     return this.service.stop();
   }
 
