@@ -7,6 +7,7 @@ import { decideOwnership, type Decision, type Observation, type Role } from '../
 import type { Shard } from '../fleet/shards.ts';
 import type { FleetStore, MemberRecord, ShardRecord } from '../fleet/store.ts';
 import type { Clock, Logger } from '../ports.ts';
+import { bounded } from '../shared/bounded.ts';
 import type { FleetShard } from './fleet-shard.ts';
 
 const STANDBY: Role = Object.freeze({ role: 'standby' });
@@ -305,14 +306,4 @@ export class FleetCoordinator {
       .catch((error: unknown) => this.logger.log('WARNING', 'fleet heartbeat write failed', { error }))
       .finally(() => (this.writing = undefined));
   }
-}
-
-/** The promise, or a rejection after `ms` (the operation itself may still finish later). */
-function bounded<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms);
-    timer.unref();
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
