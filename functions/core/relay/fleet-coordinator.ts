@@ -8,6 +8,7 @@ import type { Shard } from '../fleet/shards.ts';
 import type { FleetStore, MemberRecord, ShardRecord } from '../fleet/store.ts';
 import type { Clock, Logger } from '../ports.ts';
 import { bounded } from '../shared/bounded.ts';
+import { logSignal } from '../shared/signals.ts';
 import type { FleetShard } from './fleet-shard.ts';
 
 const STANDBY: Role = Object.freeze({ role: 'standby' });
@@ -128,6 +129,7 @@ export class FleetCoordinator {
     const byShard = readable ? new Map(records.value.map((r) => [r.shard, r])) : undefined;
     if (byShard) this.lastUnowned = this.shards.filter((s) => !this.livePrimary(byShard.get(s.id), now));
     for (const held of this.held.values()) {
+      held.reportOverflow();
       this.releaseUnclaimed(held, byShard?.get(held.shard.id));
       this.step(held, this.observe(held.shard.id, byShard), now);
     }
@@ -226,7 +228,7 @@ export class FleetCoordinator {
       case 'step-down':
         held.demote();
         held.role = STANDBY;
-        this.logger.log('NOTICE', 'fleet step-down', { event: 'fleet_step_down', ...fields });
+        logSignal(this.logger, 'fleet_step_down', { event: 'fleet_step_down', ...fields });
         this.writeMember();
         return;
       case 'publish':
@@ -268,12 +270,9 @@ export class FleetCoordinator {
         const { replayed, bufferFrom } = held.promote(epoch, replayFrom);
         held.role = decision.next;
         const fields = { shard, epoch, replayFrom, bufferFrom, replayed, reason };
-        this.logger.log('NOTICE', 'fleet take-over', { event: 'fleet_takeover', ...fields });
+        logSignal(this.logger, 'fleet_takeover', { event: 'fleet_takeover', ...fields });
         if (replayFrom !== null && replayFrom > 0 && (bufferFrom === null || bufferFrom > replayFrom)) {
-          this.logger.log('ERROR', 'fleet take-over could not replay from the old publishedTo', {
-            event: 'fleet_replay_hole',
-            ...fields,
-          });
+          logSignal(this.logger, 'fleet_replay_hole', { event: 'fleet_replay_hole', ...fields });
         }
         this.writeMember();
       })

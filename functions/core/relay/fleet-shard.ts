@@ -4,9 +4,10 @@ import type { ShardReport } from '../fleet/store.ts';
 import type { Role } from '../fleet/ownership.ts';
 import type { LeaseWatch } from '../fleet/lease-watch.ts';
 import type { Clock, Logger, TickFeed, TickPublisher } from '../ports.ts';
+import { logSignal } from '../shared/signals.ts';
 import type { BatchSink } from './batch-sink.ts';
 import type { BatchPublishing } from './publishing.ts';
-import { ReplayBuffer } from './replay-buffer.ts';
+import { ReplayBuffer, type ReplayOverflow } from './replay-buffer.ts';
 import { RelayService, type RelayOptions } from './relay-service.ts';
 import type { StreamState, StreamStatus } from './stream-registry.ts';
 
@@ -36,6 +37,9 @@ export class FleetShard implements BatchSink {
   private publishing: BatchPublishing | undefined;
   private streams: readonly StreamState[] = [];
   private running: Promise<void> | undefined;
+  private readonly logger: Logger;
+  /** The buffer's overflow counts when last reported. */
+  private reported: ReplayOverflow = { batches: 0, ticks: 0, bytes: 0 };
 
   constructor(
     readonly shard: Shard,
@@ -47,7 +51,8 @@ export class FleetShard implements BatchSink {
     bufferBytes: number,
   ) {
     this.buffer = new ReplayBuffer(bufferBytes);
-    this.service = new RelayService(feed, publisher, clock, logger.child({ shard: shard.id }), {
+    this.logger = logger.child({ shard: shard.id });
+    this.service = new RelayService(feed, publisher, clock, this.logger, {
       ...options,
       streams: shard.streams,
       sink: (publishing) => {
@@ -113,6 +118,20 @@ export class FleetShard implements BatchSink {
   /** Stops publishing (what is in flight still settles); later batches go to the replay buffer. */
   demote(): void {
     this.epoch = null;
+  }
+
+  /** Logs what the full replay buffer dropped since the last call (the coordinator calls it each round). */
+  reportOverflow(): void {
+    const { batches, ticks, bytes } = this.buffer.overflow;
+    if (batches === this.reported.batches) return;
+    logSignal(this.logger, 'relay_replay_overflow', {
+      shard: this.shard.id,
+      batches: batches - this.reported.batches,
+      ticks: ticks - this.reported.ticks,
+      bytes: bytes - this.reported.bytes,
+      bufferBytes: this.buffer.bytes,
+    });
+    this.reported = { batches, ticks, bytes };
   }
 
   /** The minimum over the shard's streams of what the broker acknowledged (ms); null before any. */
