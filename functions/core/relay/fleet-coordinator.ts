@@ -46,6 +46,7 @@ export class FleetCoordinator {
   private beat = 0;
   private readableRounds = 0;
   private leaving = false;
+  private startedAt: number | undefined;
 
   constructor(
     private readonly shards: readonly Shard[],
@@ -61,6 +62,7 @@ export class FleetCoordinator {
 
   start(): void {
     if (this.timer) return;
+    this.startedAt = this.monotonic();
     this.timer = setInterval(() => void this.tick(), this.options.renewMs);
     this.timer.unref();
     void this.tick();
@@ -143,8 +145,13 @@ export class FleetCoordinator {
     return report?.role === 'primary' && report.epoch === doc.epoch;
   }
 
-  /** Opens the replicas this member is assigned, closes standbys it no longer is. */
+  /**
+   * Opens the replicas this member is assigned, closes standbys it no longer is. Not before it has read the
+   * members twice (or waited a lease): alone in its first view, every member would open every shard.
+   */
   private reconcile(): void {
+    const waited = this.monotonic() - (this.startedAt ?? this.monotonic());
+    if (this.readableRounds < 2 && waited < this.options.leaseMs) return;
     for (const shard of this.shards) {
       const rank = replicaRank(this.assignment, shard.id, this.options.self);
       const held = this.held.get(shard.id);
