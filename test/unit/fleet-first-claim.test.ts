@@ -105,3 +105,23 @@ test('a first claim waits until the claimant covers, or a lease for a quiet shar
     'no replay point: only from the take-over itself',
   );
 });
+
+test('what a standby still has in an open window when it reads the claim is released once that window is cut', async (t) => {
+  const clock = new ManualClock(T0);
+  const publisher = new FakePublisher();
+  const early = replica(t, 'early', clock, publisher);
+  for (let n = 1; n <= 3; n++) send(clock, n, [early.feed]); // one open window, nothing cut yet
+  t.is(early.held.releaseUnclaimed(T0 + 250), 0, 'nothing held yet');
+  clock.advance(1_000);
+  early.held.service.tick(); // the window [T0 + 100, ...) is cut now
+  send(clock, 15, [early.feed]);
+  clock.advance(1_000);
+  early.held.service.tick();
+  await settle();
+  t.deepEqual(
+    tradeIds(publisher),
+    ['1001', '1002', '1003'],
+    'the window begun before the claim, not later ones',
+  );
+  t.true(early.held.buffer.size > 0, 'later windows wait in the replay buffer');
+});

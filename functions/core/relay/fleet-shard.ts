@@ -32,8 +32,11 @@ export class FleetShard implements BatchSink {
   private epoch: number | null = null;
   /** It has read a claim of the shard (or made one): what it cut before then is published or released. */
   private claimSeen = false;
-  /** Stopping before any claim: everything it cut goes to the broker, as no publisher may have covered it. */
-  private releasing = false;
+  /**
+   * A standby's batches whose window starts before this go to the broker without an epoch, as no publisher
+   * may have covered them: those cut before the first claim it read, or all of them once it stops unclaimed.
+   */
+  private releaseBefore = Number.NEGATIVE_INFINITY;
   private publishing: BatchPublishing | undefined;
   private streams: readonly StreamState[] = [];
   private running: Promise<void> | undefined;
@@ -82,22 +85,25 @@ export class FleetShard implements BatchSink {
   publish(batch: SealedBatch, state: StreamState): void {
     if (this.epoch !== null)
       this.publishing!.publish({ ...batch, shard: this.shard.id, epoch: this.epoch }, state);
-    else if (this.releasing) this.publishing!.publish({ ...batch, shard: this.shard.id }, state);
+    else if (batch.window.from < this.releaseBefore)
+      this.publishing!.publish({ ...batch, shard: this.shard.id }, state);
     else this.buffer.add(batch, state);
   }
 
   /** Sends the open bundles while publishing; a standby's batches wait in the replay buffer instead. */
   flush(): void {
-    if (this.epoch !== null || this.releasing) this.publishing!.flush();
+    if (this.epoch !== null || this.releaseBefore > Number.NEGATIVE_INFINITY) this.publishing!.flush();
   }
 
   /**
    * At the first claim it reads (first-claim.ts): publishes, once, the batches it holds from before
-   * `before`, which the claimant may never have received. They carry no epoch: none existed when cut.
+   * `before`, which the claimant may never have received, and so the batch its open windows become.
+   * They carry no epoch: none existed when they were cut. Returns how many it held.
    */
   releaseUnclaimed(before: number): number {
     if (this.claimSeen) return 0;
     this.claimSeen = true;
+    this.releaseBefore = before;
     const held = this.buffer.takeBefore(before);
     for (const { batch, state } of held) this.publishing!.publish({ ...batch, shard: this.shard.id }, state);
     this.publishing!.flush();
@@ -168,7 +174,8 @@ export class FleetShard implements BatchSink {
     if (this.isPublishing) return statuses;
     return statuses.map((s, i) => {
       const held = this.buffer.heldTo(this.streams[i]!);
-      return held !== null && (s.coveredTo === null || held > s.coveredTo) ? { ...s, coveredTo: held } : s;
+      const coveredTo = held !== null && (s.coveredTo === null || held > s.coveredTo) ? held : s.coveredTo;
+      return { ...s, coveredTo, standby: true };
     });
   }
 
@@ -178,7 +185,7 @@ export class FleetShard implements BatchSink {
    */
   stop(): Promise<void> {
     if (!this.claimSeen && !this.service.isStopping) {
-      this.releasing = true;
+      this.releaseBefore = Number.POSITIVE_INFINITY;
       this.claimSeen = true;
       for (const { batch, state } of this.buffer.take(Number.NEGATIVE_INFINITY)) this.publish(batch, state);
     }
