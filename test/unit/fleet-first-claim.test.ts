@@ -125,3 +125,37 @@ test('what a standby still has in an open window when it reads the claim is rele
   );
   t.true(early.held.buffer.size > 0, 'later windows wait in the replay buffer');
 });
+
+test('a claimant states its coverage start only once every stream of the shard has had data', (t) => {
+  const clock = new ManualClock(T0);
+  const shard: Shard = {
+    ...SHARD,
+    streams: [...SHARD.streams, { exchange: 'binance', symbol: 'btcusdt', type: 'book_ticker' }],
+  };
+  const options = { relayId: 'r', limits: LIMITS, maxInFlightBytes: 1 << 30, tickIntervalMs: 3_600_000 };
+  const feed = new FakeFeed();
+  const held = new FleetShard(shard, feed, new FakePublisher(), clock, new MemoryLogger(), options, 1 << 20);
+  void held.start();
+  t.teardown(() => held.stop());
+  send(clock, 1, [feed]);
+  t.is(held.bufferFrom(), T0 + 100, 'the buffer covers the trades');
+  t.is(held.claimFrom(), null, 'the quotes have not opened coverage yet: a claim now would understate');
+  t.false(mayClaimFirst(held.claimFrom(), 1_000, 5_000));
+  clock.time = T0 + 700;
+  feed.push({
+    kind: 'tick',
+    tick: {
+      type: 'book_ticker',
+      exchange: 'binance',
+      symbol: 'btcusdt',
+      bidPrice: 1,
+      bidAmount: 1,
+      askPrice: 2,
+      askAmount: 1,
+      ts: clock.time * 1000,
+      localTs: clock.time * 1000,
+      updateId: '7',
+    },
+  });
+  t.is(held.claimFrom(), T0 + 700, 'from the latest stream start');
+});

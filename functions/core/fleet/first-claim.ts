@@ -17,10 +17,10 @@ export function unclaimedBefore(record: OwnershipRecord): number {
 }
 
 /**
- * A first claim (no record yet) waits until the claimant covers what it subscribed (`bufferFrom` set, so
- * its record states where its coverage starts), or until it has waited a whole lease for data: a shard
- * whose streams are all quiet still gets a primary.
+ * A first claim (no record yet) waits until the claimant covers every stream of the shard (`coveredFrom`
+ * set, so its record states where its coverage starts), or until it has waited a whole lease for data: a
+ * shard with a quiet stream still gets a primary.
  */
-export function mayClaimFirst(bufferFrom: number | null, openForMs: number, leaseMs: number): boolean {
-  return bufferFrom !== null || openForMs >= leaseMs;
+export function mayClaimFirst(coveredFrom: number | null, openForMs: number, leaseMs: number): boolean {
+  return coveredFrom !== null || openForMs >= leaseMs;
 }

@@ -252,7 +252,7 @@ export class FleetCoordinator {
   /** A first claim learns the members first, and states where the claimant's coverage starts (first-claim.ts). */
   private mayClaimFirst(held: FleetShard): boolean {
     if (this.readableRounds < 2) return false;
-    return mayClaimFirst(held.bufferFrom(), this.monotonic() - held.openedAt, this.options.leaseMs);
+    return mayClaimFirst(held.claimFrom(), this.monotonic() - held.openedAt, this.options.leaseMs);
   }
 
   private takeOver(held: FleetShard, decision: Extract<Decision, { action: 'take-over' }>): void {
@@ -262,8 +262,8 @@ export class FleetCoordinator {
       shard,
       holder: this.options.self,
       epoch,
-      // A first claim has no predecessor: what it will publish starts where its buffer does.
-      publishedTo: replayFrom ?? held.bufferFrom() ?? 0,
+      // A first claim has no predecessor: it states where it covers every stream from (0: not known).
+      publishedTo: replayFrom ?? held.claimFrom() ?? 0,
       renewedAt: this.clock.now(),
     };
     held.takingOver = true;

@@ -149,6 +149,14 @@ export class FleetShard implements BatchSink {
     return min;
   }
 
+  /**
+   * Where this replica covers every stream of the shard from (first-claim.ts), null until each has had data:
+   * a stream opens coverage at its first tick, later for a sparse or stateful type than for the others.
+   */
+  claimFrom(): number | null {
+    return this.streams.every((s) => s.subscribed) ? this.bufferFrom() : null;
+  }
+
   /** The replay buffer's unbroken coverage start (replay-buffer.ts), null when not covering. */
   bufferFrom(): number | null {
     return this.buffer.coveredFrom(this.streams);
