@@ -44,11 +44,21 @@ export async function waitForDrain(
   return { drained, missing, waitedMs: Date.now() - started };
 }
 
-/** Whether every stream's committed live coverage reaches the receive time of its newest tick. */
+/**
+ * Whether every stream's committed live coverage reaches the receive time of its newest tick, as the relay
+ * publishing it saw it (in a fleet, every running member's published streams; a standby's are left out).
+ */
 async function relayCoverageCommitted(stack: Stack): Promise<boolean> {
-  const health = (await fetch(`${stack.relayHealthUrl}/healthz`).then((r) => r.json())) as {
-    streams?: { stream: string; lastTickAt: number | null }[];
-  };
+  const urls = stack.relayHealthUrls.filter((_, i) => stack.relays[i]!.running);
+  const answers = await Promise.all(
+    urls.map(
+      (url) =>
+        fetch(`${url}/healthz`).then((r) => r.json()) as Promise<{
+          streams?: { stream: string; lastTickAt: number | null; standby?: boolean }[];
+        }>,
+    ),
+  );
+  const published = answers.flatMap((a) => a.streams ?? []).filter((s) => s.standby !== true);
   const coverage = `\`${stack.projectId}.${stack.topology.dataset}.coverage_dedup\``;
   const rows = await stack.warehouse.query<{
     exchange: string;
@@ -60,9 +70,7 @@ async function relayCoverageCommitted(stack: Stack): Promise<boolean> {
       `WHERE source = 'live' GROUP BY exchange, symbol, data_type`,
   );
   const committed = new Map(rows.map((r) => [`${r.exchange}:${r.symbol}:${r.data_type}`, Number(r.t)]));
-  return (health.streams ?? []).every(
-    (s) => s.lastTickAt === null || (committed.get(s.stream) ?? -1) >= s.lastTickAt,
-  );
+  return published.every((s) => s.lastTickAt === null || (committed.get(s.stream) ?? -1) >= s.lastTickAt);
 }
 
 /** Runs the gap-filler as Cloud Scheduler would until no gap is open and nothing is missing. */

@@ -8,6 +8,7 @@ import type { DataType } from '../../functions/core/model/streams.ts';
 import { bookSnapshot, mergeIdRanges, tickSource, type IdRange } from './exchange/ground-truth.ts';
 import { groundTruthKeyOffset, type SimulatedExchange } from './exchange/protocols.ts';
 import type { Stack } from './stack.ts';
+import type { ConnectionRecord } from './exchange/simulator.ts';
 import { KIND_OF_TYPE } from './stream-mix.ts';
 import { compareTickersByKey } from './verify-derivative-ticker.ts';
 import { compareTrades, type TradeComparison } from './verify.ts';
@@ -178,11 +179,11 @@ async function foldedIntoSnapshots(stack: Stack, stream: ExpectedStream, within:
   const truth = stack.simulator.groundTruth(stream.symbol, stream.exchange as SimulatedExchange);
   const source = tickSource('bookChange', truth);
   const folded: IdRange[] = [];
-  for (const snapshot of snapshots) {
-    // A REST snapshot belongs to the newest connection opened before it.
+  const restOwner = restSnapshotOwner(connections, stream.symbol);
+  for (const snapshot of [...snapshots].sort((a, b) => a.at - b.at)) {
     const connection =
       snapshot.connectionId === null
-        ? connections.filter((c) => c.openedAt <= snapshot.at).at(-1)
+        ? restOwner(snapshot.at)
         : connections.find((c) => c.id === snapshot.connectionId);
     const first = connection?.bookChanges[stream.symbol]?.[0]?.firstId;
     let last = snapshot.lastUpdateId;
@@ -207,6 +208,29 @@ async function foldedIntoSnapshots(stack: Stack, stream: ExpectedStream, within:
     (n, r) => n + r.lastId - r.firstId + 1,
     0,
   );
+}
+
+/**
+ * Who fetched a REST snapshot (it names no connection): each connection receiving the symbol's book fetches
+ * one after subscribing, so in time order a snapshot belongs to the earliest-opened such connection open at
+ * its time that has none yet (several are open at once in a relay fleet), else the newest open one.
+ */
+function restSnapshotOwner(
+  connections: readonly ConnectionRecord[],
+  symbol: string,
+): (at: number) => ConnectionRecord | undefined {
+  const owners = new Set<number>();
+  return (at) => {
+    const open = connections.filter(
+      (c) =>
+        c.openedAt <= at &&
+        (c.closedAt === null || c.closedAt >= at) &&
+        (c.bookChanges[symbol]?.length ?? 0) > 0,
+    );
+    const owner = open.find((c) => !owners.has(c.id)) ?? open.at(-1);
+    if (owner) owners.add(owner.id);
+    return owner;
+  };
 }
 
 interface SnapshotRow {

@@ -26,7 +26,7 @@ export function helpText(): string {
   --relays N     relay instances (default ${DEFAULT_RELAYS}, max ${MAX_RELAYS}): from 2 on a fleet sharing the
                  streams by shard (${LOCAL_MIN_SHARDS} per exchange), a primary and a standby each; the status
                  line shows members, shards per member and primaries (also: npm run ops -- fleet).
-                 1: one relay holding every stream, no fleet
+                 1: one relay holding every stream, no fleet (lighter on a small machine)
   --json         status lines and the summary as JSON
   --live         connect the relay to the real exchanges' websockets and backfill from the real Tardis.dev
                  API (TARDIS_API_KEY from the environment, optional) instead of the simulator: needs the
@@ -35,7 +35,7 @@ export function helpText(): string {
 }
 
 /** A fleet of three: a lost member leaves a primary or a standby for every shard it held. */
-export const DEFAULT_RELAYS = 1;
+export const DEFAULT_RELAYS = 3;
 const MAX_RELAYS = 16;
 /** Shards per exchange locally: the default mix has few streams per exchange, one shard would leave members idle. */
 export const LOCAL_MIN_SHARDS = 2;

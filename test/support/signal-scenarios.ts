@@ -38,6 +38,13 @@ export const SIGNALS_OUTSIDE_SCENARIOS: Readonly<Partial<Record<SignalName, stri
   relay_stream_refused: 'functions/relay/main.ts', // a real relay: test/integration/relay-config.test.ts
   relay_feed_failed: 'functions/relay/main.ts',
   relay_stream_failed: 'functions/adapters/tardis/live-feed.ts', // a real relay: relay-bad-frame.test.ts
+  // The fleet's: unit-tested in test/unit/fleet-signals.test.ts; a real fleet: test/integration/fleet-takeover.test.ts.
+  fleet_takeover: 'functions/core/relay/fleet-coordinator.ts',
+  fleet_replay_hole: 'functions/core/relay/fleet-coordinator.ts',
+  fleet_step_down: 'functions/core/relay/fleet-coordinator.ts',
+  fleet_shard_unowned: 'functions/core/relay/fleet-reporter.ts',
+  fleet_handover_abandoned: 'functions/core/relay/fleet-relay.ts',
+  relay_replay_overflow: 'functions/core/relay/fleet-shard.ts',
   writer_body_refused: 'functions/writer/index.ts',
   // A bug meeting data: nothing in the planner throws on purpose, so no input reaches it.
   writer_processing_error: 'functions/core/writer/writer.ts',

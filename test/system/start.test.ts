@@ -52,6 +52,20 @@ test('npm start --duration records every exchange and type of the registries, re
   for (const field of ['ticksPerS', 'rowsPerS', 'openGaps', 'rowsBackfilled']) {
     t.is(typeof status[field], 'number', `status has ${field}`);
   }
+  // The default is a fleet of 3: the status line names its members, shards per member and each primary.
+  const fleet = status.fleet as {
+    members: string;
+    shardsPerMember: Record<string, { primary: number; standby: number; live: boolean }>;
+    primaries: Record<string, string>;
+  };
+  t.regex(fleet.members, /^[0-3]\/3 live$/);
+  t.deepEqual(Object.keys(fleet.shardsPerMember).sort(), ['relay-1', 'relay-2', 'relay-3']);
+  const shards = Object.keys(fleet.primaries);
+  t.true(shards.length >= mix.length, 'at least one shard per exchange');
+  const primaries = Object.values(fleet.shardsPerMember).reduce((n, m) => n + m.primary, 0);
+  t.true(primaries <= shards.length, 'one primary per shard at most');
+  for (const primary of Object.values(fleet.primaries))
+    t.true(primary === '-' || primary in fleet.shardsPerMember);
 
   const summary = records[records.length - 1]!;
   t.log(JSON.stringify(summary));

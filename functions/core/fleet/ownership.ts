@@ -12,7 +12,10 @@ export interface OwnershipRecord {
   readonly epoch: number;
   /** The holder has published every stream of the shard up to here (ms): the minimum over its streams. */
   readonly publishedTo: number;
-  /** Rewritten at each renewal; only ever compared for change, never with a clock. */
+  /**
+   * Changes at each renewal (stored: the taker's clock at the take-over; as observed, the holder's heartbeat
+   * beat folded in). Lease expiry only compares it for change, never with a clock.
+   */
   readonly renewedAt: number;
 }
 

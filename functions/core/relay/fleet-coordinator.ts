@@ -1,4 +1,5 @@
 import { assignReplicasInPools, replicaRank, type Assignment } from '../fleet/assignment.ts';
+import { mayClaimFirst, unclaimedBefore } from '../fleet/first-claim.ts';
 import { sinceChangeMs, watchRecord } from '../fleet/lease-watch.ts';
 import { MemberWatch } from '../fleet/members.ts';
 import type { FleetOptions } from '../fleet/options.ts';
@@ -6,6 +7,8 @@ import { decideOwnership, type Decision, type Observation, type Role } from '../
 import type { Shard } from '../fleet/shards.ts';
 import type { FleetStore, MemberRecord, ShardRecord } from '../fleet/store.ts';
 import type { Clock, Logger } from '../ports.ts';
+import { bounded } from '../shared/bounded.ts';
+import { logSignal } from '../shared/signals.ts';
 import type { FleetShard } from './fleet-shard.ts';
 
 const STANDBY: Role = Object.freeze({ role: 'standby' });
@@ -43,6 +46,7 @@ export class FleetCoordinator {
   private beat = 0;
   private readableRounds = 0;
   private leaving = false;
+  private startedAt: number | undefined;
 
   constructor(
     private readonly shards: readonly Shard[],
@@ -58,6 +62,7 @@ export class FleetCoordinator {
 
   start(): void {
     if (this.timer) return;
+    this.startedAt = this.monotonic();
     this.timer = setInterval(() => void this.tick(), this.options.renewMs);
     this.timer.unref();
     void this.tick();
@@ -125,7 +130,11 @@ export class FleetCoordinator {
     this.reconcile();
     const byShard = readable ? new Map(records.value.map((r) => [r.shard, r])) : undefined;
     if (byShard) this.lastUnowned = this.shards.filter((s) => !this.livePrimary(byShard.get(s.id), now));
-    for (const held of this.held.values()) this.step(held, this.observe(held.shard.id, byShard), now);
+    for (const held of this.held.values()) {
+      held.reportOverflow();
+      this.releaseUnclaimed(held, byShard?.get(held.shard.id));
+      this.step(held, this.observe(held.shard.id, byShard), now);
+    }
     this.writeMember();
   }
 
@@ -136,17 +145,39 @@ export class FleetCoordinator {
     return report?.role === 'primary' && report.epoch === doc.epoch;
   }
 
-  /** Opens the replicas this member is assigned, closes standbys it no longer is. */
+  /**
+   * Opens the replicas this member is assigned, closes standbys it no longer is. Not before it has read the
+   * members twice (or waited a lease): alone in its first view, every member would open every shard.
+   */
   private reconcile(): void {
+    const waited = this.monotonic() - (this.startedAt ?? this.monotonic());
+    if (this.readableRounds < 2 && waited < this.options.leaseMs) return;
     for (const shard of this.shards) {
       const rank = replicaRank(this.assignment, shard.id, this.options.self);
       const held = this.held.get(shard.id);
-      if (rank !== undefined && held === undefined) this.held.set(shard.id, this.host.open(shard));
+      if (rank !== undefined && held === undefined) {
+        const opened = this.host.open(shard);
+        opened.openedAt = this.monotonic();
+        this.held.set(shard.id, opened);
+      }
       if (rank === undefined && held && held.role.role === 'standby' && !held.takingOver) {
         this.held.delete(shard.id);
         this.host.close(held);
       }
     }
+  }
+
+  /** A standby's first sight of a claim: it publishes what it cut before the claimant covered (first-claim.ts). */
+  private releaseUnclaimed(held: FleetShard, doc: ShardRecord | undefined): void {
+    if (doc === undefined || held.claimed || held.isPublishing || held.takingOver) return;
+    const before = unclaimedBefore(doc);
+    const batches = held.releaseUnclaimed(before);
+    this.logger.log('INFO', 'fleet replica released what it cut before the claim', {
+      shard: held.shard.id,
+      epoch: doc.epoch,
+      before,
+      batches,
+    });
   }
 
   /**
@@ -198,13 +229,13 @@ export class FleetCoordinator {
     const fields = { shard: held.shard.id, reason: decision.reason };
     switch (decision.action) {
       case 'take-over':
-        if (this.readableRounds < 2 && decision.expectEpoch === null) return; // learn the members first
+        if (decision.expectEpoch === null && !this.mayClaimFirst(held)) return;
         this.takeOver(held, decision);
         return;
       case 'step-down':
         held.demote();
         held.role = STANDBY;
-        this.logger.log('NOTICE', 'fleet step-down', { event: 'fleet_step_down', ...fields });
+        logSignal(this.logger, 'fleet_step_down', { event: 'fleet_step_down', ...fields });
         this.writeMember();
         return;
       case 'publish':
@@ -218,6 +249,12 @@ export class FleetCoordinator {
     }
   }
 
+  /** A first claim learns the members first, and states where the claimant's coverage starts (first-claim.ts). */
+  private mayClaimFirst(held: FleetShard): boolean {
+    if (this.readableRounds < 2) return false;
+    return mayClaimFirst(held.claimFrom(), this.monotonic() - held.openedAt, this.options.leaseMs);
+  }
+
   private takeOver(held: FleetShard, decision: Extract<Decision, { action: 'take-over' }>): void {
     const { epoch, replayFrom, expectEpoch, reason } = decision;
     const shard = held.shard.id;
@@ -225,8 +262,8 @@ export class FleetCoordinator {
       shard,
       holder: this.options.self,
       epoch,
-      // A first claim has no predecessor: what it will publish starts where its buffer does.
-      publishedTo: replayFrom ?? held.bufferFrom() ?? 0,
+      // A first claim has no predecessor: it states where it covers every stream from (0: not known).
+      publishedTo: replayFrom ?? held.claimFrom() ?? 0,
       renewedAt: this.clock.now(),
     };
     held.takingOver = true;
@@ -240,12 +277,9 @@ export class FleetCoordinator {
         const { replayed, bufferFrom } = held.promote(epoch, replayFrom);
         held.role = decision.next;
         const fields = { shard, epoch, replayFrom, bufferFrom, replayed, reason };
-        this.logger.log('NOTICE', 'fleet take-over', { event: 'fleet_takeover', ...fields });
+        logSignal(this.logger, 'fleet_takeover', { event: 'fleet_takeover', ...fields });
         if (replayFrom !== null && replayFrom > 0 && (bufferFrom === null || bufferFrom > replayFrom)) {
-          this.logger.log('ERROR', 'fleet take-over could not replay from the old publishedTo', {
-            event: 'fleet_replay_hole',
-            ...fields,
-          });
+          logSignal(this.logger, 'fleet_replay_hole', { event: 'fleet_replay_hole', ...fields });
         }
         this.writeMember();
       })
@@ -278,14 +312,4 @@ export class FleetCoordinator {
       .catch((error: unknown) => this.logger.log('WARNING', 'fleet heartbeat write failed', { error }))
       .finally(() => (this.writing = undefined));
   }
-}
-
-/** The promise, or a rejection after `ms` (the operation itself may still finish later). */
-function bounded<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms);
-    timer.unref();
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

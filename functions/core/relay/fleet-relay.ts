@@ -3,6 +3,7 @@ import { planShards, type Shard } from '../fleet/shards.ts';
 import type { FleetStore } from '../fleet/store.ts';
 import type { StreamKey } from '../model/streams.ts';
 import type { Clock, LeaseStore, Logger, TickFeed, TickPublisher } from '../ports.ts';
+import { logSignal } from '../shared/signals.ts';
 import { newCounters, type RelayCounters } from './counters.ts';
 import { FleetCoordinator } from './fleet-coordinator.ts';
 import { FleetReporter } from './fleet-reporter.ts';
@@ -155,7 +156,9 @@ export class FleetRelay {
   }
 
   private close(held: FleetShard): void {
-    this.logger.log('INFO', 'fleet replica closed', { shard: held.shard.id });
+    // Closed before reading any claim, it publishes what it holds and its open windows (FleetShard.stop).
+    const released = !held.claimed;
+    this.logger.log('INFO', 'fleet replica closed', { shard: held.shard.id, released });
     void held.stop().then(() => addCounters(this.retired, held.service.counters));
   }
 
@@ -163,11 +166,10 @@ export class FleetRelay {
     const startedAt = this.clock.now();
     const handed = handoverMs > 0 ? await this.coordinator.leave(handoverMs) : false;
     const publishing = this.held.filter((s) => s.isPublishing).map((s) => s.shard.id);
-    this.logger.log(handed ? 'NOTICE' : 'WARNING', 'fleet handover', {
-      event: handed ? 'fleet_handover_done' : 'fleet_handover_abandoned',
-      afterMs: this.clock.now() - startedAt,
-      stillPublishing: publishing,
-    });
+    const fields = { afterMs: this.clock.now() - startedAt, stillPublishing: publishing };
+    // Abandoned (nobody to hand to, or the deadline): a standby takes over only after the lease.
+    if (handed) this.logger.log('NOTICE', 'fleet handover', { event: 'fleet_handover_done', ...fields });
+    else logSignal(this.logger, 'fleet_handover_abandoned', { event: 'fleet_handover_abandoned', ...fields });
     await Promise.all([this.coordinator.stop(1000), this.reporter.stop()]);
     await Promise.all(this.held.map((s) => s.stop()));
     await this.publisher.close();

@@ -1,4 +1,5 @@
 import type { LeaseStore, Logger } from '../ports.ts';
+import { logSignal } from '../shared/signals.ts';
 
 /** The lease naming the member that reports for the whole fleet. */
 export const FLEET_REPORTER_LEASE = 'relay-fleet-reporter';
@@ -54,9 +55,6 @@ export class FleetReporter {
     });
     const shards = held ? this.unowned() : undefined;
     if (shards === undefined || shards.length === 0) return;
-    this.logger.log('WARNING', 'fleet shards without a live primary', {
-      event: 'fleet_shard_unowned',
-      shards,
-    });
+    logSignal(this.logger, 'fleet_shard_unowned', { event: 'fleet_shard_unowned', shards });
   }
 }

@@ -71,6 +71,22 @@ export class ReplayBuffer {
     this.start = 0;
   }
 
+  /** Removes and returns (in the order cut) the batches whose window starts before `instant`. */
+  takeBefore(instant: number): HeldBatch[] {
+    const out: HeldBatch[] = [];
+    const kept: HeldBatch[] = [];
+    for (let i = this.start; i < this.held.length; i++) {
+      const item = this.held[i]!;
+      if (item.batch.window.from < instant) {
+        this.forget(item);
+        out.push(item);
+      } else kept.push(item);
+    }
+    this.held = kept;
+    this.start = 0;
+    return out;
+  }
+
   /** Empties the buffer, returning (in the order cut) the batches whose window ends after `from`. */
   take(from: number): HeldBatch[] {
     const out = this.held.slice(this.start).filter((h) => h.batch.window.to > from);

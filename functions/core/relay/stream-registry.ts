@@ -17,6 +17,8 @@ export interface StreamStatus {
   /** Wall-clock ms of the newest acknowledged publish. */
   readonly lastPublishAt: number | null;
   readonly bufferedTicks: number;
+  /** A fleet replica that holds the stream for a take-over and does not publish it (fleet-shard.ts). */
+  readonly standby?: boolean;
 }
 
 export interface StreamState {

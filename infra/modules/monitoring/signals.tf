@@ -68,6 +68,42 @@ locals {
       title     = "relay feed stopped unexpectedly"
       doc       = "The relay's feed crashed and the process exits; Cloud Run restarts it and the gap-filler backfills the hole. The line's stack_trace is in Error Reporting."
     }
+    fleet_takeover = {
+      component = "relay", labels = { shard = "shard" }, value = null
+      threshold = 6, window = "3600s", severity = "WARNING", runbook = "fleet-ownership"
+      title     = "fleet shard changing primary often"
+      doc       = "A standby took a shard over more than 6 times in an hour: its primaries keep dying, pausing past the lease or being redeployed. Each take-over replays from the old primary's publishedTo, so data is late, not lost (fleet_replay_hole says when it is not)."
+    }
+    fleet_replay_hole = {
+      component = "relay", labels = { shard = "shard" }, value = null
+      threshold = 0, window = "300s", severity = "ERROR", runbook = "fleet-ownership"
+      title     = "fleet take-over left a hole"
+      doc       = "A standby took a shard over but its replay buffer did not reach back to the old primary's publishedTo (fields replayFrom, bufferFrom): that span is a hole the gap-filler backfills from Tardis within minutes."
+    }
+    fleet_shard_unowned = {
+      component = "relay", labels = {}, value = null
+      threshold = 3, window = "300s", severity = "ERROR", runbook = "fleet-ownership"
+      title     = "fleet shards without a live primary"
+      doc       = "The fleet reporter saw shards (field shards) without a live primary for about 20 s or more: nobody publishes them, and the standbys' buffers fill. Check that the relay pools run and reach Firestore (npm run ops -- fleet)."
+    }
+    fleet_step_down = {
+      component = "relay", labels = { shard = "shard" }, value = null
+      threshold = 6, window = "3600s", severity = "WARNING", runbook = "fleet-ownership"
+      title     = "fleet primaries stepping down often"
+      doc       = "A primary saw a newer epoch publish past its coverage and stepped down more than 6 times in an hour: it pauses past its lease (CPU starvation, GC) or loses Firestore. Duplicates only, no hole."
+    }
+    fleet_handover_abandoned = {
+      component = "relay", labels = {}, value = null
+      threshold = 2, window = "900s", severity = "WARNING", runbook = "fleet-ownership"
+      title     = "fleet members leaving without handing over"
+      doc       = "Members stopped without handing their shards over (no other live member, or the handover budget ran out): a standby takes each shard after the lease and replays, so data is late by a lease."
+    }
+    relay_replay_overflow = {
+      component = "relay", labels = { shard = "shard" }, value = null
+      threshold = 0, window = "900s", severity = "WARNING", runbook = "fleet-ownership"
+      title     = "fleet standby replay buffer full"
+      doc       = "A standby's replay buffer (RELAY_FLEET_BUFFER_BYTES) dropped its oldest batches (fields batches, ticks, bytes): the shard's primary reports publishedTo slowly or the buffer is too small, and a take-over now may leave a hole the gap-filler backfills."
+    }
     writer_message_quarantined = {
       component = "writer", labels = { reason = "reason" }, value = null
       threshold = 0, window = "300s", severity = "ERROR", runbook = "writer-quarantine"
