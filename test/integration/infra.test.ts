@@ -364,6 +364,7 @@ test('the gap-filler gets the agreed env vars and the Tardis key from Secret Man
   t.deepEqual([...env.keys()].sort(), [
     'BIGQUERY_DATASET',
     'CHECKPOINTS_COLLECTION',
+    'GAPFILL_DETECTION',
     'GAPS_COLLECTION',
     'GOOGLE_CLOUD_PROJECT',
     'LEASES_COLLECTION',

@@ -40,7 +40,7 @@ test('only a trade id past the next one is a jump; repeats, older ids and text i
   ]);
 });
 
-test('a trade-id jump ends coverage at the trade before it and resumes after the jump; the gap goes to the ledger', async (t) => {
+test('a trade-id jump ends coverage at the trade before it and resumes at the trade after it (inside its window); the gap goes to the ledger', async (t) => {
   const clock = new ManualClock(T0);
   const feed = new FakeFeed();
   const publisher = new FakePublisher();
@@ -71,7 +71,7 @@ test('a trade-id jump ends coverage at the trade before it and resumes after the
   await recorder.settle();
   t.deepEqual(windows(publisher.published), [
     [10, 20],
-    [501, 601],
+    [500, 601],
   ]);
   t.is(publisher.published.flatMap((b) => b.ticks).length, 4, 'every trade is still published');
   const gaps = [...ledger.gaps.values()];

@@ -78,14 +78,14 @@ export class RelayIntake {
 
   /**
    * Trades are missing between `jump.before` and `jump.after`: coverage ends at the last trade before
-   * (or where the open window began, if later) and resumes after this one, so the hole travels with the
+   * (or where the open window began, if later) and resumes with this one, so the hole travels with the
    * data; the exact gap goes to the ledger through the hook.
    */
   private cutAtJump(state: StreamState, jump: TradeIdJump): void {
     if (state.batcher.isCovering) {
       const batch = state.batcher.close(jump.before);
       if (batch) this.publishing.publish(batch, state);
-      state.batcher.open(jump.after + 1);
+      state.batcher.open(jump.after);
     }
     this.onTradeIdJump?.(state.key, jump);
   }
@@ -93,6 +93,12 @@ export class RelayIntake {
   private onDisconnect(exchangeName: string, symbols: readonly string[] | undefined, at: number): void {
     this.counters.disconnects++;
     const exchange = this.registry.exchanges.get(exchangeName);
-    if (exchange) this.coverage.closeLost(exchange, symbols, at);
+    if (!exchange) return;
+    this.coverage.closeLost(exchange, symbols, at);
+    // A new connection starts a new sequence: the trades missed while down are the coverage hole's, not a jump.
+    for (const [symbol, state] of exchange.trade) {
+      if (this.tradeIds.has(state) && (symbols === undefined || symbols.includes(symbol)))
+        this.tradeIds.set(state, newTrack());
+    }
   }
 }

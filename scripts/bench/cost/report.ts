@@ -59,7 +59,9 @@ export async function price(
       return total;
     };
     const perTradeStream = await one('trade');
-    const perOtherStream = await one('book_ticker');
+    // A stream of another type of the run (its bed rows exist); none: every stream trades (share 1).
+    const other = streams.types.find((t) => t !== 'trade');
+    const perOtherStream = other === undefined ? 0 : await one(other);
     const beforeBytes = ref.streams * (tradeShare * perTradeStream + (1 - tradeShare) * perOtherStream);
     // After: the queries the gap-filler sent in its steady-state run.
     let afterBytes = 0;
