@@ -38,7 +38,7 @@ test.serial(
       const [view] = await h.bigquery.dataset(h.dataset).table(`${name}_dedup`).getMetadata();
       t.regex(
         view.view.query,
-        TABLES[name].settled
+        'settled' in TABLES[name]
           ? // Compacted (decisions/0028): settled days plus the tail, one row per id across both.
             /_settled`\s+WHERE exchange_ts <[\s\S]*PARTITION BY exchange,\s+symbol,\s+row_id\s+ORDER BY settled DESC/
           : /QUALIFY ROW_NUMBER\(\) OVER \(PARTITION BY exchange, symbol(, exchange_ts)?, row_id ORDER BY ingested_at\) = 1/,
