@@ -127,8 +127,9 @@ test('the relay records every binance-futures type from the simulator, and histo
     history,
     { exchange: EXCHANGE, symbol: SYMBOL, type: TYPES },
     Math.min(...liveMs) - 1000,
-    // History stamps a message by its receive time, after its exchange time: a second either side.
-    Math.max(...liveMs) + 1000,
+    // History stamps a message by its receive time, after its exchange time: a second before; after, as
+    // long as an open-interest poll can take to be received on a loaded machine.
+    Math.max(...liveMs) + 5000,
   );
   const filled = new Set(backfilled.map((f) => f.rowId));
   for (const type of TYPES) {
