@@ -9,11 +9,10 @@ import type { FleetStore, MemberRecord, ShardRecord } from '../fleet/store.ts';
 import type { Clock, Logger } from '../ports.ts';
 import { bounded } from '../shared/bounded.ts';
 import { logSignal } from '../shared/signals.ts';
+import { FleetHeartbeat } from './fleet-heartbeat.ts';
 import type { FleetShard } from './fleet-shard.ts';
 
 const STANDBY: Role = Object.freeze({ role: 'standby' });
-/** Member documents outlive their writer by this much before TTL cleanup (liveness never reads it). */
-const MEMBER_TTL_MS = 24 * 3_600_000;
 
 export interface CoordinatorOptions extends Pick<FleetOptions, 'replicas' | 'leaseMs' | 'renewMs'> {
   readonly self: string;
@@ -35,15 +34,14 @@ export interface ShardHost {
  */
 export class FleetCoordinator {
   private readonly members: MemberWatch;
+  private readonly heartbeat: FleetHeartbeat;
   private readonly held = new Map<string, FleetShard>();
   private assignment: Assignment = new Map();
   private timer: NodeJS.Timeout | undefined;
   private round: Promise<void> | undefined;
-  private writing: Promise<void> | undefined;
   private readingMembers: Promise<MemberRecord[]> | undefined;
   private lastUnowned: readonly Shard[] | undefined;
   private readingShards: Promise<ShardRecord[]> | undefined;
-  private beat = 0;
   private readableRounds = 0;
   private leaving = false;
   private startedAt: number | undefined;
@@ -58,6 +56,7 @@ export class FleetCoordinator {
     private readonly options: CoordinatorOptions,
   ) {
     this.members = new MemberWatch(options.self, options.leaseMs);
+    this.heartbeat = new FleetHeartbeat(store, clock, logger, options);
   }
 
   start(): void {
@@ -287,29 +286,14 @@ export class FleetCoordinator {
       .finally(() => (held.takingOver = false));
   }
 
-  /** Writes the heartbeat, one write at a time. */
+  /** Writes the heartbeat with every held shard's role and rank. */
   private writeMember(): void {
-    if (this.writing) return;
     const shards = Object.fromEntries(
       [...this.held].map(([id, held]) => [
         id,
         held.report(replicaRank(this.assignment, id, this.options.self)),
       ]),
     );
-    const now = this.clock.now();
-    const member: MemberRecord = {
-      memberId: this.options.self,
-      pool: this.options.pool,
-      startedAt: this.options.startedAt,
-      renewedAt: now,
-      beat: ++this.beat,
-      leaving: this.leaving,
-      shards,
-    };
-    // Not bounded by a timer: the next write waits for this one, so writes never pile up in the client.
-    this.writing = this.store
-      .writeMember(member, now + MEMBER_TTL_MS)
-      .catch((error: unknown) => this.logger.log('WARNING', 'fleet heartbeat write failed', { error }))
-      .finally(() => (this.writing = undefined));
+    this.heartbeat.write(shards, this.leaving);
   }
 }
