@@ -1,5 +1,5 @@
 /**
- * Packages one Cloud Run function (writer or gapfill) as a source zip for `google_cloudfunctions2_function`:
+ * Packages one Cloud Run function (writer, gapfill or compactor) as a source zip for `google_cloudfunctions2_function`:
  * the compiled entry (dist/functions/<name>/index.js) and only the files it imports, plus a package.json
  * whose `main` is that entry and whose dependencies are only the packages that import closure uses, at the
  * exact versions of the root package.json. Each function so deploys its own entry and nothing else.
@@ -25,6 +25,7 @@ import type * as TypeScript from 'typescript';
 export const FUNCTIONS = {
   writer: { entry: 'dist/functions/writer/index.js' },
   gapfill: { entry: 'dist/functions/gapfill/index.js' },
+  compactor: { entry: 'dist/functions/compactor/index.js' },
 } as const;
 export type FunctionName = keyof typeof FUNCTIONS;
 

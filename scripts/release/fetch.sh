@@ -28,7 +28,7 @@ image=${field[RELAY_IMAGE]:-}
   die "relay image '$image' is not ${repository}@sha256:<64 hex>"
 digest=${BASH_REMATCH[1]}
 
-for fn in writer gapfill; do
+for fn in "${RELEASE_FUNCTIONS[@]}"; do
   key=${fn^^}
   object=${field[${key}_ZIP]:-}
   sha=${field[${key}_SHA256]:-}
@@ -43,4 +43,4 @@ done
 
 printf '{ "relay_image_digest": "%s" }\n' "$digest" >infra/release.auto.tfvars.json
 printf '%s\n' "$image" >.release/relay-image
-echo "fetch-release: release $release checked: relay $digest, writer ${field[WRITER_ZIP]}, gapfill ${field[GAPFILL_ZIP]}" >&2
+echo "fetch-release: release $release checked: relay $digest, zips of ${RELEASE_FUNCTIONS[*]}" >&2

@@ -1,6 +1,9 @@
 # Shared by publish.sh and fetch.sh (sourced): the error exit and the three arguments both take.
 # Sets release, bucket and repository, or stops with the usage.
 
+# The function zips a release carries (scripts/package-function.ts names), in manifest order.
+RELEASE_FUNCTIONS=(writer gapfill compactor)
+
 die() {
   echo "$(basename "$0" .sh)-release: $*" >&2
   exit 1

@@ -34,7 +34,7 @@ manifest=.release/release.env
 {
   echo "RELEASE=$release"
   echo "RELAY_IMAGE=$image"
-  for fn in writer gapfill; do
+  for fn in "${RELEASE_FUNCTIONS[@]}"; do
     zip=dist/packages/$fn.zip
     [[ -s $zip ]] || die "$zip is missing (package step)"
     object="$fn/$(md5sum "$zip" | cut -c1-32).zip"

@@ -23,7 +23,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import yaml from 'js-yaml';
-import { importClosure } from '../../scripts/package-function.ts';
+import { FUNCTIONS, importClosure } from '../../scripts/package-function.ts';
 import { PINNED_FILES, PINS_FILE, pinnedRef, type PinTable } from '../../scripts/resolve-image-pins.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -166,6 +166,15 @@ test('CI installs from the lockfile, audits signatures, and publishes only what 
   }
   t.true(upstream(build, 'publish-release').has('package-writer'));
   t.true(upstream(build, 'publish-release').has('package-gapfill'));
+  for (const fn of Object.keys(FUNCTIONS)) {
+    t.true(upstream(build, 'publish-release').has(`package-${fn}`), `${fn} is packaged before publishing`);
+    t.regex(byId[`package-${fn}`] ?? '', new RegExp(`package-function\\.ts ${fn} --lockfile`));
+  }
+  t.deepEqual(
+    /^RELEASE_FUNCTIONS=\(([\w ]+)\)$/m.exec(read('scripts/release/lib.sh'))?.[1]?.split(' '),
+    Object.keys(FUNCTIONS),
+    'the release carries every packaged function',
+  );
   t.regex(byId['publish-release']!, /scripts\/release\/publish\.sh \$\{_RELEASE\}/);
 });
 
@@ -228,6 +237,7 @@ test('the deployables import exactly the production dependencies', (t) => {
     'functions/relay/main.ts',
     'functions/writer/index.ts',
     'functions/gapfill/index.ts',
+    'functions/compactor/index.ts',
   ]) {
     const { packages } = importClosure(ROOT, entry);
     t.deepEqual(
@@ -297,6 +307,7 @@ function workspace(): { dir: string; env: NodeJS.ProcessEnv; gcs: string } {
   }
   writeFileSync(join(dir, 'ws/dist/packages/writer.zip'), 'writer zip bytes');
   writeFileSync(join(dir, 'ws/dist/packages/gapfill.zip'), 'gapfill zip bytes');
+  writeFileSync(join(dir, 'ws/dist/packages/compactor.zip'), 'compactor zip bytes');
   writeFileSync(join(dir, 'ws/.release/relay-image'), `${REPO}@${DIGEST}\n`);
   return { dir, gcs, env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, FAKE_GCS: gcs } };
 }
@@ -318,6 +329,7 @@ test('a published release is fetched back checked: the image digest for Terrafor
       relay_image_digest: DIGEST,
     });
     t.is(readFileSync(join(w.dir, 'ws/dist/packages/gapfill.zip'), 'utf8'), 'gapfill zip bytes');
+    t.is(readFileSync(join(w.dir, 'ws/dist/packages/compactor.zip'), 'utf8'), 'compactor zip bytes');
     t.is(readFileSync(join(w.dir, 'ws/.release/relay-image'), 'utf8'), `${REPO}@${DIGEST}\n`);
     // Published once: a second CI run of the same commit keeps the first release as it was.
     writeFileSync(join(w.dir, 'ws/.release/relay-image'), `${REPO}@sha256:${'f'.repeat(64)}\n`);
@@ -345,6 +357,9 @@ test('CD refuses a release whose zip, image or manifest is not what CI published
     writeFileSync(join(w.gcs, 'b', zipObject), 'tampered');
     await refuse(/does not have the sha256 CI published/);
     writeFileSync(join(w.gcs, 'b', zipObject), 'writer zip bytes');
+
+    writeFileSync(manifestPath, manifest.replace(/^COMPACTOR_ZIP=.*\n/m, ''));
+    await refuse(/compactor zip object '' is not compactor\/<md5>\.zip/);
 
     writeFileSync(manifestPath, manifest.replace(DIGEST, 'latest'));
     await refuse(/is not .*@sha256:<64 hex>/);

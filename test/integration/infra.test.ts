@@ -34,6 +34,7 @@ import { DEFAULT_TOPOLOGY, type Topology } from '../../functions/core/contract/t
 import { generateInfraSchemas, SCHEMA_DIR, infraTables } from '../../scripts/gen-infra-schemas.ts';
 import {
   functionManifest,
+  FUNCTIONS,
   importClosure,
   PackageError,
   planPackage,
@@ -1270,7 +1271,7 @@ test('the deployed functions import only production dependencies', (t) => {
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
     dependencies: Record<string, string>;
   };
-  for (const name of ['writer', 'gapfill']) {
+  for (const name of Object.keys(FUNCTIONS)) {
     const entry = `functions/${name}/index.ts`;
     if (!existsSync(join(ROOT, entry))) {
       t.log(`${entry} does not exist yet`);
