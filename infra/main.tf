@@ -25,9 +25,18 @@ locals {
 
   # Cloud Run service names (a function's Cloud Run service takes the function's name).
   services = {
-    relay   = "tickstream-relay"
-    writer  = "tickstream-writer"
-    gapfill = "tickstream-gapfill"
+    relay     = "tickstream-relay"
+    writer    = "tickstream-writer"
+    gapfill   = "tickstream-gapfill"
+    compactor = "tickstream-compactor"
+  }
+
+  # The tables the compactor settles (TABLES entries with `settled`, functions/core/contract/schema.ts),
+  # each with its _settled table and its dedup view (docs/decisions/0028); the IAM grants name them, and
+  # test/integration/infra.test.ts fails when this map and the code disagree.
+  compacted = {
+    quotes             = { settled = "quotes_settled", view = "quotes_dedup" }
+    derivative_tickers = { settled = "derivative_tickers_settled", view = "derivative_tickers_dedup" }
   }
 
   # The writer's deterministic Cloud Run URL (https://SERVICE-PROJECT_NUMBER.REGION.run.app): the push
@@ -57,6 +66,11 @@ module "iam" {
   dataset           = module.bigquery.dataset_id
   writer_service    = module.writer.service_name
   gapfill_service   = module.gapfill.service_name
+  compactor_service = module.compactor.service_name
+  compacted_tables  = keys(local.compacted)
+  settled_tables    = [for table in local.compacted : table.settled]
+  compacted_views   = [for table in local.compacted : table.view]
+  gaps_table        = local.topology.gaps
   tardis_secret     = module.secrets.tardis_api_key_secret_id
   docker_repository = module.artifacts.repository_id
   source_bucket     = module.artifacts.source_bucket
@@ -172,6 +186,21 @@ module "gapfill" {
   streams               = var.relay_streams
 }
 
+module "compactor" {
+  source = "./modules/compactor"
+
+  project_id            = var.project_id
+  region                = var.region
+  name                  = local.services.compactor
+  source_zip            = var.compactor_source_zip
+  source_bucket         = module.artifacts.source_bucket
+  docker_repository     = module.artifacts.repository_id
+  build_service_account = module.iam.function_builder_id
+  service_account_email = module.iam.compactor_email
+  dataset               = module.bigquery.dataset_id
+  log_level             = var.log_level
+}
+
 module "scheduler" {
   source = "./modules/scheduler"
 
@@ -180,6 +209,10 @@ module "scheduler" {
   name                          = "tickstream-gapfill-every-minute"
   target_uri                    = module.gapfill.uri
   invoker_service_account_email = module.iam.scheduler_invoker_email
+
+  compactor_job_name                      = "tickstream-compactor-hourly"
+  compactor_uri                           = module.compactor.uri
+  compactor_invoker_service_account_email = module.iam.compactor_invoker_email
 }
 
 module "monitoring" {

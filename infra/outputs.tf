@@ -23,6 +23,11 @@ output "gapfill_url" {
   value       = module.gapfill.uri
 }
 
+output "compactor_url" {
+  description = "URL Cloud Scheduler calls every hour."
+  value       = module.compactor.uri
+}
+
 output "topic" {
   description = "Pub/Sub topic the relay publishes tick batches to."
   value       = module.pubsub.topic_name
@@ -46,6 +51,11 @@ output "dataset" {
 output "scheduler_job" {
   description = "Cloud Scheduler job that runs the gap-filler."
   value       = module.scheduler.job_name
+}
+
+output "compactor_scheduler_job" {
+  description = "Cloud Scheduler job that runs the compactor every hour."
+  value       = module.scheduler.compactor_job_name
 }
 
 output "tardis_api_key_secret" {

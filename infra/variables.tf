@@ -61,6 +61,12 @@ variable "gapfill_source_zip" {
   default     = "../dist/packages/gapfill.zip"
 }
 
+variable "compactor_source_zip" {
+  description = "Path of the compactor's source zip made by scripts/package-function.ts."
+  type        = string
+  default     = "../dist/packages/compactor.zip"
+}
+
 variable "tardis_api_endpoint" {
   description = "Base URL of the Tardis.dev HTTP API the gap-filler backfills from."
   type        = string

@@ -29,6 +29,12 @@ import {
   type TableName,
   type TableSchema,
 } from '../../functions/core/contract/schema.ts';
+import {
+  NOTHING_SETTLED,
+  settledBeforeOf,
+  settledTableName,
+} from '../../functions/core/contract/settled-sql.ts';
+import { compactedTables } from '../../functions/core/compaction/compact.ts';
 import { parseStreamsConfig } from '../../functions/core/model/streams-config.ts';
 import { DEFAULT_TOPOLOGY, type Topology } from '../../functions/core/contract/topology.ts';
 import { generateInfraSchemas, SCHEMA_DIR, infraTables } from '../../scripts/gen-infra-schemas.ts';
@@ -190,7 +196,7 @@ interface Deployable {
   readonly config: string;
   readonly exportName: string;
 }
-const DEPLOYABLES: Record<'relay' | 'writer' | 'gapfill', Deployable> = {
+const DEPLOYABLES: Record<'relay' | 'writer' | 'gapfill' | 'compactor', Deployable> = {
   relay: {
     module: 'relay',
     type: 'google_cloud_run_v2_service',
@@ -211,6 +217,13 @@ const DEPLOYABLES: Record<'relay' | 'writer' | 'gapfill', Deployable> = {
     resource: 'gapfill',
     config: 'functions/gapfill/config.ts',
     exportName: 'GAPFILL_OPTIONS',
+  },
+  compactor: {
+    module: 'compactor',
+    type: 'google_cloudfunctions2_function',
+    resource: 'compactor',
+    config: 'functions/compactor/config.ts',
+    exportName: 'COMPACTOR_OPTIONS',
   },
 };
 
@@ -304,7 +317,16 @@ test('the root module takes the agreed variables and gives the useful outputs', 
   ]) {
     t.truthy(root.hcl.variable?.[name], `variable ${name}`);
   }
-  for (const name of ['writer_url', 'relay_url', 'gapfill_url', 'topic', 'dataset', 'scheduler_job']) {
+  for (const name of [
+    'writer_url',
+    'relay_url',
+    'gapfill_url',
+    'compactor_url',
+    'topic',
+    'dataset',
+    'scheduler_job',
+    'compactor_scheduler_job',
+  ]) {
     t.truthy(root.hcl.output?.[name], `output ${name}`);
   }
 });
@@ -560,6 +582,7 @@ const IAM_TARGET: Record<string, string> = {
   cloud_run_v2_service: 'name',
   storage_bucket: 'bucket',
   artifact_registry_repository: 'repository',
+  bigquery_table: 'table_id',
 };
 
 /**
@@ -597,7 +620,11 @@ function grantsInHcl(inf: Infra): { byIdentity: Map<string, Grant[]>; problems: 
       let on = 'project';
       if (kind !== 'project') {
         const target = IAM_TARGET[kind];
-        const variable = target ? /^\$\{var\.(\w+)\}$/.exec(block[target] ?? '')?.[1] : undefined;
+        // One grant per element of a list input: for_each = toset(var.X), the target each.value.
+        const eachOf = /^\$\{toset\(var\.(\w+)\)\}$/.exec(String(block.for_each ?? ''))?.[1];
+        const expr = target ? String(block[target] ?? '') : '';
+        const variable =
+          /^\$\{var\.(\w+)\}$/.exec(expr)?.[1] ?? (expr === '${each.value}' ? eachOf : undefined);
         if (!variable) problems.push(`${where}: target must be a modules/iam input (var.*)`);
         on = `${kind}/${variable}`;
       }
@@ -783,7 +810,7 @@ test('each component runs as its own service account', async (t) => {
   const inf = await infra();
   const relay = resource(mod(inf, 'relay'), 'google_cloud_run_v2_service', 'relay');
   t.is(serviceAccount(inf, 'relay', relay.template[0].service_account), 'relay');
-  for (const name of ['writer', 'gapfill'] as const) {
+  for (const name of ['writer', 'gapfill', 'compactor'] as const) {
     const fn = resource(mod(inf, name), 'google_cloudfunctions2_function', name);
     t.is(serviceAccount(inf, name, fn.service_config[0].service_account_email), name);
     t.is(serviceAccount(inf, name, fn.build_config[0].service_account), 'function_builder');
@@ -797,6 +824,11 @@ test('each component runs as its own service account', async (t) => {
   t.is(
     serviceAccount(inf, 'scheduler', job.http_target[0].oidc_token[0].service_account_email),
     'scheduler_invoker',
+  );
+  const hourly = resource(mod(inf, 'scheduler'), 'google_cloud_scheduler_job', 'compactor');
+  t.is(
+    serviceAccount(inf, 'scheduler', hourly.http_target[0].oidc_token[0].service_account_email),
+    'compactor_invoker',
   );
 });
 
@@ -923,12 +955,89 @@ test('the Scheduler job calls the gap-filler URL every minute with an OIDC token
   t.truthy(job.attempt_deadline);
 });
 
+test('the compactor is called every hour with an OIDC token, by an identity that may call nothing else', async (t) => {
+  const inf = await infra();
+  const job = resource(mod(inf, 'scheduler'), 'google_cloud_scheduler_job', 'compactor');
+  t.is(job.schedule, '0 * * * *');
+  t.is(job.time_zone, 'Etc/UTC');
+  const target = resolve(inf, 'scheduler', job.http_target[0].uri);
+  t.like(target, {
+    kind: 'resource',
+    module: 'compactor',
+    type: 'google_cloudfunctions2_function',
+    name: 'compactor',
+  });
+  t.is(job.http_target[0].http_method, 'POST', 'the handler answers 405 to anything else');
+  t.deepEqual(resolve(inf, 'scheduler', job.http_target[0].oidc_token[0].audience), target);
+  t.true(job.retry_config[0].retry_count >= 1);
+  const fn = resource(mod(inf, 'compactor'), 'google_cloudfunctions2_function', 'compactor');
+  const service = fn.service_config[0];
+  t.is(job.attempt_deadline, `${service.timeout_seconds}s`, 'Scheduler waits as long as a run may take');
+  t.true(service.timeout_seconds <= 1800, "Scheduler's longest HTTP attempt deadline is 30 min");
+  t.is(service.max_instance_count, 1, 'one run at a time');
+  t.is(service.max_instance_request_concurrency, 1);
+  const { byIdentity } = grantsInHcl(inf);
+  t.deepEqual(sortGrants(byIdentity.get('compactor_invoker') ?? []), [
+    'roles/run.invoker on cloud_run_v2_service/compactor_service',
+  ]);
+  const grant = resource(
+    mod(inf, 'iam'),
+    'google_cloud_run_v2_service_iam_member',
+    'scheduler_invokes_compactor',
+  );
+  t.deepEqual(resolve(inf, 'iam', grant.name), {
+    kind: 'literal',
+    value: literal(inf, 'root', '${local.services.compactor}'),
+  });
+});
+
+test("the compactor's grants name exactly the code's compacted tables, their _settled tables and views", async (t) => {
+  const inf = await infra();
+  const compacted = Object.assign({}, ...(inf.root.hcl.locals ?? [])).compacted as Record<string, Block>;
+  t.deepEqual(
+    compacted,
+    Object.fromEntries(
+      compactedTables().map((name) => [
+        name,
+        { settled: settledTableName(name), view: dedupViewName(name as TableName) },
+      ]),
+    ),
+  );
+  const catalogue = JSON.parse(readFileSync(join(SCHEMA_DIR, 'tables.json'), 'utf8')) as Record<
+    string,
+    Block
+  >;
+  for (const [name, { settled, view }] of Object.entries(compacted)) {
+    t.truthy(catalogue[settled], `Terraform creates ${settled}`);
+    t.is(catalogue[name]!.dedupView.name, view);
+    // The view Terraform creates reads as nothing settled, so the compactor's first run starts from history.
+    t.is(settledBeforeOf(catalogue[name]!.dedupView.query, TABLES[name as TableName]), NOTHING_SETTLED);
+  }
+  const iam = inf.root.hcl.module.iam[0];
+  t.is(iam.compacted_tables, '${keys(local.compacted)}');
+  t.is(iam.settled_tables, '${[for table in local.compacted : table.settled]}');
+  t.is(iam.compacted_views, '${[for table in local.compacted : table.view]}');
+  t.is(literal(inf, 'root', iam.gaps_table), DEFAULT_TOPOLOGY.gaps);
+  const { byIdentity } = grantsInHcl(inf);
+  const grants = byIdentity.get('compactor') ?? [];
+  t.deepEqual(
+    grants.filter((g) => g.on === 'project').map((g) => g.role),
+    ['custom/tickstreamQueryRunner'],
+    'at project level, only query jobs: no Firestore, no predefined BigQuery role',
+  );
+  t.deepEqual(
+    grants.filter((g) => g.on !== 'project' && !g.on.startsWith('bigquery_table/')),
+    [],
+    'every other grant is on one table or view, never the dataset',
+  );
+});
+
 // ---------------------------------------------------------------------------------------------------------
 // Runtimes.
 
-test('the functions run nodejs22 with the writer and gapfill entry points from a packaged zip', async (t) => {
+test('the functions run nodejs22 with the writer, gapfill and compactor entry points from a packaged zip', async (t) => {
   const inf = await infra();
-  for (const name of ['writer', 'gapfill'] as const) {
+  for (const name of ['writer', 'gapfill', 'compactor'] as const) {
     const fn = resource(mod(inf, name), 'google_cloudfunctions2_function', name);
     t.is(fn.build_config[0].runtime, 'nodejs22');
     t.is(fn.build_config[0].entry_point, name);

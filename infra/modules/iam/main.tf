@@ -28,10 +28,22 @@ resource "google_service_account" "gapfill" {
   display_name = "tickstream gap-filler (function): backfills holes from Tardis.dev"
 }
 
+resource "google_service_account" "compactor" {
+  project      = var.project_id
+  account_id   = "tickstream-compactor"
+  display_name = "tickstream compactor (function): merges settled days, publishes the dedup views' boundary"
+}
+
 resource "google_service_account" "scheduler_invoker" {
   project      = var.project_id
   account_id   = "tickstream-scheduler"
   display_name = "tickstream Cloud Scheduler identity: invokes the gap-filler"
+}
+
+resource "google_service_account" "compactor_invoker" {
+  project      = var.project_id
+  account_id   = "tickstream-compactor-sched"
+  display_name = "tickstream Cloud Scheduler identity: invokes the compactor"
 }
 
 resource "google_service_account" "push_invoker" {
@@ -45,7 +57,7 @@ resource "google_service_account" "push_invoker" {
 resource "google_service_account" "function_builder" {
   project      = var.project_id
   account_id   = "tickstream-fn-build"
-  display_name = "tickstream function builds (Cloud Build for the writer and gap-filler)"
+  display_name = "tickstream function builds (Cloud Build for the writer, gap-filler and compactor)"
 }
 
 # ---------------------------------------------------------------------------------------------------------
@@ -124,6 +136,55 @@ resource "google_secret_manager_secret_iam_member" "gapfill_reads_tardis_key" {
 }
 
 # ---------------------------------------------------------------------------------------------------------
+# compactor (docs/decisions/0028): its query jobs read the compacted base tables and the gaps mirror,
+# MERGE into the _settled tables, and rewrite the two compacted views' SQL. Table-level grants only: it
+# cannot read any other table nor touch any other table or view, and it has no Firestore access.
+
+resource "google_project_iam_member" "compactor_runs_queries" {
+  project = var.project_id
+  role    = google_project_iam_custom_role.query_runner.name
+  member  = "serviceAccount:${google_service_account.compactor.email}"
+}
+
+resource "google_bigquery_table_iam_member" "compactor_reads_compacted_tables" {
+  for_each = toset(var.compacted_tables)
+
+  project    = var.project_id
+  dataset_id = var.dataset
+  table_id   = each.value
+  role       = google_project_iam_custom_role.row_reader.name
+  member     = "serviceAccount:${google_service_account.compactor.email}"
+}
+
+resource "google_bigquery_table_iam_member" "compactor_reads_gaps" {
+  project    = var.project_id
+  dataset_id = var.dataset
+  table_id   = var.gaps_table
+  role       = google_project_iam_custom_role.row_reader.name
+  member     = "serviceAccount:${google_service_account.compactor.email}"
+}
+
+resource "google_bigquery_table_iam_member" "compactor_merges_settled_tables" {
+  for_each = toset(var.settled_tables)
+
+  project    = var.project_id
+  dataset_id = var.dataset
+  table_id   = each.value
+  role       = google_project_iam_custom_role.settled_merger.name
+  member     = "serviceAccount:${google_service_account.compactor.email}"
+}
+
+resource "google_bigquery_table_iam_member" "compactor_publishes_views" {
+  for_each = toset(var.compacted_views)
+
+  project    = var.project_id
+  dataset_id = var.dataset
+  table_id   = each.value
+  role       = google_project_iam_custom_role.view_publisher.name
+  member     = "serviceAccount:${google_service_account.compactor.email}"
+}
+
+# ---------------------------------------------------------------------------------------------------------
 # Invokers: each may call exactly one service.
 
 resource "google_cloud_run_v2_service_iam_member" "scheduler_invokes_gapfill" {
@@ -132,6 +193,14 @@ resource "google_cloud_run_v2_service_iam_member" "scheduler_invokes_gapfill" {
   name     = var.gapfill_service
   role     = "roles/run.invoker"
   member   = "serviceAccount:${google_service_account.scheduler_invoker.email}"
+}
+
+resource "google_cloud_run_v2_service_iam_member" "scheduler_invokes_compactor" {
+  project  = var.project_id
+  location = var.region
+  name     = var.compactor_service
+  role     = "roles/run.invoker"
+  member   = "serviceAccount:${google_service_account.compactor_invoker.email}"
 }
 
 resource "google_cloud_run_v2_service_iam_member" "push_invokes_writer" {

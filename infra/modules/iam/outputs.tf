@@ -28,8 +28,23 @@ output "gapfill_email" {
   ]
 }
 
+output "compactor_email" {
+  value = google_service_account.compactor.email
+  depends_on = [
+    google_project_iam_member.compactor_runs_queries,
+    google_bigquery_table_iam_member.compactor_reads_compacted_tables,
+    google_bigquery_table_iam_member.compactor_reads_gaps,
+    google_bigquery_table_iam_member.compactor_merges_settled_tables,
+    google_bigquery_table_iam_member.compactor_publishes_views,
+  ]
+}
+
 output "scheduler_invoker_email" {
   value = google_service_account.scheduler_invoker.email
+}
+
+output "compactor_invoker_email" {
+  value = google_service_account.compactor_invoker.email
 }
 
 output "push_invoker_email" {
@@ -51,6 +66,8 @@ output "emails" {
     relay             = google_service_account.relay.email
     writer            = google_service_account.writer.email
     gapfill           = google_service_account.gapfill.email
+    compactor         = google_service_account.compactor.email
+    compactor_invoker = google_service_account.compactor_invoker.email
     scheduler_invoker = google_service_account.scheduler_invoker.email
     push_invoker      = google_service_account.push_invoker.email
     function_builder  = google_service_account.function_builder.email

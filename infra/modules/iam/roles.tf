@@ -1,5 +1,5 @@
-# Custom roles for the writer and the gap-filler: only what inserting rows and running their two queries
-# need, instead of bigquery.dataEditor (which can also create, alter and drop tables). Each permission and
+# Custom roles for the writer, the gap-filler and the compactor: only what inserting rows, running their
+# queries and the compactor's merges and view rewrites need, instead of bigquery.dataEditor (which can also create, alter and drop tables). Each permission and
 # the call that needs it are listed in infra/iam-allowlist.json; the infra test compares the two exactly.
 
 # Adding rows, granted on the dataset: the Storage Write API's AppendRows (the default, decisions/0025)
@@ -37,5 +37,31 @@ resource "google_project_iam_custom_role" "query_runner" {
   description = "Run query jobs in the project (what each job reads is granted on the dataset)"
   permissions = [
     "bigquery.jobs.create",
+  ]
+}
+
+# The compactor's MERGE into a _settled table, granted on each _settled table: it reads the target's day
+# (the DELETE branch) and replaces it; the view rewrite also needs to read the tables the view names.
+resource "google_project_iam_custom_role" "settled_merger" {
+  project     = var.project_id
+  role_id     = "tickstreamSettledMerger"
+  title       = "tickstream settled merger"
+  description = "Read and change the rows of the table it is granted on (DML); no create, alter or drop"
+  permissions = [
+    "bigquery.tables.getData",
+    "bigquery.tables.updateData",
+  ]
+}
+
+# Publishing the boundary, granted on each compacted view: tables.get reads the view's SQL, tables.patch
+# rewrites it (BigQuery's documented permissions for updating a view).
+resource "google_project_iam_custom_role" "view_publisher" {
+  project     = var.project_id
+  role_id     = "tickstreamViewPublisher"
+  title       = "tickstream view publisher"
+  description = "Read and rewrite the definition of the view it is granted on; no create, read of rows or drop"
+  permissions = [
+    "bigquery.tables.get",
+    "bigquery.tables.update",
   ]
 }

@@ -55,3 +55,28 @@ variable "source_bucket" {
   description = "Bucket holding the functions' source zips."
   type        = string
 }
+
+variable "compactor_service" {
+  description = "Cloud Run service behind the compactor function."
+  type        = string
+}
+
+variable "compacted_tables" {
+  description = "Base tables the compactor settles (it reads them)."
+  type        = list(string)
+}
+
+variable "settled_tables" {
+  description = "The compactor's _settled tables (it merges into them)."
+  type        = list(string)
+}
+
+variable "compacted_views" {
+  description = "The dedup views whose boundary the compactor publishes (it rewrites their SQL)."
+  type        = list(string)
+}
+
+variable "gaps_table" {
+  description = "The gap ledger's BigQuery mirror (the compactor reads which settled days were filled)."
+  type        = string
+}

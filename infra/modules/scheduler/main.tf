@@ -32,3 +32,39 @@ resource "google_cloud_scheduler_job" "gapfill" {
     }
   }
 }
+
+# Runs the compactor every hour (docs/decisions/0028). Its own invoker identity, which may call nothing
+# else. A failed run leaves the views exact on the old boundary; the retries and the next hour merge the
+# same days again (every merge is idempotent).
+resource "google_cloud_scheduler_job" "compactor" {
+  project     = var.project_id
+  region      = var.region
+  name        = var.compactor_job_name
+  description = "tickstream: merge settled days into <table>_settled and move the dedup views' boundary"
+  schedule    = "0 * * * *"
+  time_zone   = "Etc/UTC"
+
+  # The function's timeout (1800 s), Scheduler's longest for an HTTP target.
+  attempt_deadline = "1800s"
+
+  retry_config {
+    retry_count          = 2
+    min_backoff_duration = "60s"
+    max_backoff_duration = "600s"
+    max_doublings        = 2
+  }
+
+  http_target {
+    uri         = var.compactor_uri
+    http_method = "POST"
+    headers = {
+      "Content-Type" = "application/json"
+    }
+    body = base64encode(jsonencode({ trigger = "scheduler" }))
+
+    oidc_token {
+      service_account_email = var.compactor_invoker_service_account_email
+      audience              = var.compactor_uri
+    }
+  }
+}
