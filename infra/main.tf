@@ -224,6 +224,7 @@ module "monitoring" {
   relay_service            = local.services.relay
   writer_service           = module.writer.service_name
   gapfill_service          = module.gapfill.service_name
+  compactor_service        = module.compactor.service_name
   topic                    = module.pubsub.topic_name
   push_subscription        = module.pubsub.push_subscription_name
   dead_letter_subscription = module.pubsub.dead_letter_subscription_name

@@ -65,6 +65,7 @@ const MODULE_VARS: Record<string, string> = {
   relay_service: 'tickstream-relay',
   writer_service: 'tickstream-writer',
   gapfill_service: 'tickstream-gapfill',
+  compactor_service: 'tickstream-compactor',
   topic: 'ticks',
   push_subscription: 'ticks-writer',
   dead_letter_subscription: 'ticks-dead-letter-hold',

@@ -35,6 +35,7 @@ import {
   settledTableName,
 } from '../../functions/core/contract/settled-sql.ts';
 import { compactedTables } from '../../functions/core/compaction/compact.ts';
+import { DEFAULT_COMPACTION_OPTIONS } from '../../functions/core/compaction/plan.ts';
 import { parseStreamsConfig } from '../../functions/core/model/streams-config.ts';
 import { DEFAULT_TOPOLOGY, type Topology } from '../../functions/core/contract/topology.ts';
 import { generateInfraSchemas, SCHEMA_DIR, infraTables } from '../../scripts/gen-infra-schemas.ts';
@@ -1126,6 +1127,7 @@ test('every alert notifies the channels and the dashboard is valid JSON with kno
   const policies = monitoring.hcl.resource.google_monitoring_alert_policy as Record<string, Block[]>;
   t.deepEqual(Object.keys(policies).sort(), [
     'checkpoint_age',
+    'compactor_behind',
     'dead_letters',
     'gap_open',
     'relay_heartbeat',
@@ -1141,6 +1143,19 @@ test('every alert notifies the channels and the dashboard is valid JSON with kno
   t.is(
     literal(inf, 'root', inf.root.hcl.module.monitoring[0].dead_letter_subscription),
     DEFAULT_TOPOLOGY.deadLetterSubscription,
+  );
+
+  // No successful compactor run for 42 h: the day that ended 48 h ago (due 6 h after its end) is not settled.
+  const behind = policies.compactor_behind![0]!.conditions[0].condition_prometheus_query_language[0];
+  t.regex(
+    behind.query,
+    /absent_over_time\(run_googleapis_com:request_count\{[^}]*service_name="\$\{var\.compactor_service\}",response_code_class="2xx"\}\[42h\]\)/,
+  );
+  const hour = 3_600_000;
+  t.is(42 * hour + DEFAULT_COMPACTION_OPTIONS.settleMs, 48 * hour, 'the window follows the settle delay');
+  t.is(
+    literal(inf, 'root', inf.root.hcl.module.monitoring[0].compactor_service),
+    literal(inf, 'root', '${local.services.compactor}'),
   );
 
   const dashboard = monitoring.hcl.resource.google_monitoring_dashboard.pipeline[0].dashboard_json as string;

@@ -2,7 +2,7 @@
 # than the generic policy: the gap-filler reports every stream's checkpoint age and every open gap's age
 # each minute, because only it looks at every stream whether or not data flows (the writer is silent
 # exactly when a stream stops), so its silence needs a condition of its own. The rest are Google's own
-# metrics (Pub/Sub, Cloud Run), which need no code.
+# metrics (Pub/Sub, Cloud Run: the writer's errors, the compactor's successes), which need no code.
 
 locals {
   alert_doc = "Runbook: ${local.runbook}#alerts-and-runbook; deploy and replay steps: docs/DEPLOY.md."
@@ -167,6 +167,34 @@ resource "google_monitoring_alert_policy" "writer_errors" {
 
   documentation {
     content   = "The writer answers 503 when BigQuery or Firestore fail (retried by Pub/Sub) and 400 for a body that is not a push envelope (dead-lettered). Check the writer's WARNING logs. ${local.alert_doc}"
+    mime_type = "text/markdown"
+  }
+}
+
+resource "google_monitoring_alert_policy" "compactor_behind" {
+  project               = var.project_id
+  display_name          = "tickstream: compactor behind (a day not settled 2 days after it ended)"
+  combiner              = "OR"
+  severity              = "WARNING"
+  notification_channels = var.notification_channels
+
+  # The compactor runs hourly and answers 2xx only when every table's planned days were merged and the
+  # boundary published (decisions/0028); a day is due 6 h after it ends (COMPACTOR_SETTLE_MS). No 2xx for
+  # 42 h therefore means the day that ended 48 h ago is not settled. absent_over_time also fires when the
+  # compactor is not called at all (job paused or deleted); the hour of `duration` covers a first deploy.
+  conditions {
+    display_name = "no 2xx answer from the compactor for 42 hours"
+    condition_prometheus_query_language {
+      query               = <<-EOT
+        absent_over_time(run_googleapis_com:request_count{monitored_resource="cloud_run_revision",service_name="${var.compactor_service}",response_code_class="2xx"}[42h])
+      EOT
+      duration            = "3600s"
+      evaluation_interval = "300s"
+    }
+  }
+
+  documentation {
+    content   = "The dedup views quotes_dedup and derivative_tickers_dedup stay exact but read a growing unsettled tail, so queries on them cost more each day. Check the Scheduler job tickstream-compactor-hourly and the compactor's ERROR lines (message \"table compaction failed\"). Runbook: ${local.runbook}#compactor-behind. ${local.alert_doc}"
     mime_type = "text/markdown"
   }
 }

@@ -25,6 +25,11 @@ variable "gapfill_service" {
   type = string
 }
 
+variable "compactor_service" {
+  description = "The compactor function's Cloud Run service (its successful runs are watched)."
+  type        = string
+}
+
 variable "topic" {
   type = string
 }
