@@ -3,7 +3,7 @@
  * @cdktf/hcl2json (no provider needed) and checked against the code's contracts — each deployable's
  * env options, DEFAULT_TOPOLOGY, TABLES, the IAM allow-list — so a rename or typo fails CI, not a deploy.
  */
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { execFile } from 'node:child_process';
 import {
   existsSync,
@@ -940,37 +940,33 @@ test('dead letters are kept by their own subscription and the Pub/Sub agent may 
   t.is(literal(inf, 'root', iam.push_subscription), DEFAULT_TOPOLOGY.pushSubscription);
 });
 
-test('the Scheduler job calls the gap-filler URL every minute with an OIDC token', async (t) => {
-  const inf = await infra();
-  const job = resource(mod(inf, 'scheduler'), 'google_cloud_scheduler_job', 'gapfill');
-  t.is(job.schedule, '* * * * *');
+/** The Scheduler job `name`: it calls the function of module `name` with an OIDC token for that URL, and retries. */
+function scheduledJob(t: ExecutionContext, inf: Infra, name: string): Block {
+  const job = resource(mod(inf, 'scheduler'), 'google_cloud_scheduler_job', name);
   const target = resolve(inf, 'scheduler', job.http_target[0].uri);
   t.like(target, {
     kind: 'resource',
-    module: 'gapfill',
+    module: name,
     type: 'google_cloudfunctions2_function',
-    name: 'gapfill',
+    name,
   });
   t.deepEqual(resolve(inf, 'scheduler', job.http_target[0].oidc_token[0].audience), target);
   t.true(job.retry_config[0].retry_count >= 1);
   t.truthy(job.attempt_deadline);
+  return job;
+}
+
+test('the Scheduler job calls the gap-filler URL every minute with an OIDC token', async (t) => {
+  const job = scheduledJob(t, await infra(), 'gapfill');
+  t.is(job.schedule, '* * * * *');
 });
 
 test('the compactor is called every hour with an OIDC token, by an identity that may call nothing else', async (t) => {
   const inf = await infra();
-  const job = resource(mod(inf, 'scheduler'), 'google_cloud_scheduler_job', 'compactor');
+  const job = scheduledJob(t, inf, 'compactor');
   t.is(job.schedule, '0 * * * *');
   t.is(job.time_zone, 'Etc/UTC');
-  const target = resolve(inf, 'scheduler', job.http_target[0].uri);
-  t.like(target, {
-    kind: 'resource',
-    module: 'compactor',
-    type: 'google_cloudfunctions2_function',
-    name: 'compactor',
-  });
   t.is(job.http_target[0].http_method, 'POST', 'the handler answers 405 to anything else');
-  t.deepEqual(resolve(inf, 'scheduler', job.http_target[0].oidc_token[0].audience), target);
-  t.true(job.retry_config[0].retry_count >= 1);
   const fn = resource(mod(inf, 'compactor'), 'google_cloudfunctions2_function', 'compactor');
   const service = fn.service_config[0];
   t.is(job.attempt_deadline, `${service.timeout_seconds}s`, 'Scheduler waits as long as a run may take');
