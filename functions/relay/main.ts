@@ -73,7 +73,11 @@ const relayOptions = {
   maxInFlightBytes: config.maxInFlightBytes,
   messageFormat: config.messageFormat,
   messageEncoding: config.messageEncoding,
-  bundleLimits: { ...DEFAULT_BUNDLE_LIMITS, maxBytes: config.bundleMaxBytes },
+  bundleLimits: {
+    ...DEFAULT_BUNDLE_LIMITS,
+    maxBytes: config.bundleMaxBytes,
+    maxWaitMs: config.bundleMaxWaitMs,
+  },
   tickIntervalMs: Math.max(5, Math.min(25, Math.floor(config.maxWaitMs / 4))),
   onFirstCoverage: (stream: StreamKey, from: number) => recovery.onFirstCoverage(stream, from),
   ...(config.tradeIdCheck === 'on'
