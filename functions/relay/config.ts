@@ -259,3 +259,8 @@ export type RelayConfig = ConfigOf<typeof RELAY_OPTIONS>;
 export function readRelayConfig(env: Readonly<Record<string, string | undefined>>): RelayConfig {
   return readConfig(RELAY_OPTIONS, env);
 }
+
+/** How often the relay polls its batchers for time cuts and sends due bundles: a quarter of the batch wait, 5-25 ms. */
+export function pollIntervalMs(batchMaxWaitMs: number): number {
+  return Math.max(5, Math.min(25, Math.floor(batchMaxWaitMs / 4)));
+}

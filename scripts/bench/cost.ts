@@ -15,6 +15,7 @@ import { startGrpcTap } from '../local/grpc-tap.ts';
 import { simulatedTypes, type ExchangeStreams } from '../local/stream-mix.ts';
 import { FirestoreCounter, PublishCounter } from './cost/grpc-usage.ts';
 import { measure, type RunCounts } from './cost/measure.ts';
+import { referenceBundleCuts } from './cost/bundle-cuts.ts';
 import { SECONDS_PER_MONTH, type Reference } from './cost/model.ts';
 import { price, type CostSummary } from './cost/report.ts';
 
@@ -164,10 +165,12 @@ export async function costBench(o: CostOptions): Promise<CostSummary> {
     before: { local: docs('per-stream'), reference: o.reference.streams },
     after: { local: docs('grouped'), reference: o.reference.checkpointGroups },
   };
-  // v3 sends each stream's batches (pushes follow streams); v4 one bundle per relay here, per shard there.
+  // v3 sends each stream's batches (pushes follow streams); v4 one bundle per relay here, per shard there,
+  // each cut at the rate its rule gives at the reference's ticks per bundle.
+  const bundleCuts = referenceBundleCuts(runs.after!, o.reference);
   const messageSources = {
     before: { local: docs('per-stream'), reference: o.reference.streams },
-    after: { local: 1, reference: o.reference.bundlers },
+    after: { local: 1, reference: o.reference.bundlers, perSecond: bundleCuts.per_second },
   };
   return price(
     runs.before!,
@@ -177,6 +180,7 @@ export async function costBench(o: CostOptions): Promise<CostSummary> {
     mix[0]!,
     checkpointDocs,
     messageSources,
+    bundleCuts,
     o.say,
   );
 }

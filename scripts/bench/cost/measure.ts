@@ -30,6 +30,8 @@ export interface RunCounts {
   /** Mean JSON length of a stored tick row without the ingestion metadata (the anchor's message). */
   readonly tickJsonBytes: number;
   readonly gapfillRun: GapfillRunCounts;
+  /** The relay's own counters: uncompressed section bytes and batches it published (v4 bundle cuts). */
+  readonly relay: { readonly bytesPublished: number; readonly batchesOut: number };
 }
 
 export interface GapfillRunCounts {
@@ -195,6 +197,7 @@ export async function measure(taps: Taps, o: MeasureOptions): Promise<RunCounts>
       ...run,
       ...(await storedRows(stack)),
       gapfillRun,
+      relay: { bytesPublished: counters.bytesPublished ?? 0, batchesOut: counters.batchesOut ?? 0 },
     };
   } finally {
     await push.stop();
