@@ -1,5 +1,5 @@
 // `npm run bench -- cost [--json] [--symbols 4] [--rate 39] [--seconds 20] [--seed 1] [--types a,b]
-//   [--reference-streams 500] [--reference-tps 10000] [--history-days 365] [--reference-groups 120]
+//   [--warmup 12] [--reference-streams 500] [--reference-tps 10000] [--history-days 365] [--reference-groups 120]
 //   [--reference-bundlers 12]`
 // What a tick costs: the local pipeline runs twice, today's design ("before") and the new defaults
 // ("after"), its deployables reaching Pub/Sub and Firestore through counting taps (scripts/local/
@@ -40,6 +40,8 @@ const DESIGNS = {
   },
 } as const;
 const EXCHANGE = 'binance-futures';
+/** Past the writer's first appends and checkpoints and the relay's startup checks (10 s grace; docs/COST.md). */
+const DEFAULT_WARMUP_SECONDS = 12;
 const SYMBOLS = ['btcusdt', 'ethusdt', 'solusdt', 'xrpusdt', 'dogeusdt', 'adausdt', 'bnbusdt', 'ltcusdt'];
 
 export interface CostOptions {
@@ -49,6 +51,8 @@ export interface CostOptions {
   readonly types?: readonly DataType[];
   readonly ratePerSymbol: number;
   readonly seconds: number;
+  /** Seconds after the relay starts before counting, reported apart (default DEFAULT_WARMUP_SECONDS). */
+  readonly warmupSeconds?: number;
   readonly seed: number;
   readonly reference: Reference;
   /** Running emulators to use (host:port); a pair is started and stopped when absent. */
@@ -64,6 +68,7 @@ export async function run(args: string[]): Promise<number> {
       symbols: { type: 'string', default: '4' },
       rate: { type: 'string', default: '39' },
       seconds: { type: 'string', default: '20' },
+      warmup: { type: 'string', default: String(DEFAULT_WARMUP_SECONDS) },
       seed: { type: 'string', default: '1' },
       types: { type: 'string' },
       'reference-streams': { type: 'string', default: '500' },
@@ -82,6 +87,7 @@ export async function run(args: string[]): Promise<number> {
     symbols: num('symbols', 1, SYMBOLS.length),
     ratePerSymbol: num('rate', 0.1, 1000),
     seconds: num('seconds', 2, 600),
+    warmupSeconds: num('warmup', 0, 600),
     seed: num('seed', 0, 2 ** 31),
     ...(values.types ? { types: values.types.split(',').map((t) => t.trim() as DataType) } : {}),
     reference: {
@@ -143,6 +149,7 @@ export async function costBench(o: CostOptions): Promise<CostSummary> {
         ratePerSymbol: o.ratePerSymbol,
         streams: mix,
         seconds: o.seconds,
+        warmupSeconds: o.warmupSeconds ?? DEFAULT_WARMUP_SECONDS,
         env: DESIGNS[design],
         say: o.say,
       });

@@ -130,6 +130,13 @@ function summaryOf(r: RunCounts) {
     firestore: r.firestore,
     rows: r.rows,
     tick_json_bytes: round(r.tickJsonBytes),
+    warmup: {
+      seconds: r.warmup.seconds,
+      ticks: r.warmup.ticks,
+      writer_cpu_s: r.warmup.writerCpuSeconds,
+      pushes: r.warmup.push.deliveries,
+      firestore: r.warmup.firestore,
+    },
     gapfill_run: {
       queries: r.gapfillRun.queries.length,
       firestore: r.gapfillRun.firestore,
