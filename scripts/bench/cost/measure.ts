@@ -168,8 +168,8 @@ export async function measure(taps: Taps, o: MeasureOptions): Promise<RunCounts>
   try {
     const subscription = stack.pubsub.subscription(stack.topology.pushSubscription);
     await subscription.modifyPushConfig({ pushEndpoint: push.url });
-    const taken = () => snapshot(stack, taps, push.usage());
-    const start = { ...(await taken()), relay: {} };
+    const taken = (relay = true) => snapshot(stack, taps, push.usage(), relay);
+    const start = await taken(false);
     await stack.relay.start();
     // One-time work (first connections, lazy client loading, the relay's startup reads) falls in the warm-up,
     // reported apart (`warmup`); every count of the run starts after it alike.
@@ -192,7 +192,7 @@ export async function measure(taps: Taps, o: MeasureOptions): Promise<RunCounts>
       300_000,
       () => `every published message acknowledged (${push.usage().ackedMessages} of ${published()})`,
     );
-    const end = { ...(await taken()), relay: counters };
+    const end = { ...(await taken(false)), relay: counters };
     const run = between(from, end);
     o.say('delivered', { published: run.publish.messages, pushed: run.push.deliveries });
     return {
@@ -210,14 +210,14 @@ export async function measure(taps: Taps, o: MeasureOptions): Promise<RunCounts>
 }
 
 /** Every count the taps, the stand-in, /proc and the relay hold now. */
-async function snapshot(stack: Stack, taps: Taps, push: PushUsage) {
+async function snapshot(stack: Stack, taps: Taps, push: PushUsage, relayRunning: boolean) {
   return {
     publish: taps.publish(),
     push,
     firestore: taps.firestore(),
     ingestion: await ingestion(stack),
     cpu: groupCpuSeconds(stack.writer.processId),
-    relay: await relayCounters(stack),
+    relay: relayRunning ? await relayCounters(stack) : {},
   };
 }
 
