@@ -172,9 +172,13 @@ export async function measure(taps: Taps, o: MeasureOptions): Promise<RunCounts>
     const start = await taken(false);
     await stack.relay.start();
     // One-time work (first connections, lazy client loading, the relay's startup reads) falls in the warm-up,
-    // reported apart (`warmup`); every count of the run starts after it alike.
-    await sleep(o.warmupSeconds * 1000);
-    const from = await taken();
+    // reported apart (`warmup`); every count of the run starts after it alike. Without one, counts start
+    // before the relay does. A message published in the warm-up and pushed after it counts as a push.
+    let from = start;
+    if (o.warmupSeconds > 0) {
+      await sleep(o.warmupSeconds * 1000);
+      from = await taken();
+    }
     o.say('relay ready, recording', { warmup_s: o.warmupSeconds, seconds: o.seconds });
     const recordingFrom = Date.now();
     await sleep((o.seconds * 1000) / 2);
