@@ -1,5 +1,5 @@
 // `npm run bench -- cost [--json] [--symbols 4] [--rate 39] [--seconds 20] [--seed 1] [--types a,b]
-//   [--warmup 12] [--reference-streams 500] [--reference-tps 10000] [--history-days 365] [--reference-groups 120]
+//   [--warmup 12] [--profile DIR] [--reference-streams 500] [--reference-tps 10000] [--history-days 365] [--reference-groups 120]
 //   [--reference-bundlers 12]`
 // What a tick costs: the local pipeline runs twice, today's design ("before") and the new defaults
 // ("after"), its deployables reaching Pub/Sub and Firestore through counting taps (scripts/local/
@@ -53,6 +53,8 @@ export interface CostOptions {
   readonly seconds: number;
   /** Seconds after the relay starts before counting, reported apart (default DEFAULT_WARMUP_SECONDS). */
   readonly warmupSeconds?: number;
+  /** A directory for the writer's V8 CPU profiles (one per design), as `npm run bench -- writer --profile`. */
+  readonly profileDir?: string;
   readonly seed: number;
   readonly reference: Reference;
   /** Running emulators to use (host:port); a pair is started and stopped when absent. */
@@ -69,6 +71,7 @@ export async function run(args: string[]): Promise<number> {
       rate: { type: 'string', default: '39' },
       seconds: { type: 'string', default: '20' },
       warmup: { type: 'string', default: String(DEFAULT_WARMUP_SECONDS) },
+      profile: { type: 'string' },
       seed: { type: 'string', default: '1' },
       types: { type: 'string' },
       'reference-streams': { type: 'string', default: '500' },
@@ -88,6 +91,7 @@ export async function run(args: string[]): Promise<number> {
     ratePerSymbol: num('rate', 0.1, 1000),
     seconds: num('seconds', 2, 600),
     warmupSeconds: num('warmup', 0, 600),
+    ...(values.profile ? { profileDir: values.profile } : {}),
     seed: num('seed', 0, 2 ** 31),
     ...(values.types ? { types: values.types.split(',').map((t) => t.trim() as DataType) } : {}),
     reference: {
@@ -150,6 +154,7 @@ export async function costBench(o: CostOptions): Promise<CostSummary> {
         streams: mix,
         seconds: o.seconds,
         warmupSeconds: o.warmupSeconds ?? DEFAULT_WARMUP_SECONDS,
+        ...(o.profileDir ? { profileDir: o.profileDir } : {}),
         env: DESIGNS[design],
         say: o.say,
       });

@@ -75,6 +75,8 @@ export interface MeasureOptions {
   readonly seconds: number;
   /** Seconds after the relay starts before counting (reported apart as `warmup`). */
   readonly warmupSeconds: number;
+  /** Where the writer writes a V8 CPU profile (`--cpu-prof`); none when absent. */
+  readonly profileDir?: string;
   readonly env: Readonly<Record<string, string>>;
   readonly say: (line: string, data?: Record<string, unknown>) => void;
 }
@@ -155,7 +157,8 @@ export async function measure(taps: Taps, o: MeasureOptions): Promise<RunCounts>
     emulators: { pubsub: taps.hosts.pubsub, firestore: taps.hosts.firestore },
     startRelay: false,
     relayEnv: o.env,
-    writerEnv: o.env,
+    // --profile: the writer writes a V8 CPU profile there when it exits (one file per design).
+    writerEnv: o.profileDir ? { ...o.env, NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${o.profileDir}` } : o.env,
     // The deployed settle and availability delays: the counted run sees the steady state, not the lag
     // of a loaded local machine, and fills nothing during the bench.
     gapfill: {
