@@ -165,7 +165,7 @@ export const RELAY_OPTIONS = {
     env: 'RELAY_BUNDLE_MAX_WAIT_MS',
     description:
       'v4: a message is sent at the latest this long after its first batch (a tick then waits at most ' +
-      'BATCH_MAX_WAIT_MS + this in the relay); longer is fewer, fuller messages',
+      'BATCH_MAX_WAIT_MS + this in the relay); longer is fewer, fuller messages; 0 sends on every poll',
     default: DEFAULT_BUNDLE_LIMITS.maxWaitMs,
     parse: parse.int(0, 1_000),
   },
