@@ -156,9 +156,18 @@ export const RELAY_OPTIONS = {
   },
   bundleMaxBytes: {
     env: 'RELAY_BUNDLE_MAX_BYTES',
-    description: 'v4: a message is sent once its batches reach this many bytes (else at the next poll)',
+    description:
+      'v4: a message is sent once its batches reach this many bytes (else after RELAY_BUNDLE_MAX_WAIT_MS)',
     default: DEFAULT_BUNDLE_LIMITS.maxBytes,
     parse: parse.int(64 * 1024, 8 * 1024 * 1024),
+  },
+  bundleMaxWaitMs: {
+    env: 'RELAY_BUNDLE_MAX_WAIT_MS',
+    description:
+      'v4: a message is sent at the latest this long after its first batch (a tick then waits at most ' +
+      'BATCH_MAX_WAIT_MS + this in the relay); longer is fewer, fuller messages; 0 sends on every poll',
+    default: DEFAULT_BUNDLE_LIMITS.maxWaitMs,
+    parse: parse.int(0, 1_000),
   },
   maxInFlightBytes: {
     env: 'RELAY_MAX_INFLIGHT_BYTES',
@@ -249,4 +258,9 @@ export type RelayConfig = ConfigOf<typeof RELAY_OPTIONS>;
 
 export function readRelayConfig(env: Readonly<Record<string, string | undefined>>): RelayConfig {
   return readConfig(RELAY_OPTIONS, env);
+}
+
+/** How often the relay polls its batchers for time cuts and sends due bundles: a quarter of the batch wait, 5-25 ms. */
+export function pollIntervalMs(batchMaxWaitMs: number): number {
+  return Math.max(5, Math.min(25, Math.floor(batchMaxWaitMs / 4)));
 }

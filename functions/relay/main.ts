@@ -34,7 +34,7 @@ import { DEFAULT_FLEET_OPTIONS } from '../core/fleet/options.ts';
 import { FleetRelay } from '../core/relay/fleet-relay.ts';
 import { FirestoreFleetStore } from '../adapters/firestore/fleet-store.ts';
 import { FirestoreLeaseStore } from '../adapters/firestore/lease-store.ts';
-import { readRelayConfig } from './config.ts';
+import { pollIntervalMs, readRelayConfig } from './config.ts';
 import { createHealthServer } from './health-server.ts';
 
 const config = loadConfigOrExit(readRelayConfig);
@@ -73,8 +73,12 @@ const relayOptions = {
   maxInFlightBytes: config.maxInFlightBytes,
   messageFormat: config.messageFormat,
   messageEncoding: config.messageEncoding,
-  bundleLimits: { ...DEFAULT_BUNDLE_LIMITS, maxBytes: config.bundleMaxBytes },
-  tickIntervalMs: Math.max(5, Math.min(25, Math.floor(config.maxWaitMs / 4))),
+  bundleLimits: {
+    ...DEFAULT_BUNDLE_LIMITS,
+    maxBytes: config.bundleMaxBytes,
+    maxWaitMs: config.bundleMaxWaitMs,
+  },
+  tickIntervalMs: pollIntervalMs(config.maxWaitMs),
   onFirstCoverage: (stream: StreamKey, from: number) => recovery.onFirstCoverage(stream, from),
   ...(config.tradeIdCheck === 'on'
     ? { onTradeIdJump: (stream: StreamKey, jump: TradeIdJump) => jumps.record(stream, jump) }

@@ -1,5 +1,5 @@
 // `npm run bench -- cost [--json] [--symbols 4] [--rate 39] [--seconds 20] [--seed 1] [--types a,b]
-//   [--reference-streams 500] [--reference-tps 10000] [--history-days 365] [--reference-groups 120]
+//   [--warmup 12] [--profile DIR] [--reference-streams 500] [--reference-tps 10000] [--history-days 365] [--reference-groups 120]
 //   [--reference-bundlers 12]`
 // What a tick costs: the local pipeline runs twice, today's design ("before") and the new defaults
 // ("after"), its deployables reaching Pub/Sub and Firestore through counting taps (scripts/local/
@@ -15,6 +15,7 @@ import { startGrpcTap } from '../local/grpc-tap.ts';
 import { simulatedTypes, type ExchangeStreams } from '../local/stream-mix.ts';
 import { FirestoreCounter, PublishCounter } from './cost/grpc-usage.ts';
 import { measure, type RunCounts } from './cost/measure.ts';
+import { referenceBundleCuts } from './cost/bundle-cuts.ts';
 import { SECONDS_PER_MONTH, type Reference } from './cost/model.ts';
 import { price, type CostSummary } from './cost/report.ts';
 
@@ -39,6 +40,8 @@ const DESIGNS = {
   },
 } as const;
 const EXCHANGE = 'binance-futures';
+/** Past the writer's first appends and checkpoints and the relay's startup checks (10 s grace; docs/COST.md). */
+const DEFAULT_WARMUP_SECONDS = 12;
 const SYMBOLS = ['btcusdt', 'ethusdt', 'solusdt', 'xrpusdt', 'dogeusdt', 'adausdt', 'bnbusdt', 'ltcusdt'];
 
 export interface CostOptions {
@@ -48,6 +51,10 @@ export interface CostOptions {
   readonly types?: readonly DataType[];
   readonly ratePerSymbol: number;
   readonly seconds: number;
+  /** Seconds after the relay starts before counting, reported apart (default DEFAULT_WARMUP_SECONDS). */
+  readonly warmupSeconds?: number;
+  /** A directory for the writer's V8 CPU profiles (one per design), as `npm run bench -- writer --profile`. */
+  readonly profileDir?: string;
   readonly seed: number;
   readonly reference: Reference;
   /** Running emulators to use (host:port); a pair is started and stopped when absent. */
@@ -63,6 +70,8 @@ export async function run(args: string[]): Promise<number> {
       symbols: { type: 'string', default: '4' },
       rate: { type: 'string', default: '39' },
       seconds: { type: 'string', default: '20' },
+      warmup: { type: 'string', default: String(DEFAULT_WARMUP_SECONDS) },
+      profile: { type: 'string' },
       seed: { type: 'string', default: '1' },
       types: { type: 'string' },
       'reference-streams': { type: 'string', default: '500' },
@@ -81,6 +90,8 @@ export async function run(args: string[]): Promise<number> {
     symbols: num('symbols', 1, SYMBOLS.length),
     ratePerSymbol: num('rate', 0.1, 1000),
     seconds: num('seconds', 2, 600),
+    warmupSeconds: num('warmup', 0, 600),
+    ...(values.profile ? { profileDir: values.profile } : {}),
     seed: num('seed', 0, 2 ** 31),
     ...(values.types ? { types: values.types.split(',').map((t) => t.trim() as DataType) } : {}),
     reference: {
@@ -142,6 +153,8 @@ export async function costBench(o: CostOptions): Promise<CostSummary> {
         ratePerSymbol: o.ratePerSymbol,
         streams: mix,
         seconds: o.seconds,
+        warmupSeconds: o.warmupSeconds ?? DEFAULT_WARMUP_SECONDS,
+        ...(o.profileDir ? { profileDir: o.profileDir } : {}),
         env: DESIGNS[design],
         say: o.say,
       });
@@ -164,10 +177,12 @@ export async function costBench(o: CostOptions): Promise<CostSummary> {
     before: { local: docs('per-stream'), reference: o.reference.streams },
     after: { local: docs('grouped'), reference: o.reference.checkpointGroups },
   };
-  // v3 sends each stream's batches (pushes follow streams); v4 one bundle per relay here, per shard there.
+  // v3 sends each stream's batches (pushes follow streams); v4 one bundle per relay here, per shard there,
+  // each cut at the rate its rule gives at the reference's ticks per bundle.
+  const bundleCuts = referenceBundleCuts(runs.after!, o.reference);
   const messageSources = {
     before: { local: docs('per-stream'), reference: o.reference.streams },
-    after: { local: 1, reference: o.reference.bundlers },
+    after: { local: 1, reference: o.reference.bundlers, perSecond: bundleCuts.per_second },
   };
   return price(
     runs.before!,
@@ -177,6 +192,7 @@ export async function costBench(o: CostOptions): Promise<CostSummary> {
     mix[0]!,
     checkpointDocs,
     messageSources,
+    bundleCuts,
     o.say,
   );
 }

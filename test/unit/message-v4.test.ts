@@ -292,10 +292,12 @@ test('v4: messages per second do not grow with the number of streams; v3 sends o
 });
 
 test('v4: a bundle is cut at its size bound, and per fleet shard when batches carry one', async (t) => {
-  const { publisher } = await runRelay(50, 2, { bundleLimits: { maxBytes: 1 << 20, maxBatches: 10 } });
+  const { publisher } = await runRelay(50, 2, {
+    bundleLimits: { maxBytes: 1 << 20, maxBatches: 10, maxWaitMs: 0 },
+  });
   t.true(publisher.messages.every((m) => Number(m.attributes.batches) <= 10));
   t.true(publisher.messages.some((m) => m.attributes.batches === '10'));
-  const bundler = new Bundler({ maxBytes: 1 << 20, maxBatches: 100 });
+  const bundler = new Bundler({ maxBytes: 1 << 20, maxBatches: 100, maxWaitMs: 0 });
   const sealed = (shard: string | undefined) => ({
     stream: { exchange: 'binance', symbol: 'x', type: 'trade' as const },
     seq: 0,
@@ -305,7 +307,8 @@ test('v4: a bundle is cut at its size bound, and per fleet shard when batches ca
     ...(shard === undefined ? {} : { shard, epoch: 1 }),
   });
   const state = undefined as never;
-  for (const shard of ['binance/0', 'binance/1', undefined, 'binance/0']) bundler.add(sealed(shard), state);
+  for (const shard of ['binance/0', 'binance/1', undefined, 'binance/0'])
+    bundler.add(sealed(shard), state, 0);
   const bundles = bundler.takeAll();
   t.deepEqual(
     bundles.map((b) => [b.shard, b.entries.length]),
@@ -316,10 +319,10 @@ test('v4: a bundle is cut at its size bound, and per fleet shard when batches ca
     ],
   );
   // A batch that would take a bundle past maxBytes starts the next one instead.
-  const small = new Bundler({ maxBytes: 25, maxBatches: 100 });
-  t.is(small.add(sealed(undefined), state), undefined);
-  t.is(small.add(sealed(undefined), state), undefined);
-  t.is(small.add(sealed(undefined), state)?.bytes, 20);
+  const small = new Bundler({ maxBytes: 25, maxBatches: 100, maxWaitMs: 0 });
+  t.is(small.add(sealed(undefined), state, 0), undefined);
+  t.is(small.add(sealed(undefined), state, 0), undefined);
+  t.is(small.add(sealed(undefined), state, 0)?.bytes, 20);
   t.is(small.waiting, 1);
 });
 

@@ -1,6 +1,7 @@
 import test, { type ExecutionContext } from 'ava';
 import type { Batch } from '../../functions/core/contract/batch.ts';
 import { RelayService, type RelayOptions } from '../../functions/core/relay/relay-service.ts';
+import { DEFAULT_BUNDLE_LIMITS } from '../../functions/core/relay/bundler.ts';
 import type { StreamKey } from '../../functions/core/model/streams.ts';
 import type { QuoteTick, Tick } from '../../functions/core/model/tick.ts';
 import { ManualClock } from '../support/doubles/clock.ts';
@@ -274,7 +275,9 @@ test('first coverage is reported once per stream; ticks of other streams are ign
 });
 
 test('with a 25 ms poll, a tick is cut within maxWaitMs of its arrival, never later', async (t) => {
-  const { clock, feed, publisher, relay } = setup(t, [key('btcusdt')], { tickIntervalMs: 25 });
+  // The batch's own wait: its bundle is sent on the poll that cuts it (relay-bundle-wait.test.ts adds the bundle's).
+  const bundleLimits = { ...DEFAULT_BUNDLE_LIMITS, maxWaitMs: 0 };
+  const { clock, feed, publisher, relay } = setup(t, [key('btcusdt')], { tickIntervalMs: 25, bundleLimits });
   clock.time = T0;
   feed.push({ kind: 'tick', tick: tradeAt('btcusdt', 1, T0) });
   for (const ms of [25, 50]) {

@@ -9,11 +9,14 @@ export interface BundleLimits {
   readonly maxBytes: number;
   /** ... or this many batches. */
   readonly maxBatches: number;
+  /** ... or once its first batch has waited this long (ms): a tick waits at most the batch's wait plus this. */
+  readonly maxWaitMs: number;
 }
 
 export const DEFAULT_BUNDLE_LIMITS: BundleLimits = Object.freeze({
   maxBytes: 4 * 1024 * 1024,
   maxBatches: 2_000,
+  maxWaitMs: 150,
 });
 
 /** A batch waiting in a bundle, with the stream state its outcome is accounted to. */
@@ -28,12 +31,14 @@ export interface Bundle {
   readonly epoch: number | undefined;
   readonly entries: Bundled[];
   bytes: number;
+  /** When its first batch was added (clock ms). */
+  readonly openedAt: number;
 }
 
 /**
  * Gathers sealed batches into bundles: one open bundle per fleet shard (a batch without a shard goes to the
- * relay's own bundle). A bundle is cut when full (bytes or batches); the caller cuts the rest on its poll
- * timer (`takeAll`), so bundling adds at most one poll interval to a batch's wait.
+ * relay's own bundle). A bundle is cut when full (bytes or batches) or, by the caller's poll (`takeDue`),
+ * once its first batch has waited `maxWaitMs`: fewer, fuller messages for a bounded wait.
  */
 export class Bundler {
   /** Open bundles by shard and epoch: a take-over mid-bundle starts a new one, so a message has one epoch. */
@@ -46,7 +51,7 @@ export class Bundler {
    * past maxBytes (the batch then starts the next), or the one this batch filled. So a bundle stays within
    * maxBytes unless a single batch is larger.
    */
-  add(batch: SealedBatch, state: StreamState): Bundle | undefined {
+  add(batch: SealedBatch, state: StreamState, now: number): Bundle | undefined {
     const { shard, epoch } = batch;
     const key = shard === undefined ? undefined : `${shard}@${epoch ?? ''}`;
     const size = batch.message.data.length;
@@ -57,7 +62,7 @@ export class Bundler {
       bundle = undefined;
     }
     if (bundle === undefined) {
-      bundle = { shard, epoch, entries: [], bytes: 0 };
+      bundle = { shard, epoch, entries: [], bytes: 0, openedAt: now };
       this.open.set(key, bundle);
     }
     bundle.entries.push({ batch, state });
@@ -67,6 +72,17 @@ export class Bundler {
       return undefined;
     this.open.delete(key);
     return bundle;
+  }
+
+  /** The open bundles whose first batch has waited `maxWaitMs` by `now`, taken out. */
+  takeDue(now: number): Bundle[] {
+    const due: Bundle[] = [];
+    for (const [key, bundle] of this.open) {
+      if (now - bundle.openedAt < this.limits.maxWaitMs) continue;
+      due.push(bundle);
+      this.open.delete(key);
+    }
+    return due;
   }
 
   /** Every open bundle, emptied. */

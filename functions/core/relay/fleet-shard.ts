@@ -121,8 +121,9 @@ export class FleetShard implements BatchSink {
     return { replayed: held.length, bufferFrom };
   }
 
-  /** Stops publishing (what is in flight still settles); later batches go to the replay buffer. */
+  /** Stops publishing (open bundles are sent, what is in flight settles); later batches go to the replay buffer. */
   demote(): void {
+    this.publishing!.flushAll();
     this.epoch = null;
   }
 

@@ -44,7 +44,7 @@ export class BatchPublishing {
     this.bundler = format === 'v4' ? new Bundler(bundleLimits) : undefined;
   }
 
-  /** Publishes a batch now (v3), or adds it to its bundle, published when full or at the next `flush`. */
+  /** Publishes a batch now (v3), or adds it to its bundle, published when full or by `flush` once due. */
   publish(batch: SealedBatch, state: StreamState): void {
     const size = batch.message.data.length;
     // A bundled batch is held in memory until its bundle settles: it counts as in flight from here.
@@ -58,18 +58,23 @@ export class BatchPublishing {
       this.send([{ batch, state }], withFleetAttributes(batch));
       return;
     }
-    const full = this.bundler.add(batch, state);
+    const full = this.bundler.add(batch, state, this.clock.now());
     if (full) this.sendBundle(full);
   }
 
-  /** Publishes every open bundle (called after each poll, so bundling adds at most one poll interval). */
+  /** Publishes the open bundles that have waited their bound (called after each poll). */
   flush(): void {
+    for (const bundle of this.bundler?.takeDue(this.clock.now()) ?? []) this.sendBundle(bundle);
+  }
+
+  /** Publishes every open bundle now, due or not (stop, a fleet shard's step-down). */
+  flushAll(): void {
     for (const bundle of this.bundler?.takeAll() ?? []) this.sendBundle(bundle);
   }
 
   /** Waits until every publish handed over so far (and any started meanwhile) has settled. */
   async settle(): Promise<void> {
-    this.flush();
+    this.flushAll();
     while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
   }
 

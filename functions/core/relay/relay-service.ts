@@ -16,7 +16,7 @@ export interface RelayOptions {
   readonly limits: BatchLimits;
   /** Bound on bytes handed to the publisher and not yet settled; past it, batches become holes. */
   readonly maxInFlightBytes: number;
-  /** `v4` (default): many batches per message, cut at `bundleLimits` or each poll; `v3`: one batch each. */
+  /** `v4` (default): many batches per message, cut at `bundleLimits` (bytes, batches, wait); `v3`: one each. */
   readonly messageFormat?: MessageFormat;
   readonly bundleLimits?: BundleLimits;
   /** How often batchers are polled for time-based cuts and heartbeats (and bundles are sent). */
@@ -71,7 +71,7 @@ export class RelayService {
       logger,
       options.maxInFlightBytes,
       options.messageFormat ?? 'v4',
-      options.bundleLimits ?? DEFAULT_BUNDLE_LIMITS,
+      bundleLimitsForPolling(options.bundleLimits ?? DEFAULT_BUNDLE_LIMITS, options.tickIntervalMs),
       options.messageEncoding,
     );
     const sink = options.sink?.(this.publishing) ?? this.publishing;
@@ -165,4 +165,9 @@ function limitsForPolling(limits: BatchLimits, tickIntervalMs: number): BatchLim
     maxWaitMs: early(limits.maxWaitMs, tickIntervalMs),
     heartbeatMs: early(limits.heartbeatMs, Math.max(tickIntervalMs, limits.heartbeatMs / 10)),
   };
+}
+
+/** Bundles are sent on the same poll: cut one poll early, so no bundle waits past its bound. */
+function bundleLimitsForPolling(limits: BundleLimits, tickIntervalMs: number): BundleLimits {
+  return { ...limits, maxWaitMs: Math.max(0, limits.maxWaitMs - tickIntervalMs) };
 }

@@ -21,6 +21,8 @@ export interface FirestoreUsage {
   reads: number;
   writes: number;
   deletes: number;
+  /** Of `reads`: documents read inside a transaction (a checkpoint or lease read-modify-write). */
+  transactionReads: number;
 }
 
 /** Data volume of a `google.pubsub.v1.PubsubMessage` without its message id (assigned on publish). */
@@ -70,9 +72,11 @@ export class PublishCounter {
  * delete), each document a get or query returns, and a query that returns nothing as one read.
  */
 export class FirestoreCounter {
-  readonly usage: FirestoreUsage = { reads: 0, writes: 0, deletes: 0 };
+  readonly usage: FirestoreUsage = { reads: 0, writes: 0, deletes: 0, transactionReads: 0 };
   /** Queries whose first document has not been seen yet (a query that ends without one bills a read). */
   private readonly emptyQueries = new Set<number>();
+  /** BatchGetDocuments calls made in a transaction (`transaction` or `new_transaction` set). */
+  private readonly transactionGets = new Set<number>();
 
   onMessage(m: TapMessage): void {
     if (!m.method.startsWith(FIRESTORE)) return;
@@ -89,10 +93,14 @@ export class FirestoreCounter {
         this.emptyQueries.add(m.call);
         this.usage.reads += 1; // taken back when the query returns a document
       } else if (rpc === 'RunAggregationQuery') this.usage.reads += 1;
+      else if (rpc === 'BatchGetDocuments' && bytesOf(fields, 4).length + bytesOf(fields, 5).length > 0)
+        this.transactionGets.add(m.call);
       return;
     }
     if (rpc === 'BatchGetDocuments') {
-      this.usage.reads += bytesOf(fields, 1).length + bytesOf(fields, 2).length;
+      const documents = bytesOf(fields, 1).length + bytesOf(fields, 2).length;
+      this.usage.reads += documents;
+      if (this.transactionGets.has(m.call)) this.usage.transactionReads += documents;
     } else if (rpc === 'RunQuery') {
       const documents = bytesOf(fields, 1).length;
       if (documents > 0 && this.emptyQueries.delete(m.call)) this.usage.reads -= 1;

@@ -14,22 +14,31 @@ import type { ExchangeStreams } from '../../local/stream-mix.ts';
 import type { FirestoreUsage, PubSubPublishUsage } from './grpc-usage.ts';
 import type { QueryText } from './query-bytes.ts';
 
-/** Billed units one configuration used, counted at the taps and the stand-ins. */
-export interface RunCounts {
+/** What a window of a run used, counted at the taps, the stand-ins, /proc and the relay's counters. */
+export interface WindowCounts {
+  /** Ticks the relay published in the window. */
   readonly ticks: number;
-  readonly streams: number;
-  /** How long the relay recorded (the gap-filler's runs in the middle lengthen it). */
-  readonly seconds: number;
   readonly publish: PubSubPublishUsage;
   readonly push: PushUsage;
   readonly writerCpuSeconds: number;
   readonly ingestion: Ingestion;
   readonly firestore: FirestoreUsage;
+  /** The relay's own counters: uncompressed section bytes and batches it published (v4 bundle cuts). */
+  readonly relay: { readonly bytesPublished: number; readonly batchesOut: number };
+}
+
+/** Billed units one configuration used in its counted window (after the warm-up). */
+export interface RunCounts extends WindowCounts {
+  readonly streams: number;
+  /** How long the relay recorded after the warm-up (the gap-filler's runs in the middle lengthen it). */
+  readonly seconds: number;
   /** Rows per tick table and coverage rows, as stored. */
   readonly rows: Readonly<Record<string, number>>;
   /** Mean JSON length of a stored tick row without the ingestion metadata (the anchor's message). */
   readonly tickJsonBytes: number;
   readonly gapfillRun: GapfillRunCounts;
+  /** The relay's first seconds, counted apart: one-time work of an instance's life (docs/COST.md). */
+  readonly warmup: WindowCounts & { readonly seconds: number };
 }
 
 export interface GapfillRunCounts {
@@ -64,6 +73,10 @@ export interface MeasureOptions {
   readonly ratePerSymbol: number;
   readonly streams: readonly ExchangeStreams[];
   readonly seconds: number;
+  /** Seconds after the relay starts before counting (reported apart as `warmup`). */
+  readonly warmupSeconds: number;
+  /** Where the writer writes a V8 CPU profile (`--cpu-prof`); none when absent. */
+  readonly profileDir?: string;
   readonly env: Readonly<Record<string, string>>;
   readonly say: (line: string, data?: Record<string, unknown>) => void;
 }
@@ -144,7 +157,8 @@ export async function measure(taps: Taps, o: MeasureOptions): Promise<RunCounts>
     emulators: { pubsub: taps.hosts.pubsub, firestore: taps.hosts.firestore },
     startRelay: false,
     relayEnv: o.env,
-    writerEnv: o.env,
+    // --profile: the writer writes a V8 CPU profile there when it exits (one file per design).
+    writerEnv: o.profileDir ? { ...o.env, NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${o.profileDir}` } : o.env,
     // The deployed settle and availability delays: the counted run sees the steady state, not the lag
     // of a loaded local machine, and fills nothing during the bench.
     gapfill: {
@@ -157,12 +171,18 @@ export async function measure(taps: Taps, o: MeasureOptions): Promise<RunCounts>
   try {
     const subscription = stack.pubsub.subscription(stack.topology.pushSubscription);
     await subscription.modifyPushConfig({ pushEndpoint: push.url });
-    const publish0 = taps.publish();
-    const firestore0 = taps.firestore();
-    const ingestion0 = await ingestion(stack);
-    const cpu0 = groupCpuSeconds(stack.writer.processId);
+    const taken = (relay = true) => snapshot(stack, taps, push.usage(), relay);
+    const start = await taken(false);
     await stack.relay.start();
-    o.say('relay ready, recording', { seconds: o.seconds });
+    // One-time work (first connections, lazy client loading, the relay's startup reads) falls in the warm-up,
+    // reported apart (`warmup`); every count of the run starts after it alike. Without one, counts start
+    // before the relay does. A message published in the warm-up and pushed after it counts as a push.
+    let from = start;
+    if (o.warmupSeconds > 0) {
+      await sleep(o.warmupSeconds * 1000);
+      from = await taken();
+    }
+    o.say('relay ready, recording', { warmup_s: o.warmupSeconds, seconds: o.seconds });
     const recordingFrom = Date.now();
     await sleep((o.seconds * 1000) / 2);
     await stack.runGapfill();
@@ -173,28 +193,22 @@ export async function measure(taps: Taps, o: MeasureOptions): Promise<RunCounts>
     await until(async () => (await relayCounters(stack)).inFlightBatches === 0, 30_000, 'relay settled');
     const counters = await relayCounters(stack);
     await stack.relay.terminate();
-    const published = () => taps.publish().messages - publish0.messages;
+    const published = () => taps.publish().messages - start.publish.messages;
     await until(
       () => push.usage().ackedMessages >= published() && push.inFlight() === 0,
       300_000,
       () => `every published message acknowledged (${push.usage().ackedMessages} of ${published()})`,
     );
-    const writerCpuSeconds = groupCpuSeconds(stack.writer.processId) - cpu0;
-    const run = {
-      publish: minus(taps.publish(), publish0),
-      push: push.usage(),
-      firestore: minus(taps.firestore(), firestore0),
-      ingestion: ingestionMinus(await ingestion(stack), ingestion0),
-    };
+    const end = { ...(await taken(false)), relay: counters };
+    const run = between(from, end);
     o.say('delivered', { published: run.publish.messages, pushed: run.push.deliveries });
     return {
-      ticks: counters.ticksPublished ?? 0,
+      ...run,
       streams: o.streams.reduce((n, m) => n + m.symbols.length * m.types.length, 0),
       seconds: recordedSeconds,
-      writerCpuSeconds,
-      ...run,
       ...(await storedRows(stack)),
       gapfillRun,
+      warmup: { seconds: o.warmupSeconds, ...between(start, from) },
     };
   } finally {
     await push.stop();
@@ -202,6 +216,33 @@ export async function measure(taps: Taps, o: MeasureOptions): Promise<RunCounts>
   }
 }
 
+/** Every count the taps, the stand-in, /proc and the relay hold now. */
+async function snapshot(stack: Stack, taps: Taps, push: PushUsage, relayRunning: boolean) {
+  return {
+    publish: taps.publish(),
+    push,
+    firestore: taps.firestore(),
+    ingestion: await ingestion(stack),
+    cpu: groupCpuSeconds(stack.writer.processId),
+    relay: relayRunning ? await relayCounters(stack) : {},
+  };
+}
+
+type Snapshot = Awaited<ReturnType<typeof snapshot>>;
+
+/** What was used between two snapshots. */
+function between(a: Snapshot, b: Snapshot): WindowCounts {
+  const relay = (k: string) => (b.relay[k] ?? 0) - (a.relay[k] ?? 0);
+  return {
+    ticks: relay('ticksPublished'),
+    publish: minus(b.publish, a.publish),
+    push: minus(b.push, a.push),
+    firestore: minus(b.firestore, a.firestore),
+    ingestion: ingestionMinus(b.ingestion, a.ingestion),
+    writerCpuSeconds: b.cpu - a.cpu,
+    relay: { bytesPublished: relay('bytesPublished'), batchesOut: relay('batchesOut') },
+  };
+}
 /** One steady-state gap-filler run: its queries (as sent), Firestore operations, history calls, CPU. */
 async function measureGapfillRun(stack: Stack, taps: Taps): Promise<GapfillRunCounts> {
   const jobs0 = new Set((await stack.bigqueryClient.getJobs())[0].map((j) => j.id));

@@ -14,8 +14,8 @@ export interface Reference {
    */
   readonly checkpointGroups: number;
   /**
-   * Open v4 bundles at the reference (fleet shards, or relays outside a fleet): pushes follow them and the
-   * relay's poll, not ticks (decisions/0026).
+   * Open v4 bundles at the reference (fleet shards, or relays outside a fleet): pushes follow them and their
+   * cut rule (bundle-cuts.ts), not ticks (decisions/0026).
    */
   readonly bundlers: number;
 }
@@ -24,6 +24,11 @@ export interface Reference {
 export interface MessageSources {
   readonly local: number;
   readonly reference: number;
+  /**
+   * Messages per second per source at the reference when its cut rule is modelled (v4: bundle-cuts.ts);
+   * absent, each source sends as many per second as the run's did (v3: each stream's batch timer).
+   */
+  readonly perSecond?: number;
 }
 
 /** Checkpoint documents the run's writers wrote and the reference's would (docs/COST.md, "Firestore"). */
@@ -57,7 +62,8 @@ export interface PerTick {
  * month's ticks. Firestore is scaled by what its operations follow, not by ticks: the live run's by
  * checkpoint documents per second (each written at most once per coalescing interval, with one
  * transaction read), the gap-filler's by streams (one ledger query per stream and run). Publish requests
- * and pushes follow what cuts messages: streams (v3) or open bundles (v4).
+ * and pushes follow what cuts messages: streams (v3, at the run's rate) or open bundles (v4, at the rate
+ * their cut rule gives at the reference, one message per publish request).
  */
 export function perTick(
   run: RunCounts,
@@ -73,12 +79,16 @@ export function perTick(
   const g = run.gapfillRun;
   const live = docs.reference / docs.local / run.seconds / ref.ticksPerSecond;
   const runScale = (perRun * ref.streams) / run.streams;
-  // Messages per second follow their sources (each cut once per poll or batch timer), bytes follow ticks.
+  // Messages per second follow their sources (each cut by its wait or batch timer), bytes follow ticks.
   const messages = sources.reference / sources.local / run.seconds / ref.ticksPerSecond;
+  const modelled =
+    sources.perSecond === undefined
+      ? undefined
+      : (sources.reference * sources.perSecond) / ref.ticksPerSecond;
   return {
-    pubsub_publish_requests: run.publish.requests * messages,
+    pubsub_publish_requests: modelled ?? run.publish.requests * messages,
     pubsub_publish_billable_bytes: run.publish.billableBytes / t,
-    push_deliveries: run.push.deliveries * messages,
+    push_deliveries: modelled ?? run.push.deliveries * messages,
     pubsub_push_billable_bytes: run.push.billableBytes / t,
     writer_cpu_s: run.writerCpuSeconds / t,
     // The gap-filler's own inserts are in the run's ingestion (a steady-state run inserts nothing).

@@ -1,5 +1,6 @@
 // The cost bench's summary: per-tick counts and dollars of each design at the reference, and the
 // figures measured locally that they come from (docs/COST.md describes every key).
+import type { BundleCuts } from './bundle-cuts.ts';
 import type { RunCounts } from './measure.ts';
 import {
   anchorPerTick,
@@ -39,6 +40,7 @@ export async function price(
   streams: BedStreams,
   docs: { before: CheckpointDocs; after: CheckpointDocs },
   sources: { before: MessageSources; after: MessageSources },
+  bundleCuts: BundleCuts,
   say: (line: string, data?: Record<string, unknown>) => void,
 ) {
   // Every stream has rows in every day partition, so each per-stream query of before selects some.
@@ -101,6 +103,7 @@ export async function price(
     reference: ref,
     checkpoint_docs: docs,
     message_sources: sources,
+    bundle_cuts: bundleCuts,
     measured: { before: summaryOf(before), after: summaryOf(after) },
     prices: {
       read_on: PRICES_READ_ON,
@@ -127,6 +130,13 @@ function summaryOf(r: RunCounts) {
     firestore: r.firestore,
     rows: r.rows,
     tick_json_bytes: round(r.tickJsonBytes),
+    warmup: {
+      seconds: r.warmup.seconds,
+      ticks: r.warmup.ticks,
+      writer_cpu_s: r.warmup.writerCpuSeconds,
+      pushes: r.warmup.push.deliveries,
+      firestore: r.warmup.firestore,
+    },
     gapfill_run: {
       queries: r.gapfillRun.queries.length,
       firestore: r.gapfillRun.firestore,
