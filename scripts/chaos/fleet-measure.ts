@@ -1,9 +1,9 @@
 // What a fleet run adds to a chaos result: per fault, the longest span of trades no live row holds and the
-// rows backfilled within the fault's window (from its start to the next fault's, each stream's window
-// ending at its last tick sent: the time after the frozen ground truth is the gap-filler's by design), and
-// the checks the issue sets for the fleet: no live hole (under 1 s) and nothing backfilled, except where
-// every replica of a shard was lost (the gap-filler is the backstop there: the hole is recorded and
-// backfilled).
+// rows backfilled within the fault's window (faultWindows: from its start to the next fault's, a hole the
+// next fault opened given to it, each stream's window ending at its last tick sent: the time after the
+// frozen ground truth is the gap-filler's by design), and the checks the issue sets for the fleet: no live
+// hole (under 1 s) and nothing backfilled, except where every replica of a shard was lost (the gap-filler
+// is the backstop there: the hole is recorded and backfilled).
 import { streamId } from '../../functions/core/model/streams.ts';
 import type { Gap } from '../../functions/core/gapfill/gaps.ts';
 import type { Interval } from '../../functions/core/shared/intervals.ts';
