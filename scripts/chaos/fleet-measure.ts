@@ -11,7 +11,7 @@ import type { Stack } from '../local/stack.ts';
 import { expectedSpanTs, type ExpectedStream } from '../local/verify-mix.ts';
 import type { FaultRecord } from './faults.ts';
 import { isFleetFault } from './fleet-plan.ts';
-import { backfilledSpan, liveMissingRuns, type MissingRun } from './measure.ts';
+import { backfilledSpan, historyRunStart, liveMissingRuns, type MissingRun } from './measure.ts';
 
 /** A fleet fault's live hole must stay under this (RPO live). */
 export const RPO_LIVE_LIMIT_MS = 1_000;
@@ -37,7 +37,8 @@ export async function fleetFaultMeasures(
 ): Promise<FleetMeasures> {
   const runs = await liveMissingRuns(stack, expected);
   const gaps = await stack.ledger.list();
-  const windows = faultWindows(records, expected, runs, gaps, (s) => expectedSpanTs(stack, s)?.to);
+  const holes = [...runs, ...(await historyRunsIntoNext(stack, records, expected, gaps))];
+  const windows = faultWindows(records, expected, holes, gaps, (s) => expectedSpanTs(stack, s)?.to);
   const perFault: FleetFaultMeasure[] = [];
   const failures: string[] = [];
   for (const [i, record] of records.entries()) {
@@ -74,6 +75,31 @@ export async function fleetFaultMeasures(
     failures.push(...faultFailures(record, measure, inWindow.length, recorded));
   }
   return { perFault, failures };
+}
+
+/**
+ * For each recorded gap open when a fault began that started after the fault before it ended, the run of
+ * rows served from history leading into it (its first lost ticks were stamped before the relay's coverage
+ * recorded the gap): holes with exchange-time starts, for streams without contiguous ids too.
+ */
+async function historyRunsIntoNext(
+  stack: Stack,
+  records: readonly FaultRecord[],
+  expected: readonly ExpectedStream[],
+  gaps: readonly Gap[],
+): Promise<Pick<MissingRun, 'stream' | 'fromTs' | 'toTs'>[]> {
+  const out: Pick<MissingRun, 'stream' | 'fromTs' | 'toTs'>[] = [];
+  for (const [i, before] of records.slice(0, -1).entries()) {
+    const nextStart = records[i + 1]!.start;
+    for (const gap of gaps) {
+      if (!(gap.from > before.end && gap.from < nextStart && gap.to > nextStart)) continue;
+      const stream = expected.find((s) => streamId(s) === streamId(gap.stream));
+      const from = stream && (await historyRunStart(stack, stream, before.end, gap.from));
+      if (typeof from === 'number')
+        out.push({ stream: streamId(gap.stream), fromTs: from, toTs: gap.to - 1 });
+    }
+  }
+  return out;
 }
 
 function overlaps(window: Interval | undefined, from: number, to: number): boolean {
