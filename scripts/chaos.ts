@@ -22,6 +22,7 @@ const HELP = `usage: npm run chaos -- --scenario NAME [--seed N] [--duration S] 
                    how long control-plane-loss cuts the relays off Firestore (default 20)
   --relays N       members of the fleet the fleet scenarios start with (default 3)
   --lease-ms N     the fleet's RELAY_FLEET_LEASE_MS (default 5000, the relay's)
+  --renew-ms N     the fleet's RELAY_FLEET_RENEW_MS (default: the relay's)
 
 Fleet scenarios (a fleet of --relays relays, two shards per exchange): primary-kill, primary-pause,
 fleet-redeploy, scale-out, scale-in, control-plane-loss, replicas-lost; fleet runs them all in sequence
@@ -48,6 +49,7 @@ const { values } = parseArgs({
     'control-plane-loss': { type: 'string', default: '20' },
     relays: { type: 'string', default: '3' },
     'lease-ms': { type: 'string', default: '5000' },
+    'renew-ms': { type: 'string' },
     rate: { type: 'string', default: '50' },
     exchanges: { type: 'string' },
     types: { type: 'string' },
@@ -82,6 +84,7 @@ const fleet = {
   relays: Math.floor(number('relays', values.relays, 2, 16)),
   leaseMs: Math.floor(number('lease-ms', values['lease-ms'], 500, 120_000)),
   controlPlaneLossMs: number('control-plane-loss', values['control-plane-loss'], 1, 600) * 1000,
+  ...(values['renew-ms'] ? { renewMs: Math.floor(number('renew-ms', values['renew-ms'], 100, 60_000)) } : {}),
 };
 const rate = number('rate', values.rate, 1, 1000);
 let streams: ExchangeStreams[];

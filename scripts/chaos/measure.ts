@@ -173,16 +173,53 @@ export async function backfilledBetween(
   to: number,
 ): Promise<number> {
   let backfilled = 0;
-  for (const stream of expected) {
-    const [row] = await stack.warehouse.query<{ b: number }>(
-      `SELECT COUNT(*) AS b FROM ${table(stack, `${TABLE_FOR_TYPE[stream.type]}_dedup`)} ` +
-        `WHERE exchange = @exchange AND symbol = @symbol AND source = 'backfill' ` +
-        `AND exchange_ts >= @from AND exchange_ts < @to`,
-      { exchange: stream.exchange, symbol: stream.symbol, from: new Date(from), to: new Date(to) },
-    );
-    backfilled += Number(row?.b ?? 0);
-  }
+  for (const stream of expected) backfilled += (await backfilledSpan(stack, stream, from, to)).rows;
   return backfilled;
+}
+
+/** One stream's backfilled rows in the dedup view with exchange time in [from, to), and their time range. */
+export async function backfilledSpan(
+  stack: Stack,
+  stream: ExpectedStream,
+  from: number,
+  to: number,
+): Promise<{ rows: number; firstTs: number | null; lastTs: number | null }> {
+  const [row] = await stack.warehouse.query<{ b: number; lo: number | null; hi: number | null }>(
+    `SELECT COUNT(*) AS b, MIN(UNIX_MILLIS(exchange_ts)) AS lo, MAX(UNIX_MILLIS(exchange_ts)) AS hi ` +
+      `FROM ${table(stack, `${TABLE_FOR_TYPE[stream.type]}_dedup`)} ` +
+      `WHERE exchange = @exchange AND symbol = @symbol AND source = 'backfill' ` +
+      `AND exchange_ts >= @from AND exchange_ts < @to`,
+    { exchange: stream.exchange, symbol: stream.symbol, from: new Date(from), to: new Date(to) },
+  );
+  const ms = (v: number | null | undefined) => (v === null || v === undefined ? null : Number(v));
+  return { rows: Number(row?.b ?? 0), firstTs: ms(row?.lo), lastTs: ms(row?.hi) };
+}
+
+/**
+ * Exchange time of the first row of a run the dedup view serves from history that reaches `before` on one
+ * stream, starting after `after`: the first backfilled row later than the last live one in (after,
+ * before); null when none. Ticks are stamped before they are received, so a hole's first lost tick can lie
+ * before the gap the relay's coverage (receive time) records.
+ */
+export async function historyRunStart(
+  stack: Stack,
+  stream: ExpectedStream,
+  after: number,
+  before: number,
+): Promise<number | null> {
+  const view = table(stack, `${TABLE_FOR_TYPE[stream.type]}_dedup`);
+  const where = `WHERE exchange = @exchange AND symbol = @symbol AND exchange_ts > @from AND exchange_ts < @to`;
+  const params = { exchange: stream.exchange, symbol: stream.symbol, to: new Date(before) };
+  const [live] = await stack.warehouse.query<{ t: number | null }>(
+    `SELECT MAX(UNIX_MILLIS(exchange_ts)) AS t FROM ${view} ${where} AND source = 'live'`,
+    { ...params, from: new Date(after) },
+  );
+  const lastLive = live?.t === null || live?.t === undefined ? after : Number(live.t);
+  const [first] = await stack.warehouse.query<{ t: number | null }>(
+    `SELECT MIN(UNIX_MILLIS(exchange_ts)) AS t FROM ${view} ${where} AND source = 'backfill'`,
+    { ...params, from: new Date(lastLive) },
+  );
+  return first?.t === null || first?.t === undefined ? null : Number(first.t);
 }
 
 /** Backfilled rows the dedup views serve within the run (each stream's first to last expected tick). */

@@ -28,7 +28,7 @@ export const SCENARIOS: readonly ScenarioName[] = [...FAULT_KINDS, ...FLEET_FAUL
 /** What `all` draws from: every fault, so it runs on a fleet (usesFleet). */
 const EVERY_KIND: readonly FaultKind[] = [...FAULT_KINDS, ...FLEET_FAULT_KINDS];
 /** The `fleet` scenario's order: the gap-filler's backstop (replicas-lost) last. */
-const FLEET_ORDER: readonly FleetFaultKind[] = [
+export const FLEET_ORDER: readonly FleetFaultKind[] = [
   'primary-kill',
   'primary-pause',
   'control-plane-loss',

@@ -5,7 +5,7 @@ import type { Stack } from '../local/stack.ts';
 import type { ExpectedStream, MixComparison, StreamTypeCounts } from '../local/verify-mix.ts';
 import type { ChaosContext, FaultRecord } from './faults.ts';
 import { backfilledRows, ledgerRpo, liveMissingSpan, poisonOutcome, recoveryTimes } from './measure.ts';
-import { fleetFaultMeasures, type FleetMeasures } from './fleet-measure.ts';
+import { fleetFaultMeasures, type FleetFaultMeasure, type FleetMeasures } from './fleet-measure.ts';
 import type { Plan, ScenarioName } from './plan.ts';
 
 export interface FaultSummary {
@@ -20,6 +20,9 @@ export interface FaultSummary {
   readonly rpo_live_span_ms?: number;
   /** In a fleet run: backfilled rows the views serve within the fault's window. */
   readonly backfilled?: number;
+  /** In a fleet run: where those rows and the live holes lie (FleetFaultMeasure). */
+  readonly backfilled_at?: FleetFaultMeasure['backfilled_at'];
+  readonly live_holes?: FleetFaultMeasure['live_holes'];
 }
 
 export interface ChaosResult {

@@ -166,8 +166,13 @@ async function drive(
   const phaseStart = Date.now();
   log('fault phase', { phaseMs: plan.phaseMs });
   const records: FaultRecord[] = [];
+  // On a fleet, a fault that overran its plan still leaves the next one a quiet spell longer than a relay
+  // holds a tick unpublished (batch wait + a second to publish): the ticks the next fault's kill loses
+  // then lie after this fault's end, so its window can give them to the next (fleet-measure.ts).
+  const quietMs = stack.fleet ? localBatchWaitMs(stack.streams) + 1_000 : 0;
   for (const fault of plan.faults) {
-    const wait = phaseStart + fault.atMs - Date.now();
+    const lastEnd = records.at(-1)?.end ?? Number.NEGATIVE_INFINITY;
+    const wait = Math.max(phaseStart + fault.atMs, lastEnd + quietMs) - Date.now();
     if (wait > 0) await sleep(wait);
     log('inject', { kind: fault.spec.kind, atMs: Date.now() - phaseStart });
     const record = await injectFault(ctx, fault.spec);

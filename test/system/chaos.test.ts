@@ -5,7 +5,7 @@
 // every exchange and type of the registries); the others on Binance trades, which their faults (writer, warehouse, emulators) do not tell apart.
 import test, { type ExecutionContext } from 'ava';
 import { FLEET_FAULT_KINDS } from '../../scripts/chaos/fleet-plan.ts';
-import { freezesEmulators, planScenario, type ScenarioName } from '../../scripts/chaos/plan.ts';
+import { FLEET_ORDER, freezesEmulators, planScenario, type ScenarioName } from '../../scripts/chaos/plan.ts';
 import { runScenario, type ChaosOptions, type ChaosResult } from '../../scripts/chaos/run.ts';
 import { defaultMix, narrowMix } from '../../scripts/local/stream-mix.ts';
 import { requireEmulators } from '../support/env.ts';
@@ -179,8 +179,20 @@ function checkFleetFaults(t: ExecutionContext, result: ChaosResult): void {
   }
 }
 
-// `--scenario fleet` (each fleet fault in turn, ~90 s) is not run here: its fleet-redeploy still leaves a live
-// hole (docs/RELIABILITY.md, "Relay fleet"), and the suite has no 90 s to spare. `all` draws fleet faults.
+test.serial(
+  'fleet: every fleet fault in turn on one fleet loses nothing, and each passes its fleet checks',
+  async (t) => {
+    const result = await chaos(t, 'fleet', 42, 12_000, FLEET_SHORT);
+    check(t, result);
+    t.deepEqual(
+      result.faults.map((f) => f.kind),
+      [...FLEET_ORDER],
+      'every fleet fault ran, in order',
+    );
+    checkFleetFaults(t, result);
+  },
+);
+
 test.serial(
   'all: a seeded mix of every fault, on a fleet, loses nothing and the fleet faults leave no live hole',
   async (t) => {
