@@ -16,6 +16,7 @@ import { encodeBatch } from '../../functions/core/contract/encode.ts';
 import { rowId } from '../../functions/core/model/row-id.ts';
 import { tickToRow } from '../../functions/core/contract/rows.ts';
 import type { TradeTick } from '../../functions/core/model/tick.ts';
+import { startStandinProcess } from '../local/bigquery/standin-process.ts';
 import { startFirestoreEmulator } from '../local/emulators.ts';
 import { freePort } from '../local/free-port.ts';
 import { httpOk, logPath, ServiceProcess } from '../local/service.ts';
@@ -63,21 +64,9 @@ export async function run(args: string[]): Promise<number> {
     }
 
     // The stand-in in its own process, so neither the load generator nor the writer shares its CPU time.
-    const standinPort = await freePort();
-    const standinUrl = `http://127.0.0.1:${standinPort}`;
-    const storagePort = await freePort();
-    const standin = new ServiceProcess({
-      name: 'bigquery-standin',
-      args: [
-        'scripts/local/bigquery/main.ts',
-        ...['--port', String(standinPort), '--storage-port', String(storagePort), '--project', PROJECT],
-      ],
-      env: {},
-      logPath: logPath(workDir, 'standin'),
-      ready: () => httpOk(`${standinUrl}/_standin/health`, (s) => s === 200),
-    });
-    await standin.start();
-    cleanup.push(() => standin.terminate(5000));
+    const standin = await startStandinProcess({ projectId: PROJECT, workDir });
+    cleanup.push(() => standin.stop());
+    const standinUrl = standin.url;
     const bigquery = createBigQueryClient(PROJECT, standinUrl);
     const writerDataset = `bench_writer_${process.pid}`;
     const rawDataset = `bench_raw_${process.pid}`;
@@ -100,7 +89,7 @@ export async function run(args: string[]): Promise<number> {
         FIRESTORE_EMULATOR_HOST: firestoreHost,
         METADATA_SERVER_DETECTION: 'none',
         BIGQUERY_API_ENDPOINT: standinUrl,
-        BIGQUERY_STORAGE_EMULATOR_HOST: `127.0.0.1:${storagePort}`,
+        BIGQUERY_STORAGE_EMULATOR_HOST: standin.storageHost,
         WRITER_INGEST: values.ingest,
         BIGQUERY_DATASET: writerDataset,
         CHECKPOINTS_COLLECTION: `bench_checkpoints_${process.pid}`,
@@ -152,19 +141,19 @@ export async function run(args: string[]): Promise<number> {
     for (let r = 0; r < rounds; r++) {
       const from = Math.floor((r * batches) / rounds);
       const to = Math.floor(((r + 1) * batches) / rounds);
-      let standinCpu = cpuSeconds(`--port ${standinPort}`);
+      let standinCpu = cpuSeconds(`--port ${standin.port}`);
       let started = performance.now();
       await pool(raws.slice(from, to), concurrency, (body) => post(insertUrl(rawDataset), body, 200));
       rawSeconds += (performance.now() - started) / 1000;
-      cpu.standinDuringRaw += cpuSeconds(`--port ${standinPort}`) - standinCpu;
+      cpu.standinDuringRaw += cpuSeconds(`--port ${standin.port}`) - standinCpu;
       rawRequests += to - from;
 
-      standinCpu = cpuSeconds(`--port ${standinPort}`);
+      standinCpu = cpuSeconds(`--port ${standin.port}`);
       const writerCpu = cpuSeconds(`--port=${writerPort}`);
       started = performance.now();
       await pool(pushes.slice(from, to), concurrency, (body) => post(writerUrl, body, 200));
       writerSeconds += (performance.now() - started) / 1000;
-      cpu.standinDuringWriter += cpuSeconds(`--port ${standinPort}`) - standinCpu;
+      cpu.standinDuringWriter += cpuSeconds(`--port ${standin.port}`) - standinCpu;
       cpu.writer += cpuSeconds(`--port=${writerPort}`) - writerCpu;
     }
     const writerRequests = (await standinInsertRequests(standinUrl)) - beforeRequests - rawRequests;

@@ -6,8 +6,8 @@ import type { AddressInfo } from 'node:net';
  * Another process can still take it before our server binds, so callers retry on a bind failure.
  */
 export async function freePort(host = '127.0.0.1'): Promise<number> {
+  // Not unref'd: while the listener is pending it may be all that keeps an awaiting process's loop alive.
   const server = createServer();
-  server.unref();
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, host, () => resolve());
@@ -20,7 +20,6 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
 /** True when nothing listens on `host:port` (a listener can bind it right now). */
 export async function portIsFree(port: number, host = '127.0.0.1'): Promise<boolean> {
   const server = createServer();
-  server.unref();
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

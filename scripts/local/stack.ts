@@ -15,6 +15,7 @@ import { systemClock } from '../../functions/core/ports.ts';
 import type { DataType } from '../../functions/core/model/streams.ts';
 import { isolatedTopology, type Topology } from '../../functions/core/contract/topology.ts';
 import { startBigQueryStandin, type BigQueryStandin } from './bigquery/server.ts';
+import { startStandinProcess, type StandinEndpoint } from './bigquery/standin-process.ts';
 import { startEmulators, type Emulators } from './emulators.ts';
 import { startSimulator, type Simulator } from './exchange/simulator.ts';
 import { startHistoryServer, type HistoryServer } from './exchange/history-server.ts';
@@ -157,7 +158,20 @@ function perExchangeEnv(prefix: string, urls: Readonly<Record<string, string>>):
 
 const FUNCTIONS_FRAMEWORK = 'node_modules/@google-cloud/functions-framework/build/src/main.js';
 
-export async function startStack(options: StackOptions): Promise<Stack> {
+/** A stack whose stand-in runs in its own process: only its addresses are at hand (faults and stats over HTTP). */
+export type StackWithStandinProcess = Omit<Stack, 'bigquery'> & { readonly bigquery: StandinEndpoint };
+
+/**
+ * `standinProcess: true` runs the BigQuery stand-in in a process of its own (by default it runs in this process,
+ * where tests set its faults and read its stats directly): for load benches, whose process runs the simulator.
+ */
+export function startStack(
+  options: StackOptions & { standinProcess: true },
+): Promise<StackWithStandinProcess>;
+export function startStack(options: StackOptions): Promise<Stack>;
+export async function startStack(
+  options: StackOptions & { standinProcess?: boolean },
+): Promise<Stack | StackWithStandinProcess> {
   // Local clients must never probe the GCE metadata server (it does not exist here and the probe is slow).
   process.env.METADATA_SERVER_DETECTION ??= 'none';
   const projectId = options.projectId ?? 'tickstream-local';
@@ -173,7 +187,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const allSymbols = [...new Set(streams.flatMap((m) => m.symbols))];
   const workDir = options.workDir ?? mkdtempSync(join(tmpdir(), `tickstream-${options.suffix}-`));
   mkdirSync(workDir, { recursive: true });
-  const cleanup: (() => Promise<unknown>)[] = [];
+  // Holds this process's event loop open until stop(): gRPC clients wait out backoff on unref'd timers, and with
+  // the stand-in in another process nothing else may be listening here meanwhile.
+  const keepAlive = setInterval(() => undefined, 60_000);
+  const cleanup: (() => Promise<unknown>)[] = [async () => clearInterval(keepAlive)];
   const stopAll = async () => {
     for (const step of cleanup.reverse()) await step().catch(() => undefined);
     cleanup.length = 0;
@@ -191,10 +208,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       });
       hosts = { pubsub: emulators.pubsub.host, firestore: emulators.firestore.host };
     }
-    const bigquery = await startBigQueryStandin({
-      projectId,
-      ...(options.bigqueryDbPath ? { dbPath: options.bigqueryDbPath } : {}),
-    });
+    const dbPath = options.bigqueryDbPath ? { dbPath: options.bigqueryDbPath } : {};
+    const bigquery: StandinEndpoint = options.standinProcess
+      ? await startStandinProcess({ projectId, workDir, ...dbPath })
+      : await startBigQueryStandin({ projectId, ...dbPath });
     cleanup.push(() => bigquery.stop());
     const bigqueryClient = createBigQueryClient(projectId, bigquery.url);
     await ensureWarehouse(bigqueryClient, projectId, topology.dataset);
