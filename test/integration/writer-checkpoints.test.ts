@@ -1,8 +1,8 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { Firestore } from '@google-cloud/firestore';
 import { FirestoreCheckpointStore } from '../../functions/adapters/firestore/checkpoint-store.ts';
 import { comparePosition } from '../../functions/core/writer/checkpoint.ts';
-import { groupDocId } from '../../functions/core/writer/checkpoint-groups.ts';
+import { groupDocId, type CheckpointLayout } from '../../functions/core/writer/checkpoint-groups.ts';
 import { CheckpointCoalescer } from '../../functions/core/writer/checkpoint-coalescer.ts';
 import { silentLogger } from '../../functions/core/shared/logger.ts';
 import { systemClock, type Checkpoint, type CheckpointAdvance } from '../../functions/core/ports.ts';
@@ -44,7 +44,7 @@ function backwards(seen: readonly Position[]): string | undefined {
   return undefined;
 }
 
-test('concurrent advances from several writer instances never move a Firestore checkpoint backwards', async (t) => {
+async function concurrentAdvances(t: ExecutionContext, layout: CheckpointLayout): Promise<void> {
   const emulators = requireEmulators();
   const collection = uniqueName('checkpoints');
   // Each "instance" has its own Firestore client, store and coalescer, as separate writer processes would.
@@ -58,12 +58,14 @@ test('concurrent advances from several writer instances never move a Firestore c
     await Promise.all([...clients, observer].map((c) => c.terminate()));
   });
   const stream = { exchange: 'binance', symbol: 'cpusdt', type: 'trade' } as const;
-  const watcher = watch(observer, collection, 'binance:cpusdt:trade');
+  const watcher =
+    layout === 'per-stream'
+      ? watch(observer, collection, 'binance:cpusdt:trade')
+      : watch(observer, collection, groupDocId(stream), stream.symbol);
   const instances = clients.map(
     (db) =>
       new CheckpointCoalescer(
-        // The watcher reads the per-stream document: this test pins that layout (grouped: the next test).
-        new FirestoreCheckpointStore(db, collection, systemClock, 'per-stream'),
+        new FirestoreCheckpointStore(db, collection, systemClock, layout),
         systemClock,
         silentLogger,
         100,
@@ -105,10 +107,17 @@ test('concurrent advances from several writer instances never move a Firestore c
   t.true(writes < submitted.length / 3, `${writes} Firestore writes for ${submitted.length} advances`);
   const failed = instances.reduce((n, c) => n + c.stats().failedWrites, 0);
   t.log(
-    `${writes} transactions (${failed} failed on contention and merged back) for ${submitted.length} advances ` +
-      `from ${instances.length} instances; final flush ${flushMs} ms`,
+    `${layout}: ${writes} writes (${failed} failed on contention and merged back) for ${submitted.length} ` +
+      `advances from ${instances.length} instances; final flush ${flushMs} ms`,
   );
-});
+}
+
+test('concurrent advances from several writer instances never move a per-stream checkpoint backwards', (t) =>
+  concurrentAdvances(t, 'per-stream'));
+
+// Grouped documents are written on the version an instance last saw: four instances conflict, re-read, merge.
+test('concurrent advances from several writer instances never move a grouped checkpoint backwards', (t) =>
+  concurrentAdvances(t, 'grouped'));
 
 test('random out-of-order delivery to the writer never moves the checkpoint backwards (seeded)', async (t) => {
   const h = await startWriterHarness({ name: 'cporder', writerEnv: { CHECKPOINT_MIN_INTERVAL_MS: '50' } });
@@ -201,4 +210,40 @@ test('grouped checkpoints: one document write carries many streams, and reads ta
   const both = await perStream.list();
   t.is(both.length, streams.length, 'one checkpoint per stream, whichever documents hold it');
   t.is(both.find((c) => c.stream.symbol === ahead.symbol)?.lastTradeId, '30');
+});
+
+test('a grouped write over a version another instance has changed reads again and keeps both advances', async (t) => {
+  const emulators = requireEmulators();
+  const collection = uniqueName('checkpoints');
+  const [a, b] = [0, 1].map(
+    () => new Firestore({ projectId: emulators.projectId, host: emulators.firestore, ssl: false }),
+  );
+  t.teardown(async () => {
+    for (const doc of await a!.collection(collection).listDocuments()) await doc.delete();
+    await Promise.all([a!, b!].map((c) => c.terminate()));
+  });
+  const [storeA, storeB] = [a!, b!].map((db) => new FirestoreCheckpointStore(db, collection, systemClock));
+  const at = (symbol: string, n: number): CheckpointAdvance => ({
+    stream: { exchange: 'binance', symbol, type: 'trade' },
+    lastTickTs: 1_764_000_000_000_000 + n * 1000,
+    lastTradeId: String(n),
+    rows: 1,
+    coveredTo: 1_764_000_000_000 + n,
+    batchId: `${symbol}-${n}`,
+  });
+  // Symbols are hashed into buckets: take two that share a group document.
+  const symbols = ['gca', 'gcb', 'gcc', 'gcd', 'gce', 'gcf', 'gcg', 'gch'].map((s) => `${s}usdt`);
+  const docOf = (s: string) => storeA!.docOf({ exchange: 'binance', symbol: s, type: 'trade' });
+  const x = symbols[0]!;
+  const y = symbols.find((s) => s !== x && docOf(s) === docOf(x));
+  if (y === undefined) return t.fail('no two test symbols share a group document');
+  await storeA!.advance(at(x, 1)); // A now knows the document's version
+  await storeB!.advance(at(y, 5)); // B changes it
+  await storeB!.advance(at(x, 3));
+  await storeA!.advance(at(x, 2)); // A's known version is stale: its conditional write must fail and re-read
+  const reader = new FirestoreCheckpointStore(b!, collection, systemClock);
+  const [fx, fy] = await Promise.all([reader.get(at(x, 0).stream), reader.get(at(y, 0).stream)]);
+  t.is(fx?.lastTradeId, '3', 'the furthest position of x stays');
+  t.is(fx?.committedRows, 3, "every advance of x counted once, A's included");
+  t.is(fy?.lastTradeId, '5', "B's advance of y is kept");
 });

@@ -1,4 +1,4 @@
-import type { DocumentSnapshot, Firestore } from '@google-cloud/firestore';
+import type { DocumentReference, DocumentSnapshot, Firestore, Timestamp } from '@google-cloud/firestore';
 import { mergeCheckpoint } from '../../core/writer/checkpoint.ts';
 import {
   checkpointDocId,
@@ -10,6 +10,21 @@ import type { Checkpoint, CheckpointAdvance, CheckpointStore, Clock } from '../.
 import type { CoveredSpans } from '../../core/writer/checkpoint-spans.ts';
 import type { Interval } from '../../core/shared/intervals.ts';
 import { isDataType, streamId, type DataType, type StreamKey } from '../../core/model/streams.ts';
+
+/** A group document's version (Firestore's update time) and content, as this instance last saw them. */
+interface KnownGroup {
+  updateTime: Timestamp;
+  streams: Record<string, PositionDoc>;
+}
+
+const MAX_KNOWN_GROUPS = 10_000;
+const MAX_GROUP_WRITE_ATTEMPTS = 5;
+
+/** gRPC codes of a conditional write that lost to another writer: NOT_FOUND, ALREADY_EXISTS, FAILED_PRECONDITION. */
+function isWriteConflict(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return code === 5 || code === 6 || code === 9;
+}
 
 /** One stream's position, as stored (a per-stream document adds the stream's fields). */
 interface PositionDoc {
@@ -39,11 +54,15 @@ interface GroupDoc {
 }
 
 /**
- * The CheckpointStore port on Firestore. Writes go to the layout's documents (checkpoint-groups.ts), each
- * write a transaction so positions stay monotonic; reads take the furthest of both layouts, so a rolling
- * deploy between layouts loses no progress.
+ * The CheckpointStore port on Firestore. Writes go to the layout's documents (checkpoint-groups.ts) and keep
+ * positions monotonic: a per-stream document in a transaction; a group document by a write conditioned on the
+ * version this instance last read or wrote (one read per document per instance, not per write; a conflict
+ * reads again). Reads take the furthest of both layouts, so a rolling deploy between layouts loses no progress.
  */
 export class FirestoreCheckpointStore implements CheckpointStore {
+  /** Group documents as this instance last read or wrote them. */
+  readonly #known = new Map<string, KnownGroup>();
+
   constructor(
     private readonly db: Firestore,
     private readonly collection: string,
@@ -59,40 +78,66 @@ export class FirestoreCheckpointStore implements CheckpointStore {
     return (await this.advanceAll([advance]))[0]!;
   }
 
-  /** Advances streams that share one document (`docOf`) in one transaction. */
+  /** Advances streams that share one document (`docOf`) in one write. */
   advanceAll(advances: readonly CheckpointAdvance[]): Promise<Checkpoint[]> {
     const id = this.docOf(advances[0]!.stream);
     if (advances.some((a) => this.docOf(a.stream) !== id)) {
       return Promise.reject(new Error(`advances of one write must share document ${id}`));
     }
     const ref = this.db.collection(this.collection).doc(id);
+    return this.layout === 'per-stream'
+      ? this.#advanceStream(ref, advances)
+      : this.#advanceGroup(ref, advances);
+  }
+
+  #advanceStream(ref: DocumentReference, advances: readonly CheckpointAdvance[]): Promise<Checkpoint[]> {
     return this.db.runTransaction(async (tx) => {
       const snap = await tx.get(ref);
+      const existing = snap.exists ? fromDoc(snap.data() as CheckpointDoc) : undefined;
       const now = this.clock.now();
-      if (this.layout === 'per-stream') {
-        const existing = snap.exists ? fromDoc(snap.data() as CheckpointDoc) : undefined;
-        const merged = advances.reduce<Checkpoint | undefined>(
-          (c, a) => mergeCheckpoint(c, a, now),
-          existing,
-        )!;
-        tx.set(ref, toDoc(merged));
-        return [merged];
-      }
-      const stored = snap.exists ? (snap.data() as GroupDoc).streams : {};
-      const changed: Record<string, PositionDoc> = {};
+      const merged = advances.reduce<Checkpoint | undefined>((c, a) => mergeCheckpoint(c, a, now), existing)!;
+      tx.set(ref, toDoc(merged));
+      return [merged];
+    });
+  }
+
+  /** Merges into the known version and writes on that condition; another writer's change reads again. */
+  async #advanceGroup(ref: DocumentReference, advances: readonly CheckpointAdvance[]): Promise<Checkpoint[]> {
+    for (let attempt = 1; ; attempt++) {
+      const known = this.#known.get(ref.id) ?? (await this.#readGroup(ref));
+      const now = this.clock.now();
+      const streams = { ...known?.streams };
       const merged = new Map<string, Checkpoint>();
       for (const a of advances) {
         const symbol = a.stream.symbol;
-        const before = merged.get(symbol) ?? fromPosition(a.stream, stored[symbol]);
-        const after = mergeCheckpoint(before, a, now);
+        const after = mergeCheckpoint(merged.get(symbol) ?? fromPosition(a.stream, streams[symbol]), a, now);
         merged.set(symbol, after);
-        changed[symbol] = toPosition(after);
+        streams[symbol] = toPosition(after);
       }
       const { exchange, type } = advances[0]!.stream;
-      // merge: only the changed symbols' entries are rewritten; the others stay as stored.
-      tx.set(ref, { exchange, type, streams: changed, updatedAt: now }, { merge: true });
-      return [...merged.values()];
-    });
+      const doc: GroupDoc = { exchange, type, streams, updatedAt: now };
+      try {
+        const written = known
+          ? await ref.update({ ...doc }, { lastUpdateTime: known.updateTime })
+          : await ref.create(doc);
+        this.#remember(ref.id, { updateTime: written.writeTime, streams });
+        return [...merged.values()];
+      } catch (error) {
+        this.#known.delete(ref.id);
+        if (!isWriteConflict(error) || attempt >= MAX_GROUP_WRITE_ATTEMPTS) throw error;
+      }
+    }
+  }
+
+  async #readGroup(ref: DocumentReference): Promise<KnownGroup | undefined> {
+    const snap = await ref.get();
+    if (!snap.exists) return undefined;
+    return { updateTime: snap.updateTime!, streams: (snap.data() as GroupDoc).streams };
+  }
+
+  #remember(id: string, group: KnownGroup): void {
+    if (this.#known.size >= MAX_KNOWN_GROUPS && !this.#known.has(id)) this.#known.clear();
+    this.#known.set(id, group);
   }
 
   async get(stream: StreamKey): Promise<Checkpoint | undefined> {
