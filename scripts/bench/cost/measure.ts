@@ -32,6 +32,8 @@ export interface RunCounts extends WindowCounts {
   readonly streams: number;
   /** How long the relay recorded after the warm-up (the gap-filler's runs in the middle lengthen it). */
   readonly seconds: number;
+  /** How long the relay ran in the counted window: from its start (or the warm-up's end) to its stop. */
+  readonly relaySeconds: number;
   /** Rows per tick table and coverage rows, as stored. */
   readonly rows: Readonly<Record<string, number>>;
   /** Mean JSON length of a stored tick row without the ingestion metadata (the anchor's message). */
@@ -173,6 +175,7 @@ export async function measure(taps: Taps, o: MeasureOptions): Promise<RunCounts>
     await subscription.modifyPushConfig({ pushEndpoint: push.url });
     const taken = (relay = true) => snapshot(stack, taps, push.usage(), relay);
     const start = await taken(false);
+    let relayFrom = Date.now();
     await stack.relay.start();
     // One-time work (first connections, lazy client loading, the relay's startup reads) falls in the warm-up,
     // reported apart (`warmup`); every count of the run starts after it alike. Without one, counts start
@@ -181,6 +184,7 @@ export async function measure(taps: Taps, o: MeasureOptions): Promise<RunCounts>
     if (o.warmupSeconds > 0) {
       await sleep(o.warmupSeconds * 1000);
       from = await taken();
+      relayFrom = Date.now();
     }
     o.say('relay ready, recording', { warmup_s: o.warmupSeconds, seconds: o.seconds });
     const recordingFrom = Date.now();
@@ -193,6 +197,7 @@ export async function measure(taps: Taps, o: MeasureOptions): Promise<RunCounts>
     await until(async () => (await relayCounters(stack)).inFlightBatches === 0, 30_000, 'relay settled');
     const counters = await relayCounters(stack);
     await stack.relay.terminate();
+    const relaySeconds = (Date.now() - relayFrom) / 1000;
     const published = () => taps.publish().messages - start.publish.messages;
     await until(
       () => push.usage().ackedMessages >= published() && push.inFlight() === 0,
@@ -206,6 +211,7 @@ export async function measure(taps: Taps, o: MeasureOptions): Promise<RunCounts>
       ...run,
       streams: o.streams.reduce((n, m) => n + m.symbols.length * m.types.length, 0),
       seconds: recordedSeconds,
+      relaySeconds,
       ...(await storedRows(stack)),
       gapfillRun,
       warmup: { seconds: o.warmupSeconds, ...between(start, from) },

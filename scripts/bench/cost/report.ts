@@ -122,6 +122,7 @@ function summaryOf(r: RunCounts) {
     ticks: r.ticks,
     streams: r.streams,
     seconds: r.seconds,
+    relay_seconds: round(r.relaySeconds),
     ticks_per_stream_s: round(r.ticks / r.streams / r.seconds),
     publish: r.publish,
     push: r.push,
