@@ -1,7 +1,12 @@
 import test from 'ava';
 import type { Batch } from '../../functions/core/contract/batch.ts';
 import { RelayService } from '../../functions/core/relay/relay-service.ts';
-import { checkTradeId, newTrack, TradeIdJumpRecorder } from '../../functions/core/relay/trade-id-check.ts';
+import {
+  checkTradeId,
+  decimalId,
+  newTrack,
+  TradeIdJumpRecorder,
+} from '../../functions/core/relay/trade-id-check.ts';
 import type { StreamKey } from '../../functions/core/model/streams.ts';
 import type { Tick } from '../../functions/core/model/tick.ts';
 import { ManualClock } from '../support/doubles/clock.ts';
@@ -38,6 +43,15 @@ test('only a trade id past the next one is a jump; repeats, older ids and text i
     undefined,
     undefined,
   ]);
+});
+
+test('a trade id is read as decimal digits up to the largest safe integer; anything else is not an id', (t) => {
+  t.is(decimalId('0'), 0);
+  t.is(decimalId('5123456789'), 5_123_456_789);
+  t.is(decimalId('9007199254740991'), Number.MAX_SAFE_INTEGER);
+  for (const text of ['', '9007199254740992', '12345678901234567', '1e3', ' 12', '-1', '12.0', '0x10']) {
+    t.true(Number.isNaN(decimalId(text)), text);
+  }
 });
 
 test('a trade-id jump ends coverage at the trade before it and resumes at the trade after it (inside its window); the gap goes to the ledger', async (t) => {

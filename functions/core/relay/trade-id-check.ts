@@ -13,21 +13,37 @@ export const newTrack = (): TradeIdTrack => ({ lastId: Number.NaN, lastAt: Numbe
 /**
  * Checks one trade of an exchange whose trade ids are contiguous (descriptor `contiguousTradeIds`) and
  * returns the jump it closes, if ids are missing before it: receive ms of the last trade before and of
- * this one. A repeated or older id is no jump; an id that is not a safe integer is not checked.
+ * this one. A repeated or older id is no jump; an id that is not a safe integer in decimal digits is not checked.
  */
 export function checkTradeId(
   track: TradeIdTrack,
   id: string | undefined,
   at: number,
 ): TradeIdJump | undefined {
-  const n = id === undefined ? Number.NaN : Number(id);
-  if (!Number.isSafeInteger(n)) return undefined;
+  const n = id === undefined ? Number.NaN : decimalId(id);
+  if (Number.isNaN(n)) return undefined;
   const jump = n > track.lastId + 1 ? { before: track.lastAt, after: at } : undefined;
   if (!(n <= track.lastId)) {
     track.lastId = n;
     track.lastAt = at;
   }
   return jump;
+}
+
+/**
+ * The value of an id written in decimal digits when it is a safe integer, else NaN. Read digit by digit:
+ * `Number` on a text past 2^32 takes a slow runtime path, once per trade (see docs/PERFORMANCE.md).
+ */
+export function decimalId(text: string): number {
+  const length = text.length;
+  if (length === 0 || length > 16) return Number.NaN;
+  let n = 0;
+  for (let i = 0; i < length; i++) {
+    const digit = text.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return Number.NaN;
+    n = n * 10 + digit;
+  }
+  return n <= Number.MAX_SAFE_INTEGER ? n : Number.NaN;
 }
 
 const ATTEMPTS = 4;
