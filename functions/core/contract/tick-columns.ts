@@ -8,6 +8,7 @@ import {
   type TradeTick,
 } from '../model/tick.ts';
 import type { DataType } from '../model/streams.ts';
+import { BufferSlab } from './buffer-slab.ts';
 import { writeTicker } from './ticker-columns.ts';
 import {
   CHAR_0,
@@ -160,8 +161,6 @@ export class TickColumns {
   /** The message data (header line, then the columns) of the first `count` ticks, see encode.ts. */
   encode(head: ColumnsHead, count: number): Buffer {
     const n = count;
-    const all = n === this.length;
-    const prefix = <T>(list: T[]): T[] => (all ? list : list.slice(0, n));
     const { stream, window } = head;
     const header: Record<string, unknown> = {
       v: SCHEMA_VERSION,
@@ -196,20 +195,20 @@ export class TickColumns {
         break;
       case 'book_change':
         header.p = this.codes.toString('latin1', 0, n);
-        header.b = prefix(this.bidCounts);
-        header.a = prefix(this.askCounts);
+        header.b = prefixOf(this.bidCounts, n);
+        header.a = prefixOf(this.askCounts, n);
         levelValues = this.levelValuesOf(n);
         break;
     }
     // Only content-hash ids travel; keyed ids are the reader's to derive.
     if (this.hashed !== undefined) {
-      const hashed = prefix(this.hashed);
+      const hashed = prefixOf(this.hashed, n);
       if (hashed.some((id) => id !== null)) header.h = hashed;
     }
     const text = JSON.stringify(header);
     const textBytes = Buffer.byteLength(text);
     const start = textBytes + 1;
-    const data = Buffer.allocUnsafe(start + 8 * (columns * n + levelValues));
+    const data = messageBuffers.take(start + 8 * (columns * n + levelValues));
     data.write(text, 0, 'utf8');
     data[textBytes] = NEWLINE;
     const { rows, scratch, stride } = this;
@@ -282,6 +281,14 @@ export class TickColumns {
     this.codes = codes;
     this.capacity = capacity;
   }
+}
+
+/** Where encoded messages are cut from (one per process: messages are encoded on one thread). */
+const messageBuffers = new BufferSlab();
+
+/** The first `count` entries of a list: the list itself when that is all of it. */
+function prefixOf<T>(list: T[], count: number): T[] {
+  return count === list.length ? list : list.slice(0, count);
 }
 
 function grown(values: Float64Array, capacity: number): Float64Array<ArrayBuffer> {
