@@ -1,6 +1,6 @@
 /**
  * Buffers cut from shared slabs, for the many small messages the relay encodes: `Buffer.allocUnsafe`
- * makes a new ArrayBuffer for anything past 4 KiB, and that allocation cost more than the copy into it
+ * makes a new ArrayBuffer for anything past 4 KiB, and making it took longer than filling it
  * (see docs/PERFORMANCE.md). A slab lives while any buffer cut from it does; buffers are cut in time order
  * and released roughly in that order, so at most about one slab is held beyond the bytes in use.
  */
