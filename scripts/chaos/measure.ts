@@ -5,9 +5,15 @@ import { TABLE_FOR_TYPE } from '../../functions/core/contract/schema.ts';
 import { streamId } from '../../functions/core/model/streams.ts';
 import { mergeIntervals, type Interval } from '../../functions/core/shared/intervals.ts';
 import { tickSource, type IdRange } from '../local/exchange/ground-truth.ts';
-import { groundTruthTradeIdSql, type SimulatedExchange } from '../local/exchange/protocols.ts';
+import {
+  groundTruthTradeIdSql,
+  isSimulatedExchange,
+  PROTOCOLS,
+  type SimulatedExchange,
+} from '../local/exchange/protocols.ts';
 import type { Stack } from '../local/stack.ts';
 import { mixStreams } from '../local/stream-mix.ts';
+import { rowKey } from '../local/verify-derivative-ticker.ts';
 import { expectedSpanTs, type ExpectedStream } from '../local/verify-mix.ts';
 import type { FaultRecord } from './faults.ts';
 
@@ -177,13 +183,17 @@ export async function backfilledBetween(
   return backfilled;
 }
 
-/** One stream's backfilled rows in the dedup view with exchange time in [from, to), and their time range. */
+/**
+ * One stream's backfilled rows in the dedup view with exchange time in [from, to), and their time range.
+ * A derivative ticker's time is the instant its event key names (see tickerRowInstant).
+ */
 export async function backfilledSpan(
   stack: Stack,
   stream: ExpectedStream,
   from: number,
   to: number,
 ): Promise<{ rows: number; firstTs: number | null; lastTs: number | null }> {
+  if (stream.type === 'derivative_ticker') return backfilledTickerSpan(stack, stream, from, to);
   const [row] = await stack.warehouse.query<{ b: number; lo: number | null; hi: number | null }>(
     `SELECT COUNT(*) AS b, MIN(UNIX_MILLIS(exchange_ts)) AS lo, MAX(UNIX_MILLIS(exchange_ts)) AS hi ` +
       `FROM ${table(stack, `${TABLE_FOR_TYPE[stream.type]}_dedup`)} ` +
@@ -193,6 +203,57 @@ export async function backfilledSpan(
   );
   const ms = (v: number | null | undefined) => (v === null || v === undefined ? null : Number(v));
   return { rows: Number(row?.b ?? 0), firstTs: ms(row?.lo), lastTs: ms(row?.hi) };
+}
+
+/** Bound on how far a ticker's `exchange_ts` lies from its key's instant (a merged state's last time). */
+const TICKER_KEY_SLACK_MS = 60_000;
+
+async function backfilledTickerSpan(
+  stack: Stack,
+  stream: ExpectedStream,
+  from: number,
+  to: number,
+): Promise<{ rows: number; firstTs: number | null; lastTs: number | null }> {
+  const rows = await stack.warehouse.query<{ row_id: string; ts: number }>(
+    `SELECT row_id, UNIX_MILLIS(exchange_ts) AS ts ` +
+      `FROM ${table(stack, `${TABLE_FOR_TYPE[stream.type]}_dedup`)} ` +
+      `WHERE exchange = @exchange AND symbol = @symbol AND source = 'backfill' ` +
+      `AND exchange_ts >= @from AND exchange_ts < @to`,
+    {
+      exchange: stream.exchange,
+      symbol: stream.symbol,
+      from: new Date(from - TICKER_KEY_SLACK_MS),
+      to: new Date(to + TICKER_KEY_SLACK_MS),
+    },
+  );
+  const prefix = `${stream.exchange}:${stream.symbol}:d:`;
+  const polled = isSimulatedExchange(stream.exchange)
+    ? (PROTOCOLS[stream.exchange].history.polledChannels ?? [])
+    : [];
+  const instants = rows
+    .map((r) => tickerRowInstant(r.row_id, Number(r.ts), prefix, polled))
+    .filter((t): t is number => t !== null && t >= from && t < to);
+  if (instants.length === 0) return { rows: 0, firstTs: null, lastTs: null };
+  return { rows: instants.length, firstTs: Math.min(...instants), lastTs: Math.max(...instants) };
+}
+
+/**
+ * Where a backfilled derivative ticker row lies in time for the fault windows: at the instant its event
+ * key names (the raw message's exchange time), not at its `exchange_ts`: tardis-dev's merged state keeps
+ * the last mark or last price time on an OKX funding-rate push or an open interest poll, so a message sent
+ * after the frozen ground truth can carry the last sent instant's time. Without a key, its `exchange_ts`.
+ * null for a row of a channel the live feed polls (`polled`): the recorder's polls, which no relay was
+ * sent, so serving one from history is no evidence of a live loss.
+ */
+function tickerRowInstant(
+  rowId: string,
+  exchangeTs: number,
+  prefix: string,
+  polled: readonly string[],
+): number | null {
+  const key = rowKey(rowId, prefix);
+  if (key === null) return exchangeTs;
+  return polled.includes(key.channel) ? null : key.instant;
 }
 
 /**

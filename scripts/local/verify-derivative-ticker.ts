@@ -33,9 +33,14 @@ interface TickerRow {
 
 /** `binance-futures:btcusdt:d:markPrice:1597536008000` -> 1597536008000; null: no event key. */
 export function keyedInstant(rowId: string, prefix: string): number | null {
+  return rowKey(rowId, prefix)?.instant ?? null;
+}
+
+/** The channel and the instant a derivative ticker's event key names (`markPrice`, 1597536008000); null: none. */
+export function rowKey(rowId: string, prefix: string): { channel: string; instant: number } | null {
   if (!rowId.startsWith(prefix)) return null;
-  const match = /^[^:]+:(\d{1,16})(?::|$)/.exec(rowId.slice(prefix.length));
-  return match === null ? null : Number(match[1]);
+  const match = /^([^:]+):(\d{1,16})(?::|$)/.exec(rowId.slice(prefix.length));
+  return match === null ? null : { channel: match[1]!, instant: Number(match[2]) };
 }
 
 /** Compares the rows of `stream` (a derivative ticker stream with a non-null range) with the ground truth. */

@@ -72,5 +72,6 @@ export const BINANCE_FUTURES_PROTOCOL: ExchangeProtocol = {
         : binanceFuturesFrame(tick, channel),
     snapshotChannel: 'depthSnapshot',
     snapshotMessage: (book, at) => futuresDepthSnapshotFrame(book, at),
+    polledChannels: ['openInterest'],
   },
 };

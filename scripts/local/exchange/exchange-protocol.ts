@@ -114,6 +114,11 @@ export interface HistoryWire {
    * `message` (Bybit: a level-1 book opens with a snapshot). Default: `message`.
    */
   readonly firstMessage?: (tick: Tick) => unknown;
+  /**
+   * Channels of channelKinds the live feed polls over REST instead of receiving on its websocket (Binance
+   * futures' `openInterest`): history holds the recorder's polls, at other instants than a relay's.
+   */
+  readonly polledChannels?: readonly string[];
 }
 
 /** One exchange's websocket protocol, REST routes and Tardis wire. */
