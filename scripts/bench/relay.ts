@@ -35,7 +35,7 @@ import { drive } from '../../functions/adapters/tardis/abortable.ts';
 import { RawTickNormalizer } from '../../functions/adapters/tardis/normalizers.ts';
 import { DEFAULT_BATCH_LIMITS } from '../../functions/core/relay/batcher.ts';
 import type { MessageEncoding } from '../../functions/core/contract/compression.ts';
-import { RELAY_OPTIONS } from '../../functions/relay/config.ts';
+import { pollIntervalMs, RELAY_OPTIONS } from '../../functions/relay/config.ts';
 import { silentLogger } from '../../functions/core/shared/logger.ts';
 import type { EncodedMessage } from '../../functions/core/contract/batch.ts';
 import type { TickFeed, TickPublisher } from '../../functions/core/ports.ts';
@@ -48,7 +48,8 @@ import { tickSource, type Tick } from '../local/exchange/ground-truth.ts';
 
 const SYMBOLS = ['btcusdt', 'ethusdt', 'solusdt', 'bnbusdt', 'adausdt'];
 const TARGET = 0.8;
-const TICK_INTERVAL_MS = 25;
+/** The relay's poll interval at the default batch wait, as functions/relay/main.ts sets it. */
+const TICK_INTERVAL_MS = pollIntervalMs(DEFAULT_BATCH_LIMITS.maxWaitMs);
 
 /** One recorded frame: the text the websocket carried and when the relay received it (epoch ms). */
 export interface RecordedFrame {
@@ -187,7 +188,8 @@ class RecordedRelay {
       relayId: 'relay-bench',
       limits: DEFAULT_BATCH_LIMITS,
       maxInFlightBytes: 1 << 30,
-      tickIntervalMs: 3_600_000,
+      // The relay's own interval: its batch and bundle waits are set one poll early from it.
+      tickIntervalMs: TICK_INTERVAL_MS,
       messageFormat: RELAY_OPTIONS.messageFormat.default,
       messageEncoding: encoding,
       ...(tradeIdCheck ? { onTradeIdJump: countJump } : {}),
@@ -212,7 +214,8 @@ class RecordedRelay {
         streams,
       });
     }
-    void this.relay.start();
+    // Not started: the session runs the relay's timer on the recorded clock, and a started relay would
+    // also poll on the wall clock.
   }
 
   /** Runs the relay's timer for every 25 ms of recorded time that has passed by `at`; true if it ran. */
