@@ -102,7 +102,7 @@ const RELAY_TYPES = ['trade', 'book_ticker'] as const;
  * One variant over one round: fed the round's frames chunk by chunk, interleaved with the other variants,
  * then ended (a relay flushes and stops). `end` returns the ticks the variant delivered in the round.
  */
-interface Session {
+export interface Session {
   feed(frames: readonly RecordedFrame[]): void | Promise<void>;
   end(): number | Promise<number>;
 }
@@ -120,7 +120,7 @@ class JsonParseSession implements Session {
   }
 }
 
-class NormalizerSession implements Session {
+export class NormalizerSession implements Session {
   private readonly mappers = mappersOf(STOCK_FACTORIES);
   private n = 0;
   feed(frames: readonly RecordedFrame[]): void {
@@ -171,14 +171,37 @@ let tradeIdCheck = RELAY_OPTIONS.tradeIdCheck.default === 'on';
 let tradeIdJumps = 0;
 const countJump = () => void tradeIdJumps++;
 
+/**
+ * What a relay variant is built from: this tree's modules, or another tree's copy of them (relay-paired.ts
+ * loads a commit's `functions/`), so each tree runs its own compiled code.
+ */
+export interface RelayModules {
+  readonly RelayService: typeof RelayService;
+  readonly RawTickNormalizer: typeof RawTickNormalizer;
+  readonly DEFAULT_BATCH_LIMITS: typeof DEFAULT_BATCH_LIMITS;
+  readonly RELAY_OPTIONS: typeof RELAY_OPTIONS;
+  readonly silentLogger: typeof silentLogger;
+  /** Absent in trees from before the fleet; `--fleet` needs it. */
+  readonly FleetShard?: typeof FleetShard;
+}
+
+const THIS_TREE: RelayModules = {
+  RelayService,
+  RawTickNormalizer,
+  DEFAULT_BATCH_LIMITS,
+  RELAY_OPTIONS,
+  silentLogger,
+  FleetShard,
+};
+
 /** A relay on the recorded clock whose timer (every 25 ms of recorded time) the session runs. */
-class RecordedRelay {
+export class RecordedRelay {
   readonly publisher = new CountingPublisher();
   readonly clock = new ReplayClock();
   readonly relay: RelayService;
   private nextTick: number;
 
-  constructor(start: number) {
+  constructor(start: number, tree: RelayModules = THIS_TREE) {
     const streams: StreamKey[] = SYMBOLS.flatMap((symbol) =>
       (['trade', 'book_ticker'] as const).map((type) => ({ exchange: 'binance', symbol, type })),
     );
@@ -186,30 +209,31 @@ class RecordedRelay {
     this.nextTick = start + TICK_INTERVAL_MS;
     const options = {
       relayId: 'relay-bench',
-      limits: DEFAULT_BATCH_LIMITS,
+      limits: tree.DEFAULT_BATCH_LIMITS,
       maxInFlightBytes: 1 << 30,
       // The relay's own interval: its batch and bundle waits are set one poll early from it.
       tickIntervalMs: TICK_INTERVAL_MS,
-      messageFormat: RELAY_OPTIONS.messageFormat.default,
+      messageFormat: tree.RELAY_OPTIONS.messageFormat.default,
       messageEncoding: encoding,
       ...(tradeIdCheck ? { onTradeIdJump: countJump } : {}),
     };
     if (fleetHotPath) {
+      if (tree.FleetShard === undefined) throw new Error('--fleet: this tree has no fleet shard');
       // A fleet member's primary replica of one shard: the gate stamps shard and epoch on every batch.
       const shard = { id: 'binance/0', exchange: 'binance', index: 0, streams };
-      const held = new FleetShard(
+      const held = new tree.FleetShard(
         shard,
         idleFeed,
         this.publisher,
         this.clock,
-        silentLogger,
+        tree.silentLogger,
         options,
         1 << 26,
       );
       held.promote(1, null);
       this.relay = held.service;
     } else {
-      this.relay = new RelayService(idleFeed, this.publisher, this.clock, silentLogger, {
+      this.relay = new tree.RelayService(idleFeed, this.publisher, this.clock, tree.silentLogger, {
         ...options,
         streams,
       });
@@ -239,10 +263,14 @@ class RecordedRelay {
 }
 
 /** The relay's hot path: the relay's normalizer (core ticks), then the service (batch, encode, publish). */
-class RelaySession implements Session {
-  private readonly normalizer = new RawTickNormalizer('binance', RELAY_TYPES, new Date());
+export class RelaySession implements Session {
+  private readonly normalizer: RawTickNormalizer;
   private readonly onTick: (tick: CoreTick) => void;
-  constructor(private readonly recorded: RecordedRelay) {
+  constructor(
+    private readonly recorded: RecordedRelay,
+    tree: RelayModules = THIS_TREE,
+  ) {
+    this.normalizer = new tree.RawTickNormalizer('binance', RELAY_TYPES, new Date());
     const { relay } = recorded;
     this.onTick = (tick) => relay.accept({ kind: 'tick', tick });
   }
@@ -380,7 +408,7 @@ const VARIANTS = {
 type Variant = keyof typeof VARIANTS;
 
 /** CPU time of this process (user + system, GC threads included), in microseconds. */
-function cpuMicros(): number {
+export function cpuMicros(): number {
   const used = process.cpuUsage();
   return used.user + used.system;
 }
@@ -394,7 +422,18 @@ function cpuMicros(): number {
 async function round(frames: readonly RecordedFrame[], chunk: number): Promise<Record<Variant, number>> {
   const names = Object.keys(VARIANTS) as Variant[];
   const start = frames[0]?.receivedAt ?? 0;
-  const sessions = names.map((name) => VARIANTS[name](start));
+  const cpu = await interleavedRound(frames, chunk, names, (name) => VARIANTS[name](start));
+  return Object.fromEntries(names.map((name, i) => [name, cpu[i]!])) as Record<Variant, number>;
+}
+
+/** `round` for any named sessions: each one's CPU microseconds, in the order of `names`. */
+export async function interleavedRound<Name extends string>(
+  frames: readonly RecordedFrame[],
+  chunk: number,
+  names: readonly Name[],
+  open: (name: Name) => Session,
+): Promise<number[]> {
+  const sessions = names.map(open);
   const cpu = names.map(() => 0);
   const timed = async (i: number, work: () => unknown) => {
     const before = cpuMicros();
@@ -413,7 +452,7 @@ async function round(frames: readonly RecordedFrame[], chunk: number): Promise<R
     await timed(i, async () => (ticks = await session.end()));
     if (ticks !== frames.length) throw new Error(`${names[i]} delivered ${ticks} of ${frames.length} ticks`);
   }
-  return Object.fromEntries(names.map((name, i) => [name, cpu[i]!])) as Record<Variant, number>;
+  return cpu;
 }
 
 export async function run(args: string[]): Promise<number> {
