@@ -194,15 +194,31 @@ export async function backfilledSpan(
   to: number,
 ): Promise<{ rows: number; firstTs: number | null; lastTs: number | null }> {
   if (stream.type === 'derivative_ticker') return backfilledTickerSpan(stack, stream, from, to);
-  const [row] = await stack.warehouse.query<{ b: number; lo: number | null; hi: number | null }>(
-    `SELECT COUNT(*) AS b, MIN(UNIX_MILLIS(exchange_ts)) AS lo, MAX(UNIX_MILLIS(exchange_ts)) AS hi ` +
-      `FROM ${table(stack, `${TABLE_FOR_TYPE[stream.type]}_dedup`)} ` +
+  const [row] = await backfilledQuery<{ b: number; lo: number | null; hi: number | null }>(
+    stack,
+    stream,
+    'COUNT(*) AS b, MIN(UNIX_MILLIS(exchange_ts)) AS lo, MAX(UNIX_MILLIS(exchange_ts)) AS hi',
+    from,
+    to,
+  );
+  const ms = (v: number | null | undefined) => (v === null || v === undefined ? null : Number(v));
+  return { rows: Number(row?.b ?? 0), firstTs: ms(row?.lo), lastTs: ms(row?.hi) };
+}
+
+/** `select` over one stream's backfilled rows in its dedup view with exchange time in [from, to). */
+function backfilledQuery<Row>(
+  stack: Stack,
+  stream: ExpectedStream,
+  select: string,
+  from: number,
+  to: number,
+): Promise<Row[]> {
+  return stack.warehouse.query<Row>(
+    `SELECT ${select} FROM ${table(stack, `${TABLE_FOR_TYPE[stream.type]}_dedup`)} ` +
       `WHERE exchange = @exchange AND symbol = @symbol AND source = 'backfill' ` +
       `AND exchange_ts >= @from AND exchange_ts < @to`,
     { exchange: stream.exchange, symbol: stream.symbol, from: new Date(from), to: new Date(to) },
   );
-  const ms = (v: number | null | undefined) => (v === null || v === undefined ? null : Number(v));
-  return { rows: Number(row?.b ?? 0), firstTs: ms(row?.lo), lastTs: ms(row?.hi) };
 }
 
 /** Bound on how far a ticker's `exchange_ts` lies from its key's instant (a merged state's last time). */
@@ -214,17 +230,12 @@ async function backfilledTickerSpan(
   from: number,
   to: number,
 ): Promise<{ rows: number; firstTs: number | null; lastTs: number | null }> {
-  const rows = await stack.warehouse.query<{ row_id: string; ts: number }>(
-    `SELECT row_id, UNIX_MILLIS(exchange_ts) AS ts ` +
-      `FROM ${table(stack, `${TABLE_FOR_TYPE[stream.type]}_dedup`)} ` +
-      `WHERE exchange = @exchange AND symbol = @symbol AND source = 'backfill' ` +
-      `AND exchange_ts >= @from AND exchange_ts < @to`,
-    {
-      exchange: stream.exchange,
-      symbol: stream.symbol,
-      from: new Date(from - TICKER_KEY_SLACK_MS),
-      to: new Date(to + TICKER_KEY_SLACK_MS),
-    },
+  const rows = await backfilledQuery<{ row_id: string; ts: number }>(
+    stack,
+    stream,
+    'row_id, UNIX_MILLIS(exchange_ts) AS ts',
+    from - TICKER_KEY_SLACK_MS,
+    to + TICKER_KEY_SLACK_MS,
   );
   const prefix = `${stream.exchange}:${stream.symbol}:d:`;
   const polled = isSimulatedExchange(stream.exchange)
