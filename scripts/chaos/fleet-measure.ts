@@ -92,7 +92,7 @@ async function historyRunsIntoNext(
   for (const [i, before] of records.slice(0, -1).entries()) {
     const nextStart = records[i + 1]!.start;
     for (const gap of gaps) {
-      if (!(gap.from > before.end && gap.from < nextStart && gap.to > nextStart)) continue;
+      if (!leftOpenInto(gap, before, nextStart)) continue;
       const stream = expected.find((s) => streamId(s) === streamId(gap.stream));
       const from = stream && (await historyRunStart(stack, stream, before.end, gap.from));
       if (typeof from === 'number')
@@ -147,10 +147,13 @@ function boundary(
   stream: string,
   holes: readonly { stream: string; from: number; to: number }[],
 ): number {
-  const open = holes.filter(
-    (h) => h.stream === stream && h.from > before.end && h.from < nextStart && h.to > nextStart,
-  );
+  const open = holes.filter((h) => h.stream === stream && leftOpenInto(h, before, nextStart));
   return Math.min(nextStart, ...open.map((h) => h.from));
+}
+
+/** A hole that started after `before` was over and was still open when the next fault began at `nextStart`. */
+function leftOpenInto(hole: Interval, before: Pick<FaultRecord, 'end'>, nextStart: number): boolean {
+  return hole.from > before.end && hole.from < nextStart && hole.to > nextStart;
 }
 
 /** The issue's checks of one fleet fault (none for the single-relay faults). */
